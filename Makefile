@@ -1,0 +1,59 @@
+# rnnlab — `make pipeline` runs the whole comparison; `make test` runs the tests.
+# Both build the project's virtual environment (.venv) on first use from requirements.lock.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(CURDIR)/$(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PREFECT_HOME := $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export MLFLOW_DISABLE_TELEMETRY := true
+export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
+export DVC_NO_ANALYTICS := 1
+export DO_NOT_TRACK := 1
+
+PREFECT_URL = $$($(PY) -m rnnlab.services url prefect)
+
+.PHONY: help venv pipeline test ui prefect-ui schedule stop bench push pull clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(STAMP) ## build the virtual environment (pinned versions)
+
+pipeline: $(STAMP) ## run the whole pipeline (DVC -> Prefect -> Lightning -> MLflow); reruns only stale stages
+	$(PY) -m rnnlab.services start prefect
+	PREFECT_API_URL=$(PREFECT_URL)/api dvc repro
+	@echo "leaderboard: reports/leaderboard.md   runs: make ui   flows: make prefect-ui"
+
+test: $(STAMP) ## run the test suite
+	$(PY) -m pytest
+
+ui: $(STAMP) ## serve the MLflow UI on 127.0.0.1:5000 (make stop ends it)
+	$(PY) -m rnnlab.services start mlflow
+	@echo "MLflow UI: $$($(PY) -m rnnlab.services url mlflow)"
+
+prefect-ui: $(STAMP) ## start the Prefect server if needed and print its UI address
+	$(PY) -m rnnlab.services start prefect
+	@echo "Prefect UI: $(PREFECT_URL)"
+
+stop: ## stop every server that make started (by recorded pid)
+	@test -x $(PY) && $(PY) -m rnnlab.services stop || true
+
+bench: $(STAMP) ## run the benchmarks; results in reports/benchmarks.md
+	$(PY) benchmarks/recurrent_throughput.py
+
+push: $(STAMP) ## push DVC-tracked data and models to the DVC remote
+	dvc push
+
+pull: $(STAMP) ## pull DVC-tracked data and models from the DVC remote
+	dvc pull

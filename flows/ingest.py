@@ -1,0 +1,51 @@
+"""ingest@<dataset>: source -> canonical sequence table at data/raw/<dataset>/table.parquet."""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+from prefect import flow, task
+
+from rnnlab.config import load_config, project_root
+from rnnlab.data import store
+from rnnlab.data.sources import SOURCES
+from rnnlab.data.table import validate_table
+from rnnlab.errors import exit_on_user_error
+from rnnlab.paths import raw_dir
+
+
+@task
+def load_source(source: str) -> pd.DataFrame:
+    return SOURCES[source]()
+
+
+@task
+def validate(table: pd.DataFrame, dataset: str) -> None:
+    validate_table(table, f"dataset {dataset}")
+
+
+@task
+def write(table: pd.DataFrame, dataset: str) -> str:
+    return str(store.write_table(table, raw_dir(project_root(), dataset)))
+
+
+@flow(name="ingest", log_prints=True)
+def ingest(dataset: str) -> str:
+    settings = load_config().dataset(dataset)
+    table = load_source(settings.source)
+    validate(table, dataset)
+    path = write(table, dataset)
+    print(f"{dataset}: {table['sequence_id'].nunique()} sequences, {len(table)} steps -> {path}")
+    return path
+
+
+@exit_on_user_error
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", required=True)
+    ingest(parser.parse_args().dataset)
+
+
+if __name__ == "__main__":
+    main()

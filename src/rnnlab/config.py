@@ -1,0 +1,189 @@
+"""Typed schema of params.yaml — the one home of values.
+
+Every value lives in params.yaml; these classes only say what shape it must have, so no field
+has a default here. An unknown key, a wrong type, an unknown dataset source or architecture stops
+the run before any work with one line naming the key, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
+
+from rnnlab import registry
+from rnnlab.data.sources import SOURCES
+from rnnlab.errors import ConfigError
+
+PARAMS_FILE = "params.yaml"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PipelineConfig(Strict):
+    datasets: list[str] = Field(min_length=1)
+    architectures: list[str] = Field(min_length=1)
+
+
+class DatasetConfig(Strict):
+    source: str
+    task: Literal["classify"]
+    val_fraction: float = Field(gt=0.0, lt=1.0)
+    max_sequences: PositiveInt | None  # per split, for smoke runs; null = all
+    split_seed: int  # the train/val split belongs to the dataset: fixed across training seeds
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        if value not in SOURCES:
+            raise ValueError(f"unknown source {value!r} (allowed: {', '.join(SOURCES)})")
+        return value
+
+
+class TrainConfig(Strict):
+    seeds: list[int] = Field(min_length=1)
+    max_epochs: PositiveInt
+    batch_size: PositiveInt
+    learning_rate: float = Field(gt=0.0)
+    weight_decay: float = Field(ge=0.0)
+    gradient_clip: float = Field(gt=0.0)
+    patience: PositiveInt  # epochs without val_loss improvement before early stopping
+    bucket_width: PositiveInt  # batches per length bucket (1 = batches of near-equal length)
+    num_threads: PositiveInt  # torch intra-op threads per training process
+    deterministic: bool
+    accelerator: Literal["cpu", "gpu", "cuda", "mps", "auto"]
+    devices: int | str | list[int]
+
+
+class TrackingConfig(Strict):
+    tracking_uri: str | None  # null: sqlite database at mlflow/mlflow.db in the project
+    artifact_root: str | None  # null: mlflow/artifacts in the project
+
+
+class ScheduleConfig(Strict):
+    cron: str
+    promote_margin: float = Field(ge=0.0)
+
+
+class Config(Strict):
+    pipeline: PipelineConfig
+    datasets: dict[str, DatasetConfig]
+    architectures: dict[str, Any]  # name -> the registry's params model for its type
+    train: TrainConfig
+    tracking: TrackingConfig
+    schedule: ScheduleConfig
+
+    @field_validator("architectures", mode="before")
+    @classmethod
+    def _typed_architectures(cls, value: Any) -> dict[str, BaseModel]:
+        if not isinstance(value, dict):
+            raise ValueError("must be a mapping of name -> architecture settings")
+        typed = {}
+        for name, settings in value.items():
+            if not isinstance(settings, dict):
+                raise ConfigError(f"{PARAMS_FILE}: architectures.{name} must be a mapping, got {settings!r}")
+            settings = {"type": name, **settings}
+            arch_type = settings["type"]
+            if arch_type not in registry.ARCHITECTURES:
+                raise ConfigError(
+                    f"{PARAMS_FILE}: architectures.{name}.type = {arch_type!r}: unknown architecture "
+                    f"(allowed: {', '.join(registry.ARCHITECTURES)})"
+                )
+            try:
+                typed[name] = registry.get(arch_type).params.model_validate(settings)
+            except ValidationError as err:
+                raise ConfigError(_one_line(err, f"architectures.{name}", registry.get(arch_type).params)) from None
+        return typed
+
+    @model_validator(mode="after")
+    def _pipeline_refers_to_defined(self) -> "Config":
+        for kind in ("datasets", "architectures"):
+            defined = getattr(self, kind)
+            for name in getattr(self.pipeline, kind):
+                if name not in defined:
+                    raise ValueError(f"pipeline.{kind} names {name!r}, which is not defined under {kind} (defined: {', '.join(defined)})")
+        for name in self.pipeline.architectures:
+            arch = registry.get(self.architectures[name].type)
+            for ds in self.pipeline.datasets:
+                task = self.datasets[ds].task
+                if task not in arch.tasks:
+                    raise ValueError(f"pipeline: architecture {name!r} does not support task {task!r} of dataset {ds!r}")
+        return self
+
+    def architecture(self, name: str) -> BaseModel:
+        if name not in self.architectures:
+            raise ConfigError(f"architecture {name!r} is not defined in {PARAMS_FILE} (defined: {', '.join(self.architectures)})")
+        return self.architectures[name]
+
+    def dataset(self, name: str) -> DatasetConfig:
+        if name not in self.datasets:
+            raise ConfigError(f"dataset {name!r} is not defined in {PARAMS_FILE} (defined: {', '.join(self.datasets)})")
+        return self.datasets[name]
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` (default: cwd) that holds params.yaml."""
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / PARAMS_FILE).is_file():
+            return folder
+    raise ConfigError(f"no {PARAMS_FILE} found in {start} or any folder above it")
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    path = Path(path) if path else project_root() / PARAMS_FILE
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML ({getattr(err, 'problem', err)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(raw).__name__}")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_one_line(err, "", Config)) from None
+
+
+def _one_line(err: ValidationError, prefix: str, model: type[BaseModel]) -> str:
+    """The first pydantic error as 'params.yaml: key = value: problem (allowed: ...)'."""
+    first = err.errors()[0]
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, ConfigError):  # raised by our own validators, already one line
+        return str(cause)
+    loc = [str(p) for p in first["loc"]]
+    key = ".".join(([prefix] if prefix else []) + loc)
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    if first["type"] == "extra_forbidden":
+        allowed = _fields_at(model, first["loc"][:-1])
+        return f"{PARAMS_FILE}: unknown key {key!r} (allowed: {', '.join(allowed)}){more}"
+    if first["type"] == "missing":
+        return f"{PARAMS_FILE}: missing key {key!r}{more}"
+    message = first["msg"].removeprefix("Value error, ")
+    if not loc:
+        return f"{PARAMS_FILE}: {message}{more}"
+    return f"{PARAMS_FILE}: {key} = {first.get('input')!r}: {message}{more}"
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the model found by walking ``loc`` from ``model`` (dict keys skipped)."""
+    current: Any = model
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            break
+        field = current.model_fields.get(str(part))
+        if field is None:
+            continue
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        current = args[-1] if args else annotation  # dict[str, X] -> X
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []

@@ -1,0 +1,86 @@
+"""Architecture registry: name -> parameter schema, encoder builder, supported tasks.
+
+The only place in rnnlab that knows architecture names. Flows, the CLI and the training module
+look architectures up here; adding one is a module under ``nn/`` plus one entry below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from torch import nn
+
+from rnnlab.errors import ConfigError
+from rnnlab.models.encoder import RecurrentEncoder
+from rnnlab.nn import ElmanCell, GRUCell, LSTMCell, RecurrentStack
+
+
+class RecurrentParams(BaseModel):
+    """Values every stacked recurrent encoder takes (all set in params.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
+    hidden_size: PositiveInt
+    num_layers: PositiveInt
+    bidirectional: bool
+    dropout: float = Field(ge=0.0, lt=1.0)
+    init: Literal["pytorch", "keras"]
+    backend: Literal["auto", "fused", "reference", "compiled"]
+
+
+class ElmanParams(RecurrentParams):
+    nonlinearity: Literal["tanh", "relu"]
+
+
+class GRUParams(RecurrentParams):
+    convention: Literal["course", "pytorch"]
+
+
+def _stack(make_cell: Callable[[int], nn.Module], input_size: int, p: RecurrentParams) -> RecurrentEncoder:
+    return RecurrentEncoder(
+        RecurrentStack(make_cell, input_size, p.num_layers, p.bidirectional, p.dropout, p.backend)
+    )
+
+
+def build_elman(input_size: int, p: ElmanParams) -> RecurrentEncoder:
+    return _stack(lambda d: ElmanCell(d, p.hidden_size, p.nonlinearity, p.init), input_size, p)
+
+
+def build_lstm(input_size: int, p: RecurrentParams) -> RecurrentEncoder:
+    return _stack(lambda d: LSTMCell(d, p.hidden_size, p.init), input_size, p)
+
+
+def build_gru(input_size: int, p: GRUParams) -> RecurrentEncoder:
+    return _stack(lambda d: GRUCell(d, p.hidden_size, p.convention, p.init), input_size, p)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    summary: str
+    params: type[BaseModel]
+    build_encoder: Callable[[int, BaseModel], nn.Module]
+    tasks: frozenset[str]
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    a.name: a
+    for a in [
+        Architecture("rnn", "Elman RNN: h_t = tanh(U x_t + W h_{t-1} + b)", ElmanParams, build_elman, frozenset({"classify"})),
+        Architecture("lstm", "LSTM with forget, input and output gates", RecurrentParams, build_lstm, frozenset({"classify"})),
+        Architecture("gru", "GRU, course (reset before) or pytorch (reset after) convention", GRUParams, build_gru, frozenset({"classify"})),
+    ]
+}
+
+
+def get(name: str) -> Architecture:
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        raise ConfigError(f"unknown architecture {name!r} (allowed: {', '.join(ARCHITECTURES)})") from None
+
+
+def build_encoder(params: BaseModel, input_size: int) -> nn.Module:
+    return get(params.type).build_encoder(input_size, params)

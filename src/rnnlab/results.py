@@ -1,0 +1,39 @@
+"""Reading training results back: per-seed run.json files and the per-stage metrics file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from rnnlab.errors import RnnlabError
+from rnnlab.paths import model_dir, seed_dir
+
+METRICS_FILE = "metrics.json"
+
+
+def read_run(root: Path, dataset: str, architecture: str, seed: int) -> dict:
+    path = seed_dir(root, dataset, architecture, seed) / "run.json"
+    if not path.is_file():
+        raise RnnlabError(f"{path}: missing; train {architecture} on {dataset} (seed {seed}) first")
+    return json.loads(path.read_text())
+
+
+def summarize_seeds(root: Path, dataset: str, architecture: str, seeds: list[int]) -> dict[str, float]:
+    """Mean and std over seeds of every numeric result."""
+    runs = [read_run(root, dataset, architecture, s) for s in seeds]
+    keys = [k for k, v in runs[0].items() if isinstance(v, (int, float)) and k != "seed"]
+    out = {}
+    for key in keys:
+        values = np.array([r[key] for r in runs], dtype=float)
+        out[key] = float(values.mean())
+        out[f"{key}_std"] = float(values.std())
+    return out
+
+
+def write_metrics(root: Path, dataset: str, architecture: str, metrics: dict) -> dict:
+    path = model_dir(root, dataset, architecture) / METRICS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return metrics
