@@ -4,7 +4,11 @@ A cell is one time step (Keras ``RNN`` cell contract, PyTorch ``RNNCell`` vs ``R
 
     y_t, state_t = cell(x_t, state_{t-1})        x_t: (B, D)   y_t: (B, H)
 
-and knows how to build its initial state. Everything about sequences (lengths, masking,
+and knows how to build its initial state. The step is written in two parts,
+``forward(x_t, s) = recurrence(input_projection(x_t), s)``: the part of the equations that reads
+only x_t (``x_t @ kernel + bias``) and the part that reads the previous state. The driver
+computes the first for all T steps in one matrix product — what cuDNN does — and loops only over
+the second. Everything about sequences (lengths, masking,
 direction, layers) lives in the driver and the stacker, so a new cell only writes its equations.
 
 Weights follow the lecture and Keras names: ``kernel`` (input -> gates, (D, G)),
@@ -57,8 +61,16 @@ class RecurrentCell(nn.Module):
         zeros = like.new_zeros(batch_size, self.hidden_size)
         return self.state_type(*(zeros for _ in self.state_type._fields))
 
-    def forward(self, x_t: Tensor, state: NamedTuple) -> tuple[Tensor, NamedTuple]:
+    def input_projection(self, x: Tensor) -> Tensor:
+        """(..., D) -> (..., G): the terms of the step that depend on the input alone."""
+        return x
+
+    def recurrence(self, p_t: Tensor, state: NamedTuple) -> tuple[Tensor, NamedTuple]:
+        """One step from the projected input p_t (B, G) and the previous state."""
         raise NotImplementedError
+
+    def forward(self, x_t: Tensor, state: NamedTuple) -> tuple[Tensor, NamedTuple]:
+        return self.recurrence(self.input_projection(x_t), state)
 
 
 def init_gate_weights(

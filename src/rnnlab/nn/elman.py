@@ -46,8 +46,11 @@ class ElmanCell(RecurrentCell):
     def fused_mode(self) -> str:
         return "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
 
-    def forward(self, x_t: Tensor, state: ElmanState) -> tuple[Tensor, ElmanState]:
+    def input_projection(self, x: Tensor) -> Tensor:
+        return x @ self.kernel + self.bias  # b + U x_t  (..., H)
+
+    def recurrence(self, p_t: Tensor, state: ElmanState) -> tuple[Tensor, ElmanState]:
         (h_prev,) = state
-        a = self.bias + h_prev @ self.recurrent_kernel + x_t @ self.kernel  # (10.8)  (B, H)
+        a = p_t + h_prev @ self.recurrent_kernel  # (10.8) a_t = b + W h_{t-1} + U x_t  (B, H)
         h = torch.tanh(a) if self.nonlinearity == "tanh" else torch.relu(a)  # (10.9)
         return h, ElmanState(h)

@@ -66,10 +66,12 @@ class GRUCell(RecurrentCell):
     def fused_mode(self) -> str | None:
         return "GRU" if self.convention == "pytorch" else None
 
-    def forward(self, x_t: Tensor, state: GRUState) -> tuple[Tensor, GRUState]:
+    def input_projection(self, x: Tensor) -> Tensor:
+        return x @ self.kernel + self.bias  # input part of every gate  (..., 3H)
+
+    def recurrence(self, gx: Tensor, state: GRUState) -> tuple[Tensor, GRUState]:
         (h_prev,) = state
         H = self.hidden_size
-        gx = x_t @ self.kernel + self.bias  # (B, 3H) input part of every gate
         if self.convention == "course":
             gh_rz = h_prev @ self.recurrent_kernel[:, : 2 * H]  # (B, 2H)
             r, z = (gx[:, : 2 * H] + gh_rz).sigmoid().chunk(2, dim=-1)  # reset r_t, update z_t

@@ -49,9 +49,12 @@ class LSTMCell(RecurrentCell):
     def fused_mode(self) -> str:
         return "LSTM"
 
-    def forward(self, x_t: Tensor, state: LSTMState) -> tuple[Tensor, LSTMState]:
+    def input_projection(self, x: Tensor) -> Tensor:
+        return x @ self.kernel + self.bias  # input part of W_·[h, x] + b_·, all four gates  (..., 4H)
+
+    def recurrence(self, p_t: Tensor, state: LSTMState) -> tuple[Tensor, LSTMState]:
         h_prev, c_prev = state
-        z = x_t @ self.kernel + h_prev @ self.recurrent_kernel + self.bias  # (B, 4H) one fused projection
+        z = p_t + h_prev @ self.recurrent_kernel  # (B, 4H) W_·[h_{t-1}, x_t] + b_· for i, f, g, o
         i, f, g, o = z.chunk(4, dim=-1)  # (B, H) each
         i = torch.sigmoid(i)  # input gate i_t
         f = torch.sigmoid(f)  # forget gate f_t

@@ -74,23 +74,25 @@ def run_cell(
 ) -> tuple[Tensor, NamedTuple]:
     """Run ``cell`` over x (B, T, D) -> outputs (B, T, H), final state.
 
-    ``step`` replaces ``cell.forward`` for the time step (the compiled backend passes a compiled
-    version of it); the cell still builds the initial state.
+    The input projection runs once over all steps; the loop runs ``cell.recurrence`` (or ``step``,
+    a compiled version of it). Steps are taken with ``unbind``, whose backward is one stack —
+    indexing ``x[:, t]`` would allocate a full (B, T, G) gradient per step, O(T²) in all.
     """
     check_batch(x, lengths, cell.input_size, type(cell).__name__)
     B, T, _ = x.shape
-    step = step or cell
+    step = step or cell.recurrence
     if reverse:
         x = reverse_within_length(x, lengths)
     if state is None:
         state = cell.initial_state(B, x)
-    mask = step_mask(lengths, T, x.device)  # (B, T)
     steps = int(lengths.max()) if B else 0  # nothing after the longest sequence
+    projected = cell.input_projection(x[:, :steps]).unbind(1)  # steps × (B, G)
+    mask = step_mask(lengths, steps, x.device).unbind(1)  # steps × (B,)
     outputs = []
-    for t in range(steps):
-        y_t, new_state = step(x[:, t], state)
-        state = _carry(mask[:, t], new_state, state)
-        outputs.append(y_t * mask[:, t, None])  # (B, H), zero on padding
+    for p_t, m_t in zip(projected, mask):
+        y_t, new_state = step(p_t, state)
+        state = _carry(m_t, new_state, state)
+        outputs.append(y_t * m_t[:, None])  # (B, H), zero on padding
     out = torch.stack(outputs, dim=1) if outputs else x.new_zeros(B, 0, cell.output_size)  # (B, steps, H)
     if steps < T:
         out = torch.cat([out, out.new_zeros(B, T - steps, out.shape[-1])], dim=1)  # (B, T, H)

@@ -86,7 +86,7 @@ class RecurrentStack(nn.Module):
         check_batch(x, lengths, self.input_size, type(self).__name__)
         if self.backend == "fused":
             return fused.run(self, x, lengths, state)
-        step_of = compiled.step_for if self.backend == "compiled" else (lambda cell: cell)
+        step_of = compiled.step_for if self.backend == "compiled" else (lambda cell: None)
         per_cell = unstack_state(state, len(self.cells)) if state is not None else [None] * len(self.cells)
         finals, layer_input = [], x
         for layer in range(self.num_layers):

@@ -1,0 +1,97 @@
+"""One contract test looped over every registered architecture (and each backend it allows).
+
+Shapes, state handling and masking: changing padded values changes no output at real steps and
+no summary; a sequence's result does not depend on what else is in the batch.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnnlab import registry
+from rnnlab.config import load_config
+from rnnlab.evaluate import build_model
+from tests.conftest import ROOT, variable_batch
+
+CONFIG = load_config(ROOT / "params.yaml")
+
+
+def settings_for(arch_type: str, **changes):
+    """The project's params.yaml settings for this type, made small for speed."""
+    for params in CONFIG.architectures.values():
+        if params.type == arch_type:
+            return params.model_copy(update={"hidden_size": 5, **changes})
+    pytest.fail(f"architecture {arch_type!r} is registered but not configured in params.yaml")
+
+
+CASES = [
+    (name, backend, bidirectional, layers)
+    for name in registry.ARCHITECTURES
+    for backend in ("auto", "reference")
+    for bidirectional, layers in ((False, 1), (True, 2))
+]
+
+
+def build(name, backend, bidirectional, layers):
+    params = settings_for(name, backend=backend, bidirectional=bidirectional, num_layers=layers)
+    return registry.build_encoder(params, 3).double().eval()
+
+
+@pytest.mark.parametrize("name, backend, bidirectional, layers", CASES)
+def test_encoder_contract(name, backend, bidirectional, layers):
+    encoder = build(name, backend, bidirectional, layers)
+    x, lengths = variable_batch()
+    B, T, _ = x.shape
+    encoded = encoder(x, lengths)
+    E = encoder.output_size
+    assert encoded.steps.shape == (B, T, E)
+    assert encoded.summary.shape == (B, E)
+    assert encoded.aux_loss.shape == ()
+    padded = torch.arange(T)[None, :] >= lengths[:, None]
+    assert torch.all(encoded.steps[padded] == 0), "outputs at padded steps must be zero"
+
+    garbage = x.clone()
+    garbage[padded] = 1e3 * torch.randn_like(garbage[padded])
+    again = encoder(garbage, lengths)
+    torch.testing.assert_close(again.steps, encoded.steps, atol=1e-12, rtol=0)
+    torch.testing.assert_close(again.summary, encoded.summary, atol=1e-12, rtol=0)
+
+    alone = encoder(x[2:3, : lengths[2]], lengths[2:3])  # the same sequence without the others or padding
+    torch.testing.assert_close(alone.summary[0], encoded.summary[2], atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("name", list(registry.ARCHITECTURES))
+def test_stack_state_handling(name):
+    encoder = build(name, "reference", True, 2)
+    stack = encoder.stack
+    x, lengths = variable_batch()
+    out_default, state_default = stack(x, lengths)
+    zero = stack.initial_state(len(lengths), x)
+    out_zero, state_zero = stack(x, lengths, zero)
+    torch.testing.assert_close(out_default, out_zero)
+    for field in state_zero:
+        assert field.shape[:2] == (2 * 2, len(lengths))
+    nonzero = type(zero)(*(torch.randn_like(f) for f in zero))
+    out_nonzero, _ = stack(x, lengths, nonzero)
+    assert not torch.allclose(out_nonzero, out_default), "a given initial state must be used"
+    with pytest.raises(ValueError, match="expected leading dim"):
+        stack(x, lengths, type(zero)(*(f[:1] for f in zero)))
+
+
+@pytest.mark.parametrize("name", list(registry.ARCHITECTURES))
+def test_task_model_trains_one_step(name):
+    meta = {"task": "classify", "num_features": 3, "num_classes": 4}
+    model = build_model(settings_for(name), meta).double()
+    x, lengths = variable_batch()
+    out = model(x, lengths)
+    assert out.prediction.shape == (5, 4)
+    loss = torch.nn.functional.cross_entropy(out.prediction, torch.tensor([0, 1, 2, 3, 0])) + out.aux_loss
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_every_registered_architecture_declares_tasks_and_params():
+    for arch in registry.ARCHITECTURES.values():
+        assert arch.tasks, arch.name
+        assert "type" in arch.params.model_fields
