@@ -40,7 +40,7 @@ class DatasetConfig(Strict):
     @classmethod
     def _known_source(cls, value: str) -> str:
         if value not in SOURCES:
-            raise ValueError(f"unknown source {value!r} (allowed: {', '.join(SOURCES)})")
+            raise ValueError(f"unknown source (allowed: {', '.join(SOURCES)})")
         return value
 
 

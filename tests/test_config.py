@@ -1,0 +1,93 @@
+"""params.yaml schema: bad values stop the run before any work, with one line that names the key,
+the bad value and what is allowed, and a non-zero exit from every command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rnnlab.config import load_config
+from rnnlab.errors import ConfigError
+from tests.conftest import ROOT
+
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def write_params(tmp_path: Path, edit) -> Path:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    edit(params)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+def test_project_params_load():
+    config = load_config(ROOT / "params.yaml")
+    assert config.pipeline.architectures == ["rnn", "lstm", "gru"]
+    assert config.architecture("gru").convention == "course"
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda p: p["train"].update(max_epoch=3), r"unknown key 'train.max_epoch' \(allowed: seeds, max_epochs, "),
+        (lambda p: p.update(trainer={}), r"unknown key 'trainer' \(allowed: pipeline, datasets, "),
+        (lambda p: p["train"].update(batch_size="big"), r"train.batch_size = 'big': Input should be a valid integer"),
+        (lambda p: p["train"].update(learning_rate=-1), r"train.learning_rate = -1: Input should be greater than 0"),
+        (lambda p: p["datasets"]["japanese_vowels"].update(source="vowels"), r"datasets.japanese_vowels.source = 'vowels': unknown source \(allowed: japanese_vowels"),
+        (lambda p: p["architectures"].update(transformer={"hidden_size": 4}), r"architectures.transformer.type = 'transformer': unknown architecture \(allowed: rnn, lstm, gru"),
+        (lambda p: p["architectures"]["lstm"].update(convention="course"), r"unknown key 'architectures.lstm.convention' \(allowed: type, hidden_size, "),
+        (lambda p: p["architectures"]["gru"].update(convention="keras"), r"architectures.gru.convention = 'keras': Input should be 'course' or 'pytorch'"),
+        (lambda p: p["architectures"]["rnn"].update(backend="cuda"), r"architectures.rnn.backend = 'cuda'"),
+        (lambda p: p["pipeline"].update(datasets=["sunspots"]), r"pipeline.datasets names 'sunspots', which is not defined under datasets"),
+        (lambda p: p["pipeline"].update(architectures=["ntm"]), r"pipeline.architectures names 'ntm', which is not defined under architectures \(defined: rnn, lstm, gru\)"),
+        (lambda p: p["train"].pop("seeds"), r"missing key 'train.seeds'"),
+        (lambda p: p["datasets"]["japanese_vowels"].update(val_fraction=1.5), r"datasets.japanese_vowels.val_fraction = 1.5: Input should be less than 1"),
+    ],
+)
+def test_bad_params_name_key_value_and_allowed(tmp_path, edit, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(write_params(tmp_path, edit))
+    assert "\n" not in str(info.value)
+
+
+def test_malformed_yaml_names_the_line(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  seeds: [0\n  max_epochs: 3\n")
+    with pytest.raises(ConfigError, match=r"params.yaml: line \d+, column \d+ is not valid YAML"):
+        load_config(path)
+
+
+def test_top_level_must_be_a_mapping(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="expected a mapping of sections at the top level, got list"):
+        load_config(path)
+
+
+def test_a_command_stops_before_any_work_with_one_line_and_exit_2(tmp_path):
+    path = write_params(tmp_path, lambda p: p["train"].update(batch_size=0))
+    (tmp_path / "models").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "rnnlab.train", "--architecture", "lstm", "--dataset", "japanese_vowels", "--seed", "0"],
+        cwd=path.parent, capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "rnnlab: error: params.yaml: train.batch_size = 0: Input should be greater than 0"
+    ]
+    assert list((tmp_path / "models").iterdir()) == [], "nothing may be written"
+
+
+def test_unknown_names_on_the_command_line(tmp_path):
+    path = write_params(tmp_path, lambda p: None)
+    result = subprocess.run(
+        [sys.executable, "-m", "rnnlab.train", "--architecture", "lstmm", "--dataset", "japanese_vowels", "--seed", "0"],
+        cwd=path.parent, capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert "architecture 'lstmm' is not defined in params.yaml (defined: rnn, lstm, gru)" in result.stderr

@@ -1,0 +1,172 @@
+"""The data path: canonical table validation, the real JapaneseVowels source, splitting, the
+normalizer, atomic writes, and length-bucketed batching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rnnlab.data import prepare as steps
+from rnnlab.data.batching import LengthBucketBatchSampler, SequenceSet, collate
+from rnnlab.data.sources import SOURCES
+from rnnlab.data.store import read_table, staged_folder, write_table
+from rnnlab.data.table import sequences_of, table_from_sequences, validate_table
+from rnnlab.errors import DataError
+
+
+def toy_table(n_per_class=6, classes=("a", "b", "c"), seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    sequences, labels, splits, ids = [], [], [], []
+    for label in classes:
+        for i in range(n_per_class):
+            for split in ("train", "test"):
+                sequences.append(rng.normal(size=(int(rng.integers(2, 9)), 2)) + (ord(label) - 97))
+                labels.append(label)
+                splits.append(split)
+                ids.append(f"{split}-{label}-{i}")
+    return table_from_sequences(sequences, labels, splits, ids, ["f0", "f1"], "toy")
+
+
+# --- the real source -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def vowels() -> pd.DataFrame:
+    return SOURCES["japanese_vowels"]()
+
+
+def test_japanese_vowels_is_the_official_uea_set(vowels):
+    validate_table(vowels, "japanese_vowels")
+    per_split = vowels.groupby("split")["sequence_id"].nunique().to_dict()
+    assert per_split == {"train": 270, "test": 370}
+    lengths = vowels.groupby("sequence_id").size()
+    assert (lengths.min(), lengths.max()) == (7, 29)
+    assert len([c for c in vowels.columns if c.startswith("lpc_")]) == 12
+    assert vowels["label"].nunique() == 9
+
+
+def test_prepare_splits_train_only_and_normalizes_on_train(vowels):
+    splits, meta = steps.prepare(vowels, "japanese_vowels", "classify", 0.2, None, seed=0)
+    sizes = {k: v["sequence_id"].nunique() for k, v in splits.items()}
+    assert sizes == {"train": 216, "val": 54, "test": 370}
+    assert set(splits["val"]["sequence_id"]).isdisjoint(splits["train"]["sequence_id"])
+    assert all(s.startswith("test-") for s in splits["test"]["sequence_id"].unique())
+    train_features = splits["train"][meta["features"]].to_numpy()
+    np.testing.assert_allclose(train_features.mean(0), 0, atol=1e-9)
+    np.testing.assert_allclose(train_features.std(0), 1, atol=1e-9)
+    assert abs(splits["test"][meta["features"]].to_numpy().mean()) > 1e-4  # not refit on test
+    val_counts = splits["val"].groupby("sequence_id")["label"].first().value_counts()
+    assert val_counts.min() >= 5, "validation split must be stratified"
+    assert meta["num_classes"] == 9 and meta["lengths"]["test"]["max"] == 29
+
+
+def test_prepare_is_deterministic_for_a_seed(vowels):
+    a, _ = steps.prepare(vowels, "jv", "classify", 0.2, None, seed=3)
+    b, _ = steps.prepare(vowels, "jv", "classify", 0.2, None, seed=3)
+    c, _ = steps.prepare(vowels, "jv", "classify", 0.2, None, seed=4)
+    assert a["val"]["sequence_id"].tolist() == b["val"]["sequence_id"].tolist()
+    assert set(a["val"]["sequence_id"]) != set(c["val"]["sequence_id"])
+
+
+# --- bad input: one clear error each ------------------------------------------------------------
+
+
+def broken(mutate):
+    table = toy_table()
+    mutate(table)
+    return table
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        (lambda: toy_table().drop(columns=["label"]), "toy: missing column 'label'"),
+        (lambda: toy_table().iloc[:0], "toy: the table has zero sequences"),
+        (lambda: broken(lambda t: t.__setitem__("f1", t["f1"].where(t.index != 7, np.nan))), r"column 'f1' has nan at sequence 'test-a-0', step \d"),
+        (lambda: broken(lambda t: t.__setitem__("f0", t["f0"].where(t.index != 3, np.inf))), "column 'f0' has inf at sequence"),
+        (lambda: broken(lambda t: t.__setitem__("f0", t["f0"].astype(object).where(t.index != 4, "n/a"))), r"feature column 'f0' is not numeric \(sequence 'train-a-\d', step \d: 'n/a'\)"),
+        (lambda: pd.concat([toy_table(), toy_table().iloc[[5]]]), r"duplicate \(sequence_id, step\)"),
+        (lambda: toy_table().drop(index=1), r"sequence 'train-a-0' has steps that are not 0..len-1"),
+        (lambda: broken(lambda t: t.__setitem__("label", t["label"].where(t.index != 1, "z"))), "sequence 'train-a-0' has more than one label"),
+        (lambda: broken(lambda t: t.__setitem__("split", "dev")), r"column 'split' has values \['dev'\]"),
+        (lambda: toy_table()[["sequence_id", "step", "label"]], "no feature columns"),
+    ],
+)
+def test_bad_tables_are_named(table, message):
+    with pytest.raises(DataError, match=message):
+        validate_table(table(), "toy")
+
+
+def test_zero_sequences_and_length_zero_from_a_source():
+    with pytest.raises(DataError, match="src: the source yielded zero sequences"):
+        table_from_sequences([], [], [], [], ["f0"], "src")
+    with pytest.raises(DataError, match="src: sequence 's1' has length 0"):
+        table_from_sequences([np.ones((3, 1)), np.ones((0, 1))], ["a", "b"], ["train", "train"], ["s0", "s1"], ["f0"], "src")
+
+
+def test_a_class_with_a_single_training_sequence_cannot_be_stratified():
+    table = toy_table()
+    lone = table[(table["label"] == "c") & (table["split"] == "train") & (table["sequence_id"] != "train-c-0")].index
+    with pytest.raises(DataError, match="class 'c' has a single training sequence"):
+        steps.split(table.drop(index=lone), "toy", 0.3, None, 0)
+
+
+def test_a_test_class_unseen_in_train_is_an_error():
+    table = toy_table()
+    table.loc[table["sequence_id"] == "test-a-0", "label"] = "new"
+    with pytest.raises(DataError, match="class 'new' appears in the test split but not in train"):
+        steps.split(table, "toy", 0.3, None, 0)
+
+
+def test_failed_write_leaves_nothing_half_written(tmp_path):
+    target = tmp_path / "out"
+    write_table(toy_table(), target)
+    before = read_table(target)
+    with pytest.raises(RuntimeError):
+        with staged_folder(target) as staging:
+            (staging / "table.parquet").write_text("partial")
+            raise RuntimeError("killed mid-write")
+    pd.testing.assert_frame_equal(read_table(target), before)
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+# --- batching ---------------------------------------------------------------------------------
+
+
+def test_collate_pads_and_keeps_lengths():
+    arrays, labels, ids = sequences_of(toy_table())
+    data = SequenceSet(arrays, [0] * len(arrays), ids)
+    batch = collate([data[i] for i in range(4)])
+    lengths = [len(arrays[i]) for i in range(4)]
+    assert batch.x.shape == (4, max(lengths), 2)
+    assert batch.lengths.tolist() == lengths and batch.lengths.dtype == torch.int64
+    for i, n in enumerate(lengths):
+        torch.testing.assert_close(batch.x[i, :n], torch.tensor(arrays[i]))
+        assert torch.all(batch.x[i, n:] == 0)
+
+
+def test_bucket_sampler_covers_each_index_once_and_buckets_by_length():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 200, size=1000).tolist()
+    sampler = LengthBucketBatchSampler(lengths, batch_size=32, shuffle=True, seed=7, bucket_width=8)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 32
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    padding = sum(len(b) * max(lengths[i] for i in b) - sum(lengths[i] for i in b) for b in batches)
+    random_batches = np.array_split(rng.permutation(1000), 32)
+    random_padding = sum(len(b) * max(lengths[i] for i in b) - sum(lengths[i] for i in b) for b in random_batches)
+    assert padding < 0.25 * random_padding
+
+
+def test_bucket_sampler_is_deterministic_per_epoch_and_reshuffles_across_epochs():
+    lengths = list(range(1, 101))
+    a = LengthBucketBatchSampler(lengths, 8, shuffle=True, seed=1, bucket_width=2)
+    b = LengthBucketBatchSampler(lengths, 8, shuffle=True, seed=1, bucket_width=2)
+    first = list(a)
+    assert first == list(b)
+    a.set_epoch(1)
+    assert list(a) != first
+    ordered = list(LengthBucketBatchSampler(lengths, 8, shuffle=False, seed=0, bucket_width=1))
+    assert [i for batch in ordered for i in batch] == list(range(100))
