@@ -141,6 +141,23 @@ def test_mlflow_runs_metrics_artifacts_and_champion(project):
     assert out.prediction.shape == (3, 9)
 
 
+def test_training_is_deterministic_for_a_seed(project):
+    """The same (architecture, dataset, seed) trained again gives the same weights and metrics."""
+    import torch
+
+    root, run = project["root"], project["run"]
+    run_dir = root / "models" / "japanese_vowels" / "lstm" / "runs" / "seed_0"
+    first = json.loads((run_dir / "run.json").read_text())
+    first_weights = torch.load(run_dir / "best.ckpt", weights_only=True)["state_dict"]
+    again = run(sys.executable, "-m", "rnnlab.train", "--architecture", "lstm", "--dataset", "japanese_vowels", "--seed", "0")
+    assert again.returncode == 0, again.stderr[-3000:]
+    second = json.loads((run_dir / "run.json").read_text())
+    for key in ("best_epoch", "epochs_trained", "best_val_loss", "best_val_accuracy"):
+        assert second[key] == first[key], key
+    for name, tensor in torch.load(run_dir / "best.ckpt", weights_only=True)["state_dict"].items():
+        assert torch.equal(tensor, first_weights[name]), name
+
+
 def test_changing_one_architecture_reruns_only_its_training_and_compare(project):
     """Runs last: it retrains one architecture in the shared project copy."""
     root, run = project["root"], project["run"]

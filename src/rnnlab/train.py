@@ -12,6 +12,7 @@ import json
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -32,6 +33,9 @@ from rnnlab.paths import prepared_dir, seed_dir
 from rnnlab.tasks import TASKS
 
 MONITOR = "val_loss"  # early stopping and checkpoint selection: validation split only
+
+# Lightning 2.6.6 with torch 2.13 warns from its own pytree helper on every batch.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 class SequenceModule(L.LightningModule):
