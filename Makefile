@@ -15,9 +15,10 @@ export MLFLOW_SERVER_ENABLE_JOB_EXECUTION := false
 export DVC_NO_ANALYTICS := 1
 export DO_NOT_TRACK := 1
 
+DATASET ?= japanese_vowels
 PREFECT_URL = $$($(PY) -m rnnlab.services url prefect)
 
-.PHONY: help venv pipeline test ui prefect-ui schedule stop bench push pull clean
+.PHONY: help venv pipeline test ui prefect-ui schedule serve stop bench push pull
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -45,6 +46,14 @@ ui: $(STAMP) ## serve the MLflow UI on 127.0.0.1:5000 (make stop ends it)
 prefect-ui: $(STAMP) ## start the Prefect server if needed and print its UI address
 	$(PY) -m rnnlab.services start prefect
 	@echo "Prefect UI: $(PREFECT_URL)"
+
+schedule: $(STAMP) ## serve the retrain flow on the cron in params.yaml (starts the Prefect server if needed)
+	$(PY) -m rnnlab.services start prefect scheduler
+	@echo "retraining scheduled (schedule.cron in params.yaml); runs and decisions: $(PREFECT_URL)"
+
+serve: $(STAMP) ## serve models:/rnnlab-$(DATASET)@champion over HTTP on 127.0.0.1:5001 (make serve DATASET=name)
+	DATASET=$(DATASET) $(PY) -m rnnlab.services start serve
+	@echo "POST a canonical sequence table to http://127.0.0.1:5001/invocations (see README)"
 
 stop: ## stop every server that make started (by recorded pid)
 	@test -x $(PY) && $(PY) -m rnnlab.services stop || true

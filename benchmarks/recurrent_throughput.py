@@ -20,7 +20,7 @@ from typing import Callable
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from tqdm import tqdm
 
 from rnnlab.nn import ElmanCell, GRUCell, LSTMCell, RecurrentStack
@@ -45,9 +45,9 @@ def raw_torch(module_cls, packed: bool):
         module = module_cls(D, H, batch_first=True)
 
         def run(x, lengths):
-            if packed:
+            if packed:  # what a variable-length batch costs in plain PyTorch: pack -> kernel -> pad
                 out, _ = module(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
-                return out.data
+                return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
             return module(x)[0]
 
         return run
@@ -128,8 +128,9 @@ def render(rows, quick: bool) -> str:
         f"Forward + backward, B={B}, D={D}, H={H}, float32, {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}; written by "
         "`make bench` (benchmarks/recurrent_throughput.py)" + (" — quick run, few repetitions" if quick else "") + ".",
-        "Ratio = time / time of raw `torch.nn.LSTM` on the same packed batch, measured interleaved in the same run "
-        "(lower is faster; 1.00 = as fast as raw torch). Rows marked *packed* at T=1000 are a single measurement: "
+        "Ratio = time / time of raw `torch.nn.LSTM` on the same batch as a variable-length batch is run in plain "
+        "PyTorch (pack → kernel → pad), measured interleaved in the same run (lower is faster; 1.00 = as fast as raw torch). "
+        "The *padded tensor* rows skip packing, which is only correct when every sequence has the same length. Rows marked *packed* at T=1000 are a single measurement: "
         "torch's packed GRU/RNN backward on the CPU grows quadratically with T, which is why rnnlab's fused path runs "
         "those cells unpacked on the CPU (src/rnnlab/nn/fused.py).",
         "",

@@ -1,4 +1,4 @@
-"""compare: evaluate every trained run on its test split, write reports/, promote champions."""
+"""compare: evaluate every trained run on its test split, write reports/, decide the champions."""
 
 from __future__ import annotations
 
@@ -15,26 +15,38 @@ def evaluate(dataset: str, architecture: str, seed: int) -> dict:
 
 
 @task
-def champion(dataset: str, best_row: dict) -> dict:
-    return steps.promote_champion(load_config(), project_root(), dataset, best_row)
+def champion(dataset: str, candidate: dict) -> dict:
+    return steps.decide_champion(load_config(), project_root(), dataset, candidate)
 
 
 @task
-def reports(tables: dict, champions: dict) -> str:
-    return str(steps.write_reports(project_root(), tables, champions))
+def figures(dataset: str, rows: list[dict]) -> list:
+    return steps.dataset_figures(load_config(), project_root(), dataset, rows)
+
+
+@task
+def record(dataset: str, rows: list[dict], decision: dict, files: list) -> str:
+    return steps.log_comparison(load_config(), project_root(), dataset, rows, decision, files)
+
+
+@task
+def reports(tables: dict, decisions: dict, figure_files: dict) -> str:
+    return str(steps.write_reports(project_root(), tables, decisions, figure_files))
 
 
 @flow(name="compare", log_prints=True)
 def compare() -> str:
     config = load_config()
-    tables, champions = {}, {}
+    tables, decisions, figure_files = {}, {}, {}
     for dataset in config.pipeline.datasets:
         runs = [evaluate(dataset, arch, seed) for arch in config.pipeline.architectures for seed in config.train.seeds]
-        tables[dataset] = steps.aggregate(runs, config.dataset(dataset).task)
-        champions[dataset] = champion(dataset, tables[dataset][0])
-        best = tables[dataset][0]
-        print(f"{dataset}: champion {best['architecture']} (val accuracy {best['best_val_accuracy']:.4f}, test accuracy {best['test_accuracy']:.4f})")
-    path = reports(tables, champions)
+        rows = tables[dataset] = steps.aggregate(runs, config.dataset(dataset).task)
+        decisions[dataset] = champion(dataset, rows[0])
+        figure_files[dataset] = figures(dataset, rows)
+        record(dataset, rows, decisions[dataset], figure_files[dataset])
+        print(f"{dataset}: candidate {rows[0]['architecture']} (val accuracy {rows[0]['best_val_accuracy']:.4f}); "
+              f"champion {'promoted' if decisions[dataset]['promoted'] else 'kept'}: {decisions[dataset]['reason']}")
+    path = reports(tables, decisions, figure_files)
     print(f"leaderboard: {path}")
     return path
 

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -101,8 +102,12 @@ def test_leaderboard_and_figures(project):
     board = (root / "reports" / "leaderboard.md").read_text()
     for name in SMOKE_ARCHITECTURES:
         assert f"| {name} | " in board
-    assert "Champion: **" in board
-    assert (root / "reports" / "figures" / "japanese_vowels_test_accuracy.png").stat().st_size > 5000
+    assert "Champion `rnnlab-japanese_vowels@champion` is version 1 (promoted: no champion yet)" in board
+    assert "## All datasets: test accuracy" in board
+    for figure in ("japanese_vowels_test_accuracy.png", "japanese_vowels_val_loss.png"):
+        assert (root / "reports" / "figures" / figure).stat().st_size > 5000
+    decision = json.loads((root / "reports" / "champions.json").read_text())["japanese_vowels"]
+    assert decision["promoted"] and decision["candidate"]["architecture"] in SMOKE_ARCHITECTURES
     metrics = json.loads((root / "reports" / "metrics.json").read_text())["japanese_vowels"]
     assert set(metrics) == set(SMOKE_ARCHITECTURES)
     assert all(0.0 <= m["test_accuracy"] <= 1.0 for m in metrics.values())
@@ -115,7 +120,7 @@ def test_mlflow_runs_metrics_artifacts_and_champion(project):
     uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
     client = mlflow.MlflowClient(uri)
     experiment = client.get_experiment_by_name("rnnlab/japanese_vowels")
-    runs = client.search_runs([experiment.experiment_id])
+    runs = client.search_runs([experiment.experiment_id], filter_string="tags.architecture != ''")
     assert sorted(r.data.tags["architecture"] for r in runs) == sorted(SMOKE_ARCHITECTURES)
     lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]["prepare@japanese_vowels"]["outs"][0]["md5"]
     for run in runs:
@@ -132,13 +137,13 @@ def test_mlflow_runs_metrics_artifacts_and_champion(project):
         assert artifacts == {"plots/learning_curves.png", "plots/confusion_val.png", "plots/confusion_test.png"}
     version = client.get_model_version_by_alias("rnnlab-japanese_vowels", "champion")
     assert version.run_id in {r.info.run_id for r in runs}
+    assert version.tags["architecture"] in SMOKE_ARCHITECTURES
 
-    mlflow.set_tracking_uri(uri)
-    model = mlflow.pytorch.load_model("models:/rnnlab-japanese_vowels@champion")
-    import torch
-
-    out = model(torch.randn(3, 11, 12), torch.tensor([11, 4, 7]))
-    assert out.prediction.shape == (3, 9)
+    parents = client.search_runs([experiment.experiment_id], filter_string="tags.`rnnlab.kind` = 'comparison'")
+    assert len(parents) == 1
+    assert all(r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for r in runs), "training runs nest under the comparison"
+    parent_artifacts = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
+    assert {"leaderboard.json", "champion_decision.json", "japanese_vowels_test_accuracy.png"} <= parent_artifacts
 
 
 def test_training_is_deterministic_for_a_seed(project):
@@ -156,6 +161,143 @@ def test_training_is_deterministic_for_a_seed(project):
         assert second[key] == first[key], key
     for name, tensor in torch.load(run_dir / "best.ckpt", weights_only=True)["state_dict"].items():
         assert torch.equal(tensor, first_weights[name]), name
+    restored = run("dvc", "checkout", "--force", "train@lstm-japanese_vowels")  # leave the project as DVC built it
+    assert restored.returncode == 0, restored.stderr
+    assert "Data and pipelines are up to date" in run("dvc", "status").stdout
+
+
+def test_predict_command_answers_for_variable_length_sequences(project):
+    import pandas as pd
+
+    root, run = project["root"], project["run"]
+    raw = pd.read_parquet(root / "data" / "raw" / "japanese_vowels" / "table.parquet")
+    test = raw[raw["split"] == "test"].drop(columns=["split"])
+    chosen = test["sequence_id"].unique()[[0, 100, 200, 300]]
+    test[test["sequence_id"].isin(chosen)].to_csv(root / "four.csv", index=False)
+    result = run("rnnlab", "predict", "--dataset", "japanese_vowels", "--input", "four.csv", "--output", "out/four.parquet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    answers = pd.read_parquet(root / "out" / "four.parquet")
+    assert answers["sequence_id"].tolist() == sorted(chosen)
+    probabilities = answers[[c for c in answers.columns if c.startswith("p_")]].to_numpy()
+    assert probabilities.shape == (4, 9)
+    assert abs(probabilities.sum(axis=1) - 1).max() < 1e-5
+    truth = test.groupby("sequence_id")["label"].first().loc[answers["sequence_id"]].tolist()
+    assert sum(p == t for p, t in zip(answers["prediction"], truth)) >= 3  # a trained model, not noise
+
+    missing = run("rnnlab", "predict", "--dataset", "japanese_vowels", "--input", "nope.csv", "--output", "x.csv")
+    assert missing.returncode == 2 and "nope.csv: input file not found" in missing.stderr
+    test[test["sequence_id"].isin(chosen)].drop(columns=["lpc_3"]).to_csv(root / "bad.csv", index=False)
+    bad = run("rnnlab", "predict", "--dataset", "japanese_vowels", "--input", "bad.csv", "--output", "y.csv")
+    assert bad.returncode == 2 and "missing feature column(s) 'lpc_3'" in bad.stderr
+    assert not (root / "y.csv").exists()
+
+
+def test_served_champion_answers_a_real_http_request(project):
+    import urllib.request
+
+    import pandas as pd
+
+    root, run, env = project["root"], project["run"], project["env"]
+    port = free_port()
+    env["RNNLAB_SERVE_PORT"] = str(port)
+    try:
+        started = run(sys.executable, "-m", "rnnlab.services", "start", "serve")
+        assert started.returncode == 0, started.stdout + started.stderr + (root / ".run" / "serve.log").read_text()[-3000:]
+        raw = pd.read_parquet(root / "data" / "raw" / "japanese_vowels" / "table.parquet")
+        test = raw[raw["split"] == "test"].drop(columns=["split", "label"])
+        chosen = test["sequence_id"].unique()[:3]
+        table = test[test["sequence_id"].isin(chosen)]
+        assert table.groupby("sequence_id").size().nunique() > 1, "the request must mix lengths"
+        body = json.dumps({"dataframe_split": table.to_dict(orient="split")}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answers = json.loads(response.read())["predictions"]
+        assert [a["sequence_id"] for a in answers] == sorted(chosen)
+        assert all(a["prediction"].startswith("speaker_") for a in answers)
+    finally:
+        run(sys.executable, "-m", "rnnlab.services", "stop", "serve")
+        env.pop("RNNLAB_SERVE_PORT")
+
+
+def test_champion_moves_only_when_beaten_by_the_margin(project):
+    import mlflow
+
+    from rnnlab import compare
+    from rnnlab.config import load_config
+
+    root = project["root"]
+    config = load_config(root / "params.yaml")
+    uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient(uri)
+    name = "rnnlab-japanese_vowels"
+    before = client.get_model_version_by_alias(name, "champion")
+    score = compare.score_model_version(config, root, "japanese_vowels", before.version)
+    other = next(r for r in client.search_runs([client.get_experiment_by_name("rnnlab/japanese_vowels").experiment_id])
+                 if r.info.run_id != before.run_id and "architecture" in r.data.tags)
+    candidate = {"architecture": other.data.tags["architecture"], "best_seed": 0, "best_run_id": other.info.run_id}
+    margin = 0.02
+    config = config.model_copy(update={"schedule": config.schedule.model_copy(update={"promote_margin": margin})})
+    try:
+        kept = compare.decide_champion(config, root, "japanese_vowels", {**candidate, "best_seed_val": score + margin})
+        assert not kept["promoted"] and "does not beat" in kept["reason"]
+        assert client.get_model_version_by_alias(name, "champion").version == before.version
+        promoted = compare.decide_champion(config, root, "japanese_vowels", {**candidate, "best_seed_val": score + margin + 0.01})
+        assert promoted["promoted"] and "beats the champion" in promoted["reason"]
+        now = client.get_model_version_by_alias(name, "champion")
+        assert now.run_id == other.info.run_id and int(now.version) > int(before.version)
+        assert client.get_model_version(name, before.version).run_id == before.run_id, "earlier champions stay as versions"
+    finally:
+        client.set_registered_model_alias(name, "champion", before.version)
+
+
+def test_notebook_executes_against_the_run(project):
+    import nbformat
+    from nbclient import NotebookClient
+
+    root = project["root"]
+    notebook = nbformat.read(root / "notebooks" / "compare.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(root / "notebooks")}}).execute()
+    outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2
+
+
+def test_scheduled_retraining_runs_and_records_its_decision(project):
+    """The retrain flow served with a short interval against the local server: one scheduled run
+    completes; with unchanged data and params it retrains nothing and says so."""
+    import urllib.request
+
+    root, run, env = project["root"], project["run"], project["env"]
+    params_path = root / "params.yaml"
+    original = params_path.read_text()
+    params = yaml.safe_load(original)
+    params["schedule"]["interval_seconds"] = 5
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    api = env["PREFECT_API_URL"]
+
+    def post(path, body):
+        request = urllib.request.Request(api + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    completed = {"flows": {"name": {"any_": ["retrain"]}}, "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}
+    try:
+        started = run(sys.executable, "-m", "rnnlab.services", "start", "scheduler")
+        assert started.returncode == 0, started.stdout + started.stderr
+        deadline = time.monotonic() + 180
+        while not post("/flow_runs/filter", completed) and time.monotonic() < deadline:
+            time.sleep(3)
+        runs = post("/flow_runs/filter", completed)
+        assert runs, "no scheduled retrain run completed; see .run/scheduler.log"
+        assert runs[0]["deployment_id"] is not None, "the run must come from the served deployment"
+    finally:
+        run(sys.executable, "-m", "rnnlab.services", "stop", "scheduler")
+        params_path.write_text(original)
+    history = [json.loads(line) for line in (root / "reports" / "retrain_history.jsonl").read_text().splitlines()]
+    assert history[0]["retrained"] is False and history[0]["stale"] == []
+    artifacts = post("/artifacts/filter", {"artifacts": {"key": {"any_": ["retrain-decision"]}}})
+    assert artifacts and "nothing retrained" in artifacts[0]["data"]
 
 
 def test_changing_one_architecture_reruns_only_its_training_and_compare(project):

@@ -4,11 +4,13 @@
     rnnlab architectures    the registered architectures and the tasks they support
     rnnlab sources          the built-in data sources
     rnnlab train --architecture A --dataset D --seed S   one training run (as the pipeline does)
+    rnnlab predict --dataset D --input FILE --output FILE  predictions of the dataset's champion
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from rnnlab.errors import exit_on_user_error
 
@@ -41,6 +43,13 @@ def _train(args) -> None:
     train_main(["--architecture", args.architecture, "--dataset", args.dataset, "--seed", str(args.seed)])
 
 
+def _predict(args) -> None:
+    from rnnlab.predict import predict_file
+
+    rows = predict_file(args.dataset, Path(args.input), Path(args.output), args.model)
+    print(f"{rows} sequence(s) predicted -> {args.output}")
+
+
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="rnnlab", description="A reproducible laboratory for recurrent neural networks.")
@@ -53,6 +62,12 @@ def main(argv: list[str] | None = None) -> None:
     train.add_argument("--dataset", required=True)
     train.add_argument("--seed", type=int, required=True)
     train.set_defaults(run=_train)
+    predict = commands.add_parser("predict", help="predict with the registered champion of a dataset")
+    predict.add_argument("--dataset", required=True)
+    predict.add_argument("--input", required=True, help="canonical sequence table, .csv or .parquet")
+    predict.add_argument("--output", required=True, help=".csv or .parquet: one row per sequence")
+    predict.add_argument("--model", default=None, help="a model URI instead of models:/rnnlab-<dataset>@champion")
+    predict.set_defaults(run=_predict)
     args = parser.parse_args(argv)
     args.run(args)
 

@@ -65,8 +65,16 @@ class TrackingConfig(Strict):
 
 
 class ScheduleConfig(Strict):
-    cron: str
+    cron: str  # when the retrain deployment runs (`make schedule`)
+    interval_seconds: PositiveInt | None  # set: run every N seconds instead of the cron (tests, demos)
     promote_margin: float = Field(ge=0.0)
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("must be a cron expression of 5 fields (minute hour day month weekday)")
+        return value
 
 
 class Config(Strict):

@@ -30,17 +30,23 @@ def ordered_loader(data: SequenceSet, batch_size: int) -> DataLoader:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, data: SequenceSet, task: str, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted, target) in dataset order."""
+def forward_all(model: nn.Module, data: SequenceSet, batch_size: int) -> torch.Tensor:
+    """The model's raw prediction for every sequence, in dataset order (batches sorted by length)."""
     model.eval()
-    decided, order = [], []
+    outputs, order = [], []
     loader = ordered_loader(data, batch_size)
     for indices, batch in zip(loader.batch_sampler, loader):
-        decided.append(TASKS[task].decide(model(batch.x, batch.lengths).prediction))
+        outputs.append(model(batch.x, batch.lengths).prediction)
         order += indices
-    predicted = np.empty(len(data), dtype=np.int64)
-    predicted[np.asarray(order)] = torch.cat(decided).numpy()
-    return predicted, data.targets.numpy()
+    stacked = torch.cat(outputs)
+    result = torch.empty_like(stacked)
+    result[torch.as_tensor(order)] = stacked
+    return result
+
+
+def predict(model: nn.Module, data: SequenceSet, task: str, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted, target) in dataset order."""
+    return TASKS[task].decide(forward_all(model, data, batch_size)).numpy(), data.targets.numpy()
 
 
 def confusion(predicted: np.ndarray, target: np.ndarray, num_classes: int) -> np.ndarray:

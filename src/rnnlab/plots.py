@@ -1,19 +1,22 @@
-"""PNG figures people would rather look at than read."""
+"""PNG figures people would rather look at than read.
+
+Figures are built with matplotlib's object API (``Figure``), never pyplot, so importing rnnlab
+changes no global backend: a notebook keeps its inline plots, a server needs no display.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
 
 def learning_curves(history: dict[str, list[float]], title: str, path: Path) -> Path:
     """history: metric name -> one value per epoch. Losses left, other metrics right."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8))
+    left, right = fig.subplots(1, 2)
     for name, values in sorted(history.items()):
         axis = left if name.endswith("loss") else right
         axis.plot(np.arange(1, len(values) + 1), values, label=name, marker="." if len(values) < 30 else None)
@@ -26,12 +29,12 @@ def learning_curves(history: dict[str, list[float]], title: str, path: Path) -> 
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return Path(path)
 
 
 def confusion_matrix(matrix: np.ndarray, classes: list[str], title: str, path: Path) -> Path:
-    fig, axis = plt.subplots(figsize=(1.0 + 0.55 * len(classes), 0.6 + 0.5 * len(classes)))
+    fig = Figure(figsize=(1.0 + 0.55 * len(classes), 0.6 + 0.5 * len(classes)))
+    axis = fig.subplots()
     image = axis.imshow(matrix, cmap="Blues")
     axis.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     axis.set_yticks(range(len(classes)), classes)
@@ -41,7 +44,6 @@ def confusion_matrix(matrix: np.ndarray, classes: list[str], title: str, path: P
     fig.colorbar(image, ax=axis, fraction=0.046)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return Path(path)
 
 
@@ -50,14 +52,30 @@ def metric_bars(rows: list[dict], metric: str, title: str, path: Path) -> Path:
     names = [r["architecture"] for r in rows]
     values = [r[metric] for r in rows]
     errors = [r.get(f"{metric}_std", 0.0) for r in rows]
-    fig, axis = plt.subplots(figsize=(1.6 + 1.1 * len(rows), 3.6))
+    fig = Figure(figsize=(1.6 + 1.1 * len(rows), 3.6))
+    axis = fig.subplots()
     bars = axis.bar(names, values, yerr=errors, capsize=4, color="#4C72B0")
     axis.bar_label(bars, labels=[f"{v:.3f}" for v in values], padding=3)
     low = min(values)
     axis.set_ylim(max(0.0, low - 0.1 * max(abs(low), 1e-3) - max(errors, default=0)), max(values) * 1.05 + max(errors, default=0))
-    axis.set(ylabel=metric, title=title)
+    axis.set(ylabel=f"{metric} (mean ± std over seeds)", title=title)
     axis.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return Path(path)
+
+
+def overlaid_curves(curves: dict[str, list[list[float]]], metric: str, title: str, path: Path) -> Path:
+    """curves: architecture -> one value list per seed. One colour per architecture, a line per seed."""
+    fig = Figure(figsize=(7, 4))
+    axis = fig.subplots()
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (name, runs), colour in zip(curves.items(), colours * 4):
+        for i, values in enumerate(runs):
+            axis.plot(np.arange(1, len(values) + 1), values, color=colour, alpha=0.85, linewidth=1.4, label=name if i == 0 else None)
+    axis.set(xlabel="epoch", ylabel=metric, title=title)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     return Path(path)

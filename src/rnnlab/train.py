@@ -30,9 +30,11 @@ from rnnlab.data.prepare import read_prepared
 from rnnlab.errors import exit_on_user_error
 from rnnlab.evaluate import build_model, confusion, count_parameters, ordered_loader, predict
 from rnnlab.paths import prepared_dir, seed_dir
+from rnnlab.serving import SequenceModel
 from rnnlab.tasks import TASKS
 
 MONITOR = "val_loss"  # early stopping and checkpoint selection: validation split only
+SYSTEM_METRICS_INTERVAL_S = 1  # MLflow samples CPU and memory this often (default 10 s: most runs here are shorter)
 
 # Lightning 2.6.6 with torch 2.13 warns from its own pytree helper on every batch.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
@@ -97,14 +99,28 @@ def train_run(config: Config, root: Path, architecture: str, dataset: str, seed:
     module = SequenceModule(model, meta["task"], train_cfg.learning_rate, train_cfg.weight_decay)
 
     uri = tracking.prepare_store(config, root)
-    logger = MLFlowLogger(
-        experiment_name=tracking.experiment_name(dataset),
-        tracking_uri=uri,
-        artifact_location=tracking.experiment_artifacts(config, root, dataset),
+    mlflow.set_tracking_uri(uri)
+    experiment_id = tracking.ensure_experiment(mlflow.MlflowClient(uri), config, root, dataset)
+    mlflow.set_system_metrics_sampling_interval(SYSTEM_METRICS_INTERVAL_S)
+    mlflow.set_system_metrics_samples_before_logging(1)
+    active = mlflow.start_run(
+        experiment_id=experiment_id,
         run_name=f"{architecture}-seed{seed}",
         tags=tracking.run_tags(config, root, architecture, dataset, seed, prepared_dir(root, dataset)),
+        log_system_metrics=True,  # CPU, memory (and GPU where present) beside the training curves
     )
-    run_id = logger.run_id  # touch before fit: the run is created here, once
+    try:
+        summary = _fit_and_log(config, root, architecture, dataset, seed, module, model, meta, train_set, val_set, active.info.run_id)
+    except BaseException:
+        mlflow.end_run(status="FAILED")
+        raise
+    mlflow.end_run()
+    return summary
+
+
+def _fit_and_log(config, root, architecture, dataset, seed, module, model, meta, train_set, val_set, run_id) -> dict:
+    train_cfg = config.train
+    logger = MLFlowLogger(tracking_uri=tracking.tracking_uri(config, root), run_id=run_id)
     logger.log_hyperparams(tracking.run_params(config, architecture, dataset))
 
     out = seed_dir(root, dataset, architecture, seed)
@@ -166,15 +182,12 @@ def _log_results(config: Config, root: Path, run_id: str, model: nn.Module, summ
     with tempfile.TemporaryDirectory() as tmp:
         client.log_artifact(run_id, str(plots.learning_curves({k: v for k, v in history.items() if v}, title, Path(tmp) / "learning_curves.png")), "plots")
         client.log_artifact(run_id, str(plots.confusion_matrix(matrix, meta["classes"], f"validation confusion: {title}", Path(tmp) / "confusion_val.png")), "plots")
-    mlflow.set_tracking_uri(tracking.tracking_uri(config, root))
-    with mlflow.start_run(run_id=run_id):
-        mlflow.pytorch.log_model(
-            model.eval(),
-            name="model",
-            serialization_format="pickle",
-            pip_requirements=[f"{p}=={_version(p)}" for p in tracking.MODEL_REQUIREMENTS_PACKAGES],
-            code_paths=[str(Path(__file__).resolve().parent)],  # the rnnlab package travels with the model
-        )
+    mlflow.pyfunc.log_model(  # into the active run
+        name="model",
+        python_model=SequenceModel(model, meta),
+        pip_requirements=[f"{p}=={_version(p)}" for p in tracking.MODEL_REQUIREMENTS_PACKAGES],
+        code_paths=[str(Path(__file__).resolve().parent)],  # the rnnlab package travels with the model
+    )
 
 
 def _version(package: str) -> str:

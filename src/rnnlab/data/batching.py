@@ -33,10 +33,11 @@ class SequenceSet(Dataset):
         self.lengths = [len(a) for a in arrays]
 
     @classmethod
-    def from_table(cls, df: pd.DataFrame, classes: list[str]) -> "SequenceSet":
-        arrays, labels, ids = sequences_of(df)
+    def from_table(cls, df: pd.DataFrame, classes: list[str], features: list[str] | None = None) -> "SequenceSet":
+        """Labelled sequences; without a label column (prediction input) every target is -1."""
+        arrays, labels, ids = sequences_of(df, features)
         index = {c: i for i, c in enumerate(classes)}
-        return cls(arrays, [index[label] for label in labels], ids)
+        return cls(arrays, [index[label] if label is not None else -1 for label in labels], ids)
 
     def __len__(self) -> int:
         return len(self.features)

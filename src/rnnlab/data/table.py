@@ -52,9 +52,12 @@ def table_from_sequences(
     return pd.concat(frames, ignore_index=True)
 
 
-def validate_table(df: pd.DataFrame, where: str) -> None:
-    """Raise DataError naming the column, sequence and step of the first problem found."""
-    for column in (SEQUENCE_ID, STEP, LABEL):
+def validate_table(df: pd.DataFrame, where: str, require_label: bool = True) -> None:
+    """Raise DataError naming the column, sequence and step of the first problem found.
+
+    ``require_label=False`` validates input for prediction, which has no target.
+    """
+    for column in (SEQUENCE_ID, STEP, LABEL) if require_label else (SEQUENCE_ID, STEP):
         if column not in df.columns:
             raise DataError(f"{where}: missing column {column!r} (columns: {', '.join(map(str, df.columns))})")
     if len(df) == 0:
@@ -75,7 +78,7 @@ def validate_table(df: pd.DataFrame, where: str) -> None:
         if not finite.all():
             row = df.iloc[int(np.argmin(finite))]
             raise DataError(f"{where}: column {column!r} has {row[column]} at sequence {row[SEQUENCE_ID]!r}, step {row[STEP]}")
-    if df[LABEL].isna().any():
+    if LABEL in df.columns and df[LABEL].isna().any():
         row = df[df[LABEL].isna()].iloc[0]
         raise DataError(f"{where}: column 'label' is empty at sequence {row[SEQUENCE_ID]!r}, step {row[STEP]}")
     duplicated = df.duplicated([SEQUENCE_ID, STEP])
@@ -88,23 +91,24 @@ def validate_table(df: pd.DataFrame, where: str) -> None:
     if len(gaps):
         sid = gaps.index[0]
         raise DataError(f"{where}: sequence {sid!r} has steps that are not 0..len-1 (min {gaps['min'].iloc[0]}, max {gaps['max'].iloc[0]}, {gaps['count'].iloc[0]} rows)")
-    labels_per_sequence = grouped[LABEL].nunique()
-    mixed = labels_per_sequence[labels_per_sequence > 1]
-    if len(mixed):
-        raise DataError(f"{where}: sequence {mixed.index[0]!r} has more than one label")
+    if LABEL in df.columns:
+        labels_per_sequence = grouped[LABEL].nunique()
+        mixed = labels_per_sequence[labels_per_sequence > 1]
+        if len(mixed):
+            raise DataError(f"{where}: sequence {mixed.index[0]!r} has more than one label")
     if SPLIT in df.columns:
         unknown = set(df[SPLIT].unique()) - set(SPLITS)
         if unknown:
             raise DataError(f"{where}: column 'split' has values {sorted(map(str, unknown))}; allowed: {', '.join(SPLITS)}")
 
 
-def sequences_of(df: pd.DataFrame) -> tuple[list[np.ndarray], list[str], list]:
-    """Per-sequence float32 (T, D) arrays, labels and ids, in order of first appearance."""
-    features = feature_columns(df)
+def sequences_of(df: pd.DataFrame, features: list[str] | None = None) -> tuple[list[np.ndarray], list[str | None], list]:
+    """Per-sequence float32 (T, D) arrays, labels (None without a label column) and ids, sorted by id."""
+    features = features or feature_columns(df)
     df = df.sort_values([SEQUENCE_ID, STEP], kind="stable")
     arrays, labels, ids = [], [], []
     for sid, group in df.groupby(SEQUENCE_ID, sort=False):
         arrays.append(group[features].to_numpy(dtype=np.float32))
-        labels.append(str(group[LABEL].iloc[0]))
+        labels.append(str(group[LABEL].iloc[0]) if LABEL in group.columns else None)
         ids.append(sid)
     return arrays, labels, ids
