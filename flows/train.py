@@ -7,6 +7,7 @@ command that started it for each extra rank, and that must never be this flow.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 
@@ -14,7 +15,17 @@ from prefect import flow, task
 
 from rnnlab.config import load_config, project_root
 from rnnlab.errors import exit_on_user_error
+from rnnlab.paths import runs_dir
 from rnnlab.results import summarize_seeds, write_metrics
+
+
+@task
+def drop_other_seeds(architecture: str, dataset: str, seeds: list[int]) -> None:
+    """The runs folder persists between stage runs (for resuming): remove seeds no longer configured."""
+    folder = runs_dir(project_root(), dataset, architecture)
+    keep = {f"seed_{s}" for s in seeds}
+    for stale in (p for p in folder.glob("seed_*") if p.name not in keep):
+        shutil.rmtree(stale)
 
 
 @task
@@ -36,6 +47,7 @@ def summarize(architecture: str, dataset: str, seeds: list[int]) -> dict:
 def train(architecture: str, dataset: str) -> dict:
     config = load_config()
     config.architecture(architecture), config.dataset(dataset)  # fail before launching anything
+    drop_other_seeds(architecture, dataset, config.train.seeds)
     for seed in config.train.seeds:
         launch_training(architecture, dataset, seed)
     metrics = summarize(architecture, dataset, config.train.seeds)

@@ -35,7 +35,7 @@ def test_project_params_load():
     "edit, message",
     [
         (lambda p: p["train"].update(max_epoch=3), r"unknown key 'train.max_epoch' \(allowed: seeds, max_epochs, "),
-        (lambda p: p.update(trainer={}), r"unknown key 'trainer' \(allowed: pipeline, datasets, "),
+        (lambda p: p.update(training={}), r"unknown key 'training' \(allowed: pipeline, datasets, "),
         (lambda p: p["train"].update(batch_size="big"), r"train.batch_size = 'big': Input should be a valid integer"),
         (lambda p: p["train"].update(learning_rate=-1), r"train.learning_rate = -1: Input should be greater than 0"),
         (lambda p: p["datasets"]["japanese_vowels"].update(source="vowels"), r"datasets.japanese_vowels.source = 'vowels': unknown source \(allowed: japanese_vowels"),

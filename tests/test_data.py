@@ -170,3 +170,20 @@ def test_bucket_sampler_is_deterministic_per_epoch_and_reshuffles_across_epochs(
     assert list(a) != first
     ordered = list(LengthBucketBatchSampler(lengths, 8, shuffle=False, seed=0, bucket_width=1))
     assert [i for batch in ordered for i in batch] == list(range(100))
+
+
+def test_bucket_sampler_shards_disjointly_with_equal_batch_counts():
+    lengths = np.random.default_rng(1).integers(1, 50, size=203).tolist()
+    world = 3
+    shards = [list(LengthBucketBatchSampler(lengths, 16, shuffle=True, seed=5, bucket_width=2, num_replicas=world, rank=r)) for r in range(world)]
+    counts = {len(s) for s in shards}
+    assert counts == {len(LengthBucketBatchSampler(lengths, 16, True, 5, 2, num_replicas=world, rank=0))}, "same number of batches per rank"
+    seen = [i for shard in shards for batch in shard for i in batch]
+    assert set(seen) == set(range(203))
+    padded = len(seen) - 203
+    assert 0 <= padded < 16 * world, "only the padding repeats"
+    evaluation = [list(LengthBucketBatchSampler(lengths, 16, shuffle=False, seed=0, bucket_width=1, num_replicas=world, rank=r, pad=False)) for r in range(world)]
+    flat = [i for shard in evaluation for batch in shard for i in batch]
+    assert sorted(flat) == list(range(203)), "evaluation shards never repeat a sequence"
+    tiny = [list(LengthBucketBatchSampler([3, 4], 8, shuffle=True, seed=0, bucket_width=1, num_replicas=4, rank=r)) for r in range(4)]
+    assert all(len(s) == 1 for s in tiny)

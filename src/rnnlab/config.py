@@ -55,9 +55,16 @@ class TrainConfig(Strict):
     bucket_width: PositiveInt  # batches per length bucket (1 = batches of near-equal length)
     num_threads: PositiveInt  # torch intra-op threads per training process
     deterministic: bool
-    accelerator: Literal["cpu", "gpu", "cuda", "mps", "auto"]
-    devices: int | str | list[int]
 
+
+class TrainerConfig(Strict):
+    """Where training runs; passed to Lightning's Trainer as it is."""
+
+    accelerator: Literal["cpu", "gpu", "cuda", "mps", "auto"]
+    devices: int | list[int] | Literal["auto"]  # -1: every GPU
+    num_nodes: PositiveInt
+    strategy: Literal["auto", "ddp", "ddp_spawn", "ddp_fork", "ddp_find_unused_parameters_true", "fsdp"]
+    precision: Literal["32-true", "16-mixed", "bf16-mixed", "64-true"]
 
 class TrackingConfig(Strict):
     tracking_uri: str | None  # null: sqlite database at mlflow/mlflow.db in the project
@@ -82,6 +89,7 @@ class Config(Strict):
     datasets: dict[str, DatasetConfig]
     architectures: dict[str, Any]  # name -> the registry's params model for its type
     train: TrainConfig
+    trainer: TrainerConfig
     tracking: TrackingConfig
     schedule: ScheduleConfig
 

@@ -1,15 +1,27 @@
 """One LightningModule for every architecture, and ``python -m rnnlab.train``.
 
 The train flow starts this module as its own process for each (architecture, dataset, seed), so
-Lightning's DDP can re-launch it per rank without re-running a Prefect flow. Every value comes
-from params.yaml; the command line only says *which* run.
+Lightning's DDP can re-launch it per rank (or torchrun/SLURM can start it on many nodes) without
+re-running a Prefect flow. Every value comes from params.yaml; the command line only says *which*
+run.
+
+- One MLflow run per training: only global rank 0 creates (or resumes) it and logs to it.
+- Batches are length-bucketed and sharded per rank; validation metrics are computed from every
+  rank's predictions gathered together, so they equal a single-process pass over the whole split.
+- Interrupted training resumes: ``last.ckpt`` is written every epoch beside ``resume.json`` (the
+  MLflow run id and a fingerprint of the settings and data). Run again with the same fingerprint,
+  training continues from that checkpoint in the same MLflow run and ends where an uninterrupted
+  run ends (the RNG state travels in the checkpoint).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import shutil
+import signal
 import tempfile
 import time
 import warnings
@@ -18,7 +30,8 @@ from pathlib import Path
 import lightning as L
 import mlflow
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+import torch.distributed as dist
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger
 from torch import nn
 from torch.utils.data import DataLoader
@@ -27,14 +40,17 @@ from rnnlab import plots, tracking
 from rnnlab.config import Config, load_config, project_root
 from rnnlab.data.batching import LengthBucketBatchSampler, SequenceSet, collate
 from rnnlab.data.prepare import read_prepared
-from rnnlab.errors import exit_on_user_error
-from rnnlab.evaluate import build_model, confusion, count_parameters, ordered_loader, predict
+from rnnlab.errors import RnnlabError, exit_on_user_error
+from rnnlab.evaluate import build_model, confusion, count_parameters, predict
 from rnnlab.paths import prepared_dir, seed_dir
 from rnnlab.serving import SequenceModel
 from rnnlab.tasks import TASKS
 
 MONITOR = "val_loss"  # early stopping and checkpoint selection: validation split only
 SYSTEM_METRICS_INTERVAL_S = 1  # MLflow samples CPU and memory this often (default 10 s: most runs here are shorter)
+RESUME_FILE = "resume.json"
+# Fault injection for the kill-and-resume test: SIGKILL this process after the given epoch's checkpoint.
+KILL_AFTER_EPOCH_ENV = "RNNLAB_KILL_AFTER_EPOCH"
 
 # Lightning 2.6.6 with torch 2.13 warns from its own pytree helper on every batch.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
@@ -53,7 +69,7 @@ class SequenceModule(L.LightningModule):
         self.task = TASKS[task]
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
-        self._val_decisions: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._val_parts: list[tuple[torch.Tensor, torch.Tensor, float]] = []
 
     def forward(self, x, lengths):
         return self.model(x, lengths)
@@ -61,34 +77,138 @@ class SequenceModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         out = self.model(batch.x, batch.lengths)
         loss = self.task.loss(out.prediction, batch.y)
+        total = loss + out.aux_loss
+        if not torch.isfinite(total):
+            raise RnnlabError(
+                f"training stopped: the loss is {total.item()} at epoch {self.current_epoch}, batch {batch_idx} "
+                f"(try a lower train.learning_rate or train.gradient_clip)"
+            )
         size = len(batch.y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=size)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=size, sync_dist=True)
         if out.aux_loss.requires_grad:
-            self.log("train_aux_loss", out.aux_loss, on_step=False, on_epoch=True, batch_size=size)
-        return loss + out.aux_loss
+            self.log("train_aux_loss", out.aux_loss, on_step=False, on_epoch=True, batch_size=size, sync_dist=True)
+        return total
 
     def validation_step(self, batch, batch_idx):
         out = self.model(batch.x, batch.lengths)
-        self.log("val_loss", self.task.loss(out.prediction, batch.y), on_epoch=True, batch_size=len(batch.y), sync_dist=True)
-        self._val_decisions.append((self.task.decide(out.prediction).cpu(), batch.y.cpu()))
+        loss_sum = self.task.loss(out.prediction, batch.y, reduction="sum")
+        self._val_parts.append((self.task.decide(out.prediction).cpu(), batch.y.cpu(), float(loss_sum)))
 
     def on_validation_epoch_end(self):
-        predicted, target = (torch.cat(parts).numpy() for parts in zip(*self._val_decisions))
-        self._val_decisions.clear()
+        parts = _gather(self._val_parts)  # every rank's predictions: metrics of the whole split
+        self._val_parts = []
+        predicted = torch.cat([p for p, _, _ in parts]).numpy()
+        target = torch.cat([t for _, t, _ in parts]).numpy()
+        self.log("val_loss", sum(s for _, _, s in parts) / len(target))
         for name, value in self.task.metrics(predicted, target).items():
-            self.log(f"val_{name}", value, sync_dist=True)
+            self.log(f"val_{name}", value)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["rnnlab_rng"] = {"torch": torch.get_rng_state()}  # dropout draws continue exactly on resume
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "rnnlab_rng" in checkpoint:
+            torch.set_rng_state(checkpoint["rnnlab_rng"]["torch"])
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
 
 
-def train_loader(data: SequenceSet, config: Config, seed: int) -> DataLoader:
-    sampler = LengthBucketBatchSampler(data.lengths, config.train.batch_size, shuffle=True, seed=seed, bucket_width=config.train.bucket_width)
-    return DataLoader(data, batch_sampler=sampler, collate_fn=collate)
+def _gather(parts: list) -> list:
+    if not (dist.is_available() and dist.is_initialized()):
+        return parts
+    everyone: list = [None] * dist.get_world_size()
+    dist.all_gather_object(everyone, parts)
+    return [part for rank_parts in everyone for part in rank_parts]
 
 
-def train_run(config: Config, root: Path, architecture: str, dataset: str, seed: int) -> dict:
-    """Train one (architecture, dataset, seed); log it to MLflow; write run.json. Returns its summary."""
+class SequenceData(L.LightningDataModule):
+    """Length-bucketed loaders, sharded by the trainer's rank and world size."""
+
+    def __init__(self, train_set: SequenceSet, val_set: SequenceSet, config: Config, seed: int) -> None:
+        super().__init__()
+        self.train_set, self.val_set, self.config, self.seed = train_set, val_set, config, seed
+
+    def _loader(self, data: SequenceSet, shuffle: bool) -> DataLoader:
+        sampler = LengthBucketBatchSampler(
+            data.lengths, self.config.train.batch_size, shuffle=shuffle, seed=self.seed,
+            bucket_width=self.config.train.bucket_width if shuffle else 1,
+            num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, pad=shuffle,
+        )
+        return DataLoader(data, batch_sampler=sampler, collate_fn=collate)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, shuffle=False)
+
+
+class KillAfterEpoch(Callback):
+    """Test hook: die like a killed job once epoch ``epoch`` is checkpointed (as the next one starts;
+    ModelCheckpoint saves at the very end of an epoch, after every other callback)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == self.epoch + 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def fingerprint(config: Config, root: Path, architecture: str, dataset: str, seed: int) -> str:
+    """What must match for a checkpoint to be resumed: settings, seed and the prepared data."""
+    settings = {
+        "architecture": config.architecture(architecture).model_dump(),
+        "dataset": config.dataset(dataset).model_dump(),
+        "train": config.train.model_dump(),
+        "trainer": config.trainer.model_dump(),
+        "seed": seed,
+        "data": tracking.folder_sha256(prepared_dir(root, dataset)),
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def resumable(out: Path, fp: str) -> dict | None:
+    """The resume record if ``out`` holds an unfinished training with the same fingerprint."""
+    record = out / RESUME_FILE
+    if not ((out / "last.ckpt").is_file() and record.is_file() and not (out / "run.json").is_file()):
+        return None
+    state = json.loads(record.read_text())
+    return state if state.get("fingerprint") == fp else None
+
+
+def build_trainer(config: Config, out: Path) -> L.Trainer:
+    trainer_cfg, train_cfg = config.trainer, config.train
+    callbacks: list[Callback] = [
+        ModelCheckpoint(dirpath=out, filename="best", monitor=MONITOR, mode="min", save_top_k=1, save_last=True, enable_version_counter=False),
+        EarlyStopping(monitor=MONITOR, mode="min", patience=train_cfg.patience),
+    ]
+    if os.environ.get(KILL_AFTER_EPOCH_ENV):
+        callbacks.append(KillAfterEpoch(int(os.environ[KILL_AFTER_EPOCH_ENV])))
+    return L.Trainer(
+        max_epochs=train_cfg.max_epochs,
+        accelerator=trainer_cfg.accelerator,
+        devices=trainer_cfg.devices,
+        num_nodes=trainer_cfg.num_nodes,
+        strategy=trainer_cfg.strategy,
+        precision=trainer_cfg.precision,
+        logger=False,  # rank 0 attaches its MLflow logger below
+        callbacks=callbacks,
+        gradient_clip_val=train_cfg.gradient_clip,
+        deterministic=train_cfg.deterministic,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+        default_root_dir=out,
+        use_distributed_sampler=False,  # SequenceData shards its own length-bucketed batches
+    )
+
+
+def train_run(config: Config, root: Path, architecture: str, dataset: str, seed: int) -> dict | None:
+    """Train one (architecture, dataset, seed); log it to MLflow; write run.json.
+
+    Returns the summary on global rank 0, None on the other ranks.
+    """
     arch_params, train_cfg = config.architecture(architecture), config.train
     config.dataset(dataset)
     L.seed_everything(seed, workers=True, verbose=False)
@@ -98,56 +218,59 @@ def train_run(config: Config, root: Path, architecture: str, dataset: str, seed:
     model = build_model(arch_params, meta)
     module = SequenceModule(model, meta["task"], train_cfg.learning_rate, train_cfg.weight_decay)
 
+    out = seed_dir(root, dataset, architecture, seed)
+    fp = fingerprint(config, root, architecture, dataset, seed)
+    resume = resumable(out, fp)
+    trainer = build_trainer(config, out)
+    if trainer.global_rank != 0:
+        trainer.fit(module, datamodule=SequenceData(train_set, val_set, config, seed), ckpt_path=out / "last.ckpt" if resume else None)
+        _write_weight_hash(out, trainer.global_rank, model)
+        return None
+
+    if not resume:
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
     uri = tracking.prepare_store(config, root)
     mlflow.set_tracking_uri(uri)
     experiment_id = tracking.ensure_experiment(mlflow.MlflowClient(uri), config, root, dataset)
     mlflow.set_system_metrics_sampling_interval(SYSTEM_METRICS_INTERVAL_S)
     mlflow.set_system_metrics_samples_before_logging(1)
-    active = mlflow.start_run(
-        experiment_id=experiment_id,
-        run_name=f"{architecture}-seed{seed}",
-        tags=tracking.run_tags(config, root, architecture, dataset, seed, prepared_dir(root, dataset)),
-        log_system_metrics=True,  # CPU, memory (and GPU where present) beside the training curves
-    )
+    if resume:
+        active = mlflow.start_run(run_id=resume["run_id"], log_system_metrics=True)
+        print(f"resuming {architecture} on {dataset} (seed {seed}) from {out / 'last.ckpt'} in MLflow run {resume['run_id']}", flush=True)
+    else:
+        active = mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=f"{architecture}-seed{seed}",
+            tags=tracking.run_tags(config, root, architecture, dataset, seed, prepared_dir(root, dataset)),
+            log_system_metrics=True,  # CPU, memory (and GPU where present) beside the training curves
+        )
+        mlflow.log_params(tracking.run_params(config, architecture, dataset))
+        (out / RESUME_FILE).write_text(json.dumps({"fingerprint": fp, "run_id": active.info.run_id}) + "\n")
+    run_id = active.info.run_id
+    trainer.loggers = [MLFlowLogger(tracking_uri=uri, run_id=run_id)]
     try:
-        summary = _fit_and_log(config, root, architecture, dataset, seed, module, model, meta, train_set, val_set, active.info.run_id)
+        started = time.perf_counter()
+        trainer.fit(module, datamodule=SequenceData(train_set, val_set, config, seed), ckpt_path=out / "last.ckpt" if resume else None)
+        train_time = time.perf_counter() - started  # of this process: a resumed run counts its own part
+        _write_weight_hash(out, 0, model)
+        summary = _finish(config, root, architecture, dataset, seed, trainer, module, meta, val_set, run_id, train_time)
     except BaseException:
-        mlflow.end_run(status="FAILED")
+        mlflow.end_run(status="KILLED")
         raise
     mlflow.end_run()
     return summary
 
 
-def _fit_and_log(config, root, architecture, dataset, seed, module, model, meta, train_set, val_set, run_id) -> dict:
-    train_cfg = config.train
-    logger = MLFlowLogger(tracking_uri=tracking.tracking_uri(config, root), run_id=run_id)
-    logger.log_hyperparams(tracking.run_params(config, architecture, dataset))
-
+def _finish(config, root, architecture, dataset, seed, trainer, module, meta, val_set, run_id, train_time) -> dict:
+    """Reload the best checkpoint, score it on validation in one process, log everything, write run.json."""
     out = seed_dir(root, dataset, architecture, seed)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    checkpoint = ModelCheckpoint(dirpath=out, filename="best", monitor=MONITOR, mode="min", save_top_k=1, enable_version_counter=False)
-    trainer = L.Trainer(
-        max_epochs=train_cfg.max_epochs,
-        accelerator=train_cfg.accelerator,
-        devices=train_cfg.devices,
-        logger=logger,
-        callbacks=[checkpoint, EarlyStopping(monitor=MONITOR, mode="min", patience=train_cfg.patience)],
-        gradient_clip_val=train_cfg.gradient_clip,
-        deterministic=train_cfg.deterministic,
-        enable_model_summary=False,
-        log_every_n_steps=1,
-        default_root_dir=out,
-        use_distributed_sampler=False,
-    )
-    started = time.perf_counter()
-    trainer.fit(module, train_loader(train_set, config, seed), ordered_loader(val_set, train_cfg.batch_size))
-    train_time = time.perf_counter() - started
-
+    checkpoint = trainer.checkpoint_callback
     best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
     module.load_state_dict(best["state_dict"])
-    predicted, target = predict(model, val_set, meta["task"], train_cfg.batch_size)
+    model = module.model
+    predicted, target = predict(model, val_set, meta["task"], config.train.batch_size)
     val_metrics = {f"best_val_{k}": v for k, v in TASKS[meta["task"]].metrics(predicted, target).items()}
     summary = {
         "architecture": architecture,
@@ -155,18 +278,30 @@ def _fit_and_log(config, root, architecture, dataset, seed, module, model, meta,
         "seed": seed,
         "run_id": run_id,
         "experiment": tracking.experiment_name(dataset),
-        "checkpoint": checkpoint.best_model_path and Path(checkpoint.best_model_path).name,
+        "checkpoint": Path(checkpoint.best_model_path).name,
         "best_epoch": int(best["epoch"]),
         "best_val_loss": float(checkpoint.best_model_score),
         "epochs_trained": int(trainer.current_epoch),
         "num_params": count_parameters(model),
         "train_time_s": train_time,
+        "world_size": trainer.world_size,
         "backend": getattr(getattr(model.encoder, "stack", None), "backend", "n/a"),
         **val_metrics,
     }
     _log_results(config, root, run_id, model, summary, confusion(predicted, target, meta["num_classes"]), meta)
+    (out / "last.ckpt").unlink(missing_ok=True)  # finished: nothing to resume
     (out / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _write_weight_hash(out: Path, rank: int, model: nn.Module) -> None:
+    """Each rank's final weights, hashed: DDP must leave them identical everywhere."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    (out / "ranks").mkdir(parents=True, exist_ok=True)
+    (out / "ranks" / f"rank_{rank}.sha256").write_text(digest.hexdigest() + "\n")
 
 
 def _log_results(config: Config, root: Path, run_id: str, model: nn.Module, summary: dict, matrix, meta: dict) -> None:
@@ -184,7 +319,7 @@ def _log_results(config: Config, root: Path, run_id: str, model: nn.Module, summ
         client.log_artifact(run_id, str(plots.confusion_matrix(matrix, meta["classes"], f"validation confusion: {title}", Path(tmp) / "confusion_val.png")), "plots")
     mlflow.pyfunc.log_model(  # into the active run
         name="model",
-        python_model=SequenceModel(model, meta),
+        python_model=SequenceModel(model.eval(), meta),
         pip_requirements=[f"{p}=={_version(p)}" for p in tracking.MODEL_REQUIREMENTS_PACKAGES],
         code_paths=[str(Path(__file__).resolve().parent)],  # the rnnlab package travels with the model
     )
@@ -205,7 +340,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     root = project_root()
     summary = train_run(load_config(root / "params.yaml"), root, args.architecture, args.dataset, args.seed)
-    print(json.dumps(summary))
+    if summary is not None:
+        print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,11 @@
 Bucketing puts sequences of similar length in one batch, so little compute is spent on padding:
 a shuffled pass is cut into chunks of ``bucket_width`` batches, each chunk is sorted by length and
 cut into batches, and the batch order is shuffled. Deterministic for a given (seed, epoch).
+
+Under DDP every rank builds the same global batch list and takes every ``num_replicas``-th batch
+from its ``rank``: disjoint shards. Training pads the list by repeating its first batches so every
+rank gets the same number of batches (a rank with fewer would hang the others in all-reduce);
+evaluation (``pad=False``) never repeats a sequence, so gathered metrics equal a whole-set pass.
 """
 
 from __future__ import annotations
@@ -56,14 +61,29 @@ def collate(items: list[tuple[Tensor, Tensor]]) -> Batch:
 class LengthBucketBatchSampler(BatchSampler):
     """Yields lists of indices; call ``set_epoch`` (Lightning does) for a new shuffle each epoch."""
 
-    def __init__(self, lengths: list[int], batch_size: int, shuffle: bool, seed: int, bucket_width: int) -> None:
+    def __init__(
+        self,
+        lengths: list[int],
+        batch_size: int,
+        shuffle: bool,
+        seed: int,
+        bucket_width: int,
+        num_replicas: int = 1,
+        rank: int = 0,
+        pad: bool = True,
+    ) -> None:
         if batch_size < 1 or bucket_width < 1:
             raise ValueError(f"batch_size and bucket_width must be ≥ 1, got {batch_size} and {bucket_width}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank must be in [0, {num_replicas}), got {rank}")
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
         self.bucket_width = bucket_width
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.pad = pad
         self.drop_last = False
         self.epoch = 0
 
@@ -71,14 +91,17 @@ class LengthBucketBatchSampler(BatchSampler):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
+        total = -(-len(self.lengths) // self.batch_size)
+        if self.pad:
+            return -(-total // self.num_replicas)
+        return len(range(self.rank, total, self.num_replicas))
 
-    def __iter__(self):
+    def global_batches(self) -> list[list[int]]:
+        """Every rank's batches, in order, before sharding."""
         n = len(self.lengths)
         if not self.shuffle:
             order = np.argsort(self.lengths, kind="stable")
-            yield from (order[i : i + self.batch_size].tolist() for i in range(0, n, self.batch_size))
-            return
+            return [order[i : i + self.batch_size].tolist() for i in range(0, n, self.batch_size)]
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(n)
         chunk = self.batch_size * self.bucket_width
@@ -87,5 +110,10 @@ class LengthBucketBatchSampler(BatchSampler):
             part = order[start : start + chunk]
             part = part[np.argsort(self.lengths[part], kind="stable")]  # sort the chunk by length
             batches += [part[i : i + self.batch_size].tolist() for i in range(0, len(part), self.batch_size)]
-        for b in rng.permutation(len(batches)):
-            yield batches[b]
+        return [batches[b] for b in rng.permutation(len(batches))]
+
+    def __iter__(self):
+        batches = self.global_batches()
+        if self.pad:  # repeat the first batches until every rank has the same count
+            batches += [batches[i % len(batches)] for i in range(-len(batches) % self.num_replicas)]
+        yield from batches[self.rank :: self.num_replicas]
