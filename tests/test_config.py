@@ -27,7 +27,7 @@ def write_params(tmp_path: Path, edit) -> Path:
 
 def test_project_params_load():
     config = load_config(ROOT / "params.yaml")
-    assert config.pipeline.architectures == ["rnn", "lstm", "gru"]
+    assert config.pipeline.architectures == ["rnn", "lstm", "gru", "dglstm", "dilated"]
     assert config.architecture("gru").convention == "course"
 
 
@@ -39,12 +39,12 @@ def test_project_params_load():
         (lambda p: p["train"].update(batch_size="big"), r"train.batch_size = 'big': Input should be a valid integer"),
         (lambda p: p["train"].update(learning_rate=-1), r"train.learning_rate = -1: Input should be greater than 0"),
         (lambda p: p["datasets"]["japanese_vowels"].update(source="vowels"), r"datasets.japanese_vowels.source = 'vowels': unknown source \(allowed: japanese_vowels"),
-        (lambda p: p["architectures"].update(transformer={"hidden_size": 4}), r"architectures.transformer.type = 'transformer': unknown architecture \(allowed: rnn, lstm, gru"),
+        (lambda p: p["architectures"].update(transformer={"hidden_size": 4}), r"architectures.transformer.type = 'transformer': unknown architecture \(allowed: rnn, lstm, gru, dglstm, dilated\)"),
         (lambda p: p["architectures"]["lstm"].update(convention="course"), r"unknown key 'architectures.lstm.convention' \(allowed: type, hidden_size, "),
         (lambda p: p["architectures"]["gru"].update(convention="keras"), r"architectures.gru.convention = 'keras': Input should be 'course' or 'pytorch'"),
         (lambda p: p["architectures"]["rnn"].update(backend="cuda"), r"architectures.rnn.backend = 'cuda'"),
         (lambda p: p["pipeline"].update(datasets=["sunspots"]), r"pipeline.datasets names 'sunspots', which is not defined under datasets"),
-        (lambda p: p["pipeline"].update(architectures=["ntm"]), r"pipeline.architectures names 'ntm', which is not defined under architectures \(defined: rnn, lstm, gru\)"),
+        (lambda p: p["pipeline"].update(architectures=["ntm"]), r"pipeline.architectures names 'ntm', which is not defined under architectures \(defined: rnn, lstm, gru, dglstm, dilated\)"),
         (lambda p: p["train"].pop("seeds"), r"missing key 'train.seeds'"),
         (lambda p: p["datasets"]["japanese_vowels"].update(val_fraction=1.5), r"datasets.japanese_vowels.val_fraction = 1.5: Input should be less than 1"),
     ],
@@ -90,4 +90,4 @@ def test_unknown_names_on_the_command_line(tmp_path):
         cwd=path.parent, capture_output=True, text=True,
     )
     assert result.returncode == 2
-    assert "architecture 'lstmm' is not defined in params.yaml (defined: rnn, lstm, gru)" in result.stderr
+    assert "architecture 'lstmm' is not defined in params.yaml (defined: rnn, lstm, gru, dglstm, dilated)" in result.stderr

@@ -15,6 +15,8 @@ from torch import nn
 from rnnlab.errors import ConfigError
 from rnnlab.models.encoder import RecurrentEncoder
 from rnnlab.nn import ElmanCell, GRUCell, LSTMCell, RecurrentStack
+from rnnlab.nn.depth_gated import DepthGatedLSTMCell
+from rnnlab.nn.dilated import DilatedRecurrence
 
 
 class RecurrentParams(BaseModel):
@@ -38,6 +40,23 @@ class GRUParams(RecurrentParams):
     convention: Literal["course", "pytorch"]
 
 
+class DGLSTMParams(RecurrentParams):
+    """``num_layers`` is the depth of the depth-gated stack (one cell holds every layer)."""
+
+    peepholes: bool
+
+
+class DilatedParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
+    cell: Literal["rnn", "lstm", "gru"]  # Elman tanh, LSTM, GRU (pytorch convention: a fused kernel exists)
+    hidden_size: PositiveInt
+    dilations: list[PositiveInt] = Field(min_length=1)  # one layer per entry, e.g. [1, 2, 4, 8]
+    dropout: float = Field(ge=0.0, lt=1.0)
+    init: Literal["pytorch", "keras"]
+    backend: Literal["auto", "fused", "reference", "compiled"]
+
+
 def _stack(make_cell: Callable[[int], nn.Module], input_size: int, p: RecurrentParams) -> RecurrentEncoder:
     return RecurrentEncoder(
         RecurrentStack(make_cell, input_size, p.num_layers, p.bidirectional, p.dropout, p.backend)
@@ -56,6 +75,23 @@ def build_gru(input_size: int, p: GRUParams) -> RecurrentEncoder:
     return _stack(lambda d: GRUCell(d, p.hidden_size, p.convention, p.init), input_size, p)
 
 
+def build_dglstm(input_size: int, p: DGLSTMParams) -> RecurrentEncoder:
+    cell = lambda d: DepthGatedLSTMCell(d, p.hidden_size, p.num_layers, p.peepholes, p.dropout, p.init)  # noqa: E731
+    return RecurrentEncoder(RecurrentStack(cell, input_size, 1, p.bidirectional, 0.0, p.backend))
+
+
+DILATED_CELLS = {
+    "rnn": lambda d, p: ElmanCell(d, p.hidden_size, "tanh", p.init),
+    "lstm": lambda d, p: LSTMCell(d, p.hidden_size, p.init),
+    "gru": lambda d, p: GRUCell(d, p.hidden_size, "pytorch", p.init),
+}
+
+
+def build_dilated(input_size: int, p: DilatedParams) -> RecurrentEncoder:
+    make_cell = lambda d: DILATED_CELLS[p.cell](d, p)  # noqa: E731
+    return RecurrentEncoder(DilatedRecurrence(make_cell, input_size, p.dilations, p.dropout, p.backend))
+
+
 @dataclass(frozen=True)
 class Architecture:
     name: str
@@ -71,6 +107,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("rnn", "Elman RNN: h_t = tanh(U x_t + W h_{t-1} + b)", ElmanParams, build_elman, frozenset({"classify"})),
         Architecture("lstm", "LSTM with forget, input and output gates", RecurrentParams, build_lstm, frozenset({"classify"})),
         Architecture("gru", "GRU, course (reset before) or pytorch (reset after) convention", GRUParams, build_gru, frozenset({"classify"})),
+        Architecture("dglstm", "Depth-Gated LSTM: a gated path between memory cells across layers", DGLSTMParams, build_dglstm, frozenset({"classify"})),
+        Architecture("dilated", "Dilated RNN: skip connections of rate 1, 2, 4, ... over any core cell", DilatedParams, build_dilated, frozenset({"classify"})),
     ]
 }
 

@@ -1,0 +1,118 @@
+"""GPU check: one epoch of every configured architecture through the real entry point, per GPU count.
+
+On a machine with GPUs (after `make pipeline` has prepared the data):
+
+    python benchmarks/gpu_check.py                 # devices 1, 2, 4, ... and -1 (all), bf16-mixed, ddp
+
+On the CPU, as a dry run of the same path (2 processes over gloo, 32-bit):
+
+    python benchmarks/gpu_check.py --dry-run
+
+Each training runs as `python -m rnnlab.train` in a scratch copy of the project (params.yaml with
+the trainer section rewritten, the prepared data copied), so the project's own models and MLflow
+store are untouched. Throughput = training sequences × epochs / wall time of `fit` (start-up of the
+extra ranks included). Results: reports/gpu_check.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "reports" / "gpu_check.md"
+
+
+def gpu_counts(dry_run: bool) -> list[int]:
+    if dry_run:
+        return [2]
+    import torch
+
+    available = torch.cuda.device_count()
+    if available == 0:
+        raise SystemExit("no GPU found: run with --dry-run to exercise the same path on the CPU")
+    counts = [n for n in (1, 2, 4, 8) if n < available] + [-1]
+    return counts
+
+
+def scratch_project(dataset: str, trainer: dict, work: Path) -> Path:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["trainer"].update(trainer)
+    params["train"].update(max_epochs=1, seeds=[0])
+    params["tracking"].update(tracking_uri=None, artifact_root=None)
+    work.mkdir(parents=True)
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    prepared = ROOT / "data" / "prepared" / dataset
+    if not (prepared / "meta.json").is_file():
+        raise SystemExit(f"{prepared}: not prepared yet; run `make pipeline` (or `dvc repro prepare@{dataset}`) first")
+    shutil.copytree(prepared, work / "data" / "prepared" / dataset)
+    return work
+
+
+def run_one(work: Path, architecture: str, dataset: str) -> dict:
+    command = [sys.executable, "-m", "rnnlab.train", "--architecture", architecture, "--dataset", dataset, "--seed", "0"]
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        return {"error": (result.stderr or result.stdout).strip().splitlines()[-1][:300]}
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    meta = json.loads((work / "data" / "prepared" / dataset / "meta.json").read_text())
+    sequences = meta["lengths"]["train"]["sequences"] * (summary["epochs_trained"] or 1)
+    return {**summary, "sequences_per_s": sequences / summary["train_time_s"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dry-run", action="store_true", help="CPU, devices 2, 32-bit: the same path without a GPU")
+    parser.add_argument("--dataset", default=None, help="default: the first dataset of the pipeline")
+    args = parser.parse_args()
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    dataset = args.dataset or params["pipeline"]["datasets"][0]
+    architectures = params["pipeline"]["architectures"]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="rnnlab-gpu-check-") as tmp:
+        for count in gpu_counts(args.dry_run):
+            trainer = (
+                {"accelerator": "cpu", "devices": count, "strategy": "ddp", "precision": "32-true", "num_nodes": 1}
+                if args.dry_run
+                else {"accelerator": "gpu", "devices": count, "strategy": "ddp", "precision": "bf16-mixed", "num_nodes": 1}
+            )
+            work = scratch_project(dataset, trainer, Path(tmp) / f"devices_{count}")
+            for architecture in architectures:
+                result = run_one(work, architecture, dataset)
+                rows.append({"devices": count, "architecture": architecture, **trainer, **result})
+                print(json.dumps({k: rows[-1].get(k) for k in ("devices", "architecture", "world_size", "sequences_per_s", "error")}), flush=True)
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text(render(rows, dataset, args.dry_run))
+    print(REPORT.read_text())
+
+
+def render(rows: list[dict], dataset: str, dry_run: bool) -> str:
+    lines = [
+        "# GPU check",
+        "",
+        f"One epoch of each architecture on {dataset} through `python -m rnnlab.train`, written by "
+        f"`python benchmarks/gpu_check.py{' --dry-run' if dry_run else ''}`"
+        + (" — **dry run on the CPU** (gloo, 2 processes): it checks the path, not GPU speed." if dry_run else "."),
+        "",
+        "| devices | world size | architecture | precision | sequences / s | wall time of fit (s) | result |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['devices']} | — | {r['architecture']} | {r['precision']} | — | — | failed: {r['error']} |")
+        else:
+            lines.append(f"| {r['devices']} | {r['world_size']} | {r['architecture']} | {r['precision']} | {r['sequences_per_s']:,.0f} | {r['train_time_s']:.1f} | ok |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
