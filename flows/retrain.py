@@ -88,10 +88,8 @@ def retrain() -> dict:
 
 def serve() -> None:
     schedule = load_config().schedule
-    if schedule.interval_seconds is not None:
-        retrain.serve(name="rnnlab-retrain", interval=schedule.interval_seconds)
-    else:
-        retrain.serve(name="rnnlab-retrain", cron=schedule.cron)
+    when = {"interval": schedule.interval_seconds} if schedule.interval_seconds is not None else {"cron": schedule.cron}
+    retrain.serve(name="rnnlab-retrain", limit=1, **when)  # one pass at a time: passes share DVC's lock
 
 
 @exit_on_user_error

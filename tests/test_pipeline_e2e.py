@@ -272,7 +272,7 @@ def test_scheduled_retraining_runs_and_records_its_decision(project):
     params_path = root / "params.yaml"
     original = params_path.read_text()
     params = yaml.safe_load(original)
-    params["schedule"]["interval_seconds"] = 5
+    params["schedule"]["interval_seconds"] = 10
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
     api = env["PREFECT_API_URL"]
 
