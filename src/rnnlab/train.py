@@ -130,8 +130,11 @@ class SequenceData(L.LightningDataModule):
         self.train_set, self.val_set, self.config, self.seed = train_set, val_set, config, seed
 
     def _loader(self, data: SequenceSet, shuffle: bool) -> DataLoader:
+        batch_size = self.config.train.batch_size
+        if not shuffle:  # evaluation: at least one batch per rank, or a rank would skip the gather
+            batch_size = max(1, min(batch_size, -(-len(data) // self.trainer.world_size)))
         sampler = LengthBucketBatchSampler(
-            data.lengths, self.config.train.batch_size, shuffle=shuffle, seed=self.seed,
+            data.lengths, batch_size, shuffle=shuffle, seed=self.seed,
             bucket_width=self.config.train.bucket_width if shuffle else 1,
             num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, pad=shuffle,
         )
