@@ -22,7 +22,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from rnnlab.compare import DECISIONS_FILE
 from rnnlab.config import load_config, project_root
-from rnnlab.errors import RnnlabError, exit_on_user_error
+from rnnlab.errors import exit_on_user_error
 from rnnlab.paths import reports_dir
 
 HISTORY_FILE = "retrain_history.jsonl"

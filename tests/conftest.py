@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -27,3 +30,20 @@ def variable_batch(B=5, T=7, D=3, dtype=torch.float64, lengths=(7, 2, 5, 1, 6)):
     lengths = torch.tensor(lengths[:B], dtype=torch.int64)
     x = torch.randn(B, T, D, dtype=dtype)
     return x, lengths
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def copy_project(dest: Path) -> Path:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for rel in files:
+        if (ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+    for stale in ("dvc.lock", "reports/leaderboard.md", "reports/metrics.json"):
+        (dest / stale).unlink(missing_ok=True)
+    return dest

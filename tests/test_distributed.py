@@ -18,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from tests.test_pipeline_e2e import copy_project, free_port
+from tests.conftest import copy_project, free_port
 
 pytestmark = pytest.mark.slow
 
