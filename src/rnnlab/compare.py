@@ -27,7 +27,7 @@ from rnnlab.data.store import read_table
 from rnnlab.data.table import SEQUENCE_ID
 from rnnlab.evaluate import build_model, confusion, predict
 from rnnlab.paths import prepared_dir, raw_dir, reports_dir, seed_dir
-from rnnlab.results import read_run
+from rnnlab.results import mean_std, read_run
 from rnnlab.tasks import TASKS
 
 CHAMPION_ALIAS = "champion"
@@ -66,10 +66,7 @@ def aggregate(runs: list[dict], task: str) -> list[dict]:
     rows = []
     for architecture in dict.fromkeys(r["architecture"] for r in runs):
         mine = [r for r in runs if r["architecture"] == architecture]
-        row = {"architecture": architecture, "seeds": len(mine), "backend": mine[0]["backend"], "num_params": mine[0]["num_params"]}
-        for key in [k for k, v in mine[0].items() if isinstance(v, (int, float)) and k not in ("seed", "num_params")]:
-            values = np.array([r[key] for r in mine])
-            row[key], row[f"{key}_std"] = float(values.mean()), float(values.std())
+        row = {**mean_std(mine), "architecture": architecture, "seeds": len(mine), "backend": mine[0]["backend"], "num_params": mine[0]["num_params"]}
         best = max(mine, key=lambda r: (sign * r[selection], -r["best_val_loss"]))  # ties: lower val loss
         row["best_seed"], row["best_run_id"], row["best_seed_val"] = best["seed"], best["run_id"], best[selection]
         row["run_ids"] = [r["run_id"] for r in mine]

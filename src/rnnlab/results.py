@@ -20,16 +20,17 @@ def read_run(root: Path, dataset: str, architecture: str, seed: int) -> dict:
     return json.loads(path.read_text())
 
 
-def summarize_seeds(root: Path, dataset: str, architecture: str, seeds: list[int]) -> dict[str, float]:
-    """Mean and std over seeds of every numeric result."""
-    runs = [read_run(root, dataset, architecture, s) for s in seeds]
-    keys = [k for k, v in runs[0].items() if isinstance(v, (int, float)) and k != "seed"]
+def mean_std(runs: list[dict]) -> dict[str, float]:
+    """Mean and std over runs (seeds) of every numeric result but the seed itself."""
     out = {}
-    for key in keys:
+    for key in [k for k, v in runs[0].items() if isinstance(v, (int, float)) and k != "seed"]:
         values = np.array([r[key] for r in runs], dtype=float)
-        out[key] = float(values.mean())
-        out[f"{key}_std"] = float(values.std())
+        out[key], out[f"{key}_std"] = float(values.mean()), float(values.std())
     return out
+
+
+def summarize_seeds(root: Path, dataset: str, architecture: str, seeds: list[int]) -> dict[str, float]:
+    return mean_std([read_run(root, dataset, architecture, s) for s in seeds])
 
 
 def write_metrics(root: Path, dataset: str, architecture: str, metrics: dict) -> dict:

@@ -93,7 +93,7 @@ def folder_sha256(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def run_tags(config: Config, root: Path, architecture: str, dataset: str, seed: int, prepared: Path) -> dict[str, str]:
+def run_tags(config: Config, root: Path, architecture: str, dataset: str, seed: int, prepared: Path, data_sha256: str) -> dict[str, str]:
     prepared_rel = prepared.resolve().relative_to(root.resolve()).as_posix()
     return {
         "architecture": architecture,
@@ -103,7 +103,7 @@ def run_tags(config: Config, root: Path, architecture: str, dataset: str, seed: 
         "seed": str(seed),
         "git_commit": git_commit(root),
         "data_dvc_md5": dvc_output_md5(root, f"prepare@{dataset}", prepared_rel) or "not-locked",
-        "data_sha256": folder_sha256(prepared),
+        "data_sha256": data_sha256,
     }
 
 

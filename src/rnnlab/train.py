@@ -159,7 +159,7 @@ class KillAfterEpoch(Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def fingerprint(config: Config, root: Path, architecture: str, dataset: str, seed: int) -> str:
+def fingerprint(config: Config, architecture: str, dataset: str, seed: int, data_sha256: str) -> str:
     """What must match for a checkpoint to be resumed: settings, seed and the prepared data."""
     settings = {
         "architecture": config.architecture(architecture).model_dump(),
@@ -167,7 +167,7 @@ def fingerprint(config: Config, root: Path, architecture: str, dataset: str, see
         "train": config.train.model_dump(),
         "trainer": config.trainer.model_dump(),
         "seed": seed,
-        "data": tracking.folder_sha256(prepared_dir(root, dataset)),
+        "data": data_sha256,
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
@@ -222,7 +222,8 @@ def train_run(config: Config, root: Path, architecture: str, dataset: str, seed:
     module = SequenceModule(model, meta["task"], train_cfg.learning_rate, train_cfg.weight_decay)
 
     out = seed_dir(root, dataset, architecture, seed)
-    fp = fingerprint(config, root, architecture, dataset, seed)
+    data_sha256 = tracking.folder_sha256(prepared_dir(root, dataset))  # hashed once: resume fingerprint and run tag
+    fp = fingerprint(config, architecture, dataset, seed, data_sha256)
     resume = resumable(out, fp)
     trainer = build_trainer(config, out)
     if trainer.global_rank != 0:
@@ -246,7 +247,7 @@ def train_run(config: Config, root: Path, architecture: str, dataset: str, seed:
         active = mlflow.start_run(
             experiment_id=experiment_id,
             run_name=f"{architecture}-seed{seed}",
-            tags=tracking.run_tags(config, root, architecture, dataset, seed, prepared_dir(root, dataset)),
+            tags=tracking.run_tags(config, root, architecture, dataset, seed, prepared_dir(root, dataset), data_sha256),
             log_system_metrics=True,  # CPU, memory (and GPU where present) beside the training curves
         )
         mlflow.log_params(tracking.run_params(config, architecture, dataset))
