@@ -30,23 +30,30 @@ def record(dataset: str, rows: list[dict], decision: dict, files: list) -> str:
 
 
 @task
-def reports(tables: dict, decisions: dict, figure_files: dict) -> str:
-    return str(steps.write_reports(project_root(), tables, decisions, figure_files))
+def yardsticks(dataset: str) -> list[dict]:
+    return steps.dataset_yardsticks(project_root(), load_config(), dataset)
+
+
+@task
+def reports(tables: dict, decisions: dict, figure_files: dict, references: dict) -> str:
+    return str(steps.write_reports(project_root(), tables, decisions, figure_files, references))
 
 
 @flow(name="compare", log_prints=True)
 def compare() -> str:
     config = load_config()
-    tables, decisions, figure_files = {}, {}, {}
+    tables, decisions, figure_files, references = {}, {}, {}, {}
     for dataset in config.pipeline.datasets:
-        runs = [evaluate(dataset, arch, seed) for arch in config.pipeline.architectures for seed in config.train.seeds]
+        runs = [evaluate(dataset, arch, seed) for arch in config.architectures_for(dataset) for seed in config.train.seeds]
         rows = tables[dataset] = steps.aggregate(runs, config.dataset(dataset).task)
         decisions[dataset] = champion(dataset, rows[0])
         figure_files[dataset] = figures(dataset, rows)
+        references[dataset] = yardsticks(dataset)
         record(dataset, rows, decisions[dataset], figure_files[dataset])
-        print(f"{dataset}: candidate {rows[0]['architecture']} (val accuracy {rows[0]['best_val_accuracy']:.4f}); "
+        metric = steps.TASKS[rows[0]["task"]].selection_metric
+        print(f"{dataset}: candidate {rows[0]['architecture']} (val {metric} {rows[0]['best_val_' + metric]:.4f}); "
               f"champion {'promoted' if decisions[dataset]['promoted'] else 'kept'}: {decisions[dataset]['reason']}")
-    path = reports(tables, decisions, figure_files)
+    path = reports(tables, decisions, figure_files, references)
     print(f"leaderboard: {path}")
     return path
 

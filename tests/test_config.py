@@ -43,7 +43,17 @@ def test_project_params_load():
         (lambda p: p["architectures"]["lstm"].update(convention="course"), r"unknown key 'architectures.lstm.convention' \(allowed: type, hidden_size, "),
         (lambda p: p["architectures"]["gru"].update(convention="keras"), r"architectures.gru.convention = 'keras': Input should be 'course' or 'pytorch'"),
         (lambda p: p["architectures"]["rnn"].update(backend="cuda"), r"architectures.rnn.backend = 'cuda'"),
-        (lambda p: p["pipeline"].update(datasets=["sunspots"]), r"pipeline.datasets names 'sunspots', which is not defined under datasets"),
+        (lambda p: p["pipeline"].update(datasets=["timit"]), r"pipeline.datasets names 'timit', which is not defined under datasets"),
+        (lambda p: p["datasets"]["sunspots"].update(task="regress"), r"datasets.sunspots.task = 'regress'"),
+        (lambda p: p["datasets"]["sunspots"].update(window=0), r"datasets.sunspots.window = 0: Input should be greater than 0"),
+        (lambda p: p["datasets"]["sunspots"].update(max_length=10), r"max_length must be null for forecast"),
+        (lambda p: p["datasets"]["japanese_vowels"].update(window=10), r"unknown key 'datasets.japanese_vowels.window' \(allowed: source, val_fraction, "),
+        (lambda p: p["datasets"]["sunspots"].pop("target"), r"missing key 'datasets.sunspots.target'"),
+        (lambda p: p["datasets"]["shakespeare"]["tokens"].update(min_count=0), r"datasets.shakespeare.tokens.min_count = 0"),
+        (lambda p: p["datasets"]["plaid"]["train"].update(seeds=[1]), r"datasets.plaid.train: unknown key 'seeds' \(allowed: batch_size, "),
+        (lambda p: p["datasets"]["plaid"]["train"].update(max_epochs=0), r"datasets.plaid.train.max_epochs = 0: Input should be greater than 0"),
+        (lambda p: p["pipeline"].update(architectures=["birnn"]) or p["architectures"].update(birnn={**p["architectures"]["rnn"], "type": "rnn", "bidirectional": True}) or p["pipeline"].update(datasets=["shakespeare"]),
+         r"no architecture in pipeline.architectures supports task 'language_model' of dataset 'shakespeare'"),
         (lambda p: p["pipeline"].update(architectures=["ntm"]), r"pipeline.architectures names 'ntm', which is not defined under architectures \(defined: rnn, lstm, gru, dglstm, dilated\)"),
         (lambda p: p["train"].pop("seeds"), r"missing key 'train.seeds'"),
         (lambda p: p["datasets"]["japanese_vowels"].update(val_fraction=1.5), r"datasets.japanese_vowels.val_fraction = 1.5: Input should be less than 1"),
@@ -53,6 +63,32 @@ def test_bad_params_name_key_value_and_allowed(tmp_path, edit, message):
     with pytest.raises(ConfigError, match=message) as info:
         load_config(write_params(tmp_path, edit))
     assert "\n" not in str(info.value)
+
+
+def test_incompatible_pairs_are_skipped_with_the_reason():
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["architectures"]["birnn"] = {**params["architectures"]["rnn"], "type": "rnn", "bidirectional": True}
+    params["pipeline"]["architectures"] = ["lstm", "birnn"]
+    from rnnlab.config import Config
+
+    config = Config.model_validate(params)
+    assert ("birnn", "shakespeare") not in config.pairs() and ("lstm", "shakespeare") in config.pairs()
+    assert ("birnn", "japanese_vowels") in config.pairs(), "bidirectional is fine where the whole sequence is the input"
+    assert [(a, d) for a, d, _ in config.skipped()] == [("birnn", "shakespeare")]
+    assert "bidirectional encoder would read the answer" in config.skipped()[0][2]
+
+
+def test_the_committed_plan_matches_params():
+    from rnnlab.plan import check_plan
+
+    check_plan(ROOT, load_config(ROOT / "params.yaml"))
+
+
+def test_a_dataset_changes_only_its_own_training_settings():
+    config = load_config(ROOT / "params.yaml")
+    assert config.train_for("plaid").max_epochs == PARAMS["datasets"]["plaid"]["train"]["max_epochs"]
+    assert config.train_for("japanese_vowels").max_epochs == PARAMS["train"]["max_epochs"]
+    assert config.train_for("plaid").seeds == config.train.seeds
 
 
 def test_malformed_yaml_names_the_line(tmp_path):

@@ -9,11 +9,18 @@ import pytest
 import torch
 
 from rnnlab.data import prepare as steps
+from rnnlab.config import ClassifyDataset
 from rnnlab.data.batching import LengthBucketBatchSampler, SequenceSet, collate
 from rnnlab.data.sources import SOURCES
 from rnnlab.data.store import read_table, staged_folder, write_table
 from rnnlab.data.table import sequences_of, table_from_sequences, validate_table
 from rnnlab.errors import DataError
+
+
+def classify_settings(**changes) -> ClassifyDataset:
+    values = dict(source="japanese_vowels", task="classify", val_fraction=0.2, test_fraction=None, max_sequences=None,
+                  max_length=None, split_seed=0, tokens=None, train={})
+    return ClassifyDataset(**{**values, **changes})
 
 
 def toy_table(n_per_class=6, classes=("a", "b", "c"), seed=0) -> pd.DataFrame:
@@ -48,7 +55,7 @@ def test_japanese_vowels_is_the_official_uea_set(vowels):
 
 
 def test_prepare_splits_train_only_and_normalizes_on_train(vowels):
-    splits, meta = steps.prepare(vowels, "japanese_vowels", "classify", 0.2, None, seed=0)
+    splits, meta = steps.prepare(vowels, "japanese_vowels", classify_settings())
     sizes = {k: v["sequence_id"].nunique() for k, v in splits.items()}
     assert sizes == {"train": 216, "val": 54, "test": 370}
     assert set(splits["val"]["sequence_id"]).isdisjoint(splits["train"]["sequence_id"])
@@ -63,9 +70,9 @@ def test_prepare_splits_train_only_and_normalizes_on_train(vowels):
 
 
 def test_prepare_is_deterministic_for_a_seed(vowels):
-    a, _ = steps.prepare(vowels, "jv", "classify", 0.2, None, seed=3)
-    b, _ = steps.prepare(vowels, "jv", "classify", 0.2, None, seed=3)
-    c, _ = steps.prepare(vowels, "jv", "classify", 0.2, None, seed=4)
+    a, _ = steps.prepare(vowels, "jv", classify_settings(split_seed=3))
+    b, _ = steps.prepare(vowels, "jv", classify_settings(split_seed=3))
+    c, _ = steps.prepare(vowels, "jv", classify_settings(split_seed=4))
     assert a["val"]["sequence_id"].tolist() == b["val"]["sequence_id"].tolist()
     assert set(a["val"]["sequence_id"]) != set(c["val"]["sequence_id"])
 
@@ -109,15 +116,22 @@ def test_zero_sequences_and_length_zero_from_a_source():
 def test_a_class_with_a_single_training_sequence_cannot_be_stratified():
     table = toy_table()
     lone = table[(table["label"] == "c") & (table["split"] == "train") & (table["sequence_id"] != "train-c-0")].index
-    with pytest.raises(DataError, match="class 'c' has a single training sequence"):
-        steps.split(table.drop(index=lone), "toy", 0.3, None, 0)
+    with pytest.raises(DataError, match="dataset toy: class 'c' has a single sequence; it cannot be split into train and val"):
+        steps.split(table.drop(index=lone), "toy", classify_settings(val_fraction=0.3))
 
 
 def test_a_test_class_unseen_in_train_is_an_error():
     table = toy_table()
     table.loc[table["sequence_id"] == "test-a-0", "label"] = "new"
     with pytest.raises(DataError, match="class 'new' appears in the test split but not in train"):
-        steps.split(table, "toy", 0.3, None, 0)
+        steps.split(table, "toy", classify_settings(val_fraction=0.3))
+
+
+def test_a_class_only_in_train_is_an_error():
+    table = toy_table()
+    table = table[~((table["label"] == "c") & (table["split"] == "test"))]
+    with pytest.raises(DataError, match="class 'c' appears only in the train split, never in test"):
+        steps.split(table, "toy", classify_settings(val_fraction=0.3))
 
 
 def test_failed_write_leaves_nothing_half_written(tmp_path):
@@ -136,8 +150,9 @@ def test_failed_write_leaves_nothing_half_written(tmp_path):
 
 
 def test_collate_pads_and_keeps_lengths():
-    arrays, labels, ids = sequences_of(toy_table())
-    data = SequenceSet(arrays, [0] * len(arrays), ids)
+    arrays, ids = sequences_of(toy_table(), ["f0", "f1"])
+    arrays = [a.astype(np.float32) for a in arrays]
+    data = SequenceSet([torch.from_numpy(a) for a in arrays], [torch.tensor(0)] * len(arrays), ids)
     batch = collate([data[i] for i in range(4)])
     lengths = [len(arrays[i]) for i in range(4)]
     assert batch.x.shape == (4, max(lengths), 2)

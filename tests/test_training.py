@@ -23,13 +23,13 @@ def test_a_non_finite_loss_stops_training_naming_epoch_and_batch():
     model = build_model(PARAMS, META)
     with torch.no_grad():
         model.output.weight.fill_(float("nan"))
-    module = SequenceModule(model, "classify", 1e-3, 0.0)
+    module = SequenceModule(model, META, 1e-3, 0.0)
     with pytest.raises(RnnlabError, match=r"training stopped: the loss is nan at epoch 0, batch 7"):
         module.training_step(batch(), 7)
 
 
 def test_checkpoint_carries_the_rng_state():
-    module = SequenceModule(build_model(PARAMS, META), "classify", 1e-3, 0.0)
+    module = SequenceModule(build_model(PARAMS, META), META, 1e-3, 0.0)
     checkpoint: dict = {}
     torch.manual_seed(123)
     module.on_save_checkpoint(checkpoint)

@@ -1,6 +1,7 @@
 """The ``rnnlab`` command.
 
-    rnnlab check            validate params.yaml (one line per problem, exit 2)
+    rnnlab check            validate params.yaml (one line per problem, exit 2) and plan.yaml
+    rnnlab plan             write plan.yaml: the stages dvc.yaml expands (make pipeline runs it)
     rnnlab architectures    the registered architectures and the tasks they support
     rnnlab sources          the built-in data sources
     rnnlab train --architecture A --dataset D --seed S   one training run (as the pipeline does)
@@ -16,11 +17,27 @@ from rnnlab.errors import exit_on_user_error
 
 
 def _check(args) -> None:
-    from rnnlab.config import load_config
+    from rnnlab.config import load_config, project_root
+    from rnnlab.plan import check_plan
 
     config = load_config()
-    pairs = len(config.pipeline.architectures) * len(config.pipeline.datasets) * len(config.train.seeds)
-    print(f"params.yaml is valid: {len(config.pipeline.datasets)} dataset(s), {len(config.pipeline.architectures)} architecture(s), {pairs} training run(s)")
+    runs = len(config.pairs()) * len(config.train.seeds)
+    print(f"params.yaml is valid: {len(config.pipeline.datasets)} dataset(s), {len(config.pipeline.architectures)} architecture(s), "
+          f"{len(config.pairs())} compatible pair(s), {runs} training run(s)")
+    for architecture, dataset, why in config.skipped():
+        print(f"  not trained: {architecture} on {dataset}: {why}")
+    check_plan(project_root(), config)
+
+
+def _plan(args) -> None:
+    from rnnlab.config import load_config, project_root
+    from rnnlab.plan import write_plan
+
+    config = load_config()
+    path = write_plan(project_root(), config)
+    print(f"{path.name}: {len(config.pairs())} training stage(s) over {len(config.pipeline.datasets)} dataset(s)")
+    for architecture, dataset, why in config.skipped():
+        print(f"  not trained: {architecture} on {dataset}: {why}")
 
 
 def _architectures(args) -> None:
@@ -34,7 +51,8 @@ def _sources(args) -> None:
     from rnnlab.data.sources import SOURCES
 
     for name, loader in SOURCES.items():
-        print(f"{name:18s} {(loader.__module__ or '').rsplit('.', 1)[-1]}")
+        summary = (loader.__doc__ or "").strip().splitlines()[0] if loader.__doc__ else ""
+        print(f"{name:16s} {(loader.__module__ or '').rsplit('.', 1)[-1]:11s} {summary}")
 
 
 def _train(args) -> None:
@@ -54,7 +72,8 @@ def _predict(args) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="rnnlab", description="A reproducible laboratory for recurrent neural networks.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("check", help="validate params.yaml").set_defaults(run=_check)
+    commands.add_parser("check", help="validate params.yaml and plan.yaml").set_defaults(run=_check)
+    commands.add_parser("plan", help="write plan.yaml: the compatible (architecture, dataset) pairs dvc.yaml runs").set_defaults(run=_plan)
     commands.add_parser("architectures", help="list registered architectures").set_defaults(run=_architectures)
     commands.add_parser("sources", help="list built-in data sources").set_defaults(run=_sources)
     train = commands.add_parser("train", help="train one (architecture, dataset, seed)")

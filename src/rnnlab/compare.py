@@ -21,14 +21,14 @@ import torch
 
 from rnnlab import plots, tracking
 from rnnlab.config import Config
-from rnnlab.data.batching import SequenceSet
+from rnnlab.data.batching import encode
 from rnnlab.data.prepare import read_prepared
-from rnnlab.data.store import read_table
-from rnnlab.data.table import SEQUENCE_ID
+from rnnlab.data.table import LABEL
 from rnnlab.evaluate import build_model, confusion, predict
-from rnnlab.paths import prepared_dir, raw_dir, reports_dir, seed_dir
+from rnnlab.paths import prepared_dir, reports_dir, seed_dir
 from rnnlab.results import mean_std, read_run
 from rnnlab.tasks import TASKS
+from rnnlab.yardsticks import PUBLISHED
 
 CHAMPION_ALIAS = "champion"
 MODEL_PREFIX = "rnnlab-"
@@ -46,17 +46,25 @@ def evaluate_test(config: Config, root: Path, dataset: str, architecture: str, s
     model = build_model(config.architecture(architecture), meta)
     state = torch.load(seed_dir(root, dataset, architecture, seed) / run["checkpoint"], map_location="cpu", weights_only=True)["state_dict"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
-    test = SequenceSet.from_table(splits["test"], meta["classes"])
-    predicted, target = predict(model, test, meta["task"], config.train.batch_size)
-    metrics = {f"test_{k}": v for k, v in TASKS[meta["task"]].metrics(predicted, target).items()}
+    predicted, target = predict(model, encode(splits["test"], meta), meta["task"], config.train.batch_size)
+    metrics = {f"test_{k}": v for k, v in TASKS[meta["task"]].metrics(predicted, target, meta).items()}
     client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
     for key, value in metrics.items():
         client.log_metric(run["run_id"], key, value)
     with tempfile.TemporaryDirectory() as tmp:
-        title = f"test confusion: {architecture} on {dataset} (seed {seed})"
-        png = plots.confusion_matrix(confusion(predicted, target, meta["num_classes"]), meta["classes"], title, Path(tmp) / "confusion_test.png")
-        client.log_artifact(run["run_id"], str(png), "plots")
+        title = f"{architecture} on {dataset} (seed {seed}), test"
+        for png in test_pictures(meta, predicted, target, title, Path(tmp)):
+            client.log_artifact(run["run_id"], str(png), "plots")
     return {**run, **metrics}
+
+
+def test_pictures(meta: dict, predicted: np.ndarray, target: np.ndarray, title: str, folder: Path) -> list[Path]:
+    if meta["task"] in ("classify", "label_steps"):
+        return [plots.confusion_matrix(confusion(predicted, target, meta["num_classes"]), meta["classes"], f"confusion: {title}", folder / "confusion_test.png")]
+    if meta["task"] == "forecast":
+        scale = meta["target_scale"]
+        return [plots.forecast(target * scale["std"] + scale["mean"], predicted * scale["std"] + scale["mean"], meta["target"], f"one step ahead: {title}", folder / "forecast_test.png")]
+    return []
 
 
 def aggregate(runs: list[dict], task: str) -> list[dict]:
@@ -66,7 +74,7 @@ def aggregate(runs: list[dict], task: str) -> list[dict]:
     rows = []
     for architecture in dict.fromkeys(r["architecture"] for r in runs):
         mine = [r for r in runs if r["architecture"] == architecture]
-        row = {**mean_std(mine), "architecture": architecture, "seeds": len(mine), "backend": mine[0]["backend"], "num_params": mine[0]["num_params"]}
+        row = {**mean_std(mine), "architecture": architecture, "task": task, "seeds": len(mine), "backend": mine[0]["backend"], "num_params": mine[0]["num_params"]}
         best = max(mine, key=lambda r: (sign * r[selection], -r["best_val_loss"]))  # ties: lower val loss
         row["best_seed"], row["best_run_id"], row["best_seed_val"] = best["seed"], best["run_id"], best[selection]
         row["run_ids"] = [r["run_id"] for r in mine]
@@ -75,22 +83,22 @@ def aggregate(runs: list[dict], task: str) -> list[dict]:
     return rows
 
 
-def raw_validation_table(root: Path, dataset: str) -> pd.DataFrame:
-    """The validation sequences as they enter a logged model: raw features, not normalized."""
-    splits, _ = read_prepared(prepared_dir(root, dataset))
-    raw = read_table(raw_dir(root, dataset))
-    return raw[raw[SEQUENCE_ID].isin(set(splits["val"][SEQUENCE_ID]))]
+def raw_split(root: Path, dataset: str, part: str) -> pd.DataFrame:
+    """A prepared split back in raw units, as a logged model takes it (it applies its own encoding)."""
+    splits, meta = read_prepared(prepared_dir(root, dataset))
+    table = splits[part].copy()
+    if meta["normalizer"]:
+        table[meta["features"]] = table[meta["features"]].to_numpy() * np.array(meta["normalizer"]["std"]) + np.array(meta["normalizer"]["mean"])
+    if meta["task"] == "forecast":
+        table[LABEL] = table[LABEL] * meta["target_scale"]["std"] + meta["target_scale"]["mean"]
+    return table
 
 
 def score_model_version(config: Config, root: Path, dataset: str, version: str) -> float:
     """The selection metric of a registered model version on the current validation split."""
-    model = mlflow.pyfunc.load_model(f"models:/{registered_model_name(dataset)}/{version}")
-    table = raw_validation_table(root, dataset)
-    answers = model.predict(table.drop(columns=["label", "split"], errors="ignore"))
-    truth = table.groupby(SEQUENCE_ID)["label"].first().loc[answers[SEQUENCE_ID]].to_numpy()
-    task = TASKS[config.dataset(dataset).task]
-    classes = {c: i for i, c in enumerate(sorted(set(truth) | set(answers["prediction"])))}
-    return task.metrics(np.array([classes[p] for p in answers["prediction"]]), np.array([classes[t] for t in truth]))[task.selection_metric]
+    model = mlflow.pyfunc.load_model(f"models:/{registered_model_name(dataset)}/{version}").unwrap_python_model()
+    metrics = model.score(raw_split(root, dataset, "val"), config.train.batch_size)
+    return metrics[TASKS[config.dataset(dataset).task].selection_metric]
 
 
 def decide_champion(config: Config, root: Path, dataset: str, candidate: dict) -> dict:
@@ -98,7 +106,8 @@ def decide_champion(config: Config, root: Path, dataset: str, candidate: dict) -
     mlflow.set_tracking_uri(tracking.tracking_uri(config, root))
     client = mlflow.MlflowClient()
     name = registered_model_name(dataset)
-    metric = TASKS[config.dataset(dataset).task].selection_metric
+    task = TASKS[config.dataset(dataset).task]
+    metric = task.selection_metric
     margin = config.schedule.promote_margin
     decision = {
         "dataset": dataset,
@@ -119,8 +128,8 @@ def decide_champion(config: Config, root: Path, dataset: str, candidate: dict) -
             champion_score, why = None, f"the champion (version {current.version}) cannot score the current validation split: {err}"
         decision["champion_before"] = {"version": current.version, "run_id": current.run_id, f"val_{metric}": champion_score}
         if champion_score is not None:
-            gain = candidate["best_seed_val"] - champion_score
-            if not candidate["best_seed_val"] > champion_score + margin:
+            gain = (candidate["best_seed_val"] - champion_score) * (1 if task.greater_is_better else -1)
+            if not gain > margin:
                 why = f"validation {metric} {candidate['best_seed_val']:.4f} does not beat the champion's {champion_score:.4f} by more than the margin {margin}"
                 return {**decision, "promoted": False, "champion_version": current.version, "reason": why}
             why = f"validation {metric} {candidate['best_seed_val']:.4f} beats the champion's {champion_score:.4f} by {gain:.4f} > margin {margin}"
@@ -156,7 +165,8 @@ def log_comparison(config: Config, root: Path, dataset: str, rows: list[dict], d
         mlflow.log_dict(decision, "champion_decision.json")
         for path in files:
             mlflow.log_artifact(str(path))
-        mlflow.log_metrics({f"{r['architecture']}.test_accuracy": r["test_accuracy"] for r in rows})
+        metric = f"test_{TASKS[rows[0]['task']].selection_metric}"
+        mlflow.log_metrics({f"{r['architecture']}.{metric}": r[metric] for r in rows})
         mlflow.set_tags({"champion_promoted": str(decision["promoted"]), "champion_reason": decision["reason"][:5000]})
     for row in rows:
         for child in row["run_ids"]:
@@ -164,16 +174,35 @@ def log_comparison(config: Config, root: Path, dataset: str, rows: list[dict], d
     return run_id
 
 
-def leaderboard_markdown(tables: dict[str, list[dict]], decisions: dict[str, dict], figures: dict[str, list[str]]) -> str:
+METRIC_NAMES = {
+    "accuracy": "accuracy", "macro_f1": "macro-F1", "bits_per_token": "bits/token",
+    "mae": "MAE", "rmse": "RMSE", "direction_accuracy": "direction acc.",
+}
+
+
+def metric_keys(rows: list[dict]) -> list[str]:
+    """The task's metrics, selection metric first, as they appear in the rows (``test_<name>``)."""
+    task = TASKS[rows[0]["task"]]
+    names = [k.removeprefix("test_") for k in rows[0] if k.startswith("test_") and not k.endswith("_std")]
+    return sorted(names, key=lambda n: n != task.selection_metric)
+
+
+def headline(task_name: str) -> str:
+    task = TASKS[task_name]
+    return f"{METRIC_NAMES.get(task.selection_metric, task.selection_metric)} {'↑' if task.greater_is_better else '↓'}"
+
+
+def leaderboard_markdown(tables: dict[str, list[dict]], decisions: dict[str, dict], figures: dict[str, list[str]], yardsticks: dict[str, list[dict]]) -> str:
     lines = [
         "# Leaderboard",
         "",
-        "Test metrics are measured once, here, on each dataset's official test split. The champion is chosen on",
-        "validation accuracy (mean over seeds, then the best seed). ± is the standard deviation over seeds.",
+        "Test metrics are measured once, here, on each dataset's test split. Models are chosen on the validation",
+        "split only: the champion is the architecture with the best mean validation metric over seeds, then its best",
+        "seed. ± is the standard deviation over seeds. ↑ higher is better, ↓ lower is better.",
         "",
-        "## All datasets: test accuracy",
+        "## All datasets: each dataset's headline test metric",
         "",
-        "| architecture | " + " | ".join(tables) + " |",
+        "| architecture | " + " | ".join(f"{ds} ({headline(rows[0]['task'])})" for ds, rows in tables.items()) + " |",
         "|---|" + "---|" * len(tables),
     ]
     architectures = list(dict.fromkeys(r["architecture"] for rows in tables.values() for r in rows))
@@ -181,28 +210,54 @@ def leaderboard_markdown(tables: dict[str, list[dict]], decisions: dict[str, dic
         cells = []
         for rows in tables.values():
             row = next((r for r in rows if r["architecture"] == arch), None)
-            cells.append(_pm(row, "test_accuracy") if row else "—")
+            cells.append(_pm(row, f"test_{TASKS[row['task']].selection_metric}") if row else "—")
         lines.append(f"| {arch} | " + " | ".join(cells) + " |")
-    lines.append("")
+    lines += ["", "## Yardsticks: the best architecture beside references on the same test split", ""]
+    lines += yardstick_lines(tables, yardsticks)
     for dataset, rows in tables.items():
         d = decisions[dataset]
+        task = TASKS[rows[0]["task"]]
         verdict = "promoted" if d["promoted"] else "kept"
+        names = metric_keys(rows)
         lines += [
-            f"## {dataset}",
+            "",
+            f"## {dataset} ({rows[0]['task']})",
             "",
             f"Candidate: **{rows[0]['architecture']}** (seed {rows[0]['best_seed']}). Champion `{d['registered_model']}@{CHAMPION_ALIAS}` "
             f"is version {d['champion_version']} ({verdict}: {d['reason']}).",
             "",
-            "| architecture | test accuracy | test macro-F1 | val accuracy | parameters | train time (s) | epochs | backend | seeds |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| architecture | " + " | ".join(f"test {METRIC_NAMES.get(n, n)}" for n in names)
+            + f" | val {METRIC_NAMES.get(task.selection_metric, task.selection_metric)} | parameters | train time (s) | epochs | backend | seeds |",
+            "|---|" + "---|" * (len(names) + 7),
         ]
         for r in rows:
             lines.append(
-                f"| {r['architecture']} | {_pm(r, 'test_accuracy')} | {_pm(r, 'test_macro_f1')} | {_pm(r, 'best_val_accuracy')} "
-                f"| {r['num_params']:,} | {r['train_time_s']:.1f} | {r['epochs_trained']:.0f} | {r['backend']} | {r['seeds']} |"
+                f"| {r['architecture']} | " + " | ".join(_pm(r, f"test_{n}") for n in names)
+                + f" | {_pm(r, f'best_val_{task.selection_metric}')} | {r['num_params']:,} | {r['train_time_s']:.1f} | {r['epochs_trained']:.0f} | {r['backend']} | {r['seeds']} |"
             )
-        lines += [""] + [f"![{dataset}]({f})" for f in figures[dataset]] + [""]
-    return "\n".join(lines)
+        lines += [""] + [f"![{dataset}]({f})" for f in figures[dataset]]
+    return "\n".join(lines) + "\n"
+
+
+def yardstick_lines(tables: dict[str, list[dict]], yardsticks: dict[str, list[dict]]) -> list[str]:
+    lines = ["| dataset | metric | best rnnlab model (test) | reference | reference value | rnnlab better? |", "|---|---|---|---|---|---|"]
+    for dataset, rows in tables.items():
+        task = TASKS[rows[0]["task"]]
+        best = rows[0]  # chosen on validation, not on these test numbers
+        for ref in yardsticks.get(dataset, []):
+            key = f"test_{ref['metric']}"
+            if key not in best:
+                continue
+            greater = ref["metric"] in ("accuracy", "macro_f1", "direction_accuracy")
+            ours = best[key]
+            wins = ours > ref["value"] if greater else ours < ref["value"]
+            lines.append(
+                f"| {dataset} | {METRIC_NAMES.get(ref['metric'], ref['metric'])} {'↑' if greater else '↓'} | {best['architecture']} {_pm(best, key)} "
+                f"| {ref['name']} ({ref['origin']}) | {ref['value']:.4f} | {'yes' if wins else '**no**'} |"
+            )
+        if not yardsticks.get(dataset):
+            lines.append(f"| {dataset} | {headline(task.name)} | {best['architecture']} | no reference for this split | — | — |")
+    return lines
 
 
 def _pm(row: dict, key: str) -> str:
@@ -212,17 +267,34 @@ def _pm(row: dict, key: str) -> str:
 def dataset_figures(config: Config, root: Path, dataset: str, rows: list[dict]) -> list[Path]:
     folder = reports_dir(root) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
+    metric = f"test_{TASKS[rows[0]['task']].selection_metric}"
     return [
-        plots.metric_bars(rows, "test_accuracy", f"{dataset}: test accuracy", folder / f"{dataset}_test_accuracy.png"),
+        plots.metric_bars(rows, metric, f"{dataset}: {metric.replace('_', ' ')}", folder / f"{dataset}_{metric}.png"),
         plots.overlaid_curves(val_loss_curves(config, root, rows), "val_loss", f"{dataset}: validation loss per epoch", folder / f"{dataset}_val_loss.png"),
     ]
 
 
-def write_reports(root: Path, tables: dict[str, list[dict]], decisions: dict[str, dict], figures: dict[str, list[Path]]) -> Path:
+def dataset_yardsticks(root: Path, config: Config, dataset: str) -> list[dict]:
+    """References on this dataset's test split: baselines measured by prepare, and published figures
+    for the split the source defines (only when its test split is used whole)."""
+    _, meta = read_prepared(prepared_dir(root, dataset))
+    found = [
+        {"name": name, "metric": metric, "value": value, "origin": "measured by prepare on the same split"}
+        for name, metrics in meta.get("baselines", {}).get("test", {}).items()
+        for metric, value in metrics.items()
+    ]
+    published = PUBLISHED.get(config.dataset(dataset).source, [])
+    return found + [{**ref, "origin": f"published: {ref['origin']}"} for ref in published]
+
+
+def write_reports(root: Path, tables: dict[str, list[dict]], decisions: dict[str, dict], figures: dict[str, list[Path]], yardsticks: dict[str, list[dict]]) -> Path:
     out = reports_dir(root)
     relative = {ds: [Path(f).relative_to(out).as_posix() for f in files] for ds, files in figures.items()}
-    (out / "leaderboard.md").write_text(leaderboard_markdown(tables, decisions, relative))
-    summary = {ds: {r["architecture"]: {k: r[k] for k in ("test_accuracy", "test_macro_f1", "best_val_accuracy")} for r in rows} for ds, rows in tables.items()}
+    (out / "leaderboard.md").write_text(leaderboard_markdown(tables, decisions, relative, yardsticks))
+    summary = {
+        ds: {r["architecture"]: {k: r[k] for k in r if (k.startswith("test_") or k.startswith("best_val_")) and not k.endswith("_std")} for r in rows}
+        for ds, rows in tables.items()
+    }
     (out / "metrics.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     (out / DECISIONS_FILE).write_text(json.dumps(decisions, indent=2) + "\n")
     return out / "leaderboard.md"

@@ -8,7 +8,7 @@ the run before any work with one line naming the key, the bad value and what is 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
@@ -18,6 +18,7 @@ from rnnlab.data.sources import SOURCES
 from rnnlab.errors import ConfigError
 
 PARAMS_FILE = "params.yaml"
+IMPORTED = "imported"  # a dataset written by `rnnlab import` (data/raw/<name>, tracked by DVC)
 
 
 class Strict(BaseModel):
@@ -29,19 +30,79 @@ class PipelineConfig(Strict):
     architectures: list[str] = Field(min_length=1)
 
 
-class DatasetConfig(Strict):
-    source: str
-    task: Literal["classify"]
-    val_fraction: float = Field(gt=0.0, lt=1.0)
-    max_sequences: PositiveInt | None  # per split, for smoke runs; null = all
-    split_seed: int  # the train/val split belongs to the dataset: fixed across training seeds
+class TokenConfig(Strict):
+    """Symbol inputs (a ``token`` column): a vocabulary fitted on the training split."""
+
+    embedding_size: PositiveInt  # E: each token id -> a learned E-vector before the encoder
+    min_count: PositiveInt  # rarer training tokens map to <unk>
+    max_vocabulary: PositiveInt  # more distinct tokens than this after min_count is an error, not a silent cap
+
+
+class GenerateConfig(Strict):
+    """Text sampled from a trained language model, logged with its run."""
+
+    samples: PositiveInt
+    length: PositiveInt  # tokens per sample
+    temperature: float = Field(gt=0.0)
+
+
+class DatasetBase(Strict):
+    source: str  # a built-in source (`rnnlab sources`) or `imported` (written by `rnnlab import`)
+    val_fraction: float = Field(gt=0.0, lt=1.0)  # drawn from the training part; never from test
+    test_fraction: float | None = Field(gt=0.0, lt=1.0)  # only for sources without a split column
+    max_sequences: PositiveInt | None  # per split, for smaller profiles; null = all
+    max_length: PositiveInt | None  # keep each sequence's first N steps (language models: cut into N-step pieces)
+    split_seed: int  # the splits belong to the dataset: fixed across training seeds
+    tokens: TokenConfig | None  # required when the data has a `token` column
+    train: dict[str, Any]  # this dataset's changes to the train section, e.g. {max_epochs: 20}; {} = none
 
     @field_validator("source")
     @classmethod
     def _known_source(cls, value: str) -> str:
-        if value not in SOURCES:
-            raise ValueError(f"unknown source (allowed: {', '.join(SOURCES)})")
+        if value not in SOURCES and value != IMPORTED:
+            raise ValueError(f"unknown source (allowed: {', '.join(SOURCES)}, {IMPORTED})")
         return value
+
+
+class ClassifyDataset(DatasetBase):
+    """One label per sequence."""
+
+    task: Literal["classify"]
+
+
+class LabelStepsDataset(DatasetBase):
+    """One label per step (sequence labelling)."""
+
+    task: Literal["label_steps"]
+
+
+class LanguageModelDataset(DatasetBase):
+    """Next-token prediction over a ``token`` column; scored in bits per token."""
+
+    task: Literal["language_model"]
+    generate: GenerateConfig
+    ngram_order: PositiveInt  # the n-gram reference measured on the same split
+
+
+class ForecastDataset(DatasetBase):
+    """One-step-ahead forecasting of a numeric column from the ``window`` steps before it."""
+
+    task: Literal["forecast"]
+    target: str  # the feature column to forecast
+    window: PositiveInt  # steps of history per example
+    ar_order: PositiveInt  # order p of the autoregressive baseline fit on the training part
+
+    @model_validator(mode="after")
+    def _windows_set_the_length(self) -> "ForecastDataset":
+        if self.max_length is not None:
+            raise ValueError("max_length must be null for forecast: the window sets each example's length")
+        return self
+
+
+DATASET_MODELS = {"classify": ClassifyDataset, "label_steps": LabelStepsDataset, "language_model": LanguageModelDataset, "forecast": ForecastDataset}
+DatasetConfig = Annotated[
+    ClassifyDataset | LabelStepsDataset | LanguageModelDataset | ForecastDataset, Field(discriminator="task")
+]
 
 
 class TrainConfig(Strict):
@@ -55,6 +116,10 @@ class TrainConfig(Strict):
     bucket_width: PositiveInt  # batches per length bucket (1 = batches of near-equal length)
     num_threads: PositiveInt  # torch intra-op threads per training process
     deterministic: bool
+
+
+# What a dataset may change in the train section (seeds stay global: every comparison has the same).
+OVERRIDABLE = {"max_epochs", "batch_size", "learning_rate", "weight_decay", "gradient_clip", "patience", "bucket_width"}
 
 
 class TrainerConfig(Strict):
@@ -122,13 +187,37 @@ class Config(Strict):
             for name in getattr(self.pipeline, kind):
                 if name not in defined:
                     raise ValueError(f"pipeline.{kind} names {name!r}, which is not defined under {kind} (defined: {', '.join(defined)})")
-        for name in self.pipeline.architectures:
-            arch = registry.get(self.architectures[name].type)
-            for ds in self.pipeline.datasets:
-                task = self.datasets[ds].task
-                if task not in arch.tasks:
-                    raise ValueError(f"pipeline: architecture {name!r} does not support task {task!r} of dataset {ds!r}")
+        for name, settings in self.datasets.items():
+            unknown = set(settings.train) - OVERRIDABLE
+            if unknown:
+                raise ValueError(f"datasets.{name}.train: unknown key {sorted(unknown)[0]!r} (allowed: {', '.join(sorted(OVERRIDABLE))})")
+            try:
+                self.train_for(name)
+            except ValidationError as err:
+                first = err.errors()[0]
+                raise ValueError(f"datasets.{name}.train.{first['loc'][0]} = {first.get('input')!r}: {first['msg']}") from None
+        for ds in self.pipeline.datasets:
+            if not any(registry.incompatibility(self.architectures[a], self.datasets[ds].task) is None for a in self.pipeline.architectures):
+                raise ValueError(f"pipeline: no architecture in pipeline.architectures supports task {self.datasets[ds].task!r} of dataset {ds!r}")
         return self
+
+    def train_for(self, dataset: str) -> TrainConfig:
+        """The train section with this dataset's changes applied."""
+        return TrainConfig.model_validate({**self.train.model_dump(), **self.dataset(dataset).train})
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every compatible (architecture, dataset) of the pipeline: what `make pipeline` trains."""
+        return [(a, ds) for ds in self.pipeline.datasets for a in self.pipeline.architectures if self._why_not(a, ds) is None]
+
+    def skipped(self) -> list[tuple[str, str, str]]:
+        """(architecture, dataset, reason) for every pipeline pair that is not trained."""
+        return [(a, ds, why) for ds in self.pipeline.datasets for a in self.pipeline.architectures if (why := self._why_not(a, ds))]
+
+    def architectures_for(self, dataset: str) -> list[str]:
+        return [a for a, ds in self.pairs() if ds == dataset]
+
+    def _why_not(self, architecture: str, dataset: str) -> str | None:
+        return registry.incompatibility(self.architectures[architecture], self.datasets[dataset].task)
 
     def architecture(self, name: str) -> BaseModel:
         if name not in self.architectures:
@@ -174,15 +263,20 @@ def _one_line(err: ValidationError, prefix: str, model: type[BaseModel]) -> str:
     cause = first.get("ctx", {}).get("error")
     if isinstance(cause, ConfigError):  # raised by our own validators, already one line
         return str(cause)
-    loc = [str(p) for p in first["loc"]]
+    raw_loc = list(first["loc"])
+    tagged = len(raw_loc) > 2 and raw_loc[0] == "datasets" and raw_loc[2] in DATASET_MODELS  # the union's tag, not a key
+    loc = [str(p) for i, p in enumerate(raw_loc) if not (tagged and i == 2)]
     key = ".".join(([prefix] if prefix else []) + loc)
     more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
     if first["type"] == "extra_forbidden":
-        allowed = _fields_at(model, first["loc"][:-1])
+        allowed = list(DATASET_MODELS[raw_loc[2]].model_fields) if tagged and len(raw_loc) == 4 else _fields_at(model, first["loc"][:-1])
         return f"{PARAMS_FILE}: unknown key {key!r} (allowed: {', '.join(allowed)}){more}"
     if first["type"] == "missing":
         return f"{PARAMS_FILE}: missing key {key!r}{more}"
     message = first["msg"].removeprefix("Value error, ")
+    if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        tag = first.get("ctx", {}).get("tag", "")
+        return f"{PARAMS_FILE}: {key}.task = {tag!r}: unknown task (allowed: {', '.join(DATASET_MODELS)}){more}"
     if not loc:
         return f"{PARAMS_FILE}: {message}{more}"
     return f"{PARAMS_FILE}: {key} = {first.get('input')!r}: {message}{more}"

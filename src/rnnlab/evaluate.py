@@ -5,17 +5,20 @@ from __future__ import annotations
 import numpy as np
 import torch
 from pydantic import BaseModel
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from rnnlab import registry
 from rnnlab.data.batching import LengthBucketBatchSampler, SequenceSet, collate
+from rnnlab.models.inputs import TokenInput
 from rnnlab.tasks import TASKS
 
 
 def build_model(arch_params: BaseModel, meta: dict) -> nn.Module:
-    """Encoder from the registry, head from the dataset's task."""
+    """Encoder from the registry (behind a token embedding for symbol data), head from the task."""
     encoder = registry.build_encoder(arch_params, meta["num_features"])
+    if meta.get("vocabulary"):
+        encoder = TokenInput(len(meta["vocabulary"]), meta["num_features"], encoder)
     return TASKS[meta["task"]].build_head(encoder, meta)
 
 
@@ -30,26 +33,32 @@ def ordered_loader(data: SequenceSet, batch_size: int) -> DataLoader:
 
 
 @torch.no_grad()
-def forward_all(model: nn.Module, data: SequenceSet, batch_size: int) -> torch.Tensor:
-    """The model's raw prediction for every sequence, in dataset order (batches sorted by length)."""
+def forward_all(model: nn.Module, data: SequenceSet, batch_size: int) -> list[Tensor]:
+    """The model's raw prediction for every sequence, in dataset order: (C,) or () per sequence,
+    (T, C) for per-step tasks (padding cut off)."""
     model.eval()
-    outputs, order = [], []
+    answers: list[Tensor | None] = [None] * len(data)
     loader = ordered_loader(data, batch_size)
     for indices, batch in zip(loader.batch_sampler, loader):
-        outputs.append(model(batch.x, batch.lengths).prediction)
-        order += indices
-    stacked = torch.cat(outputs)
-    result = torch.empty_like(stacked)
-    result[torch.as_tensor(order)] = stacked
-    return result
+        prediction = model(batch.x, batch.lengths).prediction
+        for row, (i, n) in enumerate(zip(indices, batch.lengths.tolist())):
+            answers[i] = prediction[row, :n] if prediction.dim() == 3 else prediction[row]
+    return answers
 
 
 def predict(model: nn.Module, data: SequenceSet, task: str, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted, target) in dataset order."""
-    return TASKS[task].decide(forward_all(model, data, batch_size)).numpy(), data.targets.numpy()
+    """(raw predictions, targets) of every real target, in dataset order, as the task's metrics take them."""
+    answers = forward_all(model, data, batch_size)
+    prediction = torch.cat([a.reshape(-1, *a.shape[-1:]) if TASKS[task].per_step else a.unsqueeze(0) for a in answers])
+    return prediction.numpy(), data.flat_targets().numpy()
 
 
-def confusion(predicted: np.ndarray, target: np.ndarray, num_classes: int) -> np.ndarray:
+def evaluate(model: nn.Module, data: SequenceSet, meta: dict, batch_size: int) -> dict[str, float]:
+    prediction, target = predict(model, data, meta["task"], batch_size)
+    return TASKS[meta["task"]].metrics(prediction, target, meta)
+
+
+def confusion(logits: np.ndarray, target: np.ndarray, num_classes: int) -> np.ndarray:
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (target, predicted), 1)
+    np.add.at(matrix, (target, logits.argmax(-1)), 1)
     return matrix

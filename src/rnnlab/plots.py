@@ -79,3 +79,21 @@ def overlaid_curves(curves: dict[str, list[list[float]]], metric: str, title: st
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return Path(path)
+
+
+def forecast(actual: np.ndarray, predicted: np.ndarray, target: str, title: str, path: Path) -> Path:
+    """One-step-ahead forecasts beside the values that came, in test order, with the error below."""
+    fig = Figure(figsize=(10, 4.5))
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    steps = np.arange(len(actual))
+    top.plot(steps, actual, label="actual", lw=1)
+    top.plot(steps, predicted, label="forecast", lw=1)
+    top.set(ylabel=target, title=title)
+    top.legend()
+    bottom.plot(steps, predicted - actual, lw=0.8, color="tab:red")
+    bottom.set(xlabel="test step", ylabel="error")
+    for axis in (top, bottom):
+        axis.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return Path(path)

@@ -17,6 +17,7 @@ from rnnlab.models.encoder import RecurrentEncoder
 from rnnlab.nn import ElmanCell, GRUCell, LSTMCell, RecurrentStack
 from rnnlab.nn.depth_gated import DepthGatedLSTMCell
 from rnnlab.nn.dilated import DilatedRecurrence
+from rnnlab.tasks import TASKS
 
 
 class RecurrentParams(BaseModel):
@@ -92,6 +93,10 @@ def build_dilated(input_size: int, p: DilatedParams) -> RecurrentEncoder:
     return RecurrentEncoder(DilatedRecurrence(make_cell, input_size, p.dilations, p.dropout, p.backend))
 
 
+# A recurrent encoder gives per-step features and a per-sequence summary: every task head composes with it.
+EVERY_TASK = frozenset(TASKS)
+
+
 @dataclass(frozen=True)
 class Architecture:
     name: str
@@ -104,11 +109,11 @@ class Architecture:
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in [
-        Architecture("rnn", "Elman RNN: h_t = tanh(U x_t + W h_{t-1} + b)", ElmanParams, build_elman, frozenset({"classify"})),
-        Architecture("lstm", "LSTM with forget, input and output gates", RecurrentParams, build_lstm, frozenset({"classify"})),
-        Architecture("gru", "GRU, course (reset before) or pytorch (reset after) convention", GRUParams, build_gru, frozenset({"classify"})),
-        Architecture("dglstm", "Depth-Gated LSTM: a gated path between memory cells across layers", DGLSTMParams, build_dglstm, frozenset({"classify"})),
-        Architecture("dilated", "Dilated RNN: skip connections of rate 1, 2, 4, ... over any core cell", DilatedParams, build_dilated, frozenset({"classify"})),
+        Architecture("rnn", "Elman RNN: h_t = tanh(U x_t + W h_{t-1} + b)", ElmanParams, build_elman, EVERY_TASK),
+        Architecture("lstm", "LSTM with forget, input and output gates", RecurrentParams, build_lstm, EVERY_TASK),
+        Architecture("gru", "GRU, course (reset before) or pytorch (reset after) convention", GRUParams, build_gru, EVERY_TASK),
+        Architecture("dglstm", "Depth-Gated LSTM: a gated path between memory cells across layers", DGLSTMParams, build_dglstm, EVERY_TASK),
+        Architecture("dilated", "Dilated RNN: skip connections of rate 1, 2, 4, ... over any core cell", DilatedParams, build_dilated, EVERY_TASK),
     ]
 }
 
@@ -118,6 +123,16 @@ def get(name: str) -> Architecture:
         return ARCHITECTURES[name]
     except KeyError:
         raise ConfigError(f"unknown architecture {name!r} (allowed: {', '.join(ARCHITECTURES)})") from None
+
+
+def incompatibility(params: BaseModel, task: str) -> str | None:
+    """Why an architecture with these settings cannot learn a task kind, or None if it can."""
+    arch = get(params.type)
+    if task not in arch.tasks:
+        return f"{arch.name} does not support task {task!r} (it supports: {', '.join(sorted(arch.tasks))})"
+    if TASKS[task].causal and getattr(params, "bidirectional", False):
+        return f"task {task!r} predicts each step from the steps before it; a bidirectional encoder would read the answer"
+    return None
 
 
 def build_encoder(params: BaseModel, input_size: int) -> nn.Module:

@@ -1,12 +1,17 @@
-"""The logged model: an MLflow pyfunc that takes the canonical sequence table and answers per sequence.
+"""The logged model: an MLflow pyfunc that takes the canonical sequence table and answers.
 
-It carries everything prediction needs — the network, the feature names, the normalizer fitted on
-the training split and the class names — so ``models:/rnnlab-<dataset>@champion`` works alone:
-from ``rnnlab predict``, from Python, or from ``mlflow models serve`` over HTTP.
+It carries everything prediction needs — the network, the input columns, the normalizer or the
+vocabulary fitted on the training split, the class names or the target's scale — so
+``models:/rnnlab-<dataset>@champion`` works alone: from ``rnnlab predict``, from Python, or from
+``mlflow models serve`` over HTTP.
 
 Input: long format, one row per time step: ``sequence_id``, ``step`` and the dataset's feature
-columns (a ``label`` column is allowed and ignored). Output: one row per sequence, sorted by
-``sequence_id``: ``prediction`` and ``p_<class>`` probabilities.
+columns (or ``token``); target columns are allowed and ignored. Output, sorted by ``sequence_id``:
+
+    classify        one row per sequence: prediction, p_<class> probabilities
+    label_steps     one row per step: step, prediction
+    language_model  one row per sequence: the most likely next token, its probability
+    forecast        one row per sequence: the target's next value, in its own units
 """
 
 from __future__ import annotations
@@ -17,35 +22,69 @@ import pandas as pd
 import torch
 from torch import nn
 
-from rnnlab.data.batching import SequenceSet
+from rnnlab.data.batching import SequenceSet, encode
 from rnnlab.data.prepare import normalize
-from rnnlab.data.table import SEQUENCE_ID, validate_table
+from rnnlab.data.table import LABEL, SEQUENCE_ID, STEP, TOKEN, label_mode, validate_table
 from rnnlab.errors import DataError
-from rnnlab.evaluate import forward_all
+from rnnlab.evaluate import forward_all, predict
+from rnnlab.tasks import TASKS
 
 PREDICT_BATCH_SIZE = 64  # inference batches: memory only, results do not depend on it
+META_KEYS = ("dataset", "task", "features", "vocabulary", "classes", "normalizer", "target", "target_scale", "target_signed")
 
 
 class SequenceModel(mlflow.pyfunc.PythonModel):
     def __init__(self, model: nn.Module, meta: dict) -> None:
         self.model = model.eval()
-        self.meta = {k: meta[k] for k in ("dataset", "task", "features", "classes", "normalizer")}
+        self.meta = {k: meta[k] for k in META_KEYS if k in meta}
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return predict_table(self.model, self.meta, pd.DataFrame(model_input))
 
+    def score(self, table: pd.DataFrame, batch_size: int = PREDICT_BATCH_SIZE) -> dict[str, float]:
+        """The task's metrics on a labelled table in raw units (as ingest wrote it), with this model's own encoding."""
+        data = model_input(self.meta, table, with_targets=True)
+        prediction, target = predict(self.model, data, self.meta["task"], batch_size)
+        return TASKS[self.meta["task"]].metrics(prediction, target, self.meta)
+
+
+def input_columns(meta: dict) -> list[str]:
+    return [TOKEN] if meta.get("vocabulary") else list(meta["features"])
+
+
+def model_input(meta: dict, table: pd.DataFrame, with_targets: bool) -> SequenceSet:
+    """Check a raw table has what this model reads, then normalize and encode it as training did."""
+    where = f"input for {meta['dataset']}"
+    missing = [c for c in input_columns(meta) if c not in table.columns]
+    if missing:
+        raise DataError(f"{where}: missing input column(s) {', '.join(map(repr, missing))} (expected: {', '.join(input_columns(meta))})")
+    targets = [LABEL] if with_targets and meta["task"] in ("classify", "label_steps", "forecast") else []
+    table = table[[SEQUENCE_ID, STEP, *input_columns(meta), *targets]]
+    validate_table(table, where, label_mode(meta["task"]) if with_targets else None)
+    table = normalize(table, meta.get("normalizer"))
+    if targets and meta["task"] == "forecast":
+        scale = meta["target_scale"]
+        table = table.assign(**{LABEL: (table[LABEL] - scale["mean"]) / scale["std"]})
+    return encode(table, meta, with_targets=with_targets)
+
 
 def predict_table(model: nn.Module, meta: dict, table: pd.DataFrame) -> pd.DataFrame:
-    where = f"input for {meta['dataset']}"
-    missing = [c for c in meta["features"] if c not in table.columns]
-    if missing:
-        raise DataError(f"{where}: missing feature column(s) {', '.join(map(repr, missing))} (expected: {', '.join(meta['features'])})")
-    columns = ["sequence_id", "step", *meta["features"]]
-    table = table[columns]
-    validate_table(table, where, require_label=False)
-    data = SequenceSet.from_table(normalize(table, meta["normalizer"]), meta["classes"], meta["features"])
-    with torch.no_grad():
-        probabilities = torch.softmax(forward_all(model, data, PREDICT_BATCH_SIZE), dim=-1).numpy()
+    data = model_input(meta, table, with_targets=False)
+    answers = forward_all(model, data, PREDICT_BATCH_SIZE)
+    task = meta["task"]
+    if task == "forecast":
+        scale = meta["target_scale"]
+        values = torch.stack(answers).double().numpy() * scale["std"] + scale["mean"]
+        return pd.DataFrame({SEQUENCE_ID: data.ids, "prediction": values})
+    if task == "label_steps":
+        labels = np.asarray(meta["classes"])
+        rows = [pd.DataFrame({SEQUENCE_ID: sid, STEP: np.arange(len(a)), "prediction": labels[a.argmax(-1).numpy()]}) for sid, a in zip(data.ids, answers)]
+        return pd.concat(rows, ignore_index=True)
+    if task == "language_model":
+        last = torch.softmax(torch.stack([a[-1] for a in answers]), dim=-1)  # (B, V) after each sequence's last token
+        best = last.argmax(-1)
+        return pd.DataFrame({SEQUENCE_ID: data.ids, "prediction": np.asarray(meta["classes"])[best.numpy()], "probability": last.gather(1, best[:, None])[:, 0].numpy()})
+    probabilities = torch.softmax(torch.stack(answers), dim=-1).numpy()
     out = pd.DataFrame({SEQUENCE_ID: data.ids, "prediction": np.asarray(meta["classes"])[probabilities.argmax(1)]})
     for i, name in enumerate(meta["classes"]):
         out[f"p_{name}"] = probabilities[:, i]

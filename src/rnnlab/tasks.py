@@ -1,47 +1,97 @@
-"""Task kinds: the loss, the prediction and the metrics of each kind of target.
+"""Task kinds: the head, the loss, the metrics and the selection rule of each kind of target.
 
-The training module and compare ask the task, never the architecture, what to compute.
+The training module, evaluation and compare ask the task, never the architecture, what to compute.
+
+    classify        one label per sequence        logits (B, C)     accuracy, macro-F1
+    label_steps     one label per step            logits (B, T, C)  accuracy, macro-F1 over real steps
+    language_model  the next token at every step  logits (B, T, V)  bits per token, next-token accuracy
+    forecast        the next value of a series    value (B,)        MAE, RMSE (original units)
+
+Per-step targets are padded with ``IGNORE``: padded steps add nothing to the loss or the metrics.
+Metrics take the raw predictions of the real targets only (``flatten``), so bits per token come
+from the logits and forecasting errors are measured in the series' own units.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score
 from torch import Tensor, nn
 
-from rnnlab.models.classifier import SequenceClassifier
+from rnnlab.models.heads import Forecaster, SequenceClassifier, StepClassifier
+
+IGNORE = -100  # target of a padded step (torch's cross_entropy ignore_index)
 
 
-def classification_metrics(predicted: np.ndarray, target: np.ndarray) -> dict[str, float]:
+def classification_metrics(logits: np.ndarray, target: np.ndarray, meta: dict) -> dict[str, float]:
+    predicted = logits.argmax(-1)
     return {
         "accuracy": float(accuracy_score(target, predicted)),
         "macro_f1": float(f1_score(target, predicted, average="macro", zero_division=0)),
     }
 
 
+def language_model_metrics(logits: np.ndarray, target: np.ndarray, meta: dict) -> dict[str, float]:
+    nats = F.cross_entropy(torch.from_numpy(logits).double(), torch.from_numpy(target), reduction="mean").item()
+    return {"bits_per_token": nats / math.log(2), "accuracy": float((logits.argmax(-1) == target).mean())}
+
+
+def forecast_metrics(predicted: np.ndarray, target: np.ndarray, meta: dict) -> dict[str, float]:
+    """Errors in the target's own units: predictions and targets are de-normalized first."""
+    mean, std = meta["target_scale"]["mean"], meta["target_scale"]["std"]
+    error = (predicted.astype(np.float64) - target) * std
+    metrics = {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error**2).mean()))}
+    if meta["target_signed"]:  # returns and other signed series: is the sign (the direction) right?
+        metrics["direction_accuracy"] = float((np.sign(predicted * std + mean) == np.sign(target * std + mean)).mean())
+    return metrics
+
+
+def per_sequence(prediction: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    return prediction, target
+
+
+def per_step(prediction: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """(B, T, C) logits and (B, T) targets -> (N, C), (N,) at the N real steps."""
+    real = target != IGNORE
+    return prediction[real], target[real]
+
+
+def step_cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    return F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE, reduction=reduction)
+
+
 @dataclass(frozen=True)
 class Task:
     name: str
+    per_step: bool  # one target per step (padded with IGNORE) or one per sequence
+    causal: bool  # step t's prediction may read steps <= t only: no bidirectional encoder
     build_head: Callable[[nn.Module, dict], nn.Module]  # (encoder, dataset meta) -> model
-    loss: Callable[[Tensor, Tensor], Tensor]  # (prediction, target) -> scalar
-    decide: Callable[[Tensor], Tensor]  # prediction -> predicted target
-    metrics: Callable[[np.ndarray, np.ndarray], dict[str, float]]
+    loss: Callable[..., Tensor]  # (prediction, target, reduction="mean") -> scalar
+    flatten: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]  # real targets only
+    metrics: Callable[[np.ndarray, np.ndarray, dict], dict[str, float]]  # (flat predictions, flat targets, meta)
     selection_metric: str  # the validation metric that picks the champion
     greater_is_better: bool
 
+    def better(self, a: float, b: float) -> bool:
+        return a > b if self.greater_is_better else a < b
+
 
 TASKS: dict[str, Task] = {
-    "classify": Task(
-        name="classify",
-        build_head=lambda encoder, meta: SequenceClassifier(encoder, meta["num_classes"]),
-        loss=F.cross_entropy,
-        decide=lambda logits: logits.argmax(dim=-1),
-        metrics=classification_metrics,
-        selection_metric="accuracy",
-        greater_is_better=True,
-    ),
+    t.name: t
+    for t in [
+        Task("classify", False, False, lambda enc, meta: SequenceClassifier(enc, meta["num_classes"]),
+             F.cross_entropy, per_sequence, classification_metrics, "accuracy", True),
+        Task("label_steps", True, False, lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
+             step_cross_entropy, per_step, classification_metrics, "accuracy", True),
+        Task("language_model", True, True, lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
+             step_cross_entropy, per_step, language_model_metrics, "bits_per_token", False),
+        Task("forecast", False, False, lambda enc, meta: Forecaster(enc),
+             F.mse_loss, per_sequence, forecast_metrics, "mae", False),
+    ]
 }

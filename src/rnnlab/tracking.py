@@ -112,7 +112,7 @@ def run_params(config: Config, architecture: str, dataset: str) -> dict[str, str
     sections = {
         "arch": config.architecture(architecture).model_dump(),
         "data": config.dataset(dataset).model_dump(),
-        "train": config.train.model_dump(),
+        "train": config.train_for(dataset).model_dump(),
     }
     return {f"{section}.{key}": json.dumps(value) if isinstance(value, (list, dict)) else str(value)
             for section, values in sections.items() for key, value in values.items()}

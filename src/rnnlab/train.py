@@ -37,11 +37,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from rnnlab import plots, tracking
-from rnnlab.config import Config, load_config, project_root
-from rnnlab.data.batching import LengthBucketBatchSampler, SequenceSet, collate
+from rnnlab.config import Config, TrainConfig, load_config, project_root
+from rnnlab.data.batching import LengthBucketBatchSampler, SequenceSet, collate, encode
 from rnnlab.data.prepare import read_prepared
 from rnnlab.errors import RnnlabError, exit_on_user_error
 from rnnlab.evaluate import build_model, confusion, count_parameters, predict
+from rnnlab.generate import generate_samples
 from rnnlab.paths import prepared_dir, seed_dir
 from rnnlab.serving import SequenceModel
 from rnnlab.tasks import TASKS
@@ -49,6 +50,7 @@ from rnnlab.tasks import TASKS
 MONITOR = "val_loss"  # early stopping and checkpoint selection: validation split only
 SYSTEM_METRICS_INTERVAL_S = 1  # MLflow samples CPU and memory this often (default 10 s: most runs here are shorter)
 RESUME_FILE = "resume.json"
+PROMPT_TOKENS = 16  # language models continue the first tokens of validation sequences
 # Fault injection for the kill-and-resume test: SIGKILL this process after the given epoch's checkpoint.
 KILL_AFTER_EPOCH_ENV = "RNNLAB_KILL_AFTER_EPOCH"
 
@@ -63,10 +65,11 @@ class SequenceModule(L.LightningModule):
     cost, for instance), so no architecture needs a case here.
     """
 
-    def __init__(self, model: nn.Module, task: str, learning_rate: float, weight_decay: float) -> None:
+    def __init__(self, model: nn.Module, meta: dict, learning_rate: float, weight_decay: float) -> None:
         super().__init__()
         self.model = model
-        self.task = TASKS[task]
+        self.meta = meta
+        self.task = TASKS[meta["task"]]
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self._val_parts: list[tuple[torch.Tensor, torch.Tensor, float]] = []
@@ -83,7 +86,7 @@ class SequenceModule(L.LightningModule):
                 f"training stopped: the loss is {total.item()} at epoch {self.current_epoch}, batch {batch_idx} "
                 f"(try a lower train.learning_rate or train.gradient_clip)"
             )
-        size = len(batch.y)
+        size = len(batch.lengths)
         self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=size, sync_dist=True)
         if out.aux_loss.requires_grad:
             self.log("train_aux_loss", out.aux_loss, on_step=False, on_epoch=True, batch_size=size, sync_dist=True)
@@ -92,7 +95,8 @@ class SequenceModule(L.LightningModule):
     def validation_step(self, batch, batch_idx):
         out = self.model(batch.x, batch.lengths)
         loss_sum = self.task.loss(out.prediction, batch.y, reduction="sum")
-        self._val_parts.append((self.task.decide(out.prediction).cpu(), batch.y.cpu(), float(loss_sum)))
+        prediction, target = self.task.flatten(out.prediction, batch.y)  # real targets only
+        self._val_parts.append((prediction.detach().float().cpu(), target.cpu(), float(loss_sum)))
 
     def on_validation_epoch_end(self):
         parts = _gather(self._val_parts)  # every rank's predictions: metrics of the whole split
@@ -100,7 +104,7 @@ class SequenceModule(L.LightningModule):
         predicted = torch.cat([p for p, _, _ in parts]).numpy()
         target = torch.cat([t for _, t, _ in parts]).numpy()
         self.log("val_loss", sum(s for _, _, s in parts) / len(target))
-        for name, value in self.task.metrics(predicted, target).items():
+        for name, value in self.task.metrics(predicted, target, self.meta).items():
             self.log(f"val_{name}", value)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -125,17 +129,17 @@ def _gather(parts: list) -> list:
 class SequenceData(L.LightningDataModule):
     """Length-bucketed loaders, sharded by the trainer's rank and world size."""
 
-    def __init__(self, train_set: SequenceSet, val_set: SequenceSet, config: Config, seed: int) -> None:
+    def __init__(self, train_set: SequenceSet, val_set: SequenceSet, train_cfg: TrainConfig, seed: int) -> None:
         super().__init__()
-        self.train_set, self.val_set, self.config, self.seed = train_set, val_set, config, seed
+        self.train_set, self.val_set, self.train_cfg, self.seed = train_set, val_set, train_cfg, seed
 
     def _loader(self, data: SequenceSet, shuffle: bool) -> DataLoader:
-        batch_size = self.config.train.batch_size
+        batch_size = self.train_cfg.batch_size
         if not shuffle:  # evaluation: at least one batch per rank, or a rank would skip the gather
             batch_size = max(1, min(batch_size, -(-len(data) // self.trainer.world_size)))
         sampler = LengthBucketBatchSampler(
             data.lengths, batch_size, shuffle=shuffle, seed=self.seed,
-            bucket_width=self.config.train.bucket_width if shuffle else 1,
+            bucket_width=self.train_cfg.bucket_width if shuffle else 1,
             num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, pad=shuffle,
         )
         return DataLoader(data, batch_sampler=sampler, collate_fn=collate)
@@ -164,7 +168,7 @@ def fingerprint(config: Config, architecture: str, dataset: str, seed: int, data
     settings = {
         "architecture": config.architecture(architecture).model_dump(),
         "dataset": config.dataset(dataset).model_dump(),
-        "train": config.train.model_dump(),
+        "train": config.train_for(dataset).model_dump(),
         "trainer": config.trainer.model_dump(),
         "seed": seed,
         "data": data_sha256,
@@ -181,8 +185,8 @@ def resumable(out: Path, fp: str) -> dict | None:
     return state if state.get("fingerprint") == fp else None
 
 
-def build_trainer(config: Config, out: Path) -> L.Trainer:
-    trainer_cfg, train_cfg = config.trainer, config.train
+def build_trainer(config: Config, train_cfg: TrainConfig, out: Path) -> L.Trainer:
+    trainer_cfg = config.trainer
     callbacks: list[Callback] = [
         ModelCheckpoint(dirpath=out, filename="best", monitor=MONITOR, mode="min", save_top_k=1, save_last=True, enable_version_counter=False),
         EarlyStopping(monitor=MONITOR, mode="min", patience=train_cfg.patience),
@@ -212,22 +216,22 @@ def train_run(config: Config, root: Path, architecture: str, dataset: str, seed:
 
     Returns the summary on global rank 0, None on the other ranks.
     """
-    arch_params, train_cfg = config.architecture(architecture), config.train
+    arch_params, train_cfg = config.architecture(architecture), config.train_for(dataset)
     config.dataset(dataset)
     L.seed_everything(seed, workers=True, verbose=False)
     torch.set_num_threads(train_cfg.num_threads)
     splits, meta = read_prepared(prepared_dir(root, dataset))
-    train_set, val_set = (SequenceSet.from_table(splits[s], meta["classes"]) for s in ("train", "val"))
+    train_set, val_set = (encode(splits[s], meta) for s in ("train", "val"))
     model = build_model(arch_params, meta)
-    module = SequenceModule(model, meta["task"], train_cfg.learning_rate, train_cfg.weight_decay)
+    module = SequenceModule(model, meta, train_cfg.learning_rate, train_cfg.weight_decay)
 
     out = seed_dir(root, dataset, architecture, seed)
     data_sha256 = tracking.folder_sha256(prepared_dir(root, dataset))  # hashed once: resume fingerprint and run tag
     fp = fingerprint(config, architecture, dataset, seed, data_sha256)
     resume = resumable(out, fp)
-    trainer = build_trainer(config, out)
+    trainer = build_trainer(config, train_cfg, out)
     if trainer.global_rank != 0:
-        trainer.fit(module, datamodule=SequenceData(train_set, val_set, config, seed), ckpt_path=out / "last.ckpt" if resume else None)
+        trainer.fit(module, datamodule=SequenceData(train_set, val_set, train_cfg, seed), ckpt_path=out / "last.ckpt" if resume else None)
         _write_weight_hash(out, trainer.global_rank, model)
         return None
 
@@ -256,7 +260,7 @@ def train_run(config: Config, root: Path, architecture: str, dataset: str, seed:
     trainer.loggers = [MLFlowLogger(tracking_uri=uri, run_id=run_id)]
     try:
         started = time.perf_counter()
-        trainer.fit(module, datamodule=SequenceData(train_set, val_set, config, seed), ckpt_path=out / "last.ckpt" if resume else None)
+        trainer.fit(module, datamodule=SequenceData(train_set, val_set, train_cfg, seed), ckpt_path=out / "last.ckpt" if resume else None)
         train_time = time.perf_counter() - started  # of this process: a resumed run counts its own part
         _write_weight_hash(out, 0, model)
         summary = _finish(config, root, architecture, dataset, seed, trainer, module, meta, val_set, run_id, train_time)
@@ -274,8 +278,8 @@ def _finish(config, root, architecture, dataset, seed, trainer, module, meta, va
     best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
     module.load_state_dict(best["state_dict"])
     model = module.model
-    predicted, target = predict(model, val_set, meta["task"], config.train.batch_size)
-    val_metrics = {f"best_val_{k}": v for k, v in TASKS[meta["task"]].metrics(predicted, target).items()}
+    predicted, target = predict(model, val_set, meta["task"], config.train_for(dataset).batch_size)
+    val_metrics = {f"best_val_{k}": v for k, v in TASKS[meta["task"]].metrics(predicted, target, meta).items()}
     summary = {
         "architecture": architecture,
         "dataset": dataset,
@@ -290,9 +294,10 @@ def _finish(config, root, architecture, dataset, seed, trainer, module, meta, va
         "train_time_s": train_time,
         "world_size": trainer.world_size,
         "backend": getattr(getattr(model.encoder, "stack", None), "backend", "n/a"),
+        "task": meta["task"],
         **val_metrics,
     }
-    _log_results(config, root, run_id, model, summary, confusion(predicted, target, meta["num_classes"]), meta)
+    _log_results(config, root, run_id, model, summary, (predicted, target, val_set), meta)
     (out / "last.ckpt").unlink(missing_ok=True)  # finished: nothing to resume
     (out / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
@@ -308,25 +313,41 @@ def _write_weight_hash(out: Path, rank: int, model: nn.Module) -> None:
     (out / "ranks" / f"rank_{rank}.sha256").write_text(digest.hexdigest() + "\n")
 
 
-def _log_results(config: Config, root: Path, run_id: str, model: nn.Module, summary: dict, matrix, meta: dict) -> None:
-    """Final metrics, learning curves, confusion matrix and the model, into the training run."""
+def _log_results(config: Config, root: Path, run_id: str, model: nn.Module, summary: dict, val_answers, meta: dict) -> None:
+    """Final metrics, learning curves, the task's pictures and the model, into the training run."""
     client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
     for key in ("best_epoch", "epochs_trained", "num_params", "train_time_s", *[k for k in summary if k.startswith("best_val_")]):
         client.log_metric(run_id, key, float(summary[key]))
-    history = {
-        name: [m.value for m in sorted(client.get_metric_history(run_id, name), key=lambda m: m.step)]
-        for name in ("train_loss", "val_loss", "val_accuracy", "val_macro_f1")
-    }
+    metric_names = [k.removeprefix("best_val_") for k in summary if k.startswith("best_val_") and k != "best_val_loss"]
+    curves = ["train_loss", "val_loss", *[f"val_{name}" for name in metric_names]]
+    history = {name: [m.value for m in sorted(client.get_metric_history(run_id, name), key=lambda m: m.step)] for name in curves}
     title = f"{summary['architecture']} on {summary['dataset']} (seed {summary['seed']})"
     with tempfile.TemporaryDirectory() as tmp:
-        client.log_artifact(run_id, str(plots.learning_curves({k: v for k, v in history.items() if v}, title, Path(tmp) / "learning_curves.png")), "plots")
-        client.log_artifact(run_id, str(plots.confusion_matrix(matrix, meta["classes"], f"validation confusion: {title}", Path(tmp) / "confusion_val.png")), "plots")
+        files = [plots.learning_curves({k: v for k, v in history.items() if v}, title, Path(tmp) / "learning_curves.png")]
+        files += task_pictures(model, meta, val_answers, title, Path(tmp), config.dataset(summary["dataset"]), summary["seed"])
+        for path in files:
+            client.log_artifact(run_id, str(path), "plots" if path.suffix == ".png" else "samples")
     mlflow.pyfunc.log_model(  # into the active run
         name="model",
         python_model=SequenceModel(model.eval(), meta),
         pip_requirements=[f"{p}=={_version(p)}" for p in tracking.MODEL_REQUIREMENTS_PACKAGES],
         code_paths=[str(Path(__file__).resolve().parent)],  # the rnnlab package travels with the model
     )
+
+
+def task_pictures(model: nn.Module, meta: dict, val_answers, title: str, folder: Path, settings, seed: int) -> list[Path]:
+    """What a person would look at for this task: a confusion matrix, or text the model wrote."""
+    predicted, target, val_set = val_answers
+    if meta["task"] in ("classify", "label_steps"):
+        matrix = confusion(predicted, target, meta["num_classes"])
+        return [plots.confusion_matrix(matrix, meta["classes"], f"validation confusion: {title}", folder / "confusion_val.png")]
+    if meta["task"] == "language_model":
+        prompts = [x[:PROMPT_TOKENS] for x in val_set.inputs[: settings.generate.samples]]
+        text = generate_samples(model, meta["vocabulary"], prompts, settings.generate, seed)
+        path = folder / "generated.txt"
+        path.write_text(f"# {title}: {settings.generate.samples} samples of {settings.generate.length} tokens at temperature {settings.generate.temperature}\n\n" + "\n\n---\n\n".join(text) + "\n")
+        return [path]
+    return []
 
 
 def _version(package: str) -> str:

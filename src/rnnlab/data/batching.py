@@ -21,41 +21,71 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import BatchSampler, Dataset
 
-from rnnlab.data.table import sequences_of
+from rnnlab.data.table import LABEL, TOKEN, sequences_of
+from rnnlab.models.inputs import PAD_ID, UNK_ID
+from rnnlab.tasks import IGNORE
 
 
 class Batch(NamedTuple):
-    x: Tensor  # (B, T, D) zero-padded
+    x: Tensor  # (B, T, D) zero-padded features, or (B, T) token ids padded with PAD_ID
     lengths: Tensor  # (B,) int64 on the CPU (pack_padded_sequence wants it there)
-    y: Tensor  # (B,) class index
+    y: Tensor  # (B,) class index or value per sequence, or (B, T) per-step targets padded with IGNORE
 
 
 class SequenceSet(Dataset):
-    def __init__(self, arrays: list[np.ndarray], targets: list[int], ids: list) -> None:
-        self.features = [torch.from_numpy(np.array(a, dtype=np.float32)) for a in arrays]  # own, writable copies
-        self.targets = torch.as_tensor(targets, dtype=torch.int64)
-        self.ids = ids
-        self.lengths = [len(a) for a in arrays]
+    """Encoded sequences: an input tensor and a target tensor per sequence (see ``encode``)."""
 
-    @classmethod
-    def from_table(cls, df: pd.DataFrame, classes: list[str], features: list[str] | None = None) -> "SequenceSet":
-        """Labelled sequences; without a label column (prediction input) every target is -1."""
-        arrays, labels, ids = sequences_of(df, features)
-        index = {c: i for i, c in enumerate(classes)}
-        return cls(arrays, [index[label] if label is not None else -1 for label in labels], ids)
+    def __init__(self, inputs: list[Tensor], targets: list[Tensor], ids: list) -> None:
+        self.inputs, self.targets, self.ids = inputs, targets, ids
+        self.lengths = [len(a) for a in inputs]
 
     def __len__(self) -> int:
-        return len(self.features)
+        return len(self.inputs)
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        return self.features[i], self.targets[i]
+        return self.inputs[i], self.targets[i]
+
+    def flat_targets(self) -> Tensor:
+        """Every real target in dataset order (per-step targets concatenated)."""
+        return torch.cat([t.reshape(-1) for t in self.targets])
+
+
+def encode(df: pd.DataFrame, meta: dict, with_targets: bool = True) -> SequenceSet:
+    """A prepared table -> tensors, by the dataset's meta (inputs) and task (targets).
+
+    classify: the class index per sequence; label_steps: a class index per step; language_model:
+    reads tokens 0..T-2 and predicts tokens 1..T-1; forecast: the (normalized) next value.
+    Without targets (prediction input) a language model reads the whole sequence.
+    """
+    vocabulary = meta.get("vocabulary")
+    columns = [TOKEN] if vocabulary else meta["features"]
+    arrays, ids = sequences_of(df, columns)
+    if vocabulary:
+        index = {token: i for i, token in enumerate(vocabulary)}
+        inputs = [torch.tensor([index.get(str(t), UNK_ID) for t in a[:, 0]], dtype=torch.int64) for a in arrays]  # (T,)
+    else:
+        inputs = [torch.from_numpy(np.array(a, dtype=np.float32)) for a in arrays]  # (T, D), own writable copies
+    task = meta["task"]
+    if not with_targets:
+        return SequenceSet(inputs, [torch.tensor(IGNORE)] * len(inputs), ids)
+    if task == "language_model":
+        return SequenceSet([x[:-1] for x in inputs], [x[1:] for x in inputs], ids)
+    labels, _ = sequences_of(df, [LABEL])
+    if task == "forecast":
+        return SequenceSet(inputs, [torch.tensor(float(y[0, 0]), dtype=torch.float32) for y in labels], ids)
+    classes = {c: i for i, c in enumerate(meta["classes"])}
+    if task == "label_steps":
+        return SequenceSet(inputs, [torch.tensor([classes[str(v)] for v in y[:, 0]], dtype=torch.int64) for y in labels], ids)
+    return SequenceSet(inputs, [torch.tensor(classes[str(y[0, 0])], dtype=torch.int64) for y in labels], ids)
 
 
 def collate(items: list[tuple[Tensor, Tensor]]) -> Batch:
-    features, targets = zip(*items)
-    x = pad_sequence(list(features), batch_first=True)  # (B, T, D)
-    lengths = torch.tensor([len(f) for f in features], dtype=torch.int64)
-    return Batch(x, lengths, torch.stack(targets))
+    inputs, targets = zip(*items)
+    x = pad_sequence(list(inputs), batch_first=True, padding_value=PAD_ID)  # (B, T, D) or (B, T)
+    lengths = torch.tensor([len(f) for f in inputs], dtype=torch.int64)
+    if targets[0].dim() == 0:
+        return Batch(x, lengths, torch.stack(targets))  # (B,)
+    return Batch(x, lengths, pad_sequence(list(targets), batch_first=True, padding_value=IGNORE))  # (B, T)
 
 
 class LengthBucketBatchSampler(BatchSampler):

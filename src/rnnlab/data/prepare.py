@@ -1,26 +1,40 @@
-"""Prepare: validate, split train into train/validation, fit the normalizer on train, write.
+"""Prepare: validate, split, fit the input encoding on train, write data/prepared/<dataset>/.
 
-The official test split of a source is kept as it is; the validation split is drawn from the
-training sequences only, stratified by label, so model selection never sees the test split.
-Outputs are staged and moved into place at the end: nothing half-written.
+Splits. A source's own test split (a ``split`` column) is kept as it is; without one, the test
+part is drawn once with the dataset's ``split_seed`` (stratified by label for classification).
+The validation part always comes from the training part, so model selection never sees test.
+Forecasting splits each series in time instead — train, then validation, then test — and turns
+it into windows: the ``window`` steps before step t are the input, the target at t the answer,
+so no example reads a value from its own future.
+
+Encoding, fitted on the training split only: numeric features are standardized; symbols get a
+vocabulary (ids 0 = padding, 1 = <unk>, then by count). Outputs are staged and moved into place
+at the end: nothing half-written.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from rnnlab.baselines.forecast import autoregressive_predict, fit_autoregressive, forecast_errors, naive_last_value
 from rnnlab.data.store import staged_folder
-from rnnlab.data.table import LABEL, SEQUENCE_ID, SPLIT, feature_columns, validate_table
+from rnnlab.data.table import LABEL, SEQUENCE_ID, SPLIT, STEP, TOKEN, feature_columns, label_mode, validate_table
 from rnnlab.errors import DataError
+from rnnlab.models.inputs import PAD_ID, UNK_ID
 
 # Floor for a feature's standard deviation: a constant feature is centred, not divided by ~0.
 MIN_STD = 1e-8
 PREPARED_SPLITS = ("train", "val", "test")
+SPECIAL_TOKENS = {"<pad>": PAD_ID, "<unk>": UNK_ID}
+
+
+# --- splitting sequences --------------------------------------------------------------------------
 
 
 def sequence_labels(df: pd.DataFrame) -> pd.Series:
@@ -28,35 +42,174 @@ def sequence_labels(df: pd.DataFrame) -> pd.Series:
     return df.groupby(SEQUENCE_ID, sort=False)[LABEL].first()
 
 
+def take(df: pd.DataFrame, ids) -> pd.DataFrame:
+    return df[df[SEQUENCE_ID].isin(set(ids))]
+
+
 def subsample(df: pd.DataFrame, max_sequences: int | None, seed: int) -> pd.DataFrame:
     """At most ``max_sequences`` sequences, chosen at random with ``seed`` (None: all)."""
     ids = df[SEQUENCE_ID].unique()
     if max_sequences is None or len(ids) <= max_sequences:
         return df
-    keep = np.random.default_rng(seed).choice(ids, size=max_sequences, replace=False)
-    return df[df[SEQUENCE_ID].isin(set(keep))]
+    return take(df, np.random.default_rng(seed).choice(ids, size=max_sequences, replace=False))
 
 
-def split_train_val(train: pd.DataFrame, val_fraction: float, seed: int, where: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    labels = sequence_labels(train)
-    counts = labels.value_counts()
-    single = counts[counts < 2]
-    if len(single):
-        raise DataError(f"{where}: class {single.index[0]!r} has a single training sequence; it cannot be stratified into train and val")
-    n_val = int(round(val_fraction * len(labels)))
-    if n_val < len(counts) or len(labels) - n_val < len(counts):
-        raise DataError(f"{where}: val_fraction={val_fraction} gives {n_val} validation sequences for {len(counts)} classes")
-    train_ids, val_ids = train_test_split(labels.index.to_numpy(), test_size=n_val, stratify=labels.to_numpy(), random_state=seed)
-    return train[train[SEQUENCE_ID].isin(set(train_ids))], train[train[SEQUENCE_ID].isin(set(val_ids))]
+def draw(df: pd.DataFrame, fraction: float, stratify: bool, seed: int, where: str, part: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split sequences into (rest, drawn) with ``fraction`` of them drawn, stratified by label if asked."""
+    ids = pd.Series(df[SEQUENCE_ID].unique())
+    n_drawn = int(round(fraction * len(ids)))
+    labels = None
+    if stratify:
+        labels = sequence_labels(df).loc[ids].to_numpy()
+        counts = pd.Series(labels).value_counts()
+        single = counts[counts < 2]
+        if len(single):
+            raise DataError(f"{where}: class {single.index[0]!r} has a single sequence; it cannot be split into train and {part}")
+        if n_drawn < len(counts) or len(ids) - n_drawn < len(counts):
+            raise DataError(f"{where}: a fraction of {fraction} gives {n_drawn} {part} sequences for {len(counts)} classes")
+    if n_drawn < 1 or n_drawn >= len(ids):
+        raise DataError(f"{where}: a fraction of {fraction} of {len(ids)} sequences leaves no {part} or no training sequence")
+    rest, drawn = train_test_split(ids.to_numpy(), test_size=n_drawn, stratify=labels, random_state=seed)
+    return take(df, rest), take(df, drawn)
 
 
-def fit_normalizer(train: pd.DataFrame) -> dict[str, list[float]]:
-    """Per-feature mean and std over every real time step of the training split."""
-    values = train[feature_columns(train)].to_numpy(dtype=np.float64)
+def split_sequences(raw: pd.DataFrame, settings, where: str) -> dict[str, pd.DataFrame]:
+    """train / val / test of whole sequences."""
+    stratify = settings.task == "classify"
+    if SPLIT in raw.columns:
+        if settings.test_fraction is not None:
+            raise DataError(f"{where}: the source has its own split column; set test_fraction: null")
+        train, test = raw[raw[SPLIT] == "train"], raw[raw[SPLIT] == "test"]
+        for part, df in (("train", train), ("test", test)):
+            if len(df) == 0:
+                raise DataError(f"{where}: the {part} split has zero sequences")
+    elif settings.test_fraction is None:
+        raise DataError(f"{where}: the source has no split column; set test_fraction")
+    else:
+        train, test = draw(raw, settings.test_fraction, stratify, settings.split_seed, where, "test")
+    train = subsample(train, settings.max_sequences, settings.split_seed)
+    train, val = draw(train, settings.val_fraction, stratify, settings.split_seed, where, "val")
+    parts = {"train": train, "val": val, "test": test}
+    if settings.task in ("classify", "label_steps"):
+        check_classes(parts, where, both_ways=stratify)
+    return {k: cut(v.drop(columns=[SPLIT], errors="ignore"), settings) for k, v in parts.items()}
+
+
+def check_classes(parts: dict[str, pd.DataFrame], where: str, both_ways: bool) -> None:
+    """Every class of val and test is learned in train; for classification every class is also tested."""
+    seen = set(parts["train"][LABEL])
+    for part in ("val", "test"):
+        unseen = sorted(set(parts[part][LABEL]) - seen, key=str)
+        if unseen:
+            raise DataError(f"{where}: class {unseen[0]!r} appears in the {part} split but not in train")
+    untested = sorted(seen - set(parts["test"][LABEL]), key=str) if both_ways else []
+    if untested:
+        raise DataError(f"{where}: class {untested[0]!r} appears only in the train split, never in test")
+
+
+def cut(df: pd.DataFrame, settings) -> pd.DataFrame:
+    """Apply ``max_length``: keep the first N steps, or (language models) cut into N-step pieces."""
+    n = settings.max_length
+    if n is None:
+        return df
+    if settings.task != "language_model":
+        return df[df[STEP] < n]
+    df = df.assign(**{SEQUENCE_ID: df[SEQUENCE_ID].astype(str) + "#" + (df[STEP] // n).astype(str), STEP: df[STEP] % n})
+    return df
+
+
+# --- forecasting: a split in time, then windows -----------------------------------------------------
+
+
+def split_forecast(raw: pd.DataFrame, settings, where: str) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Windows of ``window`` steps -> the target at the next step, per part; and the baselines'
+    test errors (naive last value, AR(p) fit on everything before the test part) on the same steps."""
+    target, window = settings.target, settings.window
+    parts: dict[str, list[pd.DataFrame]] = {p: [] for p in PREPARED_SPLITS}
+    naive, ar, actual = [], [], []
+    features = feature_columns(raw)
+    for sid, series in raw.sort_values([SEQUENCE_ID, STEP]).groupby(SEQUENCE_ID, sort=False):
+        test_start = _test_start(series, settings, where, sid)
+        val_start = test_start - int(round(settings.val_fraction * test_start))
+        if val_start - window < 1 or test_start >= len(series):
+            raise DataError(f"{where}: sequence {sid!r} ({len(series)} steps) is too short for window {window} with its val and test parts")
+        values = series[features].to_numpy(dtype=np.float64)  # (T, D)
+        y = series[target].to_numpy(dtype=np.float64)  # (T,)
+        for part, (lo, hi) in {"train": (window, val_start), "val": (val_start, test_start), "test": (test_start, len(y))}.items():
+            parts[part].append(windows(values, y, features, sid, lo, hi, window))
+        coef = fit_autoregressive(y[:test_start], settings.ar_order)
+        naive.append(naive_last_value(y, test_start))
+        ar.append(autoregressive_predict(y, coef, test_start))
+        actual.append(y[test_start:])
+    frames = {p: pd.concat(v, ignore_index=True) for p, v in parts.items()}
+    frames["train"] = subsample(frames["train"], settings.max_sequences, settings.split_seed)
+    truth = np.concatenate(actual)
+    baselines = {
+        "naive last value": forecast_errors(np.concatenate(naive), truth),
+        f"AR({settings.ar_order}), fit before the test part": forecast_errors(np.concatenate(ar), truth),
+    }
+    return frames, {"test": baselines}
+
+
+def _test_start(series: pd.DataFrame, settings, where: str, sid) -> int:
+    """Index of the first test step: from the split column (which must not go back in time) or the fraction."""
+    if SPLIT not in series.columns:
+        if settings.test_fraction is None:
+            raise DataError(f"{where}: the source has no split column; set test_fraction")
+        return len(series) - int(round(settings.test_fraction * len(series)))
+    if settings.test_fraction is not None:
+        raise DataError(f"{where}: the source has its own split column; set test_fraction: null")
+    is_test = (series[SPLIT] == "test").to_numpy()
+    start = int(np.argmax(is_test)) if is_test.any() else len(series)
+    if not is_test[start:].all():
+        back = start + int(np.argmin(is_test[start:]))
+        raise DataError(f"{where}: sequence {sid!r} goes back from test to train at step {series[STEP].iloc[back]}; a forecasting split must run forward in time")
+    return start
+
+
+def windows(values: np.ndarray, y: np.ndarray, features: list[str], sid, lo: int, hi: int, window: int) -> pd.DataFrame:
+    """One sequence per target step t in [lo, hi): steps t-window..t-1 of every feature, label y_t."""
+    targets = np.arange(lo, hi)
+    index = targets[:, None] - window + np.arange(window)[None, :]  # (N, W) steps read by each example
+    frame = pd.DataFrame(values[index].reshape(-1, len(features)), columns=features)  # (N·W, D)
+    frame.insert(0, STEP, np.tile(np.arange(window), len(targets)))
+    frame.insert(0, SEQUENCE_ID, np.repeat([f"{sid}@{t:07d}" for t in targets], window))
+    frame[LABEL] = np.repeat(y[targets], window)
+    return frame
+
+
+# --- fitting the encoding on train ------------------------------------------------------------------
+
+
+def fit_normalizer(train: pd.DataFrame) -> dict[str, list[float]] | None:
+    """Per-feature mean and std over every real time step of the training split (None for tokens)."""
+    features = feature_columns(train)
+    if not features:
+        return None
+    values = train[features].to_numpy(dtype=np.float64)
     return {"mean": values.mean(axis=0).tolist(), "std": np.maximum(values.std(axis=0), MIN_STD).tolist()}
 
 
-def normalize(df: pd.DataFrame, normalizer: dict[str, list[float]]) -> pd.DataFrame:
+def fit_vocabulary(train: pd.DataFrame, tokens, where: str) -> list[str] | None:
+    """<pad>, <unk>, then the training tokens seen at least ``min_count`` times, most frequent first."""
+    if TOKEN not in train.columns:
+        return None
+    if tokens is None:
+        raise DataError(f"{where}: the data has a 'token' column; set tokens (embedding_size, min_count, max_vocabulary) in params.yaml")
+    counts = Counter(train[TOKEN].astype(str))
+    kept = sorted((t for t, c in counts.items() if c >= tokens.min_count), key=lambda t: (-counts[t], t))
+    if len(kept) + len(SPECIAL_TOKENS) > tokens.max_vocabulary:
+        raise DataError(
+            f"{where}: column 'token' has {len(kept):,} distinct tokens seen at least {tokens.min_count} time(s) in the training split, "
+            f"more than max_vocabulary = {tokens.max_vocabulary:,} (a runaway vocabulary: is it an id or free-text column? "
+            f"Otherwise raise tokens.min_count or tokens.max_vocabulary)"
+        )
+    return list(SPECIAL_TOKENS) + kept
+
+
+def normalize(df: pd.DataFrame, normalizer: dict | None) -> pd.DataFrame:
+    if normalizer is None:
+        return df
     features = feature_columns(df)
     out = df.copy()
     out[features] = (df[features].to_numpy(dtype=np.float64) - np.array(normalizer["mean"])) / np.array(normalizer["std"])
@@ -68,47 +221,71 @@ def length_stats(df: pd.DataFrame) -> dict[str, float]:
     return {"sequences": int(len(lengths)), "min": int(lengths.min()), "max": int(lengths.max()), "mean": float(lengths.mean())}
 
 
-def split(raw: pd.DataFrame, name: str, val_fraction: float, max_sequences: int | None, seed: int) -> dict[str, pd.DataFrame]:
-    """Validated train / val / test tables (val drawn from train, stratified)."""
+# --- the whole step -----------------------------------------------------------------------------------
+
+
+def split(raw: pd.DataFrame, name: str, settings) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Validated train / val / test tables and any baselines measured while splitting."""
     where = f"dataset {name}"
-    validate_table(raw, where)
-    if SPLIT not in raw.columns:
-        raise DataError(f"{where}: needs a 'split' column with train/test rows")
-    parts = {s: subsample(raw[raw[SPLIT] == s], max_sequences, seed) for s in ("train", "test")}
-    for name_, part in parts.items():
-        if len(part) == 0:
-            raise DataError(f"{where}: the {name_} split has zero sequences")
-    train, val = split_train_val(parts["train"], val_fraction, seed, where)
-    classes = set(sequence_labels(train))
-    for name_, part in (("val", val), ("test", parts["test"])):
-        unseen = sorted(set(sequence_labels(part)) - classes)
-        if unseen:
-            raise DataError(f"{where}: class {unseen[0]!r} appears in the {name_} split but not in train")
-    return {"train": train.drop(columns=[SPLIT]), "val": val.drop(columns=[SPLIT]), "test": parts["test"].drop(columns=[SPLIT])}
+    validate_table(raw, where, label_mode(settings.task))
+    check_task_columns(raw, settings, where)
+    if settings.task == "forecast":
+        return split_forecast(raw, settings, where)
+    parts = split_sequences(raw, settings, where)
+    if settings.task == "language_model":  # a one-token piece has no next token to predict
+        parts = {k: v[v.groupby(SEQUENCE_ID)[STEP].transform("size") > 1] for k, v in parts.items()}
+    return parts, {}
 
 
-def finalize(splits: dict[str, pd.DataFrame], normalizer: dict, name: str, task: str, seed: int) -> tuple[dict[str, pd.DataFrame], dict]:
-    """Normalized splits and the dataset's meta (task, dims, classes, length stats)."""
-    features = feature_columns(splits["train"])
-    classes = sorted(sequence_labels(splits["train"]).unique())
+def check_task_columns(raw: pd.DataFrame, settings, where: str) -> None:
+    if settings.task == "language_model" and TOKEN not in raw.columns:
+        raise DataError(f"{where}: task language_model needs a 'token' column (columns: {', '.join(map(str, raw.columns))})")
+    if settings.task == "forecast":
+        if settings.target not in feature_columns(raw):
+            raise DataError(f"{where}: forecast target column {settings.target!r} is not a numeric feature column (columns: {', '.join(map(str, raw.columns))})")
+        if settings.ar_order > settings.window:
+            raise DataError(f"{where}: ar_order {settings.ar_order} is longer than the window {settings.window}")
+
+
+def finalize(splits: dict[str, pd.DataFrame], name: str, settings, baselines: dict) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Normalized splits and the dataset's meta (task, inputs, classes or vocabulary, length stats)."""
+    where = f"dataset {name}"
+    train = splits["train"]
+    normalizer = fit_normalizer(train)
+    vocabulary = fit_vocabulary(train, settings.tokens, where)
     meta = {
         "dataset": name,
-        "task": task,
-        "features": features,
-        "num_features": len(features),
-        "classes": classes,
-        "num_classes": len(classes),
+        "task": settings.task,
+        "features": feature_columns(train),
+        "vocabulary": vocabulary,
+        "num_features": settings.tokens.embedding_size if vocabulary else len(feature_columns(train)),
         "normalizer": normalizer,
         "lengths": {k: length_stats(v) for k, v in splits.items()},
-        "seed": seed,
+        "seed": settings.split_seed,
+        "baselines": baselines,
     }
-    return {k: normalize(v, normalizer) for k, v in splits.items()}, meta
+    if settings.task == "language_model":
+        meta["classes"] = vocabulary
+    elif settings.task == "forecast":
+        i = meta["features"].index(settings.target)
+        meta["target"] = settings.target
+        meta["target_scale"] = {"mean": normalizer["mean"][i], "std": normalizer["std"][i]}
+        meta["target_signed"] = bool((train[LABEL] < 0).any() and (train[LABEL] > 0).any())
+        meta["classes"] = []
+    else:
+        meta["classes"] = sorted(train[LABEL].astype(str).unique())
+    meta["num_classes"] = len(meta["classes"])
+    out = {k: normalize(v, normalizer) for k, v in splits.items()}
+    if settings.task == "forecast":
+        scale = meta["target_scale"]
+        out = {k: v.assign(**{LABEL: (v[LABEL] - scale["mean"]) / scale["std"]}) for k, v in out.items()}
+    return out, meta
 
 
-def prepare(raw: pd.DataFrame, name: str, task: str, val_fraction: float, max_sequences: int | None, seed: int) -> tuple[dict[str, pd.DataFrame], dict]:
+def prepare(raw: pd.DataFrame, name: str, settings) -> tuple[dict[str, pd.DataFrame], dict]:
     """The whole prepare step in one call (the prepare flow runs the same pieces as tasks)."""
-    splits = split(raw, name, val_fraction, max_sequences, seed)
-    return finalize(splits, fit_normalizer(splits["train"]), name, task, seed)
+    splits, baselines = split(raw, name, settings)
+    return finalize(splits, name, settings, baselines)
 
 
 def write_prepared(out_dir: Path, splits: dict[str, pd.DataFrame], meta: dict) -> None:

@@ -14,8 +14,8 @@ import pandas as pd
 
 from rnnlab.errors import DataError
 
-SEQUENCE_ID, STEP, LABEL, SPLIT = "sequence_id", "step", "label", "split"
-RESERVED = (SEQUENCE_ID, STEP, LABEL, SPLIT, "speaker", "token")
+SEQUENCE_ID, STEP, LABEL, SPLIT, TOKEN, SPEAKER = "sequence_id", "step", "label", "split", "token", "speaker"
+RESERVED = (SEQUENCE_ID, STEP, LABEL, SPLIT, SPEAKER, TOKEN)
 SPLITS = ("train", "test")
 
 
@@ -25,46 +25,122 @@ def feature_columns(df: pd.DataFrame) -> list[str]:
 
 def table_from_sequences(
     sequences: Sequence[np.ndarray],
-    labels: Sequence,
-    splits: Sequence[str],
+    labels: Sequence | None,
+    splits: Sequence | None,
     ids: Sequence[str],
     feature_names: Sequence[str],
     where: str,
 ) -> pd.DataFrame:
-    """Long table from per-sequence (T, D) arrays. ``where`` names the source in errors."""
-    if len(sequences) == 0:
-        raise DataError(f"{where}: the source yielded zero sequences")
-    if not len(sequences) == len(labels) == len(splits) == len(ids):
-        raise DataError(f"{where}: {len(sequences)} sequences but {len(labels)} labels, {len(splits)} splits, {len(ids)} ids")
+    """Long table from per-sequence (T, D) arrays. ``where`` names the source in errors.
+
+    ``labels``: one per sequence (a value, or a length-T array for per-step labels), or None for
+    tasks whose target is a feature column (forecasting). ``splits``: one per sequence (a split
+    name, or a length-T array: a single series split in time), or None (prepare draws the split).
+    """
+    _check_counts(sequences, labels, splits, ids, where)
     frames = []
-    for seq, label, split, sid in zip(sequences, labels, splits, ids):
+    for i, (seq, sid) in enumerate(zip(sequences, ids)):
         seq = np.asarray(seq, dtype=np.float64)
         if seq.ndim != 2 or seq.shape[1] != len(feature_names):
             raise DataError(f"{where}: sequence {sid!r} has shape {seq.shape}, expected (T, {len(feature_names)})")
-        if seq.shape[0] == 0:
-            raise DataError(f"{where}: sequence {sid!r} has length 0")
-        frame = pd.DataFrame(seq, columns=list(feature_names))
-        frame.insert(0, STEP, np.arange(seq.shape[0], dtype=np.int64))
-        frame.insert(0, SEQUENCE_ID, sid)
-        frame[LABEL] = str(label)
-        frame[SPLIT] = split
-        frames.append(frame)
+        frames.append(_frame(pd.DataFrame(seq, columns=list(feature_names)), sid, labels, splits, i, where))
     return pd.concat(frames, ignore_index=True)
 
 
-def validate_table(df: pd.DataFrame, where: str, require_label: bool = True) -> None:
+def table_from_tokens(
+    sequences: Sequence[Sequence[str]],
+    labels: Sequence | None,
+    splits: Sequence | None,
+    ids: Sequence[str],
+    where: str,
+) -> pd.DataFrame:
+    """Long table of symbol sequences (characters, words, amino acids): one ``token`` per row."""
+    _check_counts(sequences, labels, splits, ids, where)
+    frames = [
+        _frame(pd.DataFrame({TOKEN: np.asarray(list(seq), dtype=object)}), sid, labels, splits, i, where)
+        for i, (seq, sid) in enumerate(zip(sequences, ids))
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _check_counts(sequences, labels, splits, ids, where: str) -> None:
+    if len(sequences) == 0:
+        raise DataError(f"{where}: the source yielded zero sequences")
+    counts = {"labels": labels, "splits": splits, "ids": ids}
+    wrong = {k: len(v) for k, v in counts.items() if v is not None and len(v) != len(sequences)}
+    if wrong:
+        raise DataError(f"{where}: {len(sequences)} sequences but " + ", ".join(f"{n} {k}" for k, n in wrong.items()))
+
+
+def _frame(frame: pd.DataFrame, sid, labels, splits, i: int, where: str) -> pd.DataFrame:
+    """Add sequence_id, step, label and split to one sequence's rows."""
+    if len(frame) == 0:
+        raise DataError(f"{where}: sequence {sid!r} has length 0")
+    frame.insert(0, STEP, np.arange(len(frame), dtype=np.int64))
+    frame.insert(0, SEQUENCE_ID, sid)
+    for column, values in ((LABEL, labels), (SPLIT, splits)):
+        if values is None:
+            continue
+        value = values[i]
+        if np.ndim(value) == 0:
+            frame[column] = str(value)  # class and split names are strings
+        elif len(value) != len(frame):
+            raise DataError(f"{where}: sequence {sid!r} has {len(frame)} steps but {len(value)} per-step {column} values")
+        else:
+            frame[column] = np.asarray(value)
+    return frame
+
+
+def validate_table(df: pd.DataFrame, where: str, label: str | None = "sequence") -> None:
     """Raise DataError naming the column, sequence and step of the first problem found.
 
-    ``require_label=False`` validates input for prediction, which has no target.
+    ``label``: "sequence" (one label per sequence), "step" (a label per step) or None (no label
+    column needed: forecasting, language modelling, and input for prediction).
     """
-    for column in (SEQUENCE_ID, STEP, LABEL) if require_label else (SEQUENCE_ID, STEP):
+    for column in (SEQUENCE_ID, STEP, LABEL) if label else (SEQUENCE_ID, STEP):
         if column not in df.columns:
             raise DataError(f"{where}: missing column {column!r} (columns: {', '.join(map(str, df.columns))})")
     if len(df) == 0:
         raise DataError(f"{where}: the table has zero sequences")
+    _check_inputs(df, where)
+    if label and df[LABEL].isna().any():
+        row = df[df[LABEL].isna()].iloc[0]
+        raise DataError(f"{where}: column 'label' is empty at sequence {row[SEQUENCE_ID]!r}, step {row[STEP]}")
+    if not pd.api.types.is_integer_dtype(df[STEP]):
+        raise DataError(f"{where}: column 'step' must hold integers, got {df[STEP].dtype}")
+    duplicated = df.duplicated([SEQUENCE_ID, STEP])
+    if duplicated.any():
+        row = df[duplicated].iloc[0]
+        raise DataError(f"{where}: duplicate (sequence_id, step) = ({row[SEQUENCE_ID]!r}, {row[STEP]}) at row {df.index[duplicated][0]}")
+    grouped = df.groupby(SEQUENCE_ID, sort=False)
+    stats = grouped[STEP].agg(["min", "max", "count"])
+    gaps = stats[(stats["min"] != 0) | (stats["max"] != stats["count"] - 1)]
+    if len(gaps):
+        sid = gaps.index[0]
+        raise DataError(f"{where}: sequence {sid!r} has steps that are not 0..len-1 (min {gaps['min'].iloc[0]}, max {gaps['max'].iloc[0]}, {gaps['count'].iloc[0]} rows)")
+    if label == "sequence":
+        labels_per_sequence = grouped[LABEL].nunique()
+        mixed = labels_per_sequence[labels_per_sequence > 1]
+        if len(mixed):
+            raise DataError(f"{where}: sequence {mixed.index[0]!r} has more than one label (task classify wants one per sequence; per-step labels are task label_steps)")
+    if SPLIT in df.columns:
+        unknown = set(df[SPLIT].unique()) - set(SPLITS)
+        if unknown:
+            raise DataError(f"{where}: column 'split' has values {sorted(map(str, unknown))}; allowed: {', '.join(SPLITS)}")
+
+
+def _check_inputs(df: pd.DataFrame, where: str) -> None:
+    """Inputs are numeric feature columns, or one ``token`` column of symbols — not both."""
     features = feature_columns(df)
+    if TOKEN in df.columns:
+        if features:
+            raise DataError(f"{where}: has a 'token' column and numeric feature columns {', '.join(map(repr, features))}; a dataset has one kind of input")
+        if df[TOKEN].isna().any():
+            row = df[df[TOKEN].isna()].iloc[0]
+            raise DataError(f"{where}: column 'token' is empty at sequence {row[SEQUENCE_ID]!r}, step {row[STEP]}")
+        return
     if not features:
-        raise DataError(f"{where}: no feature columns besides {', '.join(c for c in RESERVED if c in df.columns)}")
+        raise DataError(f"{where}: no feature columns besides {', '.join(c for c in RESERVED if c in df.columns)} (and no 'token' column)")
     for column in features:
         if not pd.api.types.is_numeric_dtype(df[column]) or pd.api.types.is_bool_dtype(df[column]):
             bad = pd.to_numeric(df[column], errors="coerce").isna() & df[column].notna()
@@ -78,37 +154,17 @@ def validate_table(df: pd.DataFrame, where: str, require_label: bool = True) -> 
         if not finite.all():
             row = df.iloc[int(np.argmin(finite))]
             raise DataError(f"{where}: column {column!r} has {row[column]} at sequence {row[SEQUENCE_ID]!r}, step {row[STEP]}")
-    if LABEL in df.columns and df[LABEL].isna().any():
-        row = df[df[LABEL].isna()].iloc[0]
-        raise DataError(f"{where}: column 'label' is empty at sequence {row[SEQUENCE_ID]!r}, step {row[STEP]}")
-    duplicated = df.duplicated([SEQUENCE_ID, STEP])
-    if duplicated.any():
-        row = df[duplicated].iloc[0]
-        raise DataError(f"{where}: duplicate (sequence_id, step) = ({row[SEQUENCE_ID]!r}, {row[STEP]})")
-    grouped = df.groupby(SEQUENCE_ID, sort=False)
-    stats = grouped[STEP].agg(["min", "max", "count"])
-    gaps = stats[(stats["min"] != 0) | (stats["max"] != stats["count"] - 1)]
-    if len(gaps):
-        sid = gaps.index[0]
-        raise DataError(f"{where}: sequence {sid!r} has steps that are not 0..len-1 (min {gaps['min'].iloc[0]}, max {gaps['max'].iloc[0]}, {gaps['count'].iloc[0]} rows)")
-    if LABEL in df.columns:
-        labels_per_sequence = grouped[LABEL].nunique()
-        mixed = labels_per_sequence[labels_per_sequence > 1]
-        if len(mixed):
-            raise DataError(f"{where}: sequence {mixed.index[0]!r} has more than one label")
-    if SPLIT in df.columns:
-        unknown = set(df[SPLIT].unique()) - set(SPLITS)
-        if unknown:
-            raise DataError(f"{where}: column 'split' has values {sorted(map(str, unknown))}; allowed: {', '.join(SPLITS)}")
 
 
-def sequences_of(df: pd.DataFrame, features: list[str] | None = None) -> tuple[list[np.ndarray], list[str | None], list]:
-    """Per-sequence float32 (T, D) arrays, labels (None without a label column) and ids, sorted by id."""
-    features = features or feature_columns(df)
+def label_mode(task: str) -> str | None:
+    """Where a task's label lives in the table: per sequence, per step, or nowhere."""
+    return {"classify": "sequence", "label_steps": "step"}.get(task)
+
+
+def sequences_of(df: pd.DataFrame, columns: list[str]) -> tuple[list[np.ndarray], list]:
+    """Per-sequence (T, len(columns)) arrays and the sequence ids, sorted by sequence_id then step."""
     df = df.sort_values([SEQUENCE_ID, STEP], kind="stable")
-    arrays, labels, ids = [], [], []
-    for sid, group in df.groupby(SEQUENCE_ID, sort=False):
-        arrays.append(group[features].to_numpy(dtype=np.float32))
-        labels.append(str(group[LABEL].iloc[0]) if LABEL in group.columns else None)
-        ids.append(sid)
-    return arrays, labels, ids
+    ids = pd.unique(df[SEQUENCE_ID])
+    bounds = np.flatnonzero(np.r_[True, df[SEQUENCE_ID].to_numpy()[1:] != df[SEQUENCE_ID].to_numpy()[:-1], True])
+    values = df[columns].to_numpy()
+    return [values[a:b] for a, b in zip(bounds[:-1], bounds[1:])], list(ids)

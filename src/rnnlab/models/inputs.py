@@ -1,0 +1,29 @@
+"""Symbol inputs: token ids -> learned vectors, in front of any encoder."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from rnnlab.models.output import Encoded
+
+PAD_ID, UNK_ID = 0, 1  # reserved ids of every vocabulary (padding is masked by the driver, never read)
+
+
+class TokenInput(nn.Module):
+    """x (B, T) int64 -> embedding (B, T, E) -> the wrapped encoder."""
+
+    def __init__(self, vocab_size: int, embedding_size: int, encoder: nn.Module) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=PAD_ID)
+        self.encoder = encoder
+
+    @property
+    def output_size(self) -> int:
+        return self.encoder.output_size
+
+    @property
+    def stack(self):  # the recurrent stack, for reports (backend)
+        return getattr(self.encoder, "stack", None)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Encoded:
+        return self.encoder(self.embedding(x), lengths)  # (B, T) -> (B, T, E)

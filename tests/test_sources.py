@@ -1,0 +1,294 @@
+"""The built-in sources: each loads its real, package-shipped dataset into a valid canonical table
+with the documented sequences per split, lengths, inputs and classes. One load per source."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnnlab.data.sources import SOURCES, pixels, stocks, text, timeseries
+from rnnlab.data.table import LABEL, SEQUENCE_ID, SPLIT, STEP, TOKEN, feature_columns, table_from_sequences, table_from_tokens, validate_table
+from rnnlab.errors import DataError
+
+DIGITS = [str(d) for d in range(10)]
+
+
+def load(name: str) -> pd.DataFrame:
+    """Load a source and validate it: one label per sequence when it has one, else none."""
+    table = SOURCES[name]()
+    validate_table(table, f"source {name}", label="sequence" if LABEL in table.columns else None)
+    return table
+
+
+def per_sequence(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per sequence: its length and, where present, its label and split."""
+    grouped = table.groupby(SEQUENCE_ID, sort=False)
+    summary = grouped.size().rename("length").to_frame()
+    for column in (LABEL, SPLIT):
+        if column in table.columns:
+            summary[column] = grouped[column].first()
+    return summary
+
+
+def split_counts(summary: pd.DataFrame) -> dict[str, int]:
+    return summary[SPLIT].value_counts().to_dict()
+
+
+def length_range(summary: pd.DataFrame) -> tuple[int, int]:
+    return int(summary["length"].min()), int(summary["length"].max())
+
+
+def class_counts(summary: pd.DataFrame) -> dict[str, int]:
+    return summary[LABEL].value_counts().sort_index().to_dict()
+
+
+# --- registry -------------------------------------------------------------------------------
+
+
+NEW_SOURCES = [
+    "plaid", "basic_motions", "amp_peptides", "shakespeare", "fine_food", "sunspots", "sp500", "djia",
+    "mnist_pixels", "mnist_rows", "digits_rows",
+]
+
+
+def test_every_family_is_registered():
+    assert set(SOURCES) == {"japanese_vowels", *NEW_SOURCES}
+
+
+@pytest.mark.parametrize("name", NEW_SOURCES)
+def test_docstring_opens_with_a_one_line_summary(name):
+    doc = SOURCES[name].__doc__
+    assert doc and doc.splitlines()[0].strip() and not doc.splitlines()[1].strip()
+
+
+# --- sensors --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plaid():
+    return load("plaid")
+
+
+@pytest.fixture(scope="module")
+def basic_motions():
+    return load("basic_motions")
+
+
+def test_plaid_is_the_official_537_537_split_of_11_appliances(plaid):
+    summary = per_sequence(plaid)
+    assert feature_columns(plaid) == ["current"]
+    assert split_counts(summary) == {"train": 537, "test": 537}
+    assert length_range(summary) == (100, 1344)
+    assert length_range(summary[summary[SPLIT] == "test"]) == (134, 1000)
+    assert sorted(summary[LABEL].unique()) == sorted(f"appliance_{k}" for k in range(11))
+    by_split = summary.groupby(SPLIT)[LABEL].nunique().to_dict()
+    assert by_split == {"train": 11, "test": 11}
+    assert class_counts(summary)["appliance_1"] == 175 and class_counts(summary)["appliance_10"] == 26
+
+
+def test_basic_motions_is_40_40_of_100_steps_with_6_named_channels(basic_motions):
+    summary = per_sequence(basic_motions)
+    assert feature_columns(basic_motions) == ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+    assert split_counts(summary) == {"train": 40, "test": 40}
+    assert length_range(summary) == (100, 100)
+    assert summary.groupby([SPLIT, LABEL]).size().to_dict() == {
+        (split, activity): 10 for split in ("test", "train") for activity in ("badminton", "running", "standing", "walking")
+    }
+
+
+# --- genome ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def amp_peptides():
+    return load("amp_peptides")
+
+
+def test_amp_peptides_are_5200_balanced_amino_acid_sequences_without_a_split(amp_peptides):
+    summary = per_sequence(amp_peptides)
+    assert SPLIT not in amp_peptides.columns
+    assert feature_columns(amp_peptides) == [] and TOKEN in amp_peptides.columns
+    assert len(summary) == 5200 and len(amp_peptides) == 171_133
+    assert length_range(summary) == (7, 174)
+    assert class_counts(summary) == {"AMP": 2600, "UniProt": 2600}
+    assert set(amp_peptides[TOKEN].unique()) == set("ACDEFGHIKLMNPQRSTVWY")
+    first = amp_peptides[amp_peptides[SEQUENCE_ID] == "peptide-0000"]
+    assert "".join(first[TOKEN]) == "GLWSKIKEVGKEAAKAAAKAAGKAALGAVSEAV" and first[LABEL].iloc[0] == "AMP"
+    assert length_range(summary[summary[LABEL] == "UniProt"]) == (10, 50)
+
+
+# --- text -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shakespeare():
+    return load("shakespeare")
+
+
+@pytest.fixture(scope="module")
+def fine_food():
+    return load("fine_food")
+
+
+def test_shakespeare_is_31353_character_turns_split_by_play(shakespeare):
+    summary = per_sequence(shakespeare)
+    assert list(shakespeare.columns) == [SEQUENCE_ID, STEP, TOKEN, SPLIT]
+    assert split_counts(summary) == {"train": 28_015, "test": 3338}
+    assert len(shakespeare) == 4_132_130
+    assert summary.groupby(SPLIT)["length"].sum().to_dict() == {"train": 3_720_177, "test": 411_953}
+    assert length_range(summary) == (2, 3052)
+    plays = summary.index.str.split("/").str[0]
+    assert plays.nunique() == 38
+    assert sorted(plays[summary[SPLIT] == "test"].unique()) == ["henry-viii", "the-tempest", "troilus-and-cressida", "two-gentlemen-of-verona"]
+    assert shakespeare[TOKEN].nunique() == 74
+    assert not set(shakespeare[TOKEN].unique()) & {"\\", "*", "#"}
+
+
+def test_shakespeare_turns_hold_only_the_spoken_lines(shakespeare):
+    hamlet = shakespeare[shakespeare[SEQUENCE_ID].str.startswith("hamlet/")]
+    turns = hamlet.groupby(SEQUENCE_ID, sort=True)[TOKEN].agg("".join)
+    assert turns.index[0] == "hamlet/00000"
+    assert list(turns.iloc[:3]) == ["Who's there?", "Nay, answer me: stand, and unfold yourself.", "Long live the king!"]
+    assert turns.iloc[7] == "For this relief much thanks: 'tis bitter cold,\nAnd I am sick at heart."
+
+
+def test_parse_turns_follows_the_markdown_layout():
+    markdown = "\n".join([
+        "# A Play", "", "## ACT I", "", "_Enter A and B_", "",
+        "**A**  ", "First line,  ", "second line.", "",
+        "**B**  ", "_[Aside]_  ", "Quietly \\-- now.", "*[Exit.]*", "",
+        "**A**", "", "_Exit A, then B,", "slowly_", "",
+        "**B**  ", "One.", "**A**  ", "Two.",
+    ])
+    assert text.parse_turns(markdown) == ["First line,\nsecond line.", "Quietly -- now.", "One.", "Two."]
+
+
+def test_token_table_matches_table_from_tokens():
+    sequences, ids = [["a", "b"], ["c"], "xyz"], ["s1", "s2", "s3"]
+    for labels in (None, ["great", "other", 3]):
+        for splits in (None, ["train", "test", "train"]):
+            expected = table_from_tokens(sequences, labels, splits, ids, "toy")
+            pd.testing.assert_frame_equal(text.token_table(sequences, labels, splits, ids, "toy"), expected)
+    with pytest.raises(DataError, match="'s2' has length 0"):
+        text.token_table(["ab", ""], None, None, ["s1", "s2"], "toy")
+
+
+def test_fine_food_is_4000_1000_word_sequences_great_or_other(fine_food):
+    summary = per_sequence(fine_food)
+    assert split_counts(summary) == {"train": 4000, "test": 1000}
+    assert length_range(summary) == (10, 1687)
+    assert summary.groupby([SPLIT, LABEL]).size().to_dict() == {
+        ("test", "great"): 658, ("test", "other"): 342, ("train", "great"): 2600, ("train", "other"): 1400,
+    }
+    tokens = fine_food[TOKEN]
+    assert (tokens == tokens.str.lower()).all() and not tokens.str.contains(r"\s").any()
+    assert "br" not in set(tokens.unique())
+
+
+def test_review_words_splits_words_and_punctuation_and_drops_html():
+    review = "Great TEA!<br /><br />I'd buy it again &quot;soon&quot;, 10/10."
+    assert text.review_words(review) == ["great", "tea", "!", "i'd", "buy", "it", "again", '"', "soon", '"', ",", "10", "/", "10", "."]
+
+
+# --- time series and stocks -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sunspots():
+    return load("sunspots")
+
+
+def test_sunspots_is_one_series_split_in_time_at_1937(sunspots):
+    assert list(sunspots.columns) == [SEQUENCE_ID, STEP, "value", SPLIT]
+    assert (sunspots[SEQUENCE_ID] == "sunspots").all() and len(sunspots) == 2820
+    assert sunspots[SPLIT].value_counts().to_dict() == {"train": 2256, "test": 564}
+    assert (sunspots[SPLIT].iloc[:2256] == "train").all() and (sunspots[SPLIT].iloc[2256:] == "test").all()
+    assert sunspots["value"].iloc[0] == 58.0
+
+
+def test_sunspot_years_survive_float_month_times():
+    times = 1936 + np.arange(24) / 12.0 - 1e-9
+    assert timeseries._years(times).tolist() == [1936] * 12 + [1937] * 12
+    with pytest.raises(DataError, match="consecutive"):
+        timeseries._years(np.array([1936.0, 1936.25]))
+
+
+@pytest.fixture(scope="module")
+def sp500():
+    return load("sp500")
+
+
+@pytest.fixture(scope="module")
+def djia():
+    return load("djia")
+
+
+def test_sp500_is_5030_daily_percent_log_returns(sp500):
+    assert list(sp500.columns) == [SEQUENCE_ID, STEP, "log_return"]
+    assert (sp500[SEQUENCE_ID] == "sp500").all() and len(sp500) == 5030
+    returns = sp500["log_return"]
+    assert abs(returns.mean()) < 0.1 and 1.0 < returns.std() < 1.5 and returns.abs().max() < 12
+
+
+def test_djia_is_37930_daily_percent_log_returns_with_black_monday(djia):
+    assert list(djia.columns) == [SEQUENCE_ID, STEP, "log_return"]
+    assert (djia[SEQUENCE_ID] == "djia").all() and len(djia) == 37_930
+    assert djia["log_return"].min() == pytest.approx(100 * np.log(1738.74 / 2246.73))
+
+
+def test_log_returns_drop_missing_prices_and_sort_by_date():
+    prices = pd.Series([110.0, np.nan, 100.0, 0.0, 121.0], index=pd.to_datetime(["2020-01-02", "2020-01-03", "2020-01-01", "2020-01-04", "2020-01-05"]))
+    np.testing.assert_allclose(stocks.log_returns(prices, "toy"), 100 * np.log([1.1, 1.1]))
+
+
+# --- pixels ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mnist_pixels():
+    return load("mnist_pixels")
+
+
+@pytest.fixture(scope="module")
+def mnist_rows():
+    return load("mnist_rows")
+
+
+@pytest.fixture(scope="module")
+def digits_rows():
+    return load("digits_rows")
+
+
+def test_mnist_pixels_is_5000_digits_of_784_steps(mnist_pixels):
+    summary = per_sequence(mnist_pixels)
+    assert SPLIT not in mnist_pixels.columns and feature_columns(mnist_pixels) == ["pixel"]
+    assert len(summary) == 5000 and length_range(summary) == (784, 784)
+    assert class_counts(summary) == {digit: 500 for digit in DIGITS}
+    assert mnist_pixels["pixel"].min() == 0.0 and mnist_pixels["pixel"].max() == 1.0
+
+
+def test_mnist_rows_is_the_same_digits_as_28_rows_of_28(mnist_rows, mnist_pixels):
+    summary = per_sequence(mnist_rows)
+    assert feature_columns(mnist_rows) == [f"col_{j:02d}" for j in range(28)]
+    assert len(summary) == 5000 and length_range(summary) == (28, 28)
+    assert class_counts(summary) == {digit: 500 for digit in DIGITS}
+    sid = "mnist-1234"
+    rows = mnist_rows[mnist_rows[SEQUENCE_ID] == sid][feature_columns(mnist_rows)].to_numpy()
+    pixels = mnist_pixels[mnist_pixels[SEQUENCE_ID] == sid]["pixel"].to_numpy()
+    np.testing.assert_array_equal(rows.reshape(-1), pixels)
+
+
+def test_image_table_matches_table_from_sequences():
+    images, digits = np.random.default_rng(0).random((3, 4, 2)), np.array([1, 7, 3])
+    expected = table_from_sequences(list(images), ["1", "7", "3"], None, ["m-0000", "m-0001", "m-0002"], ["a", "b"], "toy")
+    pd.testing.assert_frame_equal(pixels.image_table(images, digits, "m", ["a", "b"], "toy"), expected)
+
+
+def test_digits_rows_is_1797_images_of_8_rows_of_8(digits_rows):
+    summary = per_sequence(digits_rows)
+    assert SPLIT not in digits_rows.columns
+    assert feature_columns(digits_rows) == [f"col_{j}" for j in range(8)]
+    assert len(summary) == 1797 and length_range(summary) == (8, 8)
+    assert class_counts(summary) == {"0": 178, "1": 182, "2": 177, "3": 183, "4": 181, "5": 182, "6": 181, "7": 179, "8": 174, "9": 180}
+    assert digits_rows[feature_columns(digits_rows)].to_numpy().max() == 1.0
