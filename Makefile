@@ -32,6 +32,7 @@ $(STAMP): requirements.lock pyproject.toml
 venv: $(STAMP) ## build the virtual environment (pinned versions)
 
 pipeline: $(STAMP) ## run the whole pipeline (DVC -> Prefect -> Lightning -> MLflow); reruns only stale stages
+	$(PY) -m rnnlab.cli plan
 	$(PY) -m rnnlab.services start prefect
 	PREFECT_API_URL=$(PREFECT_URL)/api dvc repro
 	@echo "leaderboard: reports/leaderboard.md   runs: make ui   flows: make prefect-ui"

@@ -10,7 +10,7 @@ from prefect import flow, task
 from rnnlab.config import load_config, project_root
 from rnnlab.data import store
 from rnnlab.data.sources import SOURCES
-from rnnlab.data.table import validate_table
+from rnnlab.data.table import label_mode, validate_table
 from rnnlab.errors import exit_on_user_error
 from rnnlab.paths import raw_dir
 
@@ -21,8 +21,8 @@ def load_source(source: str) -> pd.DataFrame:
 
 
 @task
-def validate(table: pd.DataFrame, dataset: str) -> None:
-    validate_table(table, f"dataset {dataset}")
+def validate(table: pd.DataFrame, dataset: str, task_kind: str) -> None:
+    validate_table(table, f"dataset {dataset}", label_mode(task_kind))
 
 
 @task
@@ -34,7 +34,7 @@ def write(table: pd.DataFrame, dataset: str) -> str:
 def ingest(dataset: str) -> str:
     settings = load_config().dataset(dataset)
     table = load_source(settings.source)
-    validate(table, dataset)
+    validate(table, dataset, settings.task)
     path = write(table, dataset)
     print(f"{dataset}: {table['sequence_id'].nunique()} sequences, {len(table)} steps -> {path}")
     return path

@@ -22,21 +22,12 @@ from tests.conftest import copy_project, free_port
 pytestmark = pytest.mark.slow
 
 SMOKE_ARCHITECTURES = ["lstm", "gru"]  # fused (packed LSTM) and reference (course GRU) paths
-
-
-def shrink(params_path: Path) -> None:
-    params = yaml.safe_load(params_path.read_text())
-    params["pipeline"]["architectures"] = SMOKE_ARCHITECTURES
-    for name in SMOKE_ARCHITECTURES:
-        params["architectures"][name]["hidden_size"] = 16
-    params["train"].update(max_epochs=4, patience=2, seeds=[0])
-    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+SMOKE_DATASETS = ["japanese_vowels", "amp_peptides", "shakespeare", "sunspots"]  # numeric and token classify, LM, forecast
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = copy_project(tmp_path_factory.mktemp("project"))
-    shrink(root / "params.yaml")
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -53,6 +44,8 @@ def project(tmp_path_factory):
     git("add", "-A")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "copy")
     run = lambda *cmd: subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)  # noqa: E731
+    profile = run("rnnlab", "profile", "smoke")
+    assert profile.returncode == 0, profile.stderr
     started = run(sys.executable, "-m", "rnnlab.services", "start", "prefect")
     assert started.returncode == 0, started.stdout + started.stderr
     env["PREFECT_API_URL"] = f"http://127.0.0.1:{env['RNNLAB_PREFECT_PORT']}/api"
@@ -67,8 +60,10 @@ def project(tmp_path_factory):
 def test_first_repro_runs_every_stage(project):
     first = project["first"]
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    for stage in ["ingest@japanese_vowels", "prepare@japanese_vowels", "train@lstm-japanese_vowels", "train@gru-japanese_vowels", "compare"]:
-        assert f"Running stage '{stage}'" in first.stdout
+    stages = [f"{kind}@{ds}" for ds in SMOKE_DATASETS for kind in ("ingest", "prepare")]
+    stages += [f"train@{arch}-{ds}" for ds in SMOKE_DATASETS for arch in SMOKE_ARCHITECTURES] + ["compare"]
+    ran = sorted(line.split("'")[1] for line in first.stdout.splitlines() if line.startswith("Running stage"))
+    assert ran == sorted(stages)
 
 
 def test_second_repro_does_nothing(project):
@@ -84,14 +79,18 @@ def test_leaderboard_and_figures(project):
     for name in SMOKE_ARCHITECTURES:
         assert f"| {name} | " in board
     assert "Champion `rnnlab-japanese_vowels@champion` is version 1 (promoted: no champion yet)" in board
-    assert "## All datasets: test accuracy" in board
+    assert "## All datasets: each dataset's headline test metric" in board
+    assert "| sunspots | MAE ↓ |" in board and "AR(34), fit before the test part (measured by prepare on the same split)" in board
+    assert "5-gram, Kneser-Ney" in board and "MiniRocket" in board
     for figure in ("japanese_vowels_test_accuracy.png", "japanese_vowels_val_loss.png"):
         assert (root / "reports" / "figures" / figure).stat().st_size > 5000
     decision = json.loads((root / "reports" / "champions.json").read_text())["japanese_vowels"]
     assert decision["promoted"] and decision["candidate"]["architecture"] in SMOKE_ARCHITECTURES
-    metrics = json.loads((root / "reports" / "metrics.json").read_text())["japanese_vowels"]
-    assert set(metrics) == set(SMOKE_ARCHITECTURES)
-    assert all(0.0 <= m["test_accuracy"] <= 1.0 for m in metrics.values())
+    metrics = json.loads((root / "reports" / "metrics.json").read_text())
+    assert set(metrics) == set(SMOKE_DATASETS) and all(set(m) == set(SMOKE_ARCHITECTURES) for m in metrics.values())
+    assert all(0.0 <= m["test_accuracy"] <= 1.0 for m in metrics["japanese_vowels"].values())
+    assert all(m["test_mae"] > 0 and m["test_rmse"] >= m["test_mae"] for m in metrics["sunspots"].values())
+    assert all(0 < m["test_bits_per_token"] < 8 for m in metrics["shakespeare"].values())
 
 
 def test_mlflow_runs_metrics_artifacts_and_champion(project):
@@ -169,7 +168,7 @@ def test_predict_command_answers_for_variable_length_sequences(project):
     assert missing.returncode == 2 and "nope.csv: input file not found" in missing.stderr
     test[test["sequence_id"].isin(chosen)].drop(columns=["lpc_3"]).to_csv(root / "bad.csv", index=False)
     bad = run("rnnlab", "predict", "--dataset", "japanese_vowels", "--input", "bad.csv", "--output", "y.csv")
-    assert bad.returncode == 2 and "missing feature column(s) 'lpc_3'" in bad.stderr
+    assert bad.returncode == 2 and "missing input column(s) 'lpc_3'" in bad.stderr
     assert not (root / "y.csv").exists()
 
 
@@ -281,6 +280,38 @@ def test_scheduled_retraining_runs_and_records_its_decision(project):
     assert artifacts and "nothing retrained" in artifacts[0]["data"]
 
 
+def test_language_model_and_forecast_runs_log_their_pictures(project):
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{project['root'] / 'mlflow' / 'mlflow.db'}")
+    found = {}
+    for dataset, folder, expected in (("shakespeare", "samples", "samples/generated.txt"), ("sunspots", "plots", "plots/forecast_test.png")):
+        experiment = client.get_experiment_by_name(f"rnnlab/{dataset}")
+        found[dataset] = client.search_runs([experiment.experiment_id], filter_string="tags.architecture = 'lstm'")[0].info.run_id
+        assert expected in {a.path for a in client.list_artifacts(found[dataset], folder)}
+    text = Path(client.download_artifacts(found["shakespeare"], "samples/generated.txt")).read_text()
+    assert text.count("⟫") == 1 and len(text.split("⟫")[1].strip()) >= 10, "a prompt and its sampled continuation"
+
+
+def test_an_imported_file_is_trained_by_the_next_repro(project, tmp_path):
+    """`rnnlab import` of a user's CSV (BasicMotions exported with its own column names): the next
+    `dvc repro` prepares it and trains every compatible architecture on it, and nothing else."""
+    root, run = project["root"], project["run"]
+    from rnnlab.data.sources import SOURCES
+
+    csv = tmp_path / "motions.csv"
+    SOURCES["basic_motions"]().rename(columns={"label": "activity"}).to_csv(csv, index=False)
+    imported = run("rnnlab", "import", str(csv), "--name", "my_motions", "--task", "classify", "--target", "activity")
+    assert imported.returncode == 0, imported.stderr
+    assert (root / "data" / "raw" / "my_motions.dvc").is_file()
+    rerun = run("dvc", "repro")
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    ran = sorted(line.split("'")[1] for line in rerun.stdout.splitlines() if line.startswith("Running stage"))
+    assert ran == ["compare", "prepare@my_motions", "train@gru-my_motions", "train@lstm-my_motions"]
+    metrics = json.loads((root / "reports" / "metrics.json").read_text())["my_motions"]
+    assert set(metrics) == set(SMOKE_ARCHITECTURES)
+
+
 def test_changing_one_architecture_reruns_only_its_training_and_compare(project):
     """Runs last: it retrains one architecture in the shared project copy."""
     root, run = project["root"], project["run"]
@@ -295,4 +326,4 @@ def test_changing_one_architecture_reruns_only_its_training_and_compare(project)
         params_path.write_text(original)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     ran = sorted(line.split("'")[1] for line in rerun.stdout.splitlines() if line.startswith("Running stage"))
-    assert ran == ["compare", "train@gru-japanese_vowels"]
+    assert ran == ["compare"] + [f"train@gru-{ds}" for ds in sorted(SMOKE_DATASETS + ["my_motions"])]

@@ -4,6 +4,8 @@
     rnnlab plan             write plan.yaml: the stages dvc.yaml expands (make pipeline runs it)
     rnnlab architectures    the registered architectures and the tasks they support
     rnnlab sources          the built-in data sources
+    rnnlab import FILE --name N --task K --target C   a user's CSV/Parquet as a DVC-tracked dataset
+    rnnlab profile NAME     apply profiles/NAME.yaml (smoke, full) to params.yaml and plan.yaml
     rnnlab train --architecture A --dataset D --seed S   one training run (as the pipeline does)
     rnnlab predict --dataset D --input FILE --output FILE  predictions of the dataset's champion
 """
@@ -47,6 +49,25 @@ def _architectures(args) -> None:
         print(f"{arch.name:8s} tasks: {', '.join(sorted(arch.tasks)):12s} {arch.summary}")
 
 
+def _profile(args) -> None:
+    from rnnlab.config import project_root
+    from rnnlab.profiles import apply_profile
+
+    config = apply_profile(project_root(), args.name)
+    print(f"params.yaml now holds profile {args.name!r}: {len(config.pipeline.datasets)} dataset(s), "
+          f"{len(config.pairs())} training stage(s) x {len(config.train.seeds)} seed(s) (git checkout params.yaml plan.yaml: back to the default)")
+
+
+def _import(args) -> None:
+    from rnnlab.config import project_root
+    from rnnlab.importer import import_file
+
+    meta = import_file(project_root(), Path(args.file), args.name, args.task, args.target, args.window)
+    sizes = ", ".join(f"{k} {v['sequences']}" for k, v in meta["lengths"].items())
+    print(f"imported {args.file} as dataset {args.name!r} ({args.task}; {sizes} sequences): data/raw/{args.name} is tracked by DVC "
+          f"(data/raw/{args.name}.dvc), params.yaml and plan.yaml list it. Next: git add data/raw/{args.name}.dvc params.yaml plan.yaml; make pipeline")
+
+
 def _sources(args) -> None:
     from rnnlab.data.sources import SOURCES
 
@@ -75,6 +96,16 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("check", help="validate params.yaml and plan.yaml").set_defaults(run=_check)
     commands.add_parser("plan", help="write plan.yaml: the compatible (architecture, dataset) pairs dvc.yaml runs").set_defaults(run=_plan)
     commands.add_parser("architectures", help="list registered architectures").set_defaults(run=_architectures)
+    importer = commands.add_parser("import", help="add a CSV or Parquet file (long format) as a DVC-tracked dataset")
+    importer.add_argument("file", help="one row per step: sequence_id, step, features or token, the target; optional split")
+    importer.add_argument("--name", required=True, help="the dataset's name in params.yaml")
+    importer.add_argument("--task", required=True, help="classify | label_steps | language_model | forecast")
+    importer.add_argument("--target", required=True, help="the column to predict (forecast: a numeric feature column)")
+    importer.add_argument("--window", type=int, default=24, help="forecast only: steps of history per example, written to params.yaml")
+    importer.set_defaults(run=_import)
+    profile = commands.add_parser("profile", help="apply profiles/NAME.yaml (smoke, full) to params.yaml")
+    profile.add_argument("name")
+    profile.set_defaults(run=_profile)
     commands.add_parser("sources", help="list built-in data sources").set_defaults(run=_sources)
     train = commands.add_parser("train", help="train one (architecture, dataset, seed)")
     train.add_argument("--architecture", required=True)

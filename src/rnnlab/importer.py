@@ -1,0 +1,134 @@
+"""``rnnlab import``: a user's CSV or Parquet file becomes a DVC-tracked dataset in params.yaml.
+
+The file is in the canonical long format (one row per step: ``sequence_id``, ``step``, feature
+columns or a ``token`` column, the target; optional ``split`` = train/test). Import checks it the
+way the pipeline will — the table, then the split and the vocabulary the prepare step would fit —
+and only then writes ``data/raw/<name>/table.parquet``, tracks it with ``dvc add``, adds the
+dataset to params.yaml (comments kept) and to ``pipeline.datasets``, and rewrites plan.yaml. The
+next ``make pipeline`` trains every compatible architecture on it. A failure at any point leaves
+the project as it was.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from rnnlab import params_file
+from rnnlab.config import DATASET_MODELS, IMPORTED, PARAMS_FILE, Config, load_config
+from rnnlab.data import prepare as steps
+from rnnlab.data.store import write_table
+from rnnlab.data.table import LABEL, SPLIT, TOKEN, label_mode, validate_table
+from rnnlab.errors import ConfigError, DataError
+from rnnlab.paths import raw_dir
+from rnnlab.plan import write_plan
+
+READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet}
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")  # it becomes a DVC stage name, a folder and an MLflow experiment
+
+
+def read_file(path: Path) -> pd.DataFrame:
+    if path.suffix.lower() not in READERS:
+        raise DataError(f"{path}: rnnlab import reads .csv or .parquet files, got {path.suffix or 'no extension'!r}")
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty")
+    try:
+        return READERS[path.suffix.lower()](path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty") from None
+    except Exception as err:
+        raise DataError(f"{path}: cannot be read as {path.suffix[1:]}: {str(err).splitlines()[0]}") from None
+
+
+def canonical(table: pd.DataFrame, task: str, target: str, where: str) -> pd.DataFrame:
+    """The user's target column under its canonical name: ``label`` (classes), ``token`` (language
+    models); a forecast target stays a feature column (the model reads its past values)."""
+    if target not in table.columns:
+        raise DataError(f"{where}: target column {target!r} does not exist (columns: {', '.join(map(str, table.columns))})")
+    renamed = {"classify": LABEL, "label_steps": LABEL, "language_model": TOKEN}.get(task)
+    if renamed and target != renamed:
+        if renamed in table.columns:
+            raise DataError(f"{where}: has a {renamed!r} column and the target {target!r}; which one is the target?")
+        table = table.rename(columns={target: renamed})
+    if renamed == LABEL:
+        table[LABEL] = table[LABEL].astype(str).where(table[LABEL].notna())
+    return table
+
+
+def dataset_entry(task: str, target: str, table: pd.DataFrame, window: int) -> dict:
+    """The new dataset's params.yaml entry: every key written out, for the user to tune."""
+    entry = {
+        "source": IMPORTED,
+        "task": task,
+        "val_fraction": 0.2,
+        "test_fraction": None if SPLIT in table.columns else 0.2,
+        "max_sequences": None,
+        "max_length": None,
+        "split_seed": 0,
+        "tokens": {"embedding_size": 32, "min_count": 1, "max_vocabulary": 10000} if TOKEN in table.columns else None,
+        "train": {},
+    }
+    if task == "language_model":
+        entry |= {"generate": {"samples": 3, "length": 200, "temperature": 0.8}, "ngram_order": 5}
+    if task == "forecast":
+        entry |= {"target": target, "window": window, "ar_order": min(window, 8)}
+    return entry
+
+
+def import_file(root: Path, path: Path, name: str, task: str, target: str, window: int) -> dict:
+    """Validate ``path``, write and track it, add it to params.yaml. Returns the prepared meta of a dry run."""
+    root, path = Path(root), Path(path)
+    if task not in DATASET_MODELS:
+        raise ConfigError(f"--task {task!r}: unknown task (allowed: {', '.join(DATASET_MODELS)})")
+    if not NAME_PATTERN.match(name):
+        raise ConfigError(f"--name {name!r}: use lower-case letters, digits and _ (starting with a letter)")
+    config = load_config(root / PARAMS_FILE)
+    if name in config.datasets:
+        raise ConfigError(f"--name {name!r}: a dataset of that name is already in {PARAMS_FILE}")
+    where = str(path)
+    table = canonical(read_file(path), task, target, where)
+    validate_table(table, where, label_mode(task))
+    entry = dataset_entry(task, target, table, window)
+    settings = DATASET_MODELS[task].model_validate(entry)
+    _, meta = steps.prepare(table, name, settings)  # what prepare will do: splits, classes, vocabulary — fails here, not later
+
+    params_text = (root / PARAMS_FILE).read_text()
+    plan_path = root / "plan.yaml"
+    plan_text = plan_path.read_text() if plan_path.is_file() else None
+    folder = raw_dir(root, name)
+    try:
+        write_table(table, folder)
+        new_config = _add_to_params(root, name, entry)
+        _dvc_add(root, folder)
+        write_plan(root, new_config)
+    except BaseException:
+        (root / PARAMS_FILE).write_text(params_text)
+        if plan_text is not None:
+            plan_path.write_text(plan_text)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.with_name(f"{name}.dvc").unlink(missing_ok=True)
+        raise
+    return meta
+
+
+def _add_to_params(root: Path, name: str, entry: dict) -> Config:
+    params = params_file.load(root / PARAMS_FILE)
+    params["datasets"][name] = entry
+    params["pipeline"]["datasets"].append(name)
+    text = params_file.dump(params)
+    config = Config.model_validate(yaml.safe_load(text))
+    (root / PARAMS_FILE).write_text(text)
+    return config
+
+
+def _dvc_add(root: Path, folder: Path) -> None:
+    result = subprocess.run(["dvc", "add", str(folder.relative_to(root))], cwd=root, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise DataError(f"dvc add {folder.relative_to(root)} failed: {(result.stderr or result.stdout).strip().splitlines()[-1]}")

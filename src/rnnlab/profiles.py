@@ -1,0 +1,60 @@
+"""Profiles: named changes to params.yaml for a machine size (``profiles/<name>.yaml``).
+
+params.yaml holds the default profile (every application, sized for a 2-core CPU in 30 minutes).
+A profile file holds only what differs: mappings merge key by key, lists and values replace.
+``rnnlab profile NAME`` validates the result first, then rewrites params.yaml (comments kept)
+and plan.yaml, so DVC reruns exactly the stages whose values changed; ``git checkout params.yaml``
+returns to the default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from rnnlab import params_file
+from rnnlab.config import PARAMS_FILE, Config, _one_line
+from rnnlab.errors import ConfigError
+
+PROFILES_DIR = "profiles"
+
+
+def available(root: Path) -> list[str]:
+    return sorted(p.stem for p in (Path(root) / PROFILES_DIR).glob("*.yaml"))
+
+
+def merge(base, changes, where: str = ""):
+    """``changes`` applied to ``base`` in place: mappings key by key, anything else replaced."""
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge(base[key], value, f"{where}{key}.")
+        else:
+            base[key] = value
+    return base
+
+
+def apply_profile(root: Path, name: str) -> Config:
+    """Rewrite params.yaml with profile ``name`` applied; nothing is written if the result is invalid."""
+    root = Path(root)
+    path = root / PROFILES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"no profile {name!r} (available: {', '.join(available(root))})")
+    changes = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(changes, dict):
+        raise ConfigError(f"{path}: expected a mapping of params.yaml sections")
+    params = params_file.load(root / PARAMS_FILE)  # comments and order kept
+    merge(params, changes)
+    text = params_file.dump(params)
+    try:
+        config = Config.model_validate(yaml.safe_load(text))
+    except Exception as err:  # pydantic's ValidationError or our ConfigError: one line either way
+        message = _one_line(err, "", Config) if hasattr(err, "errors") else str(err)
+        raise ConfigError(f"profile {name}: {message}") from None
+    from rnnlab.plan import write_plan
+
+    tmp = root / f".{PARAMS_FILE}.partial"
+    tmp.write_text(text)
+    tmp.replace(root / PARAMS_FILE)
+    write_plan(root, config)
+    return config
