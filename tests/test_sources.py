@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnlab.data.sources import SOURCES, pixels, stocks, text, timeseries
-from rnnlab.data.table import LABEL, SEQUENCE_ID, SPLIT, STEP, TOKEN, feature_columns, table_from_sequences, table_from_tokens, validate_table
+from rnnlab.data.sources import SOURCES, stocks, text, timeseries
+from rnnlab.data.table import LABEL, SEQUENCE_ID, SPLIT, STEP, TOKEN, feature_columns, validate_table
 from rnnlab.errors import DataError
 
 DIGITS = [str(d) for d in range(10)]
@@ -164,16 +164,6 @@ def test_parse_turns_follows_the_markdown_layout():
     assert text.parse_turns(markdown) == ["First line,\nsecond line.", "Quietly -- now.", "One.", "Two."]
 
 
-def test_token_table_matches_table_from_tokens():
-    sequences, ids = [["a", "b"], ["c"], "xyz"], ["s1", "s2", "s3"]
-    for labels in (None, ["great", "other", 3]):
-        for splits in (None, ["train", "test", "train"]):
-            expected = table_from_tokens(sequences, labels, splits, ids, "toy")
-            pd.testing.assert_frame_equal(text.token_table(sequences, labels, splits, ids, "toy"), expected)
-    with pytest.raises(DataError, match="'s2' has length 0"):
-        text.token_table(["ab", ""], None, None, ["s1", "s2"], "toy")
-
-
 def test_fine_food_is_4000_1000_word_sequences_great_or_other(fine_food):
     summary = per_sequence(fine_food)
     assert split_counts(summary) == {"train": 4000, "test": 1000}
@@ -277,12 +267,6 @@ def test_mnist_rows_is_the_same_digits_as_28_rows_of_28(mnist_rows, mnist_pixels
     rows = mnist_rows[mnist_rows[SEQUENCE_ID] == sid][feature_columns(mnist_rows)].to_numpy()
     pixels = mnist_pixels[mnist_pixels[SEQUENCE_ID] == sid]["pixel"].to_numpy()
     np.testing.assert_array_equal(rows.reshape(-1), pixels)
-
-
-def test_image_table_matches_table_from_sequences():
-    images, digits = np.random.default_rng(0).random((3, 4, 2)), np.array([1, 7, 3])
-    expected = table_from_sequences(list(images), ["1", "7", "3"], None, ["m-0000", "m-0001", "m-0002"], ["a", "b"], "toy")
-    pd.testing.assert_frame_equal(pixels.image_table(images, digits, "m", ["a", "b"], "toy"), expected)
 
 
 def test_digits_rows_is_1797_images_of_8_rows_of_8(digits_rows):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from rnnlab.models.inputs import PAD_ID, UNK_ID
+
 
 @torch.no_grad()
 def generate_samples(model: nn.Module, vocabulary: list[str], prompts: list[Tensor], settings, seed: int) -> list[str]:
@@ -18,6 +20,7 @@ def generate_samples(model: nn.Module, vocabulary: list[str], prompts: list[Tens
         tokens = prompt.clone()  # (T,)
         for _ in range(settings.length):
             logits = model(tokens.unsqueeze(0), torch.tensor([len(tokens)])).prediction[0, -1]  # (V,) at the last step
+            logits[[PAD_ID, UNK_ID]] = -torch.inf  # write real tokens only
             probabilities = torch.softmax(logits / settings.temperature, dim=-1)
             tokens = torch.cat([tokens, torch.multinomial(probabilities, 1, generator=generator)])
         words = [vocabulary[i] for i in tokens.tolist()]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -97,7 +98,7 @@ def import_file(root: Path, path: Path, name: str, task: str, target: str, windo
     validate_table(table, where, label_mode(task))
     entry = dataset_entry(task, target, table, window)
     settings = DATASET_MODELS[task].model_validate(entry)
-    _, meta = steps.prepare(table, name, settings)  # what prepare will do: splits, classes, vocabulary — fails here, not later
+    _, meta = steps.prepare(table, where, settings)  # what prepare will do (splits, classes, vocabulary): fails here, naming the file
 
     params_text = (root / PARAMS_FILE).read_text()
     plan_path = root / "plan.yaml"
@@ -129,6 +130,6 @@ def _add_to_params(root: Path, name: str, entry: dict) -> Config:
 
 
 def _dvc_add(root: Path, folder: Path) -> None:
-    result = subprocess.run(["dvc", "add", str(folder.relative_to(root))], cwd=root, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "dvc", "add", str(folder.relative_to(root))], cwd=root, capture_output=True, text=True)
     if result.returncode != 0:
         raise DataError(f"dvc add {folder.relative_to(root)} failed: {(result.stderr or result.stdout).strip().splitlines()[-1]}")

@@ -32,6 +32,9 @@ from rnnlab.models.inputs import PAD_ID, UNK_ID
 MIN_STD = 1e-8
 PREPARED_SPLITS = ("train", "val", "test")
 SPECIAL_TOKENS = {"<pad>": PAD_ID, "<unk>": UNK_ID}
+# More distinct tokens than this share of all training tokens: nearly every token is new, so the
+# column holds ids or free text, not symbols — an embedding per value would learn nothing.
+RUNAWAY_SHARE = 0.5
 
 
 # --- splitting sequences --------------------------------------------------------------------------
@@ -197,6 +200,11 @@ def fit_vocabulary(train: pd.DataFrame, tokens, where: str) -> list[str] | None:
     if tokens is None:
         raise DataError(f"{where}: the data has a 'token' column; set tokens (embedding_size, min_count, max_vocabulary) in params.yaml")
     counts = Counter(train[TOKEN].astype(str))
+    if len(counts) > RUNAWAY_SHARE * len(train):
+        raise DataError(
+            f"{where}: column 'token' has {len(counts):,} distinct values in {len(train):,} training rows (a runaway vocabulary: "
+            f"nearly every token is new — is it an id or free-text column? Tokens are symbols such as characters, words or residues)"
+        )
     kept = sorted((t for t, c in counts.items() if c >= tokens.min_count), key=lambda t: (-counts[t], t))
     if len(kept) + len(SPECIAL_TOKENS) > tokens.max_vocabulary:
         raise DataError(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rnnlab.data.sources.text import token_table
+from rnnlab.data.table import table_from_tokens
 
 
 def amp_peptides() -> pd.DataFrame:
@@ -30,4 +30,4 @@ def amp_peptides() -> pd.DataFrame:
     data = load_AMPvsUniProt()
     labels = [data.target_names[int(target)] for target in data.target]
     ids = [f"peptide-{i:04d}" for i in range(len(data.sequences))]
-    return token_table([str(s) for s in data.sequences], labels, None, ids, "source amp_peptides")
+    return table_from_tokens([str(s) for s in data.sequences], labels, None, ids, "source amp_peptides")

@@ -1,0 +1,202 @@
+"""Task kinds: heads over every registered encoder, losses and metrics by hand, and the data each
+task is trained on (forecast windows without look-ahead, language-model shifts, per-step labels)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from rnnlab import registry
+from rnnlab.config import ForecastDataset, LabelStepsDataset, LanguageModelDataset
+from rnnlab.data import prepare as steps
+from rnnlab.data.batching import collate, encode
+from rnnlab.data.table import table_from_sequences, table_from_tokens
+from rnnlab.errors import DataError
+from rnnlab.evaluate import build_model, evaluate
+from rnnlab.generate import generate_samples
+from rnnlab.serving import predict_table
+from rnnlab.tasks import IGNORE, TASKS
+from tests.test_contract import settings_for
+
+COMMON = dict(val_fraction=0.2, max_sequences=None, split_seed=0, train={})
+
+
+def forecast_settings(**changes) -> ForecastDataset:
+    values = dict(source="sunspots", task="forecast", test_fraction=0.25, max_length=None, tokens=None, target="y", window=4, ar_order=2, **COMMON)
+    return ForecastDataset(**{**values, **changes})
+
+
+def lm_settings(**changes) -> LanguageModelDataset:
+    values = dict(source="shakespeare", task="language_model", test_fraction=0.25, max_length=None,
+                  tokens={"embedding_size": 4, "min_count": 1, "max_vocabulary": 50},
+                  generate={"samples": 2, "length": 5, "temperature": 1.0}, ngram_order=3, **COMMON)
+    return LanguageModelDataset(**{**values, **changes})
+
+
+def series_table(n: int = 60) -> pd.DataFrame:
+    t = np.arange(n, dtype=float)
+    return table_from_sequences([np.stack([t * 10, np.sin(t)], axis=1)], None, None, ["s"], ["y", "x"], "toy")
+
+
+# --- data per task ------------------------------------------------------------------------------------
+
+
+def test_forecast_windows_read_only_the_past_and_split_in_time():
+    raw = series_table()  # y_t = 10 t: each window's values name their steps
+    parts, baselines = steps.split(raw, "toy", forecast_settings())
+    test_start, val_start = 60 - 15, 45 - 9
+    for part, (lo, hi) in {"train": (4, val_start), "val": (val_start, test_start), "test": (test_start, 60)}.items():
+        targets = parts[part].groupby("sequence_id")["label"].first().to_numpy() / 10
+        np.testing.assert_array_equal(targets, np.arange(lo, hi))
+        for sid, window in parts[part].groupby("sequence_id"):
+            t = int(sid.split("@")[1])
+            np.testing.assert_array_equal(window["y"].to_numpy() / 10, np.arange(t - 4, t)), "inputs are the 4 steps before the target"
+    naive = baselines["test"]["naive last value"]
+    assert naive == {"mae": pytest.approx(10.0), "rmse": pytest.approx(10.0)}, "y grows by 10 per step"
+    assert baselines["test"]["AR(2), fit before the test part"]["mae"] < 1e-6, "a linear trend is AR(2)-exact"
+
+
+def test_forecast_split_column_must_run_forward_in_time():
+    raw = series_table()
+    raw["split"] = np.where(raw["step"] >= 50, "test", "train")
+    raw.loc[55, "split"] = "train"
+    with pytest.raises(DataError, match="sequence 's' goes back from test to train at step 55"):
+        steps.split(raw, "toy", forecast_settings(test_fraction=None))
+    with pytest.raises(DataError, match="forecast target column 'z' is not a numeric feature column"):
+        steps.split(series_table(), "toy", forecast_settings(target="z"))
+
+
+def test_forecast_metrics_are_in_the_series_units():
+    meta = {"target_scale": {"mean": 100.0, "std": 10.0}, "target_signed": False}
+    metrics = TASKS["forecast"].metrics(np.array([0.0, 1.0]), np.array([0.5, 0.0]), meta)
+    assert metrics == {"mae": pytest.approx(7.5), "rmse": pytest.approx(math.sqrt((25 + 100) / 2))}
+    signed = TASKS["forecast"].metrics(np.array([0.5, -0.5]), np.array([1.0, 0.5]), {"target_scale": {"mean": 0.0, "std": 1.0}, "target_signed": True})
+    assert signed["direction_accuracy"] == 0.5
+
+
+def lm_table() -> pd.DataFrame:
+    words = ["abcab", "cabca", "bcabc", "abca", "cab", "abcabc", "bca", "cabcab"] * 2
+    return table_from_tokens(words, None, None, [f"t{i:02d}" for i in range(len(words))], "toy")
+
+
+def test_language_model_reads_tokens_before_and_predicts_the_next():
+    splits, meta = steps.prepare(lm_table(), "toy", lm_settings())
+    assert meta["vocabulary"][:2] == ["<pad>", "<unk>"] and set(meta["vocabulary"][2:]) == set("abc")
+    data = encode(splits["train"], meta)
+    tokens = splits["train"].sort_values(["sequence_id", "step"]).groupby("sequence_id")["token"].agg("".join)
+    index = {t: i for i, t in enumerate(meta["vocabulary"])}
+    for x, y, sid in zip(data.inputs, data.targets, data.ids):
+        ids = [index[c] for c in tokens[sid]]
+        assert x.tolist() == ids[:-1] and y.tolist() == ids[1:]
+    batch = collate([data[0], data[len(data) - 1]])
+    assert (batch.y == IGNORE).sum() == abs(len(data.targets[0]) - len(data.targets[-1])), "padding targets are ignored"
+
+
+def test_language_model_pieces_and_vocabulary_limits():
+    cut = steps.cut(lm_table(), lm_settings(max_length=2))
+    assert cut.groupby("sequence_id").size().max() == 2 and "t00#2" in set(cut["sequence_id"])
+    with pytest.raises(DataError, match="column 'token' has 3 distinct tokens .* more than max_vocabulary = 4"):
+        steps.prepare(lm_table(), "toy", lm_settings(tokens={"embedding_size": 4, "min_count": 1, "max_vocabulary": 4}))
+    with pytest.raises(DataError, match="task language_model needs a 'token' column"):
+        steps.split(series_table(), "toy", lm_settings())
+
+
+def test_per_step_labels_are_kept_per_step():
+    rng = np.random.default_rng(0)
+    sequences = [rng.normal(size=(int(n), 1)) for n in rng.integers(3, 8, size=20)]
+    labels = [np.where(s[:, 0] > 0, "up", "down") for s in sequences]
+    raw = table_from_sequences(sequences, labels, None, [f"s{i}" for i in range(20)], ["x"], "toy")
+    settings = LabelStepsDataset(source="japanese_vowels", task="label_steps", test_fraction=0.25, max_length=None, tokens=None, **COMMON)
+    splits, meta = steps.prepare(raw, "toy", settings)
+    data = encode(splits["test"], meta)
+    assert all(len(x) == len(y) for x, y in zip(data.inputs, data.targets))
+    assert torch.equal(torch.cat(data.targets), torch.tensor([meta["classes"].index(v) for v in splits["test"].sort_values(["sequence_id", "step"])["label"]]))
+
+
+# --- heads over every encoder ------------------------------------------------------------------------
+
+
+META = {
+    "classify": {"task": "classify", "num_features": 3, "num_classes": 4},
+    "label_steps": {"task": "label_steps", "num_features": 3, "num_classes": 4},
+    "forecast": {"task": "forecast", "num_features": 3, "num_classes": 0},
+    "language_model": {"task": "language_model", "num_features": 3, "num_classes": 6, "vocabulary": ["<pad>", "<unk>", "a", "b", "c", "d"]},
+}
+
+
+@pytest.mark.parametrize("arch", list(registry.ARCHITECTURES))
+@pytest.mark.parametrize("task", list(TASKS))
+def test_every_head_composes_with_every_encoder(arch, task):
+    model = build_model(settings_for(arch), META[task]).double().eval()
+    lengths = torch.tensor([5, 2, 4])
+    x = torch.randint(2, 6, (3, 5)) if task == "language_model" else torch.randn(3, 5, 3, dtype=torch.float64)
+    prediction = model(x, lengths).prediction
+    expected = {"classify": (3, 4), "label_steps": (3, 5, 4), "forecast": (3,), "language_model": (3, 5, 6)}[task]
+    assert prediction.shape == expected
+    y = {"classify": torch.tensor([0, 1, 3]), "forecast": torch.randn(3, dtype=torch.float64)}.get(task)
+    if y is None:
+        y = torch.randint(0, META[task]["num_classes"], (3, 5))
+        y[torch.arange(5)[None, :] >= lengths[:, None]] = IGNORE
+    loss = TASKS[task].loss(prediction, y)
+    assert torch.isfinite(loss)
+    loss.backward()
+
+
+@pytest.mark.parametrize("arch", list(registry.ARCHITECTURES))
+def test_language_model_predictions_never_read_the_future(arch):
+    """Changing tokens after step t changes no prediction at steps <= t (the causal property the
+    task needs; a bidirectional encoder fails it and is refused by the config)."""
+    model = build_model(settings_for(arch), META["language_model"]).double().eval()
+    x = torch.randint(2, 6, (2, 8))
+    lengths = torch.tensor([8, 8])
+    before = model(x, lengths).prediction
+    changed = x.clone()
+    changed[:, 5:] = (changed[:, 5:] - 1) % 4 + 2
+    after = model(changed, lengths).prediction
+    torch.testing.assert_close(after[:, :5], before[:, :5], atol=1e-12, rtol=0)
+    assert not torch.allclose(after[:, 5:], before[:, 5:])
+
+
+def test_the_bidirectional_variant_would_read_the_future():
+    model = build_model(settings_for("lstm", bidirectional=True), META["language_model"]).double().eval()
+    x = torch.randint(2, 6, (1, 8))
+    changed = x.clone()
+    changed[:, 6:] = (changed[:, 6:] - 1) % 4 + 2
+    lengths = torch.tensor([8])
+    assert not torch.allclose(model(x, lengths).prediction[:, :5], model(changed, lengths).prediction[:, :5])
+    assert registry.incompatibility(settings_for("lstm", bidirectional=True), "language_model") is not None
+
+
+def test_bits_per_token_of_uniform_logits_is_log2_of_the_vocabulary():
+    metrics = TASKS["language_model"].metrics(np.zeros((10, 8), dtype=np.float32), np.arange(10) % 8, {})
+    assert metrics["bits_per_token"] == pytest.approx(3.0)
+
+
+def test_generation_is_seeded_and_continues_the_prompt():
+    meta = META["language_model"]
+    model = build_model(settings_for("gru"), meta).eval()
+    settings = lm_settings().generate
+    prompt = [torch.tensor([2, 3, 4])]
+    a = generate_samples(model, meta["vocabulary"], prompt, settings, seed=1)
+    assert a == generate_samples(model, meta["vocabulary"], prompt, settings, seed=1)
+    assert a[0].startswith("abc ⟫ ") and len(a[0].split("⟫ ")[1]) == settings.length
+
+
+def test_served_answers_per_task():
+    raw = series_table()
+    splits, meta = steps.prepare(raw, "toy", forecast_settings())
+    model = build_model(settings_for("lstm"), meta).eval()
+    window = raw[raw["step"] < 4].drop(columns=[])
+    answer = predict_table(model, meta, window)
+    assert list(answer.columns) == ["sequence_id", "prediction"] and len(answer) == 1
+    metrics = evaluate(model, encode(splits["test"], meta), meta, 8)
+    assert set(metrics) == {"mae", "rmse"}
+
+    lm_splits, lm_meta = steps.prepare(lm_table(), "toy", lm_settings())
+    lm = build_model(settings_for("lstm"), lm_meta).eval()
+    answers = predict_table(lm, lm_meta, lm_table())
+    assert set(answers["prediction"]) <= set(lm_meta["vocabulary"]) and (answers["probability"] > 0).all()
