@@ -24,6 +24,7 @@ from rnnlab.compare import DECISIONS_FILE
 from rnnlab.config import load_config, project_root
 from rnnlab.errors import exit_on_user_error
 from rnnlab.paths import reports_dir
+from rnnlab.plan import plan, write_plan
 
 HISTORY_FILE = "retrain_history.jsonl"
 
@@ -75,7 +76,8 @@ def record(entry: dict) -> str:
 @flow(name="retrain", log_prints=True)
 def retrain() -> dict:
     config = load_config()
-    refresh_sources(config.pipeline.datasets)
+    write_plan(project_root(), config)  # params.yaml may have changed since the last run
+    refresh_sources(plan(config)["plan"]["ingest"])  # built-in sources; imported data is tracked by DVC as it is
     stale = stale_stages()
     entry = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "stale": stale, "retrained": bool(stale)}
     if stale:

@@ -127,3 +127,39 @@ def test_unknown_names_on_the_command_line(tmp_path):
     )
     assert result.returncode == 2
     assert "architecture 'lstmm' is not defined in params.yaml (defined: rnn, lstm, gru, dglstm, dilated)" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["smoke", "full"])
+def test_profiles_apply_keep_comments_and_rewrite_the_plan(tmp_path, name):
+    import shutil
+
+    from rnnlab.plan import check_plan
+    from rnnlab.profiles import apply_profile
+
+    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
+    for file in ("params.yaml", "plan.yaml"):
+        shutil.copy(ROOT / file, tmp_path / file)
+    config = apply_profile(tmp_path, name)
+    text = (tmp_path / "params.yaml").read_text()
+    assert "# rnnlab parameters" in text and "promote_margin: 0.0" in text, "comments and untouched values stay"
+    assert load_config(tmp_path / "params.yaml") == config
+    check_plan(tmp_path, config)
+    changes = yaml.safe_load((ROOT / "profiles" / f"{name}.yaml").read_text())
+    assert config.pipeline.datasets == changes["pipeline"]["datasets"]
+
+
+def test_a_profile_that_breaks_params_writes_nothing(tmp_path):
+    import shutil
+
+    from rnnlab.profiles import apply_profile
+
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "broken.yaml").write_text("train:\n  batch_size: 0\n")
+    for file in ("params.yaml", "plan.yaml"):
+        shutil.copy(ROOT / file, tmp_path / file)
+    before = (tmp_path / "params.yaml").read_text()
+    with pytest.raises(ConfigError, match=r"profile broken: params.yaml: train.batch_size = 0: Input should be greater than 0"):
+        apply_profile(tmp_path, "broken")
+    with pytest.raises(ConfigError, match=r"no profile 'huge' \(available: broken\)"):
+        apply_profile(tmp_path, "huge")
+    assert (tmp_path / "params.yaml").read_text() == before
