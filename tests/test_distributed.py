@@ -27,6 +27,7 @@ TRAIN = [sys.executable, "-m", "rnnlab.train", "--dataset", "japanese_vowels", "
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
+    from rnnlab.config import load_config
     from rnnlab.data import prepare
     from rnnlab.data.sources import SOURCES
     from rnnlab.data.store import write_table
@@ -34,7 +35,7 @@ def project(tmp_path_factory):
     root = copy_project(tmp_path_factory.mktemp("dist"))
     table = SOURCES["japanese_vowels"]()
     write_table(table, root / "data" / "raw" / "japanese_vowels")
-    splits, meta = prepare.prepare(table, "japanese_vowels", "classify", 0.2, None, 0)
+    splits, meta = prepare.prepare(table, "japanese_vowels", load_config(root / "params.yaml").dataset("japanese_vowels"))
     prepare.write_prepared(root / "data" / "prepared" / "japanese_vowels", splits, meta)
     return root
 
@@ -78,7 +79,7 @@ def rank_hashes(root: Path, architecture: str) -> list[str]:
 def single_process_val(root: Path, architecture: str, checkpoint: str) -> tuple[float, float]:
     """val_loss and val_accuracy of a checkpoint, evaluated in this one process over the whole split."""
     from rnnlab.config import load_config
-    from rnnlab.data.batching import SequenceSet
+    from rnnlab.data.batching import encode
     from rnnlab.data.prepare import read_prepared
     from rnnlab.evaluate import build_model, forward_all
 
@@ -87,10 +88,10 @@ def single_process_val(root: Path, architecture: str, checkpoint: str) -> tuple[
     model = build_model(config.architecture(architecture), meta)
     state = torch.load(seed_dir(root, architecture) / checkpoint, weights_only=True)["state_dict"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
-    val = SequenceSet.from_table(splits["val"], meta["classes"])
-    logits = forward_all(model, val, 7)
-    loss = torch.nn.functional.cross_entropy(logits, val.targets).item()
-    return loss, float((logits.argmax(1) == val.targets).float().mean())
+    val = encode(splits["val"], meta)
+    logits, targets = torch.stack(forward_all(model, val, 7)), val.flat_targets()
+    loss = torch.nn.functional.cross_entropy(logits, targets).item()
+    return loss, float((logits.argmax(1) == targets).float().mean())
 
 
 def test_two_processes_ddp_one_run_identical_weights_whole_set_validation(project):

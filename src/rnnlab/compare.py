@@ -128,8 +128,10 @@ def decide_champion(config: Config, root: Path, dataset: str, candidate: dict) -
             champion_score, why = None, f"the champion (version {current.version}) cannot score the current validation split: {err}"
         decision["champion_before"] = {"version": current.version, "run_id": current.run_id, f"val_{metric}": champion_score}
         if champion_score is not None:
-            gain = (candidate["best_seed_val"] - champion_score) * (1 if task.greater_is_better else -1)
-            if not gain > margin:
+            value = candidate["best_seed_val"]
+            gain = (value - champion_score) * (1 if task.greater_is_better else -1)
+            beats = value > champion_score + margin if task.greater_is_better else value < champion_score - margin  # no rounding of a difference
+            if not beats:
                 why = f"validation {metric} {candidate['best_seed_val']:.4f} does not beat the champion's {champion_score:.4f} by more than the margin {margin}"
                 return {**decision, "promoted": False, "champion_version": current.version, "reason": why}
             why = f"validation {metric} {candidate['best_seed_val']:.4f} beats the champion's {champion_score:.4f} by {gain:.4f} > margin {margin}"
