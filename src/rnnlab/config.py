@@ -50,7 +50,7 @@ class DatasetBase(Strict):
     source: str  # a built-in source (`rnnlab sources`) or `imported` (written by `rnnlab import`)
     val_fraction: float = Field(gt=0.0, lt=1.0)  # drawn from the training part; never from test
     test_fraction: float | None = Field(gt=0.0, lt=1.0)  # only for sources without a split column
-    max_sequences: PositiveInt | None  # per split, for smaller profiles; null = all
+    max_sequences: PositiveInt | None  # of the training part, for smaller profiles (test stays whole); null = all
     max_length: PositiveInt | None  # keep each sequence's first N steps (language models: cut into N-step pieces)
     split_seed: int  # the splits belong to the dataset: fixed across training seeds
     tokens: TokenConfig | None  # required when the data has a `token` column
