@@ -177,7 +177,7 @@ class Config(Strict):
             try:
                 typed[name] = registry.get(arch_type).params.model_validate(settings)
             except ValidationError as err:
-                raise ConfigError(_one_line(err, f"architectures.{name}", registry.get(arch_type).params)) from None
+                raise ConfigError(one_line(err, f"architectures.{name}", registry.get(arch_type).params)) from None
         return typed
 
     @model_validator(mode="after")
@@ -254,10 +254,10 @@ def load_config(path: Path | str | None = None) -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(_one_line(err, "", Config)) from None
+        raise ConfigError(one_line(err, "", Config)) from None
 
 
-def _one_line(err: ValidationError, prefix: str, model: type[BaseModel]) -> str:
+def one_line(err: ValidationError, prefix: str, model: type[BaseModel]) -> str:
     """The first pydantic error as 'params.yaml: key = value: problem (allowed: ...)'."""
     first = err.errors()[0]
     cause = first.get("ctx", {}).get("error")

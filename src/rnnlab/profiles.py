@@ -14,8 +14,9 @@ from pathlib import Path
 import yaml
 
 from rnnlab import params_file
-from rnnlab.config import PARAMS_FILE, Config, _one_line
+from rnnlab.config import PARAMS_FILE, Config, one_line
 from rnnlab.errors import ConfigError
+from rnnlab.plan import write_plan
 
 PROFILES_DIR = "profiles"
 
@@ -24,11 +25,11 @@ def available(root: Path) -> list[str]:
     return sorted(p.stem for p in (Path(root) / PROFILES_DIR).glob("*.yaml"))
 
 
-def merge(base, changes, where: str = ""):
+def merge(base, changes):
     """``changes`` applied to ``base`` in place: mappings key by key, anything else replaced."""
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
-            merge(base[key], value, f"{where}{key}.")
+            merge(base[key], value)
         else:
             base[key] = value
     return base
@@ -49,10 +50,8 @@ def apply_profile(root: Path, name: str) -> Config:
     try:
         config = Config.model_validate(yaml.safe_load(text))
     except Exception as err:  # pydantic's ValidationError or our ConfigError: one line either way
-        message = _one_line(err, "", Config) if hasattr(err, "errors") else str(err)
+        message = one_line(err, "", Config) if hasattr(err, "errors") else str(err)
         raise ConfigError(f"profile {name}: {message}") from None
-    from rnnlab.plan import write_plan
-
     tmp = root / f".{PARAMS_FILE}.partial"
     tmp.write_text(text)
     tmp.replace(root / PARAMS_FILE)
