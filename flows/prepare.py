@@ -14,6 +14,7 @@ from rnnlab.data.store import read_table
 from rnnlab.errors import exit_on_user_error
 from rnnlab.paths import prepared_dir, raw_dir
 
+
 @task
 def load(dataset: str) -> pd.DataFrame:
     return read_table(raw_dir(project_root(), dataset))

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from rnnlab.data import prepare as steps
 from rnnlab.config import ClassifyDataset
+from rnnlab.data import prepare as steps
 from rnnlab.data.batching import LengthBucketBatchSampler, SequenceSet, collate
 from rnnlab.data.sources import SOURCES
 from rnnlab.data.store import read_table, staged_folder, write_table

@@ -3,6 +3,8 @@ with the documented sequences per split, lengths, inputs and classes. One load p
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,8 +16,9 @@ from rnnlab.errors import DataError
 DIGITS = [str(d) for d in range(10)]
 
 
+@functools.cache
 def load(name: str) -> pd.DataFrame:
-    """Load a source and validate it: one label per sequence when it has one, else none."""
+    """Load a source once per test session (tests only read it) and validate it: one label per sequence when it has one, else none."""
     table = SOURCES[name]()
     validate_table(table, f"source {name}", label="sequence" if LABEL in table.columns else None)
     return table
@@ -65,17 +68,8 @@ def test_docstring_opens_with_a_one_line_summary(name):
 # --- sensors --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def plaid():
-    return load("plaid")
-
-
-@pytest.fixture(scope="module")
-def basic_motions():
-    return load("basic_motions")
-
-
-def test_plaid_is_the_official_537_537_split_of_11_appliances(plaid):
+def test_plaid_is_the_official_537_537_split_of_11_appliances():
+    plaid = load("plaid")
     summary = per_sequence(plaid)
     assert feature_columns(plaid) == ["current"]
     assert split_counts(summary) == {"train": 537, "test": 537}
@@ -87,7 +81,8 @@ def test_plaid_is_the_official_537_537_split_of_11_appliances(plaid):
     assert class_counts(summary)["appliance_1"] == 175 and class_counts(summary)["appliance_10"] == 26
 
 
-def test_basic_motions_is_40_40_of_100_steps_with_6_named_channels(basic_motions):
+def test_basic_motions_is_40_40_of_100_steps_with_6_named_channels():
+    basic_motions = load("basic_motions")
     summary = per_sequence(basic_motions)
     assert feature_columns(basic_motions) == ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
     assert split_counts(summary) == {"train": 40, "test": 40}
@@ -100,12 +95,8 @@ def test_basic_motions_is_40_40_of_100_steps_with_6_named_channels(basic_motions
 # --- genome ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def amp_peptides():
-    return load("amp_peptides")
-
-
-def test_amp_peptides_are_5200_balanced_amino_acid_sequences_without_a_split(amp_peptides):
+def test_amp_peptides_are_5200_balanced_amino_acid_sequences_without_a_split():
+    amp_peptides = load("amp_peptides")
     summary = per_sequence(amp_peptides)
     assert SPLIT not in amp_peptides.columns
     assert feature_columns(amp_peptides) == [] and TOKEN in amp_peptides.columns
@@ -121,17 +112,8 @@ def test_amp_peptides_are_5200_balanced_amino_acid_sequences_without_a_split(amp
 # --- text -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shakespeare():
-    return load("shakespeare")
-
-
-@pytest.fixture(scope="module")
-def fine_food():
-    return load("fine_food")
-
-
-def test_shakespeare_is_31353_character_turns_split_by_play(shakespeare):
+def test_shakespeare_is_31353_character_turns_split_by_play():
+    shakespeare = load("shakespeare")
     summary = per_sequence(shakespeare)
     assert list(shakespeare.columns) == [SEQUENCE_ID, STEP, TOKEN, SPLIT]
     assert split_counts(summary) == {"train": 28_015, "test": 3338}
@@ -145,7 +127,8 @@ def test_shakespeare_is_31353_character_turns_split_by_play(shakespeare):
     assert not set(shakespeare[TOKEN].unique()) & {"\\", "*", "#"}
 
 
-def test_shakespeare_turns_hold_only_the_spoken_lines(shakespeare):
+def test_shakespeare_turns_hold_only_the_spoken_lines():
+    shakespeare = load("shakespeare")
     hamlet = shakespeare[shakespeare[SEQUENCE_ID].str.startswith("hamlet/")]
     turns = hamlet.groupby(SEQUENCE_ID, sort=True)[TOKEN].agg("".join)
     assert turns.index[0] == "hamlet/00000"
@@ -164,7 +147,8 @@ def test_parse_turns_follows_the_markdown_layout():
     assert text.parse_turns(markdown) == ["First line,\nsecond line.", "Quietly -- now.", "One.", "Two."]
 
 
-def test_fine_food_is_4000_1000_word_sequences_great_or_other(fine_food):
+def test_fine_food_is_4000_1000_word_sequences_great_or_other():
+    fine_food = load("fine_food")
     summary = per_sequence(fine_food)
     assert split_counts(summary) == {"train": 4000, "test": 1000}
     assert length_range(summary) == (10, 1687)
@@ -184,12 +168,8 @@ def test_review_words_splits_words_and_punctuation_and_drops_html():
 # --- time series and stocks -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sunspots():
-    return load("sunspots")
-
-
-def test_sunspots_is_one_series_split_in_time_at_1937(sunspots):
+def test_sunspots_is_one_series_split_in_time_at_1937():
+    sunspots = load("sunspots")
     assert list(sunspots.columns) == [SEQUENCE_ID, STEP, "value", SPLIT]
     assert (sunspots[SEQUENCE_ID] == "sunspots").all() and len(sunspots) == 2820
     assert sunspots[SPLIT].value_counts().to_dict() == {"train": 2256, "test": 564}
@@ -204,24 +184,16 @@ def test_sunspot_years_survive_float_month_times():
         timeseries._years(np.array([1936.0, 1936.25]))
 
 
-@pytest.fixture(scope="module")
-def sp500():
-    return load("sp500")
-
-
-@pytest.fixture(scope="module")
-def djia():
-    return load("djia")
-
-
-def test_sp500_is_5030_daily_percent_log_returns(sp500):
+def test_sp500_is_5030_daily_percent_log_returns():
+    sp500 = load("sp500")
     assert list(sp500.columns) == [SEQUENCE_ID, STEP, "log_return"]
     assert (sp500[SEQUENCE_ID] == "sp500").all() and len(sp500) == 5030
     returns = sp500["log_return"]
     assert abs(returns.mean()) < 0.1 and 1.0 < returns.std() < 1.5 and returns.abs().max() < 12
 
 
-def test_djia_is_37930_daily_percent_log_returns_with_black_monday(djia):
+def test_djia_is_37930_daily_percent_log_returns_with_black_monday():
+    djia = load("djia")
     assert list(djia.columns) == [SEQUENCE_ID, STEP, "log_return"]
     assert (djia[SEQUENCE_ID] == "djia").all() and len(djia) == 37_930
     assert djia["log_return"].min() == pytest.approx(100 * np.log(1738.74 / 2246.73))
@@ -235,22 +207,8 @@ def test_log_returns_drop_missing_prices_and_sort_by_date():
 # --- pixels ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def mnist_pixels():
-    return load("mnist_pixels")
-
-
-@pytest.fixture(scope="module")
-def mnist_rows():
-    return load("mnist_rows")
-
-
-@pytest.fixture(scope="module")
-def digits_rows():
-    return load("digits_rows")
-
-
-def test_mnist_pixels_is_5000_digits_of_784_steps(mnist_pixels):
+def test_mnist_pixels_is_5000_digits_of_784_steps():
+    mnist_pixels = load("mnist_pixels")
     summary = per_sequence(mnist_pixels)
     assert SPLIT not in mnist_pixels.columns and feature_columns(mnist_pixels) == ["pixel"]
     assert len(summary) == 5000 and length_range(summary) == (784, 784)
@@ -258,7 +216,9 @@ def test_mnist_pixels_is_5000_digits_of_784_steps(mnist_pixels):
     assert mnist_pixels["pixel"].min() == 0.0 and mnist_pixels["pixel"].max() == 1.0
 
 
-def test_mnist_rows_is_the_same_digits_as_28_rows_of_28(mnist_rows, mnist_pixels):
+def test_mnist_rows_is_the_same_digits_as_28_rows_of_28():
+    mnist_rows = load("mnist_rows")
+    mnist_pixels = load("mnist_pixels")
     summary = per_sequence(mnist_rows)
     assert feature_columns(mnist_rows) == [f"col_{j:02d}" for j in range(28)]
     assert len(summary) == 5000 and length_range(summary) == (28, 28)
@@ -269,7 +229,8 @@ def test_mnist_rows_is_the_same_digits_as_28_rows_of_28(mnist_rows, mnist_pixels
     np.testing.assert_array_equal(rows.reshape(-1), pixels)
 
 
-def test_digits_rows_is_1797_images_of_8_rows_of_8(digits_rows):
+def test_digits_rows_is_1797_images_of_8_rows_of_8():
+    digits_rows = load("digits_rows")
     summary = per_sequence(digits_rows)
     assert SPLIT not in digits_rows.columns
     assert feature_columns(digits_rows) == [f"col_{j}" for j in range(8)]

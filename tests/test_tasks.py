@@ -54,7 +54,7 @@ def test_forecast_windows_read_only_the_past_and_split_in_time():
         np.testing.assert_array_equal(targets, np.arange(lo, hi))
         for sid, window in parts[part].groupby("sequence_id"):
             t = int(sid.split("@")[1])
-            np.testing.assert_array_equal(window["y"].to_numpy() / 10, np.arange(t - 4, t)), "inputs are the 4 steps before the target"
+            np.testing.assert_array_equal(window["y"].to_numpy() / 10, np.arange(t - 4, t))  # the 4 steps before the target
     naive = baselines["test"]["naive last value"]
     assert naive == {"mae": pytest.approx(10.0), "rmse": pytest.approx(10.0)}, "y grows by 10 per step"
     assert baselines["test"]["AR(2), fit before the test part"]["mae"] < 1e-6, "a linear trend is AR(2)-exact"

@@ -14,11 +14,11 @@ import json
 import tempfile
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 import torch
 
+import mlflow
 from rnnlab import plots, tracking
 from rnnlab.config import Config
 from rnnlab.data.batching import encode

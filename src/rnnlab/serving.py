@@ -16,12 +16,12 @@ columns (or ``token``); target columns are allowed and ignored. Output, sorted b
 
 from __future__ import annotations
 
-import mlflow
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
+import mlflow
 from rnnlab.data.batching import SequenceSet, encode
 from rnnlab.data.prepare import normalize
 from rnnlab.data.table import LABEL, SEQUENCE_ID, STEP, TOKEN, label_mode, validate_table
@@ -61,10 +61,7 @@ def model_input(meta: dict, table: pd.DataFrame, with_targets: bool) -> Sequence
     targets = [LABEL] if with_targets and meta["task"] in ("classify", "label_steps", "forecast") else []
     table = table[[SEQUENCE_ID, STEP, *input_columns(meta), *targets]]
     validate_table(table, where, label_mode(meta["task"]) if with_targets else None)
-    table = normalize(table, meta.get("normalizer"))
-    if targets and meta["task"] == "forecast":
-        scale = meta["target_scale"]
-        table = table.assign(**{LABEL: (table[LABEL] - scale["mean"]) / scale["std"]})
+    table = normalize(table, meta.get("normalizer"), meta.get("target_scale"))
     return encode(table, meta, with_targets=with_targets)
 
 

@@ -78,9 +78,6 @@ class Task:
     selection_metric: str  # the validation metric that picks the champion
     greater_is_better: bool
 
-    def better(self, a: float, b: float) -> bool:
-        return a > b if self.greater_is_better else a < b
-
 
 TASKS: dict[str, Task] = {
     t.name: t

@@ -28,7 +28,6 @@ import warnings
 from pathlib import Path
 
 import lightning as L
-import mlflow
 import torch
 import torch.distributed as dist
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
@@ -36,6 +35,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from torch import nn
 from torch.utils.data import DataLoader
 
+import mlflow
 from rnnlab import plots, tracking
 from rnnlab.config import Config, TrainConfig, load_config, project_root
 from rnnlab.data.batching import LengthBucketBatchSampler, SequenceSet, collate, encode

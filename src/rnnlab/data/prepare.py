@@ -215,12 +215,14 @@ def fit_vocabulary(train: pd.DataFrame, tokens, where: str) -> list[str] | None:
     return list(SPECIAL_TOKENS) + kept
 
 
-def normalize(df: pd.DataFrame, normalizer: dict | None) -> pd.DataFrame:
-    if normalizer is None:
-        return df
-    features = feature_columns(df)
+def normalize(df: pd.DataFrame, normalizer: dict | None, target_scale: dict | None = None) -> pd.DataFrame:
+    """Standardize the features (and, for forecasts, a ``label`` column holding the target's values)."""
     out = df.copy()
-    out[features] = (df[features].to_numpy(dtype=np.float64) - np.array(normalizer["mean"])) / np.array(normalizer["std"])
+    if normalizer is not None:
+        features = feature_columns(df)
+        out[features] = (df[features].to_numpy(dtype=np.float64) - np.array(normalizer["mean"])) / np.array(normalizer["std"])
+    if target_scale is not None and LABEL in out.columns:
+        out[LABEL] = (out[LABEL] - target_scale["mean"]) / target_scale["std"]
     return out
 
 
@@ -283,11 +285,7 @@ def finalize(splits: dict[str, pd.DataFrame], name: str, settings, baselines: di
     else:
         meta["classes"] = sorted(train[LABEL].astype(str).unique())
     meta["num_classes"] = len(meta["classes"])
-    out = {k: normalize(v, normalizer) for k, v in splits.items()}
-    if settings.task == "forecast":
-        scale = meta["target_scale"]
-        out = {k: v.assign(**{LABEL: (v[LABEL] - scale["mean"]) / scale["std"]}) for k, v in out.items()}
-    return out, meta
+    return {k: normalize(v, normalizer, meta.get("target_scale")) for k, v in splits.items()}, meta
 
 
 def prepare(raw: pd.DataFrame, name: str, settings) -> tuple[dict[str, pd.DataFrame], dict]:

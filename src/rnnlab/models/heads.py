@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from rnnlab.models.output import ModelOutput
+from rnnlab.models.output import Encoded, ModelOutput
 
 
 class SequenceClassifier(nn.Module):
@@ -19,23 +19,21 @@ class SequenceClassifier(nn.Module):
         self.encoder = encoder
         self.output = nn.Linear(encoder.output_size, num_classes)  # V (C, E), c (C,)
 
+    def read(self, encoded: Encoded) -> Tensor:
+        return encoded.summary  # (B, E)
+
     def forward(self, x: Tensor, lengths: Tensor) -> ModelOutput:
         encoded = self.encoder(x, lengths)
-        return ModelOutput(self.output(encoded.summary), encoded.aux_loss)  # (B, C)
+        return ModelOutput(self.output(self.read(encoded)), encoded.aux_loss)
 
 
-class StepClassifier(nn.Module):
+class StepClassifier(SequenceClassifier):
     """Logits over C classes at every step: (B, T, C). Sequence labelling, and language modelling
-    with C = the vocabulary (step t's logits score the token at t + 1)."""
+    with C = the vocabulary (step t's logits score the token at t + 1). Padded steps are ignored
+    by the loss."""
 
-    def __init__(self, encoder: nn.Module, num_classes: int) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.output = nn.Linear(encoder.output_size, num_classes)  # V (C, E), c (C,)
-
-    def forward(self, x: Tensor, lengths: Tensor) -> ModelOutput:
-        encoded = self.encoder(x, lengths)
-        return ModelOutput(self.output(encoded.steps), encoded.aux_loss)  # (B, T, C); padded steps are ignored by the loss
+    def read(self, encoded: Encoded) -> Tensor:
+        return encoded.steps  # (B, T, E)
 
 
 class Forecaster(nn.Module):
