@@ -18,7 +18,7 @@ export DO_NOT_TRACK := 1
 DATASET ?= japanese_vowels
 PREFECT_URL = $$($(PY) -m rnnlab.services url prefect)
 
-.PHONY: help venv pipeline test ui prefect-ui schedule serve stop bench push pull
+.PHONY: help venv pipeline test ui prefect-ui schedule serve experiment stop bench push pull
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -55,6 +55,10 @@ schedule: $(STAMP) ## serve the retrain flow on the cron in params.yaml (starts 
 serve: $(STAMP) ## serve models:/rnnlab-$(DATASET)@champion over HTTP on 127.0.0.1:5001 (make serve DATASET=name)
 	DATASET=$(DATASET) $(PY) -m rnnlab.services start serve
 	@echo "POST a canonical sequence table to http://127.0.0.1:5001/invocations (see README)"
+
+experiment: $(STAMP) ## run a study of params.yaml's experiments section (make experiment NAME=copy_memory)
+	@test -n "$(NAME)" || { echo "make experiment NAME=<study>: one of the experiments in params.yaml"; exit 2; }
+	$(PY) -m rnnlab.cli experiment $(NAME)
 
 stop: ## stop every server that make started (by recorded pid)
 	@test -x $(PY) && $(PY) -m rnnlab.services stop || true

@@ -8,16 +8,15 @@ import pandas as pd
 from prefect import flow, task
 
 from rnnlab.config import load_config, project_root
-from rnnlab.data import store
-from rnnlab.data.sources import SOURCES
+from rnnlab.data import sources, store
 from rnnlab.data.table import label_mode, validate_table
 from rnnlab.errors import exit_on_user_error
 from rnnlab.paths import raw_dir
 
 
 @task
-def load_source(source: str) -> pd.DataFrame:
-    return SOURCES[source]()
+def load_source(source: str, generator: dict | None) -> pd.DataFrame:
+    return sources.load(source, generator)
 
 
 @task
@@ -33,7 +32,7 @@ def write(table: pd.DataFrame, dataset: str) -> str:
 @flow(name="ingest", log_prints=True)
 def ingest(dataset: str) -> str:
     settings = load_config().dataset(dataset)
-    table = load_source(settings.source)
+    table = load_source(settings.source, settings.generator)
     validate(table, dataset, settings.task)
     path = write(table, dataset)
     print(f"{dataset}: {table['sequence_id'].nunique()} sequences, {len(table)} steps -> {path}")

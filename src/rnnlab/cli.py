@@ -8,6 +8,7 @@
     rnnlab profile NAME     apply profiles/NAME.yaml (smoke, full) to params.yaml and plan.yaml
     rnnlab train --architecture A --dataset D --seed S   one training run (as the pipeline does)
     rnnlab predict --dataset D --input FILE --output FILE  predictions of the dataset's champion
+    rnnlab experiment NAME  run a study of params.yaml's experiments section; report in reports/experiments/
 """
 
 from __future__ import annotations
@@ -82,6 +83,14 @@ def _train(args) -> None:
     train_main(["--architecture", args.architecture, "--dataset", args.dataset, "--seed", str(args.seed)])
 
 
+def _experiment(args) -> None:
+    from rnnlab.config import load_config, project_root
+    from rnnlab.experiments import run_experiment
+
+    report = run_experiment(load_config(), project_root(), args.name)
+    print(f"report: {report} (MLflow experiment rnnlab/study-{args.name}; make ui)")
+
+
 def _predict(args) -> None:
     from rnnlab.predict import predict_file
 
@@ -99,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     importer = commands.add_parser("import", help="add a CSV or Parquet file (long format) as a DVC-tracked dataset")
     importer.add_argument("file", help="one row per step: sequence_id, step, features or token, the target; optional split")
     importer.add_argument("--name", required=True, help="the dataset's name in params.yaml")
-    importer.add_argument("--task", required=True, help="classify | label_steps | language_model | forecast")
+    importer.add_argument("--task", required=True, help="classify | label_steps | regress | language_model | forecast")
     importer.add_argument("--target", required=True, help="the column to predict (forecast: a numeric feature column)")
     importer.add_argument("--window", type=int, default=24, help="forecast only: steps of history per example, written to params.yaml")
     importer.set_defaults(run=_import)
@@ -118,6 +127,9 @@ def main(argv: list[str] | None = None) -> None:
     predict.add_argument("--output", required=True, help=".csv or .parquet: one row per sequence")
     predict.add_argument("--model", default=None, help="a model URI instead of models:/rnnlab-<dataset>@champion")
     predict.set_defaults(run=_predict)
+    experiment = commands.add_parser("experiment", help="run a study from params.yaml's experiments section")
+    experiment.add_argument("name", help="an entry of experiments: in params.yaml, e.g. copy_memory, adding_depth, pixel_mnist")
+    experiment.set_defaults(run=_experiment)
     args = parser.parse_args(argv)
     args.run(args)
 

@@ -39,13 +39,19 @@ def registered_model_name(dataset: str) -> str:
     return f"{MODEL_PREFIX}{dataset}"
 
 
-def evaluate_test(config: Config, root: Path, dataset: str, architecture: str, seed: int) -> dict:
-    """Test metrics of one trained run, logged into its MLflow run (metrics and confusion PNG)."""
+def load_trained(config: Config, root: Path, dataset: str, architecture: str, seed: int) -> tuple[dict, torch.nn.Module, dict, dict]:
+    """(run summary, model with its best checkpoint's weights in eval mode, prepared splits, meta)."""
     run = read_run(root, dataset, architecture, seed)
     splits, meta = read_prepared(prepared_dir(root, dataset))
     model = build_model(config.architecture(architecture), meta)
     state = torch.load(seed_dir(root, dataset, architecture, seed) / run["checkpoint"], map_location="cpu", weights_only=True)["state_dict"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
+    return run, model.eval(), splits, meta
+
+
+def evaluate_test(config: Config, root: Path, dataset: str, architecture: str, seed: int) -> dict:
+    """Test metrics of one trained run, logged into its MLflow run (metrics and confusion PNG)."""
+    run, model, splits, meta = load_trained(config, root, dataset, architecture, seed)
     predicted, target = predict(model, encode(splits["test"], meta), meta["task"], config.train.batch_size)
     metrics = {f"test_{k}": v for k, v in TASKS[meta["task"]].metrics(predicted, target, meta).items()}
     client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
@@ -64,6 +70,9 @@ def test_pictures(meta: dict, predicted: np.ndarray, target: np.ndarray, title: 
     if meta["task"] == "forecast":
         scale = meta["target_scale"]
         return [plots.forecast(target * scale["std"] + scale["mean"], predicted * scale["std"] + scale["mean"], meta["target"], f"one step ahead: {title}", folder / "forecast_test.png")]
+    if meta["task"] == "regress":
+        scale = meta["target_scale"]
+        return [plots.predicted_vs_actual(target * scale["std"] + scale["mean"], predicted * scale["std"] + scale["mean"], f"test: {title}", folder / "predicted_vs_actual_test.png")]
     return []
 
 
@@ -89,7 +98,7 @@ def raw_split(root: Path, dataset: str, part: str) -> pd.DataFrame:
     table = splits[part].copy()
     if meta["normalizer"]:
         table[meta["features"]] = table[meta["features"]].to_numpy() * np.array(meta["normalizer"]["std"]) + np.array(meta["normalizer"]["mean"])
-    if meta["task"] == "forecast":
+    if TASKS[meta["task"]].target == "value":
         table[LABEL] = table[LABEL] * meta["target_scale"]["std"] + meta["target_scale"]["mean"]
     return table
 
@@ -178,7 +187,7 @@ def log_comparison(config: Config, root: Path, dataset: str, rows: list[dict], d
 
 METRIC_NAMES = {
     "accuracy": "accuracy", "macro_f1": "macro-F1", "bits_per_token": "bits/token",
-    "mae": "MAE", "rmse": "RMSE", "direction_accuracy": "direction acc.",
+    "mae": "MAE", "rmse": "RMSE", "mse": "MSE", "direction_accuracy": "direction acc.",
 }
 
 

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from rnnlab import registry
-from rnnlab.data.sources import SOURCES
+from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES
 from rnnlab.errors import ConfigError
 
 PARAMS_FILE = "params.yaml"
@@ -55,6 +55,8 @@ class DatasetBase(Strict):
     split_seed: int  # the splits belong to the dataset: fixed across training seeds
     tokens: TokenConfig | None  # required when the data has a `token` column
     train: dict[str, Any]  # this dataset's changes to the train section, e.g. {max_epochs: 20}; {} = none
+    # The one optional key: the options of a generated source (copy_memory, adding); absent otherwise.
+    generator: dict[str, Any] | None = None
 
     @field_validator("source")
     @classmethod
@@ -62,6 +64,27 @@ class DatasetBase(Strict):
         if value not in SOURCES and value != IMPORTED:
             raise ValueError(f"unknown source (allowed: {', '.join(SOURCES)}, {IMPORTED})")
         return value
+
+    @model_validator(mode="after")
+    def _generator_options(self) -> "DatasetBase":
+        options = GENERATOR_OPTIONS.get(self.source)
+        if options is None:
+            if self.generator is not None:
+                raise ValueError(f"generator: source {self.source!r} is not generated; remove the generator key")
+            return self
+        if self.generator is None:
+            raise ValueError(f"source {self.source!r} is generated: set generator ({', '.join(options.model_fields)})")
+        try:
+            options.model_validate(self.generator)
+        except ValidationError as err:
+            first = err.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            if first["type"] == "extra_forbidden":
+                raise ValueError(f"generator: unknown key {key!r} (allowed: {', '.join(options.model_fields)})") from None
+            if first["type"] == "missing":
+                raise ValueError(f"generator: missing key {key!r}") from None
+            raise ValueError(f"generator.{key} = {first.get('input')!r}: {first['msg']}") from None
+        return self
 
 
 class ClassifyDataset(DatasetBase):
@@ -84,6 +107,12 @@ class LanguageModelDataset(DatasetBase):
     ngram_order: PositiveInt  # the n-gram reference measured on the same split
 
 
+class RegressDataset(DatasetBase):
+    """One number per sequence (a ``label`` column of numbers); scored by MSE in the label's units."""
+
+    task: Literal["regress"]
+
+
 class ForecastDataset(DatasetBase):
     """One-step-ahead forecasting of a numeric column from the ``window`` steps before it."""
 
@@ -99,9 +128,12 @@ class ForecastDataset(DatasetBase):
         return self
 
 
-DATASET_MODELS = {"classify": ClassifyDataset, "label_steps": LabelStepsDataset, "language_model": LanguageModelDataset, "forecast": ForecastDataset}
+DATASET_MODELS = {
+    "classify": ClassifyDataset, "label_steps": LabelStepsDataset, "regress": RegressDataset,
+    "language_model": LanguageModelDataset, "forecast": ForecastDataset,
+}
 DatasetConfig = Annotated[
-    ClassifyDataset | LabelStepsDataset | LanguageModelDataset | ForecastDataset, Field(discriminator="task")
+    ClassifyDataset | LabelStepsDataset | RegressDataset | LanguageModelDataset | ForecastDataset, Field(discriminator="task")
 ]
 
 
@@ -119,7 +151,7 @@ class TrainConfig(Strict):
 
 
 # What a dataset may change in the train section (seeds stay global: every comparison has the same).
-OVERRIDABLE = {"max_epochs", "batch_size", "learning_rate", "weight_decay", "gradient_clip", "patience", "bucket_width"}
+OVERRIDABLE = {"max_epochs", "batch_size", "learning_rate", "weight_decay", "gradient_clip", "patience", "bucket_width", "num_threads"}
 
 
 class TrainerConfig(Strict):
@@ -130,6 +162,15 @@ class TrainerConfig(Strict):
     num_nodes: PositiveInt
     strategy: Literal["auto", "ddp", "ddp_spawn", "ddp_fork", "ddp_find_unused_parameters_true", "fsdp"]
     precision: Literal["32-true", "16-mixed", "bf16-mixed", "64-true"]
+
+class ExperimentConfig(Strict):
+    """A study run by `rnnlab experiment NAME`: every architecture on every dataset, once per seed,
+    each training exactly as the pipeline's train stage does (same module, MLflow runs, checkpoints)."""
+
+    datasets: list[str] = Field(min_length=1)
+    architectures: list[str] = Field(min_length=1)
+    seeds: list[int] = Field(min_length=1)
+
 
 class TrackingConfig(Strict):
     tracking_uri: str | None  # null: sqlite database at mlflow/mlflow.db in the project
@@ -155,6 +196,7 @@ class Config(Strict):
     architectures: dict[str, Any]  # name -> the registry's params model for its type
     train: TrainConfig
     trainer: TrainerConfig
+    experiments: dict[str, ExperimentConfig]
     tracking: TrackingConfig
     schedule: ScheduleConfig
 
@@ -187,6 +229,15 @@ class Config(Strict):
             for name in getattr(self.pipeline, kind):
                 if name not in defined:
                     raise ValueError(f"pipeline.{kind} names {name!r}, which is not defined under {kind} (defined: {', '.join(defined)})")
+        for study, spec in self.experiments.items():
+            for kind in ("datasets", "architectures"):
+                for name in getattr(spec, kind):
+                    if name not in getattr(self, kind):
+                        raise ValueError(f"experiments.{study}.{kind} names {name!r}, which is not defined under {kind}")
+            for a in spec.architectures:
+                for ds in spec.datasets:
+                    if why := self._why_not(a, ds):
+                        raise ValueError(f"experiments.{study}: {a} cannot train on {ds}: {why}")
         for name, settings in self.datasets.items():
             unknown = set(settings.train) - OVERRIDABLE
             if unknown:

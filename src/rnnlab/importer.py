@@ -53,12 +53,12 @@ def canonical(table: pd.DataFrame, task: str, target: str, where: str) -> pd.Dat
     models); a forecast target stays a feature column (the model reads its past values)."""
     if target not in table.columns:
         raise DataError(f"{where}: target column {target!r} does not exist (columns: {', '.join(map(str, table.columns))})")
-    renamed = {"classify": LABEL, "label_steps": LABEL, "language_model": TOKEN}.get(task)
+    renamed = {"classify": LABEL, "label_steps": LABEL, "regress": LABEL, "language_model": TOKEN}.get(task)
     if renamed and target != renamed:
         if renamed in table.columns:
             raise DataError(f"{where}: has a {renamed!r} column and the target {target!r}; which one is the target?")
         table = table.rename(columns={target: renamed})
-    if renamed == LABEL:
+    if renamed == LABEL and task != "regress":  # classes are names; a regression keeps its numbers
         table[LABEL] = table[LABEL].astype(str).where(table[LABEL].notna())
     return table
 

@@ -97,3 +97,18 @@ def forecast(actual: np.ndarray, predicted: np.ndarray, target: str, title: str,
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return Path(path)
+
+
+def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, title: str, path: Path) -> Path:
+    """A regression's answers against the truth; a perfect model lies on the diagonal."""
+    fig = Figure(figsize=(4.6, 4.4))
+    axis = fig.subplots()
+    axis.scatter(actual, predicted, s=6, alpha=0.5)
+    low, high = float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))
+    axis.plot([low, high], [low, high], color="black", lw=0.8, label="perfect")
+    axis.set(xlabel="actual", ylabel="predicted", title=title)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return Path(path)

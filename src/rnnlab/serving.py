@@ -12,6 +12,7 @@ columns (or ``token``); target columns are allowed and ignored. Output, sorted b
     label_steps     one row per step: step, prediction
     language_model  one row per sequence: the most likely next token, its probability
     forecast        one row per sequence: the target's next value, in its own units
+    regress         one row per sequence: the predicted value, in the target's own units
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def model_input(meta: dict, table: pd.DataFrame, with_targets: bool) -> Sequence
     missing = [c for c in input_columns(meta) if c not in table.columns]
     if missing:
         raise DataError(f"{where}: missing input column(s) {', '.join(map(repr, missing))} (expected: {', '.join(input_columns(meta))})")
-    targets = [LABEL] if with_targets and meta["task"] in ("classify", "label_steps", "forecast") else []
+    targets = [LABEL] if with_targets and TASKS[meta["task"]].target != "token" else []
     table = table[[SEQUENCE_ID, STEP, *input_columns(meta), *targets]]
     validate_table(table, where, label_mode(meta["task"]) if with_targets else None)
     table = normalize(table, meta.get("normalizer"), meta.get("target_scale"))
@@ -69,7 +70,7 @@ def predict_table(model: nn.Module, meta: dict, table: pd.DataFrame) -> pd.DataF
     data = model_input(meta, table, with_targets=False)
     answers = forward_all(model, data, PREDICT_BATCH_SIZE)
     task = meta["task"]
-    if task == "forecast":
+    if TASKS[task].target == "value":
         scale = meta["target_scale"]
         values = torch.stack(answers).double().numpy() * scale["std"] + scale["mean"]
         return pd.DataFrame({SEQUENCE_ID: data.ids, "prediction": values})

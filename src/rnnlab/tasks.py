@@ -6,6 +6,7 @@ The training module, evaluation and compare ask the task, never the architecture
     label_steps     one label per step            logits (B, T, C)  accuracy, macro-F1 over real steps
     language_model  the next token at every step  logits (B, T, V)  bits per token, next-token accuracy
     forecast        the next value of a series    value (B,)        MAE, RMSE (original units)
+    regress         one number per sequence       value (B,)        MSE, MAE, RMSE (original units)
 
 Per-step targets are padded with ``IGNORE``: padded steps add nothing to the loss or the metrics.
 Metrics take the raw predictions of the real targets only (``flatten``), so bits per token come
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score
 from torch import Tensor, nn
 
-from rnnlab.models.heads import Forecaster, SequenceClassifier, StepClassifier
+from rnnlab.models.heads import Regressor, SequenceClassifier, StepClassifier
 
 IGNORE = -100  # target of a padded step (torch's cross_entropy ignore_index)
 
@@ -42,11 +43,12 @@ def language_model_metrics(logits: np.ndarray, target: np.ndarray, meta: dict) -
     return {"bits_per_token": nats / math.log(2), "accuracy": float((logits.argmax(-1) == target).mean())}
 
 
-def forecast_metrics(predicted: np.ndarray, target: np.ndarray, meta: dict) -> dict[str, float]:
+def value_metrics(predicted: np.ndarray, target: np.ndarray, meta: dict) -> dict[str, float]:
     """Errors in the target's own units: predictions and targets are de-normalized first."""
     mean, std = meta["target_scale"]["mean"], meta["target_scale"]["std"]
     error = (predicted.astype(np.float64) - target) * std
-    metrics = {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt((error**2).mean()))}
+    mse = float((error**2).mean())
+    metrics = {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt(mse)), "mse": mse}
     if meta["target_signed"]:  # returns and other signed series: is the sign (the direction) right?
         metrics["direction_accuracy"] = float((np.sign(predicted * std + mean) == np.sign(target * std + mean)).mean())
     return metrics
@@ -69,6 +71,7 @@ def step_cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean") 
 @dataclass(frozen=True)
 class Task:
     name: str
+    target: str  # what a target is: "class" (an index into meta classes), "value" (a normalized number), "token"
     per_step: bool  # one target per step (padded with IGNORE) or one per sequence
     causal: bool  # step t's prediction may read steps <= t only: no bidirectional encoder
     build_head: Callable[[nn.Module, dict], nn.Module]  # (encoder, dataset meta) -> model
@@ -82,13 +85,15 @@ class Task:
 TASKS: dict[str, Task] = {
     t.name: t
     for t in [
-        Task("classify", False, False, lambda enc, meta: SequenceClassifier(enc, meta["num_classes"]),
+        Task("classify", "class", False, False, lambda enc, meta: SequenceClassifier(enc, meta["num_classes"]),
              F.cross_entropy, per_sequence, classification_metrics, "accuracy", True),
-        Task("label_steps", True, False, lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
+        Task("label_steps", "class", True, False, lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
              step_cross_entropy, per_step, classification_metrics, "accuracy", True),
-        Task("language_model", True, True, lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
+        Task("language_model", "token", True, True, lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
              step_cross_entropy, per_step, language_model_metrics, "bits_per_token", False),
-        Task("forecast", False, False, lambda enc, meta: Forecaster(enc),
-             F.mse_loss, per_sequence, forecast_metrics, "mae", False),
+        Task("forecast", "value", False, False, lambda enc, meta: Regressor(enc),
+             F.mse_loss, per_sequence, value_metrics, "mae", False),
+        Task("regress", "value", False, False, lambda enc, meta: Regressor(enc),
+             F.mse_loss, per_sequence, value_metrics, "mse", False),
     ]
 }

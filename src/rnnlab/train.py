@@ -290,6 +290,7 @@ def _finish(config, root, architecture, dataset, seed, trainer, module, meta, va
         "best_epoch": int(best["epoch"]),
         "best_val_loss": float(checkpoint.best_model_score),
         "epochs_trained": int(trainer.current_epoch),
+        "steps_trained": int(trainer.global_step),  # optimizer steps: the iteration budget actually used
         "num_params": count_parameters(model),
         "train_time_s": train_time,
         "world_size": trainer.world_size,
@@ -316,7 +317,7 @@ def _write_weight_hash(out: Path, rank: int, model: nn.Module) -> None:
 def _log_results(config: Config, root: Path, run_id: str, model: nn.Module, summary: dict, val_answers, meta: dict) -> None:
     """Final metrics, learning curves, the task's pictures and the model, into the training run."""
     client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
-    for key in ("best_epoch", "epochs_trained", "num_params", "train_time_s", *[k for k in summary if k.startswith("best_val_")]):
+    for key in ("best_epoch", "epochs_trained", "steps_trained", "num_params", "train_time_s", *[k for k in summary if k.startswith("best_val_")]):
         client.log_metric(run_id, key, float(summary[key]))
     metric_names = [k.removeprefix("best_val_") for k in summary if k.startswith("best_val_") and k != "best_val_loss"]
     curves = ["train_loss", "val_loss", *[f"val_{name}" for name in metric_names]]

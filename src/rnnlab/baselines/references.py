@@ -6,6 +6,7 @@ where the whole series is at hand (``rnnlab.data.prepare.split_forecast``).
 
     classify        majority class; logistic regression on order-free summaries of each sequence
     label_steps     majority label
+    regress         the training mean; ridge regression on the same order-free summaries
     language_model  an n-gram model with interpolated Kneser-Ney smoothing (``ngram.NGramLM``)
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.preprocessing import StandardScaler
 
 from rnnlab.baselines.ngram import NGramLM
@@ -23,6 +24,8 @@ from rnnlab.tasks import TASKS
 
 # L-BFGS iterations for the logistic regression: enough to converge on these summary features.
 LOGISTIC_MAX_ITER = 2000
+# Ridge penalties tried by leave-one-out on the training split (sklearn's RidgeCV), a decade apart.
+RIDGE_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)
 
 
 def measure_references(splits: dict[str, pd.DataFrame], meta: dict, settings) -> dict[str, dict]:
@@ -34,6 +37,8 @@ def measure_references(splits: dict[str, pd.DataFrame], meta: dict, settings) ->
         model = NGramLM(settings.ngram_order, len(meta["vocabulary"])).fit(whole(train))
         sequences = whole(test)
         return {"test": {f"{settings.ngram_order}-gram, Kneser-Ney": {"bits_per_token": model.bits_per_token(sequences)}}}
+    if task == "regress":
+        return {"test": regression_references(train, test, meta)}
     if task not in ("classify", "label_steps"):
         return {}
     y_train, y_test = train.flat_targets().numpy(), test.flat_targets().numpy()
@@ -49,6 +54,20 @@ def measure_references(splits: dict[str, pd.DataFrame], meta: dict, settings) ->
         name = "logistic regression on bag of tokens" if meta.get("vocabulary") else "logistic regression on mean/std/min/max/first/last"
         results[name] = TASKS[task].metrics(scores, y_test, meta)
     return {"test": results}
+
+
+def regression_references(train, test, meta: dict) -> dict[str, dict]:
+    """A constant (the training mean: 0 after standardization) and a linear model of the summaries."""
+    metrics = TASKS["regress"].metrics
+    y_train, y_test = train.flat_targets().numpy(), test.flat_targets().numpy()
+    features = summary_features if not meta.get("vocabulary") else bag_of_tokens
+    x_train, x_test = features(train.inputs, meta), features(test.inputs, meta)
+    scaler = StandardScaler().fit(x_train)
+    ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(scaler.transform(x_train), y_train)
+    return {
+        "training mean": metrics(np.full(len(y_test), float(y_train.mean())), y_test, meta),
+        "ridge regression on mean/std/min/max/first/last": metrics(ridge.predict(scaler.transform(x_test)), y_test, meta),
+    }
 
 
 def summary_features(inputs, meta: dict) -> np.ndarray:

@@ -23,7 +23,7 @@ from torch.utils.data import BatchSampler, Dataset
 
 from rnnlab.data.table import LABEL, TOKEN, sequences_of
 from rnnlab.models.inputs import PAD_ID, UNK_ID
-from rnnlab.tasks import IGNORE
+from rnnlab.tasks import IGNORE, TASKS
 
 
 class Batch(NamedTuple):
@@ -54,7 +54,7 @@ def encode(df: pd.DataFrame, meta: dict, with_targets: bool = True) -> SequenceS
     """A prepared table -> tensors, by the dataset's meta (inputs) and task (targets).
 
     classify: the class index per sequence; label_steps: a class index per step; language_model:
-    reads tokens 0..T-2 and predicts tokens 1..T-1; forecast: the (normalized) next value.
+    reads tokens 0..T-2 and predicts tokens 1..T-1; forecast, regress: the (normalized) value.
     Without targets (prediction input) a language model reads the whole sequence.
     """
     vocabulary = meta.get("vocabulary")
@@ -66,12 +66,13 @@ def encode(df: pd.DataFrame, meta: dict, with_targets: bool = True) -> SequenceS
     else:
         inputs = [torch.from_numpy(np.array(a, dtype=np.float32)) for a in arrays]  # (T, D), own writable copies
     task = meta["task"]
+    kind = TASKS[task].target
     if not with_targets:
         return SequenceSet(inputs, [torch.tensor(IGNORE)] * len(inputs), ids)
     if task == "language_model":
         return SequenceSet([x[:-1] for x in inputs], [x[1:] for x in inputs], ids)
     labels, _ = sequences_of(df, [LABEL])
-    if task == "forecast":
+    if kind == "value":
         return SequenceSet(inputs, [torch.tensor(float(y[0, 0]), dtype=torch.float32) for y in labels], ids)
     classes = {c: i for i, c in enumerate(meta["classes"])}
     if task == "label_steps":

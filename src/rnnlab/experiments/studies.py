@@ -1,0 +1,246 @@
+"""What each study measures beyond the task's own test metrics, and the pictures it draws.
+
+    copy_memory    recall accuracy on the copied symbols; per-step cross-entropy against the
+                   memoryless loss copy_length·ln(symbols)/(delay + 2·copy_length)
+    adding_depth   test MSE against the training mean (1/6 for U[0,1] values); gradient norm of the
+                   first recurrent layer over the top one, at initialisation and after training
+    pixel_mnist    test accuracy, unpermuted and permuted
+    (any other)    the task's test metrics
+
+An analysis returns (markdown, figures, metrics): the report's body, PNG files it wrote into
+``folder``, and numbers to log on the study's MLflow run.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import lightning as L
+import mlflow
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+from torch import nn
+
+from rnnlab import tracking
+from rnnlab.config import Config
+from rnnlab.data.batching import collate, encode
+from rnnlab.data.prepare import read_prepared
+from rnnlab.data.sources.synthetic import CopyMemoryOptions, memoryless_loss
+from rnnlab.evaluate import build_model, forward_all
+from rnnlab.experiments.runner import Trained, runs_table
+from rnnlab.paths import prepared_dir
+from rnnlab.results import mean_std
+from rnnlab.tasks import TASKS
+
+GRADIENT_PROBE_SEQUENCES = 256  # training sequences in the batch whose gradient is measured
+# A recurrent layer's parameters: "...cells.<i>.<name>" (stacked) or "...layers.<i>.<name>" (one deep cell).
+LAYER_PARAMETER = re.compile(r"(?:cells|layers)\.(\d+)\.[^.]+$")
+
+
+# --- shared pieces -------------------------------------------------------------------------------
+
+
+def history(config: Config, root: Path, run_id: str, metric: str) -> list[float]:
+    client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
+    return [m.value for m in sorted(client.get_metric_history(run_id, metric), key=lambda m: m.step)]
+
+
+def by_dataset(runs: list[Trained]) -> dict[str, list[Trained]]:
+    grouped: dict[str, list[Trained]] = defaultdict(list)
+    for r in runs:
+        grouped[r.dataset].append(r)
+    return grouped
+
+
+def summary_by_architecture(runs: list[Trained], keys: dict[str, str]) -> str:
+    """Mean ± std over seeds per (dataset, architecture) of the given summary keys."""
+    lines = ["| dataset | architecture | seeds | " + " | ".join(keys.values()) + " |", "|---" * (3 + len(keys)) + "|"]
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in runs:
+        groups[(r.dataset, r.architecture)].append(r.summary)
+    for (dataset, architecture), summaries in groups.items():
+        stats = mean_std(summaries)
+        cells = [f"{stats[k]:.4g} ± {stats.get(k + '_std', 0.0):.2g}" if k in stats else "—" for k in keys]
+        lines.append(f"| {dataset} | {architecture} | {len(summaries)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def curves_figure(panels: dict[str, dict[str, list[list[float]]]], ylabel: str, path: Path, reference: dict[str, float] | None = None, log: bool = False) -> Path:
+    """One panel per dataset: per architecture one line per seed; an optional horizontal reference."""
+    fig = Figure(figsize=(5.2 * len(panels), 4))
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    for axis, (dataset, curves) in zip(axes, panels.items()):
+        for colour, (architecture, seeds) in zip(_colours(), curves.items()):
+            for i, values in enumerate(seeds):
+                axis.plot(np.arange(1, len(values) + 1), values, color=colour, lw=1.3, alpha=0.85, label=architecture if i == 0 else None)
+        if reference and dataset in reference:
+            axis.axhline(reference[dataset], color="black", ls="--", lw=1, label="reference")
+        axis.set(xlabel="epoch", ylabel=ylabel, title=dataset)
+        if log:
+            axis.set_yscale("log")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def _colours() -> list[str]:
+    import matplotlib
+
+    return matplotlib.rcParams["axes.prop_cycle"].by_key()["color"] * 4
+
+
+def curves(config: Config, root: Path, runs: list[Trained], metric: str, scale: float = 1.0) -> dict[str, dict[str, list[list[float]]]]:
+    panels: dict[str, dict[str, list[list[float]]]] = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        panels[r.dataset][r.architecture].append([v * scale for v in history(config, root, r.summary["run_id"], metric)])
+    return panels
+
+
+# --- copy memory ---------------------------------------------------------------------------------
+
+
+def recall_scores(model: nn.Module, splits: dict, meta: dict, copy_length: int, batch_size: int) -> dict[str, float]:
+    """Test cross-entropy per step (nats, every step) and accuracy on the last ``copy_length`` steps."""
+    data = encode(splits["test"], meta)
+    answers = forward_all(model, data, batch_size)  # (T, C) logits per sequence
+    logits, targets = torch.cat(answers), torch.cat(data.targets)
+    recalled = torch.stack([a[-copy_length:].argmax(-1) == t[-copy_length:] for a, t in zip(answers, data.targets)])
+    return {"test_cross_entropy": F.cross_entropy(logits.double(), targets).item(), "test_recall_accuracy": recalled.double().mean().item()}
+
+
+def copy_memory(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
+    memoryless = {}
+    for r in runs:
+        options = CopyMemoryOptions.model_validate(config.dataset(r.dataset).generator)
+        memoryless[r.dataset] = memoryless_loss(options)
+        model, splits, meta = r.load(config, root)
+        r.summary.update(recall_scores(model, splits, meta, options.copy_length, config.train_for(r.dataset).batch_size))
+        r.summary["memoryless_loss"] = memoryless[r.dataset]
+    figure = curves_figure(curves(config, root, runs, "val_loss"), "validation cross-entropy per step (nats)", folder / "copy_memory_val_loss.png", memoryless, log=True)
+    body = "\n\n".join([
+        "Recall accuracy: the share of the copied symbols (the last `copy_length` steps) predicted right on the test split; "
+        "chance is 1/symbols. Cross-entropy: nats per step over every test step; the memoryless loss is the best a model "
+        "that remembers nothing can do (blanks right, the symbols guessed uniformly).",
+        summary_by_architecture(runs, {"test_recall_accuracy": "recall accuracy (test)", "test_cross_entropy": "cross-entropy (test)", "memoryless_loss": "memoryless loss"}),
+        "Every run:",
+        runs_table(runs, {"test_recall_accuracy": "recall acc.", "test_cross_entropy": "CE (test)", "memoryless_loss": "memoryless", "best_val_loss": "best val loss"}),
+        f"![validation loss]({name}/{figure.name})",
+    ])
+    return body, [figure], _means(runs, ["test_recall_accuracy", "test_cross_entropy"])
+
+
+# --- adding problem at depth ---------------------------------------------------------------------
+
+
+def layer_gradient_norms(model: nn.Module, batch, task: str) -> list[float]:
+    """‖∂L/∂θ_layer‖ for each recurrent layer, bottom first, on one batch (the task's loss)."""
+    model.train()
+    model.zero_grad()
+    out = model(batch.x, batch.lengths)
+    TASKS[task].loss(out.prediction, batch.y).backward()
+    squares: dict[int, float] = defaultdict(float)
+    for parameter_name, parameter in model.named_parameters():
+        match = LAYER_PARAMETER.search(parameter_name)
+        if match and parameter.grad is not None:
+            squares[int(match.group(1))] += float(parameter.grad.double().pow(2).sum())
+    model.zero_grad()
+    model.eval()
+    return [math.sqrt(squares[i]) for i in sorted(squares)]
+
+
+def gradient_profile(config: Config, root: Path, r: Trained) -> dict[str, list[float]]:
+    """Per-layer gradient norms at initialisation (the run's own initial weights) and after training."""
+    splits, meta = read_prepared(prepared_dir(root, r.dataset))
+    data = encode(splits["train"], meta)
+    batch = collate([data[i] for i in range(min(GRADIENT_PROBE_SEQUENCES, len(data)))])
+    L.seed_everything(r.seed, verbose=False)  # as train_run does before building: the same initial weights
+    initial = build_model(config.architecture(r.architecture), meta)
+    trained, _, _ = r.load(config, root)
+    return {"init": layer_gradient_norms(initial, batch, meta["task"]), "trained": layer_gradient_norms(trained, batch, meta["task"])}
+
+
+def adding_depth(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
+    profiles = {}
+    for r in runs:
+        _, meta = read_prepared(prepared_dir(root, r.dataset))
+        r.summary["reference_mse"] = meta["baselines"]["test"]["training mean"]["mse"]
+        profile = profiles[(r.dataset, r.architecture, r.seed)] = gradient_profile(config, root, r)
+        for when, norms in profile.items():
+            r.summary[f"gradient_ratio_{when}"] = norms[0] / norms[-1]
+    std = {r.dataset: read_prepared(prepared_dir(root, r.dataset))[1]["target_scale"]["std"] for r in runs}
+    loss_panels = {ds: dict(c) for ds, c in curves(config, root, runs, "val_loss").items()}
+    for ds in loss_panels:  # the loss is on the standardized target: back to the target's units
+        loss_panels[ds] = {a: [[v * std[ds] ** 2 for v in seed] for seed in seeds] for a, seeds in loss_panels[ds].items()}
+    reference = {r.dataset: r.summary["reference_mse"] for r in runs}
+    figures = [
+        curves_figure(loss_panels, "validation MSE", folder / "adding_val_mse.png", reference, log=True),
+        _gradient_figure(profiles, folder / "adding_gradient_norms.png"),
+    ]
+    body = "\n\n".join([
+        "Test MSE in the target's units; the reference predicts the training mean (1/6 for sums of two U[0,1] values). "
+        "Gradient ratio: ‖∂L/∂θ‖ of the first recurrent layer over the top layer's, on one batch of "
+        f"{GRADIENT_PROBE_SEQUENCES} training sequences, with the run's initial weights and with its best weights.",
+        summary_by_architecture(runs, {"test_mse": "MSE (test)", "reference_mse": "training mean MSE", "gradient_ratio_init": "grad ratio first/top, init", "gradient_ratio_trained": "grad ratio, trained"}),
+        "Every run:",
+        runs_table(runs, {"test_mse": "MSE (test)", "reference_mse": "mean MSE", "gradient_ratio_init": "ratio init", "gradient_ratio_trained": "ratio trained"}),
+        f"![validation MSE]({name}/{figures[0].name})",
+        f"![gradient norms]({name}/{figures[1].name})",
+    ])
+    return body, figures, _means(runs, ["test_mse", "gradient_ratio_init", "gradient_ratio_trained"])
+
+
+def _gradient_figure(profiles: dict, path: Path) -> Path:
+    fig = Figure(figsize=(10, 4))
+    axes = fig.subplots(1, 2, sharey=True)
+    colours = dict(zip(dict.fromkeys(a for _, a, _ in profiles), _colours()))
+    for axis, when in zip(axes, ("init", "trained")):
+        for (dataset, architecture, seed), profile in profiles.items():
+            norms = profile[when]
+            axis.plot(np.arange(1, len(norms) + 1), norms, marker="o", color=colours[architecture], alpha=0.85, label=f"{architecture} seed {seed}")
+        axis.set(xlabel="layer (1 = bottom)", title=f"gradient norm per layer, {'at initialisation' if when == 'init' else 'best weights'}")
+        axis.set_yscale("log")
+        axis.grid(alpha=0.3)
+    axes[0].set_ylabel("‖∂L/∂θ_layer‖")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+# --- pixel MNIST and anything else ---------------------------------------------------------------
+
+
+def pixel_mnist(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
+    figure = curves_figure(curves(config, root, runs, "val_accuracy"), "validation accuracy", folder / "pixel_mnist_val_accuracy.png")
+    body = "\n\n".join([
+        summary_by_architecture(runs, {"test_accuracy": "accuracy (test)", "test_macro_f1": "macro-F1 (test)"}),
+        "Every run:",
+        runs_table(runs, {"test_accuracy": "accuracy (test)", "best_val_accuracy": "val accuracy", "train_time_s": "train time (s)"}),
+        f"![validation accuracy]({name}/{figure.name})",
+    ])
+    return body, [figure], _means(runs, ["test_accuracy"])
+
+
+def generic(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
+    metrics = sorted({k for r in runs for k in r.summary if k.startswith("test_")})
+    figure = curves_figure(curves(config, root, runs, "val_loss"), "validation loss", folder / f"{name}_val_loss.png")
+    body = "\n\n".join([summary_by_architecture(runs, {k: k for k in metrics}), f"![validation loss]({name}/{figure.name})"])
+    return body, [figure], _means(runs, metrics)
+
+
+def _means(runs: list[Trained], keys: list[str]) -> dict[str, float]:
+    """study metrics: <key>/<dataset>/<architecture> = mean over seeds."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in runs:
+        groups[(r.dataset, r.architecture)].append(r.summary)
+    return {f"{k}/{ds}/{a}": float(np.mean([s[k] for s in summaries])) for (ds, a), summaries in groups.items() for k in keys if all(k in s for s in summaries)}
+
+
+ANALYSES = {"copy_memory": copy_memory, "adding_depth": adding_depth, "pixel_mnist": pixel_mnist}

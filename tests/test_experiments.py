@@ -1,0 +1,94 @@
+"""Studies (`rnnlab experiment NAME`) run end to end on shrunken settings: real training, MLflow, reports.
+
+The measured studies take tens of minutes; here the same code runs on a few hundred sequences and
+one epoch, and the tests check the plumbing and the measures (recall accuracy, gradient ratios),
+not the papers' results.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mlflow
+import pytest
+from ruamel.yaml import YAML
+
+from rnnlab.config import load_config
+from rnnlab.errors import ConfigError
+from rnnlab.experiments import run_experiment
+from rnnlab.experiments.studies import layer_gradient_norms
+from tests.conftest import copy_project
+
+
+def shrink(root, overrides: dict) -> None:
+    yaml = YAML()
+    path = root / "params.yaml"
+    params = yaml.load(path)
+    for dotted, value in overrides.items():
+        node, *keys, last = [params, *dotted.split(".")]
+        for key in keys:
+            node = node[key]
+        node[last] = value
+    yaml.dump(params, path)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = copy_project(tmp_path_factory.mktemp("study"))
+    tiny = {"max_epochs": 1, "batch_size": 32, "learning_rate": 0.003, "patience": 1, "bucket_width": 1}
+    shrink(root, {
+        "datasets.copy_memory_100.generator.sequences": 200, "datasets.copy_memory_100.generator.delay": 20,
+        "datasets.copy_memory_100.train": tiny, "datasets.adding.generator.sequences": 200, "datasets.adding.train": tiny,
+        "architectures.dilated_gru_copy.dilations": [1, 2, 4], "architectures.dilated_gru_copy.hidden_size": 8,
+        "architectures.lstm_copy.hidden_size": 8, "architectures.dglstm_deep.hidden_size": 8, "architectures.dglstm_deep.num_layers": 3,
+        "architectures.lstm_deep.hidden_size": 8, "architectures.lstm_deep.num_layers": 3,
+        "experiments.copy_memory": {"datasets": ["copy_memory_100"], "architectures": ["dilated_gru_copy", "lstm_copy"], "seeds": [0]},
+        "experiments.adding_depth.seeds": [0],
+    })
+    return root
+
+
+def test_copy_memory_study_reports_recall_and_the_memoryless_loss(project):
+    config = load_config(project / "params.yaml")
+    report = run_experiment(config, project, "copy_memory")
+    text = report.read_text()
+    assert "recall accuracy (test)" in text and "dilated_gru_copy" in text and "lstm_copy" in text
+    assert (report.parent / "copy_memory" / "copy_memory_val_loss.png").stat().st_size > 10_000
+    memoryless = 10 * math.log(8) / (20 + 20)
+    assert f"{memoryless:.4g}" in text
+    client = mlflow.MlflowClient(f"sqlite:///{project}/mlflow/mlflow.db")
+    study = client.get_experiment_by_name("rnnlab/study-copy_memory")
+    (run,) = client.search_runs([study.experiment_id])
+    recall = run.data.metrics["test_recall_accuracy/copy_memory_100/lstm_copy"]
+    assert 0.0 <= recall <= 1.0
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"copy_memory.md", "copy_memory_val_loss.png"}
+    # a second run reuses the finished trainings (same settings, same generated data)
+    again = run_experiment(config, project, "copy_memory").read_text()
+    assert "2 reused from an earlier identical run" in again
+
+
+def test_adding_depth_study_measures_gradient_ratios(project):
+    config = load_config(project / "params.yaml")
+    text = run_experiment(config, project, "adding_depth").read_text()
+    assert "grad ratio first/top, init" in text and "dglstm_deep" in text and "lstm_deep" in text
+    assert (project / "reports" / "experiments" / "adding_depth" / "adding_gradient_norms.png").is_file()
+
+
+def test_layer_gradient_norms_has_one_norm_per_recurrent_layer(project):
+    import torch
+
+    from rnnlab.data.batching import Batch
+    from rnnlab.evaluate import build_model
+
+    config = load_config(project / "params.yaml")
+    batch = Batch(torch.randn(4, 9, 2), torch.tensor([9, 5, 3, 1]), torch.randn(4))
+    for name in ("dglstm_deep", "lstm_deep"):
+        model = build_model(config.architecture(name), {"task": "regress", "num_features": 2})
+        norms = layer_gradient_norms(model, batch, "regress")
+        assert len(norms) == 3 and all(n > 0 for n in norms)
+        assert all(p.grad is None or not p.grad.any() for p in model.parameters())  # leaves no gradient behind
+
+
+def test_an_unknown_study_is_named(project):
+    with pytest.raises(ConfigError, match="experiment 'nope' is not defined in params.yaml"):
+        run_experiment(load_config(project / "params.yaml"), project, "nope")
