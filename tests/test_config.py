@@ -44,7 +44,14 @@ def test_project_params_load():
         (lambda p: p["architectures"]["gru"].update(convention="keras"), r"architectures.gru.convention = 'keras': Input should be 'course' or 'pytorch'"),
         (lambda p: p["architectures"]["rnn"].update(backend="cuda"), r"architectures.rnn.backend = 'cuda'"),
         (lambda p: p["pipeline"].update(datasets=["timit"]), r"pipeline.datasets names 'timit', which is not defined under datasets"),
-        (lambda p: p["datasets"]["sunspots"].update(task="regress"), r"datasets.sunspots.task = 'regress'"),
+        (lambda p: p["datasets"]["sunspots"].update(task="translate"), r"datasets.sunspots.task = 'translate': unknown task \(allowed: classify, label_steps, regress, "),
+        (lambda p: p["datasets"]["copy_memory_100"].pop("generator"), r"datasets.copy_memory_100: source 'copy_memory' is generated: set generator \(delay, copy_length, symbols, sequences, seed\)"),
+        (lambda p: p["datasets"]["copy_memory_100"]["generator"].update(length=5), r"datasets.copy_memory_100: generator: unknown key 'length' \(allowed: delay, "),
+        (lambda p: p["datasets"]["copy_memory_200"]["generator"].update(delay=0), r"datasets.copy_memory_200: generator.delay = 0: Input should be greater than 0"),
+        (lambda p: p["datasets"]["adding"]["generator"].pop("seed"), r"datasets.adding: generator: missing key 'seed'"),
+        (lambda p: p["datasets"]["japanese_vowels"].update(generator={"seed": 1}), r"datasets.japanese_vowels: generator: source 'japanese_vowels' is not generated; remove the generator key"),
+        (lambda p: p["experiments"]["copy_memory"].update(datasets=["timit"]), r"experiments.copy_memory.datasets names 'timit', which is not defined under datasets"),
+        (lambda p: p["experiments"]["pixel_mnist"].update(seeds=[]), r"experiments.pixel_mnist.seeds = \[\]: List should have at least 1 item"),
         (lambda p: p["datasets"]["sunspots"].update(window=0), r"datasets.sunspots.window = 0: Input should be greater than 0"),
         (lambda p: p["datasets"]["sunspots"].update(max_length=10), r"max_length must be null for forecast"),
         (lambda p: p["datasets"]["japanese_vowels"].update(window=10), r"unknown key 'datasets.japanese_vowels.window' \(allowed: source, val_fraction, "),
@@ -54,7 +61,7 @@ def test_project_params_load():
         (lambda p: p["datasets"]["plaid"]["train"].update(max_epochs=0), r"datasets.plaid.train.max_epochs = 0: Input should be greater than 0"),
         (lambda p: p["pipeline"].update(architectures=["birnn"]) or p["architectures"].update(birnn={**p["architectures"]["rnn"], "type": "rnn", "bidirectional": True}) or p["pipeline"].update(datasets=["shakespeare"]),
          r"no architecture in pipeline.architectures supports task 'language_model' of dataset 'shakespeare'"),
-        (lambda p: p["pipeline"].update(architectures=["ntm"]), r"pipeline.architectures names 'ntm', which is not defined under architectures \(defined: rnn, lstm, gru, dglstm, dilated\)"),
+        (lambda p: p["pipeline"].update(architectures=["ntm"]), r"pipeline.architectures names 'ntm', which is not defined under architectures \(defined: rnn, lstm, gru, dglstm, dilated, "),
         (lambda p: p["train"].pop("seeds"), r"missing key 'train.seeds'"),
         (lambda p: p["datasets"]["japanese_vowels"].update(val_fraction=1.5), r"datasets.japanese_vowels.val_fraction = 1.5: Input should be less than 1"),
     ],
@@ -126,7 +133,7 @@ def test_unknown_names_on_the_command_line(tmp_path):
         cwd=path.parent, capture_output=True, text=True,
     )
     assert result.returncode == 2
-    assert "architecture 'lstmm' is not defined in params.yaml (defined: rnn, lstm, gru, dglstm, dilated)" in result.stderr
+    assert "architecture 'lstmm' is not defined in params.yaml (defined: rnn, lstm, gru, dglstm, dilated, " in result.stderr
 
 
 @pytest.mark.parametrize("name", ["smoke", "full"])
@@ -146,6 +153,8 @@ def test_profiles_apply_keep_comments_and_rewrite_the_plan(tmp_path, name):
     check_plan(tmp_path, config)
     changes = yaml.safe_load((ROOT / "profiles" / f"{name}.yaml").read_text())
     assert config.pipeline.datasets == changes["pipeline"]["datasets"]
+    if name == "full":  # an empty mapping replaces: the default's training overrides are cleared
+        assert config.dataset("plaid").train == {} and config.dataset("mnist_pixels").train["max_epochs"] == 100
 
 
 def test_a_profile_that_breaks_params_writes_nothing(tmp_path):

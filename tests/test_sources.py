@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnlab.data.sources import SOURCES, stocks, text, timeseries
+from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES, load as load_source, stocks, synthetic, text, timeseries
 from rnnlab.data.table import LABEL, SEQUENCE_ID, SPLIT, STEP, TOKEN, feature_columns, validate_table
 from rnnlab.errors import DataError
 
@@ -20,6 +20,7 @@ DIGITS = [str(d) for d in range(10)]
 def load(name: str) -> pd.DataFrame:
     """Load a source once per test session (tests only read it) and validate it: one label per sequence when it has one, else none."""
     table = SOURCES[name]()
+
     validate_table(table, f"source {name}", label="sequence" if LABEL in table.columns else None)
     return table
 
@@ -51,7 +52,7 @@ def class_counts(summary: pd.DataFrame) -> dict[str, int]:
 
 NEW_SOURCES = [
     "plaid", "basic_motions", "amp_peptides", "shakespeare", "fine_food", "sunspots", "sp500", "djia",
-    "mnist_pixels", "mnist_rows", "digits_rows",
+    "mnist_pixels", "mnist_pixels_permuted", "mnist_rows", "digits_rows", "copy_memory", "adding",
 ]
 
 
@@ -237,3 +238,62 @@ def test_digits_rows_is_1797_images_of_8_rows_of_8():
     assert len(summary) == 1797 and length_range(summary) == (8, 8)
     assert class_counts(summary) == {"0": 178, "1": 182, "2": 177, "3": 183, "4": 181, "5": 182, "6": 181, "7": 179, "8": 174, "9": 180}
     assert digits_rows[feature_columns(digits_rows)].to_numpy().max() == 1.0
+
+
+def test_mnist_pixels_permuted_is_one_fixed_order_of_the_same_pixels():
+    permuted, plain = load("mnist_pixels_permuted"), load("mnist_pixels")
+    order = np.random.default_rng(0).permutation(784)
+    first = plain[plain[SEQUENCE_ID] == "mnist-0000"]["pixel"].to_numpy()
+    assert np.array_equal(permuted[permuted[SEQUENCE_ID] == "mnist-0000"]["pixel"].to_numpy(), first[order])
+    assert permuted.groupby(SEQUENCE_ID)[LABEL].first().equals(plain.groupby(SEQUENCE_ID)[LABEL].first())
+    assert not np.array_equal(order, np.arange(784))
+
+
+# --- generated algorithmic tasks ---------------------------------------------------------------
+
+
+COPY = {"delay": 30, "copy_length": 10, "symbols": 8, "sequences": 50, "seed": 3}
+
+
+def test_copy_memory_shows_symbols_then_blanks_then_markers_and_labels_the_copy():
+    table = load_source("copy_memory", COPY)
+    validate_table(table, "copy", label="step")
+    first = table[table[SEQUENCE_ID] == "copy-000000"]
+    tokens, labels = first[TOKEN].astype(int).to_numpy(), first[LABEL].astype(int).to_numpy()
+    assert len(first) == 30 + 2 * 10
+    shown = tokens[:10]
+    assert ((1 <= shown) & (shown <= 8)).all()
+    assert (tokens[10:39] == 0).all() and (tokens[39:] == 9).all()  # delay - 1 blanks, copy_length + 1 markers
+    assert (labels[:40] == 0).all() and np.array_equal(labels[40:], shown)
+    assert table.groupby(SEQUENCE_ID).size().nunique() == 1 and table[SEQUENCE_ID].nunique() == 50
+
+
+def test_copy_memory_memoryless_loss_is_the_papers_formula():
+    options = synthetic.CopyMemoryOptions(delay=100, copy_length=10, symbols=8, sequences=1, seed=0)
+    assert synthetic.memoryless_loss(options) == pytest.approx(10 * np.log(8) / 120)  # 0.173 (Chang et al.; zalando)
+    assert synthetic.memoryless_loss(options.model_copy(update={"delay": 200})) == pytest.approx(0.0945, abs=5e-5)
+
+
+def test_adding_marks_one_value_in_each_half_and_labels_their_sum():
+    table = load_source("adding", {"length": 20, "length_spread": 0.5, "sequences": 300, "seed": 1})
+    validate_table(table, "adding", label="sequence")
+    assert table[LABEL].dtype == np.float64 and feature_columns(table) == ["value", "marker"]
+    lengths = table.groupby(SEQUENCE_ID).size()
+    assert lengths.min() == 20 and lengths.max() == 30  # variable lengths, both ends drawn
+    for _, sequence in table.groupby(SEQUENCE_ID):
+        marked = np.flatnonzero(sequence["marker"].to_numpy())
+        assert len(marked) == 2 and marked[0] < len(sequence) // 2 <= marked[1]
+        assert sequence[LABEL].iloc[0] == pytest.approx(sequence["value"].to_numpy()[marked].sum())
+    sums = table.groupby(SEQUENCE_ID)[LABEL].first()
+    assert ((sums - 1.0) ** 2).mean() == pytest.approx(1 / 6, abs=0.04)  # predicting 1: Var(U1 + U2)
+
+
+def test_generators_are_reproducible_from_their_seed():
+    assert load_source("copy_memory", COPY).equals(load_source("copy_memory", COPY))
+    assert not load_source("copy_memory", COPY).equals(load_source("copy_memory", {**COPY, "seed": 4}))
+
+
+def test_generator_options_are_checked():
+    assert set(GENERATOR_OPTIONS) == {"copy_memory", "adding"}
+    with pytest.raises(ValueError, match="delay"):
+        load_source("copy_memory", {**COPY, "delay": 0})

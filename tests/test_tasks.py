@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from rnnlab import registry
-from rnnlab.config import ForecastDataset, LabelStepsDataset, LanguageModelDataset
+from rnnlab.baselines.references import measure_references
+from rnnlab.config import ForecastDataset, LabelStepsDataset, LanguageModelDataset, RegressDataset
 from rnnlab.data import prepare as steps
 from rnnlab.data.batching import collate, encode
 from rnnlab.data.table import table_from_sequences, table_from_tokens
@@ -73,7 +74,7 @@ def test_forecast_split_column_must_run_forward_in_time():
 def test_forecast_metrics_are_in_the_series_units():
     meta = {"target_scale": {"mean": 100.0, "std": 10.0}, "target_signed": False}
     metrics = TASKS["forecast"].metrics(np.array([0.0, 1.0]), np.array([0.5, 0.0]), meta)
-    assert metrics == {"mae": pytest.approx(7.5), "rmse": pytest.approx(math.sqrt((25 + 100) / 2))}
+    assert metrics == {"mae": pytest.approx(7.5), "rmse": pytest.approx(math.sqrt((25 + 100) / 2)), "mse": pytest.approx((25 + 100) / 2)}
     signed = TASKS["forecast"].metrics(np.array([0.5, -0.5]), np.array([1.0, 0.5]), {"target_scale": {"mean": 0.0, "std": 1.0}, "target_signed": True})
     assert signed["direction_accuracy"] == 0.5
 
@@ -124,6 +125,7 @@ META = {
     "classify": {"task": "classify", "num_features": 3, "num_classes": 4},
     "label_steps": {"task": "label_steps", "num_features": 3, "num_classes": 4},
     "forecast": {"task": "forecast", "num_features": 3, "num_classes": 0},
+    "regress": {"task": "regress", "num_features": 3, "num_classes": 0},
     "language_model": {"task": "language_model", "num_features": 3, "num_classes": 6, "vocabulary": ["<pad>", "<unk>", "a", "b", "c", "d"]},
 }
 
@@ -135,9 +137,9 @@ def test_every_head_composes_with_every_encoder(arch, task):
     lengths = torch.tensor([5, 2, 4])
     x = torch.randint(2, 6, (3, 5)) if task == "language_model" else torch.randn(3, 5, 3, dtype=torch.float64)
     prediction = model(x, lengths).prediction
-    expected = {"classify": (3, 4), "label_steps": (3, 5, 4), "forecast": (3,), "language_model": (3, 5, 6)}[task]
+    expected = {"classify": (3, 4), "label_steps": (3, 5, 4), "forecast": (3,), "regress": (3,), "language_model": (3, 5, 6)}[task]
     assert prediction.shape == expected
-    y = {"classify": torch.tensor([0, 1, 3]), "forecast": torch.randn(3, dtype=torch.float64)}.get(task)
+    y = {"classify": torch.tensor([0, 1, 3]), "forecast": torch.randn(3, dtype=torch.float64), "regress": torch.randn(3, dtype=torch.float64)}.get(task)
     if y is None:
         y = torch.randint(0, META[task]["num_classes"], (3, 5))
         y[torch.arange(5)[None, :] >= lengths[:, None]] = IGNORE
@@ -194,9 +196,54 @@ def test_served_answers_per_task():
     answer = predict_table(model, meta, window)
     assert list(answer.columns) == ["sequence_id", "prediction"] and len(answer) == 1
     metrics = evaluate(model, encode(splits["test"], meta), meta, 8)
-    assert set(metrics) == {"mae", "rmse"}
+    assert set(metrics) == {"mae", "rmse", "mse"}
 
     lm_splits, lm_meta = steps.prepare(lm_table(), "toy", lm_settings())
     lm = build_model(settings_for("lstm"), lm_meta).eval()
     answers = predict_table(lm, lm_meta, lm_table())
     assert set(answers["prediction"]) <= set(lm_meta["vocabulary"]) and (answers["probability"] > 0).all()
+
+
+# --- regression: one number per sequence ------------------------------------------------------------
+
+
+def regress_settings(**changes) -> RegressDataset:
+    values = dict(source="adding", task="regress", test_fraction=0.25, max_length=None, tokens=None, generator={"length": 10, "length_spread": 0.5, "sequences": 80, "seed": 0}, **COMMON)
+    return RegressDataset(**{**values, **changes})
+
+
+def sums_table(n: int = 80) -> pd.DataFrame:
+    """Sequences of 3–7 values; the label is 100 + their sum (a number, in its own units)."""
+    rng = np.random.default_rng(0)
+    sequences = [rng.normal(size=(int(rng.integers(3, 8)), 2)) for _ in range(n)]
+    table = table_from_sequences(sequences, None, None, [f"s{i:02d}" for i in range(n)], ["a", "b"], "toy")
+    table["label"] = table.groupby("sequence_id")["a"].transform("sum") + 100.0
+    return table
+
+
+def test_regression_standardizes_the_label_on_train_and_scores_in_its_units():
+    splits, meta = steps.prepare(sums_table(), "toy", regress_settings())
+    train_labels = sums_table().set_index("sequence_id").loc[splits["train"]["sequence_id"].unique(), "label"].groupby(level=0).first()
+    assert meta["target_scale"]["mean"] == pytest.approx(train_labels.mean()) and meta["classes"] == []
+    data = encode(splits["train"], meta)
+    assert data.targets[0].dtype == torch.float32 and abs(float(torch.stack(data.targets).mean())) < 1e-5
+    metrics = TASKS["regress"].metrics(np.array([1.0, -1.0]), np.array([0.0, 0.0]), {"target_scale": {"mean": 100.0, "std": 2.0}, "target_signed": False})
+    assert metrics == {"mae": pytest.approx(2.0), "rmse": pytest.approx(2.0), "mse": pytest.approx(4.0)}
+    references = measure_references(splits, meta, regress_settings())["test"]
+    ridge, mean = references["ridge regression on mean/std/min/max/first/last"], references["training mean"]
+    assert ridge["mse"] < mean["mse"]  # the summaries' mean times the length is the sum: a linear model gets most of it
+
+
+def test_regression_answers_in_the_label_units():
+    splits, meta = steps.prepare(sums_table(), "toy", regress_settings())
+    model = build_model(settings_for("gru"), meta).eval()
+    answers = predict_table(model, meta, sums_table())
+    assert list(answers.columns) == ["sequence_id", "prediction"] and len(answers) == 80
+    assert abs(answers["prediction"].mean() - meta["target_scale"]["mean"]) < 5 * meta["target_scale"]["std"]  # de-normalized: near 100, not near 0
+
+
+def test_regression_label_must_be_a_number():
+    table = sums_table()
+    table["label"] = np.where(table["sequence_id"] == "s03", "high", table["label"].astype(str))
+    with pytest.raises(DataError, match="task regress needs a numeric label; column 'label' holds 'high'"):
+        steps.split(table, "toy", regress_settings())

@@ -330,6 +330,8 @@ def one_line(err: ValidationError, prefix: str, model: type[BaseModel]) -> str:
         return f"{PARAMS_FILE}: {key}.task = {tag!r}: unknown task (allowed: {', '.join(DATASET_MODELS)}){more}"
     if not loc:
         return f"{PARAMS_FILE}: {message}{more}"
+    if isinstance(first.get("input"), dict):  # a check of a whole entry: name the entry, not its contents
+        return f"{PARAMS_FILE}: {key}: {message}{more}"
     return f"{PARAMS_FILE}: {key} = {first.get('input')!r}: {message}{more}"
 
 

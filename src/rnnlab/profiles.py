@@ -1,7 +1,8 @@
 """Profiles: named changes to params.yaml for a machine size (``profiles/<name>.yaml``).
 
 params.yaml holds the default profile (every application, sized for a 2-core CPU in 30 minutes).
-A profile file holds only what differs: mappings merge key by key, lists and values replace.
+A profile file holds only what differs: mappings merge key by key, lists and values replace, and
+an empty mapping (``train: {}``) replaces, so a profile can clear a dataset's training overrides.
 ``rnnlab profile NAME`` validates the result first, then rewrites params.yaml (comments kept)
 and plan.yaml, so DVC reruns exactly the stages whose values changed; ``git checkout params.yaml``
 returns to the default.
@@ -26,9 +27,9 @@ def available(root: Path) -> list[str]:
 
 
 def merge(base, changes):
-    """``changes`` applied to ``base`` in place: mappings key by key, anything else replaced."""
+    """``changes`` applied to ``base`` in place: mappings key by key, anything else (and {}) replaced."""
     for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
+        if isinstance(value, dict) and value and isinstance(base.get(key), dict):
             merge(base[key], value)
         else:
             base[key] = value
