@@ -44,6 +44,10 @@ def project(tmp_path_factory):
         "architectures.lstm_deep.hidden_size": 8, "architectures.lstm_deep.num_layers": 3,
         "experiments.copy_memory": {"datasets": ["copy_memory_100"], "architectures": ["dilated_gru_copy", "lstm_copy"], "seeds": [0]},
         "experiments.adding_depth.seeds": [0],
+        "datasets.copy_bits.generator": {"bits": 3, "min_length": 1, "max_length": 4, "test_lengths": [4, 8], "sequences": 120, "test_sequences": 3, "seed": 0},
+        "datasets.copy_bits.val_fraction": 0.2, "datasets.copy_bits.train": tiny,
+        "architectures.ntm_copy.controller_size": 8, "architectures.ntm_copy.memory_rows": 10, "architectures.ntm_copy.memory_width": 4,
+        "architectures.lstm_copy_bits.hidden_size": 8, "experiments.ntm_copy.seeds": [0],
     })
     return root
 
@@ -72,6 +76,23 @@ def test_adding_depth_study_measures_gradient_ratios(project):
     text = run_experiment(config, project, "adding_depth").read_text()
     assert "grad ratio first/top, init" in text and "dglstm_deep" in text and "lstm_deep" in text
     assert (project / "reports" / "experiments" / "adding_depth" / "adding_gradient_norms.png").is_file()
+
+
+def test_ntm_copy_study_counts_bit_errors_per_length_and_draws_the_heads(project):
+    config = load_config(project / "params.yaml")
+    text = run_experiment(config, project, "ntm_copy").read_text()
+    assert "bit errors / sequence, length 4" in text and "bit errors / sequence, length 8" in text
+    heatmap = project / "reports" / "experiments" / "ntm_copy" / "weightings_ntm_copy_seed0.png"
+    assert heatmap.stat().st_size > 10_000 and not (heatmap.parent / "weightings_lstm_copy_bits_seed0.png").exists()
+    client = mlflow.MlflowClient(f"sqlite:///{project}/mlflow/mlflow.db")
+    ntm_run = next(r for r in client.search_runs([client.get_experiment_by_name("rnnlab/copy_bits").experiment_id]) if r.info.run_name == "ntm_copy-seed0")
+    assert "plots/weightings_ntm_copy_seed0.png" in {a.path for a in client.list_artifacts(ntm_run.info.run_id, "plots")}
+
+
+def test_bit_errors_count_wrong_bits_of_answer_steps():
+    from rnnlab.data.sources.synthetic import NO_ANSWER, bit_errors
+
+    assert bit_errors("0110", "0110") == 0 and bit_errors("0111", "0110") == 1 and bit_errors(NO_ANSWER, "0110") == 2
 
 
 def test_layer_gradient_norms_has_one_norm_per_recurrent_layer(project):

@@ -17,6 +17,7 @@ from rnnlab.models.encoder import RecurrentEncoder
 from rnnlab.nn import ElmanCell, GRUCell, LSTMCell, RecurrentStack
 from rnnlab.nn.depth_gated import DepthGatedLSTMCell
 from rnnlab.nn.dilated import DilatedRecurrence
+from rnnlab.nn.ntm import NTMCell
 from rnnlab.tasks import TASKS
 
 
@@ -58,6 +59,19 @@ class DilatedParams(BaseModel):
     backend: Literal["auto", "fused", "reference", "compiled"]
 
 
+class NTMParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
+    controller_size: PositiveInt  # H of the LSTM controller
+    memory_rows: PositiveInt  # N: must exceed the longest sequence a copy should hold
+    memory_width: PositiveInt  # M
+    read_heads: PositiveInt
+    write_heads: PositiveInt
+    shift_range: int = Field(ge=0)  # allowed shifts -R..R (1 in the paper)
+    init: Literal["pytorch", "keras"]  # the controller's
+    backend: Literal["auto", "reference", "compiled"]  # no fused kernel exists for a memory cell
+
+
 def _stack(make_cell: Callable[[int], nn.Module], input_size: int, p: RecurrentParams) -> RecurrentEncoder:
     return RecurrentEncoder(
         RecurrentStack(make_cell, input_size, p.num_layers, p.bidirectional, p.dropout, p.backend)
@@ -79,6 +93,11 @@ def build_gru(input_size: int, p: GRUParams) -> RecurrentEncoder:
 def build_dglstm(input_size: int, p: DGLSTMParams) -> RecurrentEncoder:
     cell = lambda d: DepthGatedLSTMCell(d, p.hidden_size, p.num_layers, p.peepholes, p.dropout, p.init)  # noqa: E731
     return RecurrentEncoder(RecurrentStack(cell, input_size, 1, p.bidirectional, 0.0, p.backend))
+
+
+def build_ntm(input_size: int, p: NTMParams) -> RecurrentEncoder:
+    cell = lambda d: NTMCell(d, p.controller_size, p.memory_rows, p.memory_width, p.read_heads, p.write_heads, p.shift_range, p.init)  # noqa: E731
+    return RecurrentEncoder(RecurrentStack(cell, input_size, 1, False, 0.0, p.backend))
 
 
 DILATED_CELLS = {
@@ -114,6 +133,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("gru", "GRU, course (reset before) or pytorch (reset after) convention", GRUParams, build_gru, EVERY_TASK),
         Architecture("dglstm", "Depth-Gated LSTM: a gated path between memory cells across layers", DGLSTMParams, build_dglstm, EVERY_TASK),
         Architecture("dilated", "Dilated RNN: skip connections of rate 1, 2, 4, ... over any core cell", DilatedParams, build_dilated, EVERY_TASK),
+        Architecture("ntm", "Neural Turing Machine: LSTM controller, content + location addressing of an N x M memory", NTMParams, build_ntm, EVERY_TASK),
     ]
 }
 

@@ -5,6 +5,8 @@
     adding_depth   test MSE against the training mean (1/6 for U[0,1] values); gradient norm of the
                    first recurrent layer over the top one, at initialisation and after training
     pixel_mnist    test accuracy, unpermuted and permuted
+    ntm_copy       bit errors per sequence at each test length (1x, 2x, 3x the training lengths);
+                   read and write weightings of a memory cell over a test copy, as heatmaps
     (any other)    the task's test metrics
 
 An analysis returns (markdown, figures, metrics): the report's body, PNG files it wrote into
@@ -30,9 +32,10 @@ from rnnlab import tracking
 from rnnlab.config import Config
 from rnnlab.data.batching import collate, encode
 from rnnlab.data.prepare import read_prepared
-from rnnlab.data.sources.synthetic import CopyMemoryOptions, memoryless_loss
+from rnnlab.data.sources.synthetic import NO_ANSWER, CopyMemoryOptions, bit_errors, memoryless_loss
 from rnnlab.evaluate import build_model, forward_all
 from rnnlab.experiments.runner import Trained, runs_table
+from rnnlab.nn.sequence import run_cell
 from rnnlab.paths import prepared_dir
 from rnnlab.results import mean_std
 from rnnlab.tasks import TASKS
@@ -214,6 +217,80 @@ def _gradient_figure(profiles: dict, path: Path) -> Path:
     return path
 
 
+# --- NTM copy: bit errors per length, and what the heads look at -------------------------------------
+
+
+def bit_errors_per_sequence(model: nn.Module, data, meta: dict, batch_size: int) -> list[int]:
+    """Wrong bits of each sequence over its answer steps (labels other than NO_ANSWER)."""
+    names = meta["classes"]
+    errors = []
+    for logits, target in zip(forward_all(model, data, batch_size), data.targets):
+        predicted = logits.argmax(-1).tolist()
+        errors.append(sum(bit_errors(names[p], names[t]) for p, t in zip(predicted, target.tolist()) if names[t] != NO_ANSWER))
+    return errors
+
+
+def head_weightings(cell: nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
+    """Run a memory cell over one sequence x (T, D) and keep every step's read and write weighting (T, N)."""
+    kept: dict[str, list] = {"write": [], "read": []}
+
+    def step(p_t, state):
+        y, new = cell.recurrence(p_t, state)
+        kept["write"].append(new.write_weights[0, 0])
+        kept["read"].append(new.read_weights[0, 0])
+        return y, new
+
+    with torch.no_grad():
+        run_cell(cell, x[None], torch.tensor([len(x)]), step=step)
+    return {k: torch.stack(v).numpy() for k, v in kept.items()}
+
+
+def ntm_copy(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
+    figures, lengths_seen = [], set()
+    for r in runs:
+        model, splits, meta = r.load(config, root)
+        data = encode(splits["test"], meta)
+        per_sequence = bit_errors_per_sequence(model, data, meta, config.train_for(r.dataset).batch_size)
+        copy_lengths = [(len(x) - 1) // 2 for x in data.inputs]  # 2L + 1 steps
+        for length in sorted(set(copy_lengths)):
+            lengths_seen.add(length)
+            mine = [e for e, n in zip(per_sequence, copy_lengths) if n == length]
+            r.summary[f"bit_errors_L{length}"] = float(np.mean(mine))
+        cell = getattr(getattr(model.encoder, "stack", None), "cells", [None])[0]
+        if cell is not None and hasattr(cell.state_type, "_fields") and "write_weights" in cell.state_type._fields:
+            longest_trained = config.dataset(r.dataset).generator["max_length"]
+            shown = next((i for i, n in enumerate(copy_lengths) if n == longest_trained), 0)  # a copy as long as any in training
+            path = folder / f"weightings_{r.architecture}_seed{r.seed}.png"
+            _weightings_figure(head_weightings(cell, data.inputs[shown]), f"{r.architecture}, seed {r.seed}: a test copy of length {copy_lengths[shown]}", path)
+            mlflow.MlflowClient(tracking.tracking_uri(config, root)).log_artifact(r.summary["run_id"], str(path), "plots")
+            figures.append(path)
+    keys = {f"bit_errors_L{n}": f"bit errors / sequence, length {n}" for n in sorted(lengths_seen)}
+    body = "\n\n".join([
+        "Bit errors per sequence: wrong bits over the answer steps of each test sequence (an answer of no pattern counts as all zeros), "
+        "mean over the test sequences of each length. Training lengths: "
+        + ", ".join(f"{ds}: {config.dataset(ds).generator['min_length']}–{config.dataset(ds).generator['max_length']}" for ds in dict.fromkeys(r.dataset for r in runs)) + ".",
+        summary_by_architecture(runs, keys),
+        "Every run:",
+        runs_table(runs, {**{k: h.replace("bit errors / sequence, length", "errors @") for k, h in keys.items()}, "best_val_loss": "best val loss"}),
+        *[f"![{p.stem}]({name}/{p.name})" for p in figures],
+    ])
+    return body, figures, _means(runs, list(keys))
+
+
+def _weightings_figure(weightings: dict[str, np.ndarray], title: str, path: Path) -> Path:
+    """Write and read weightings over time (rows × steps): a copy writes down a diagonal, then reads it back."""
+    fig = Figure(figsize=(9, 4))
+    axes = fig.subplots(1, 2, sharey=True)
+    for axis, (kind, w) in zip(axes, weightings.items()):
+        image = axis.imshow(w.T, aspect="auto", cmap="Greys", vmin=0, vmax=1, origin="upper")
+        axis.set(xlabel="step", title=f"{kind} weighting")
+    axes[0].set_ylabel("memory row")
+    fig.colorbar(image, ax=axes, fraction=0.03)
+    fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+    return path
+
+
 # --- pixel MNIST and anything else ---------------------------------------------------------------
 
 
@@ -243,4 +320,4 @@ def _means(runs: list[Trained], keys: list[str]) -> dict[str, float]:
     return {f"{k}/{ds}/{a}": float(np.mean([s[k] for s in summaries])) for (ds, a), summaries in groups.items() for k in keys if all(k in s for s in summaries)}
 
 
-ANALYSES = {"copy_memory": copy_memory, "adding_depth": adding_depth, "pixel_mnist": pixel_mnist}
+ANALYSES = {"copy_memory": copy_memory, "adding_depth": adding_depth, "pixel_mnist": pixel_mnist, "ntm_copy": ntm_copy}

@@ -39,11 +39,15 @@ SOURCES: dict[str, Callable[..., pd.DataFrame]] = {
     # algorithmic tasks (generated)
     "copy_memory": synthetic.copy_memory,
     "adding": synthetic.adding,
+    "copy_bits": synthetic.copy_bits,
+    "associative_recall": synthetic.associative_recall,
 }
 
 GENERATOR_OPTIONS: dict[str, type[BaseModel]] = {
     "copy_memory": synthetic.CopyMemoryOptions,
     "adding": synthetic.AddingOptions,
+    "copy_bits": synthetic.CopyBitsOptions,
+    "associative_recall": synthetic.AssociativeRecallOptions,
 }
 
 

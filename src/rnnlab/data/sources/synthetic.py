@@ -94,3 +94,118 @@ def adding(options: AddingOptions) -> pd.DataFrame:
     table = table_from_sequences(sequences, list(targets), None, ids, ["value", "marker"], "source adding")
     table[LABEL] = np.repeat(targets, lengths)  # a number, not a class name
     return table
+
+
+# --- the Neural Turing Machine's tasks (Graves et al. 2014, §4.1 and §4.3) ------------------------
+#
+# Targets are bit vectors. Each target step's label is its bits as a string ("010011"): a class of
+# the per-step labelling task (2^bits patterns; a softmax over patterns instead of the paper's
+# independent sigmoids — a stated deviation that lets every task head and metric of rnnlab apply).
+# Steps with nothing to answer are labelled NO_ANSWER. Training sequences and test sequences come
+# with a ``split`` column, so the test part can hold lengths never seen in training.
+
+NO_ANSWER = "-"
+
+
+class CopyBitsOptions(Options):
+    bits: int = Field(ge=1, le=12)  # width of each random vector (8 in the paper)
+    min_length: PositiveInt  # training lengths are uniform in [min_length, max_length]
+    max_length: PositiveInt
+    test_lengths: list[PositiveInt] = Field(min_length=1)  # e.g. [20, 40, 60]: 1x, 2x, 3x the longest training length
+    sequences: PositiveInt  # training sequences
+    test_sequences: PositiveInt  # per test length
+    seed: int
+
+
+class AssociativeRecallOptions(Options):
+    bits: int = Field(ge=1, le=12)  # width of each vector (6 in the paper)
+    item_length: PositiveInt  # vectors per item (3 in the paper)
+    min_items: int = Field(ge=2)  # training item counts are uniform in [min_items, max_items]
+    max_items: int = Field(ge=2)
+    test_items: list[int] = Field(min_length=1)  # e.g. [6, 12]
+    sequences: PositiveInt
+    test_sequences: PositiveInt  # per test item count
+    seed: int
+
+
+def pattern_names(vectors: np.ndarray) -> np.ndarray:
+    """(..., bits) of 0/1 -> (...,) strings like "0101"."""
+    return np.apply_along_axis(lambda v: "".join("01"[int(b)] for b in v), -1, vectors)
+
+
+def bit_errors(predicted: str, target: str) -> int:
+    """Wrong bits of one answer step; NO_ANSWER where bits were due reads as all zeros."""
+    if predicted == NO_ANSWER:
+        predicted = "0" * len(target)
+    return sum(p != t for p, t in zip(predicted, target))
+
+
+def copy_bits(options: CopyBitsOptions) -> pd.DataFrame:
+    """NTM copy: L random bit vectors, a delimiter, then L silent steps that must write them back.
+
+    Data: features ``bit_0``..``bit_<b-1>`` and ``delimiter``; 2L + 1 steps. Target: a label per
+    step, NO_ANSWER ("-") until the delimiter, then each vector's bits as a string. Split: train
+    lengths uniform in [min_length, max_length]; ``test_sequences`` per test length. Ids ``copy-<split>-<index>``.
+    """
+    o = options
+    if o.min_length > o.max_length:
+        raise ValueError(f"copy_bits: min_length {o.min_length} > max_length {o.max_length}")
+    rng = np.random.default_rng(o.seed)
+    lengths = [("train", int(n)) for n in rng.integers(o.min_length, o.max_length + 1, size=o.sequences)]
+    lengths += [("test", n) for n in o.test_lengths for _ in range(o.test_sequences)]
+    sequences, labels, splits, ids = [], [], [], []
+    for i, (split, n) in enumerate(lengths):
+        vectors = rng.integers(0, 2, size=(n, o.bits)).astype(np.float64)  # (L, b)
+        x = np.zeros((2 * n + 1, o.bits + 1))
+        x[:n, : o.bits] = vectors
+        x[n, o.bits] = 1.0  # the delimiter flag
+        sequences.append(x)
+        labels.append(np.concatenate([np.full(n + 1, NO_ANSWER, dtype=object), pattern_names(vectors).astype(object)]))
+        splits.append(split)
+        ids.append(f"copy-{split}-{i:06d}")
+    names = [f"bit_{j}" for j in range(o.bits)] + ["delimiter"]
+    return table_from_sequences(sequences, labels, splits, ids, names, "source copy_bits")
+
+
+def associative_recall(options: AssociativeRecallOptions) -> pd.DataFrame:
+    """NTM associative recall: a list of items, then one of them as a query; answer the item after it.
+
+    Data: features ``bit_0``..``bit_<b-1>``, ``item`` (flag before each item) and ``query`` (flag
+    before and after the query). Target: NO_ANSWER except the last ``item_length`` steps, the item
+    that followed the queried one, as bit strings. Split: train item counts uniform in
+    [min_items, max_items]; ``test_sequences`` per test item count. Ids ``recall-<split>-<index>``.
+    """
+    o = options
+    if o.min_items > o.max_items:
+        raise ValueError(f"associative_recall: min_items {o.min_items} > max_items {o.max_items}")
+    rng = np.random.default_rng(o.seed)
+    counts = [("train", int(n)) for n in rng.integers(o.min_items, o.max_items + 1, size=o.sequences)]
+    counts += [("test", n) for n in o.test_items for _ in range(o.test_sequences)]
+    width, k = o.bits + 2, o.item_length
+    sequences, labels, splits, ids = [], [], [], []
+    for i, (split, n) in enumerate(counts):
+        items = rng.integers(0, 2, size=(n, k, o.bits)).astype(np.float64)  # (items, k, b)
+        asked = int(rng.integers(0, n - 1))  # the answer is item asked + 1
+        steps = []
+        for item in items:
+            steps.append(_flag(width, o.bits))  # "an item follows"
+            steps.extend(np.pad(item, ((0, 0), (0, 2))))
+        steps.append(_flag(width, o.bits + 1))  # "the query follows"
+        steps.extend(np.pad(items[asked], ((0, 0), (0, 2))))
+        steps.append(_flag(width, o.bits + 1))  # "answer now"
+        steps.extend(np.zeros((k, width)))
+        x = np.stack(steps)
+        label = np.full(len(x), NO_ANSWER, dtype=object)
+        label[-k:] = pattern_names(items[asked + 1])
+        sequences.append(x)
+        labels.append(label)
+        splits.append(split)
+        ids.append(f"recall-{split}-{i:06d}")
+    names = [f"bit_{j}" for j in range(o.bits)] + ["item", "query"]
+    return table_from_sequences(sequences, labels, splits, ids, names, "source associative_recall")
+
+
+def _flag(width: int, channel: int) -> np.ndarray:
+    step = np.zeros(width)
+    step[channel] = 1.0
+    return step

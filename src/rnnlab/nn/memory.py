@@ -1,0 +1,96 @@
+"""Neural Turing Machine memory access (Graves, Wayne, Danihelka 2014, §3): read, write, addressing.
+
+"Memory is an array of vectors … we read and write everywhere, just to different extents": every
+access is a weighting w over the N rows (w ≥ 0, Σ_i w(i) = 1). Shapes: B batch, N rows, M width,
+S = 2·shift_range + 1 allowed shifts; a weighting is (B, N), a memory (B, N, M).
+
+Addressing, in the course's order (each step a function below):
+
+    1. content        w^c(i) = softmax_i(β · K(k, M(i))),  K = cosine similarity, β ≥ 0
+    2. interpolation  w^g = g · w^c + (1 − g) · w_{t−1},    g ∈ (0, 1)
+    3. shift          w̃(i) = Σ_j w^g(j) · s(i − j)  (indices mod N), s a distribution over shifts
+    4. sharpening     w(i) = w̃(i)^γ / Σ_j w̃(j)^γ,           γ ≥ 1
+
+Read: r = Σ_i w(i) M(i). Write, erase then add: M(i) ← M(i) ⊙ (1 − w(i) e) + w(i) a.
+Everything is batched tensor algebra: no Python loop over the batch or the rows (the shift loops
+over the S allowed shifts only, each a ``torch.roll`` of the whole batch).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+# Cosine similarity of a zero vector is 0/0: norms are floored at this (the memory starts at a
+# small constant, so a row is never exactly zero in practice; a key can be).
+COSINE_EPS = 1e-8
+# w̃^γ at w̃ = 0 has an infinite derivative in γ (log 0): w̃ is floored at this before the power.
+SHARPEN_EPS = 1e-12
+
+
+def content_weights(key: Tensor, strength: Tensor, memory: Tensor) -> Tensor:
+    """Step 1: w^c = softmax(β · cosine(k, M(i))) over rows. key (B, M), strength β (B, 1), memory (B, N, M) -> (B, N)."""
+    dot = torch.einsum("bm,bnm->bn", key, memory)  # (B, N) k · M(i)
+    norms = key.norm(dim=-1, keepdim=True) * memory.norm(dim=-1)  # (B, N) ‖k‖ ‖M(i)‖
+    similarity = dot / norms.clamp_min(COSINE_EPS)  # K(k, M(i)) ∈ [−1, 1]
+    return torch.softmax(strength * similarity, dim=-1)
+
+
+def interpolate(content: Tensor, previous: Tensor, gate: Tensor) -> Tensor:
+    """Step 2: w^g = g · w^c + (1 − g) · w_{t−1}. content, previous (B, N); gate g (B, 1)."""
+    return gate * content + (1 - gate) * previous
+
+
+def shift(weights: Tensor, shifts: Tensor) -> Tensor:
+    """Step 3, circular convolution: w̃(i) = Σ_k s(k) · w(i − k) for k = −R..R.
+
+    weights (B, N); shifts (B, 2R+1), a distribution over the shifts −R..R in that order.
+    ``torch.roll(w, k)[i] = w[i − k]``: shift +1 moves the focus one row down.
+    """
+    reach = (shifts.shape[-1] - 1) // 2
+    rolled = torch.stack([torch.roll(weights, k, dims=-1) for k in range(-reach, reach + 1)], dim=-1)  # (B, N, S)
+    return torch.einsum("bns,bs->bn", rolled, shifts)
+
+
+def sharpen(weights: Tensor, gamma: Tensor) -> Tensor:
+    """Step 4: w(i) = w̃(i)^γ / Σ_j w̃(j)^γ. weights (B, N); gamma γ ≥ 1 (B, 1)."""
+    powered = weights.clamp_min(SHARPEN_EPS) ** gamma
+    return powered / powered.sum(dim=-1, keepdim=True)
+
+
+def address(memory: Tensor, previous: Tensor, key: Tensor, strength: Tensor, gate: Tensor, shifts: Tensor, gamma: Tensor) -> Tensor:
+    """The four steps in order: content, interpolation, shift, sharpening -> w_t (B, N)."""
+    w = content_weights(key, strength, memory)
+    w = interpolate(w, previous, gate)
+    w = shift(w, shifts)
+    return sharpen(w, gamma)
+
+
+def read(memory: Tensor, weights: Tensor) -> Tensor:
+    """r = Σ_i w(i) M(i). memory (B, N, M), weights (B, N) -> (B, M), or several heads (B, R, N) -> (B, R, M)."""
+    return torch.einsum("b...n,bnm->b...m", weights, memory)
+
+
+def write(memory: Tensor, weights: Tensor, erase: Tensor, add: Tensor) -> Tensor:
+    """Erase then add: M ← M ⊙ (1 − w eᵀ) + w aᵀ. memory (B, N, M), weights (B, N), erase e ∈ (0,1) and add a (B, M).
+
+    Several write heads — weights (B, W, N), erase and add (B, W, M) — erase all, then add all:
+    M ← M ⊙ Π_j (1 − w_j e_jᵀ) + Σ_j w_j a_jᵀ.
+    """
+    if weights.dim() == 2:
+        weights, erase, add = weights.unsqueeze(1), erase.unsqueeze(1), add.unsqueeze(1)  # one head: W = 1
+    kept = (1 - weights.unsqueeze(-1) * erase.unsqueeze(2)).prod(dim=1)  # (B, N, M) Π_j (1 − w_j(i) e_j)
+    return memory * kept + torch.einsum("bwn,bwm->bnm", weights, add)  # M̃ + Σ_j w_j(i) a_j
+
+
+def head_activations(raw: Tensor, width: int, shift_count: int) -> dict[str, Tensor]:
+    """A head's raw controller outputs (B, M + 3 + S) -> k, β = softplus, g = σ, s = softmax, γ = 1 + softplus."""
+    key, strength, gate, shifts, gamma = raw.split([width, 1, 1, shift_count, 1], dim=-1)
+    return {
+        "key": key,  # k: unconstrained, compared by angle
+        "strength": F.softplus(strength),  # β ≥ 0
+        "gate": torch.sigmoid(gate),  # g ∈ (0, 1)
+        "shifts": torch.softmax(shifts, dim=-1),  # s: a distribution over −R..R
+        "gamma": 1 + F.softplus(gamma),  # γ ≥ 1
+    }
