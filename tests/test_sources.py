@@ -52,7 +52,7 @@ def class_counts(summary: pd.DataFrame) -> dict[str, int]:
 
 NEW_SOURCES = [
     "plaid", "basic_motions", "amp_peptides", "shakespeare", "fine_food", "sunspots", "sp500", "djia",
-    "mnist_pixels", "mnist_pixels_permuted", "mnist_rows", "digits_rows", "copy_memory", "adding",
+    "mnist_pixels", "mnist_pixels_permuted", "mnist_rows", "digits_rows", "copy_memory", "adding", "copy_bits", "associative_recall",
 ]
 
 
@@ -294,6 +294,41 @@ def test_generators_are_reproducible_from_their_seed():
 
 
 def test_generator_options_are_checked():
-    assert set(GENERATOR_OPTIONS) == {"copy_memory", "adding"}
+    assert set(GENERATOR_OPTIONS) == {"copy_memory", "adding", "copy_bits", "associative_recall"}
     with pytest.raises(ValueError, match="delay"):
         load_source("copy_memory", {**COPY, "delay": 0})
+
+
+BITS = {"bits": 4, "min_length": 2, "max_length": 5, "test_lengths": [5, 10], "sequences": 40, "test_sequences": 3, "seed": 0}
+
+
+def test_copy_bits_shows_vectors_a_delimiter_then_asks_for_them_back():
+    table = load_source("copy_bits", BITS)
+    validate_table(table, "copy_bits", label="step")
+    summary = per_sequence(table)
+    assert split_counts(summary) == {"train": 40, "test": 6}
+    train_lengths = summary[summary[SPLIT] == "train"]["length"]
+    assert set(train_lengths) <= {2 * n + 1 for n in range(2, 6)}
+    assert sorted(summary[summary[SPLIT] == "test"]["length"].unique()) == [11, 21]  # 2L + 1 at L = 5, 10
+    one = table[table[SEQUENCE_ID] == "copy-test-000043"]  # a test copy of 10 vectors
+    bits = one[[f"bit_{j}" for j in range(4)]].to_numpy()
+    assert one["delimiter"].tolist() == [0.0] * 10 + [1.0] + [0.0] * 10 and not bits[10:].any()
+    shown = ["".join(str(int(b)) for b in row) for row in bits[:10]]
+    assert one[LABEL].tolist() == [synthetic.NO_ANSWER] * 11 + shown
+
+
+def test_associative_recall_answers_the_item_after_the_query():
+    options = {"bits": 8, "item_length": 2, "min_items": 2, "max_items": 4, "test_items": [6], "sequences": 30, "test_sequences": 2, "seed": 5}  # 2^16 items: no repeats
+    table = load_source("associative_recall", options)
+    validate_table(table, "recall", label="step")
+    for _, one in table.groupby(SEQUENCE_ID):
+        x = one[[f"bit_{j}" for j in range(8)]].to_numpy()
+        items_at = np.flatnonzero(one["item"].to_numpy())
+        query_at = np.flatnonzero(one["query"].to_numpy())
+        assert len(query_at) == 2 and query_at[1] - query_at[0] == 3  # query flag, the item, answer flag
+        items = [x[i + 1 : i + 3] for i in items_at]
+        asked = next(k for k, item in enumerate(items) if np.array_equal(item, x[query_at[0] + 1 : query_at[1]]))
+        expected = ["".join(str(int(b)) for b in row) for row in items[asked + 1]]
+        assert one[LABEL].tolist()[-2:] == expected and set(one[LABEL].tolist()[:-2]) == {synthetic.NO_ANSWER}
+    counts = per_sequence(table).groupby(SPLIT).size().to_dict()
+    assert counts == {"train": 30, "test": 2}
