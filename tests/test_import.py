@@ -137,3 +137,21 @@ def test_a_good_file_is_tracked_and_listed(project, tmp_path):
     check_plan(project, config)
     again = run_import(project, path, name="my_moves")
     assert again.returncode == 2 and "a dataset of that name is already in params.yaml" in again.stderr
+
+
+def test_a_numeric_target_imports_as_a_regression(project, tmp_path):
+    table = user_table()
+    table["score"] = table.groupby("sequence_id")["ax"].transform("mean").round(3)  # one number per sequence
+    path = tmp_path / "scores.csv"
+    table.drop(columns=["activity"]).to_csv(path, index=False)
+    result = run_import(project, path, task="regress", target="score", name="my_scores")
+    assert result.returncode == 0, result.stderr
+    stored = pd.read_parquet(project / "data" / "raw" / "my_scores" / "table.parquet")
+    assert stored["label"].dtype == np.float64  # kept as numbers, not class names
+    from rnnlab.config import load_config
+
+    assert load_config(project / "params.yaml").dataset("my_scores").task == "regress"
+    bad = tmp_path / "words.csv"
+    table.drop(columns=["score"]).to_csv(bad, index=False)
+    refused = run_import(project, bad, task="regress", target="activity", name="my_words")
+    assert refused.returncode == 2 and "task regress needs a numeric label; column 'label' holds 'walk'" in refused.stderr
