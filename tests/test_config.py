@@ -49,6 +49,7 @@ def test_project_params_load():
         (lambda p: p["datasets"]["copy_memory_100"]["generator"].update(length=5), r"datasets.copy_memory_100: generator: unknown key 'length' \(allowed: delay, "),
         (lambda p: p["datasets"]["copy_memory_200"]["generator"].update(delay=0), r"datasets.copy_memory_200: generator.delay = 0: Input should be greater than 0"),
         (lambda p: p["datasets"]["adding"]["generator"].pop("seed"), r"datasets.adding: generator: missing key 'seed'"),
+        (lambda p: p["datasets"]["copy_bits"]["generator"].update(min_length=30), r"datasets.copy_bits: generator: min_length 30 > max_length 20$"),
         (lambda p: p["datasets"]["japanese_vowels"].update(generator={"seed": 1}), r"datasets.japanese_vowels: generator: source 'japanese_vowels' is not generated; remove the generator key"),
         (lambda p: p["experiments"]["copy_memory"].update(datasets=["timit"]), r"experiments.copy_memory.datasets names 'timit', which is not defined under datasets"),
         (lambda p: p["experiments"]["pixel_mnist"].update(seeds=[]), r"experiments.pixel_mnist.seeds = \[\]: List should have at least 1 item"),

@@ -83,6 +83,8 @@ class DatasetBase(Strict):
                 raise ValueError(f"generator: unknown key {key!r} (allowed: {', '.join(options.model_fields)})") from None
             if first["type"] == "missing":
                 raise ValueError(f"generator: missing key {key!r}") from None
+            if not key:  # a check across keys
+                raise ValueError(f"generator: {first['msg'].removeprefix('Value error, ')}") from None
             raise ValueError(f"generator.{key} = {first.get('input')!r}: {first['msg']}") from None
         return self
 

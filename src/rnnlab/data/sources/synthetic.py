@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from rnnlab.data.table import LABEL, table_from_sequences, table_from_tokens
 
@@ -116,6 +116,12 @@ class CopyBitsOptions(Options):
     test_sequences: PositiveInt  # per test length
     seed: int
 
+    @model_validator(mode="after")
+    def _range(self) -> "CopyBitsOptions":
+        if self.min_length > self.max_length:
+            raise ValueError(f"min_length {self.min_length} > max_length {self.max_length}")
+        return self
+
 
 class AssociativeRecallOptions(Options):
     bits: int = Field(ge=1, le=12)  # width of each vector (6 in the paper)
@@ -126,6 +132,12 @@ class AssociativeRecallOptions(Options):
     sequences: PositiveInt
     test_sequences: PositiveInt  # per test item count
     seed: int
+
+    @model_validator(mode="after")
+    def _range(self) -> "AssociativeRecallOptions":
+        if self.min_items > self.max_items:
+            raise ValueError(f"min_items {self.min_items} > max_items {self.max_items}")
+        return self
 
 
 def pattern_names(vectors: np.ndarray) -> np.ndarray:
@@ -148,11 +160,8 @@ def copy_bits(options: CopyBitsOptions) -> pd.DataFrame:
     lengths uniform in [min_length, max_length]; ``test_sequences`` per test length. Ids ``copy-<split>-<index>``.
     """
     o = options
-    if o.min_length > o.max_length:
-        raise ValueError(f"copy_bits: min_length {o.min_length} > max_length {o.max_length}")
     rng = np.random.default_rng(o.seed)
-    lengths = [("train", int(n)) for n in rng.integers(o.min_length, o.max_length + 1, size=o.sequences)]
-    lengths += [("test", n) for n in o.test_lengths for _ in range(o.test_sequences)]
+    lengths = split_sizes(rng, (o.min_length, o.max_length), o.sequences, o.test_lengths, o.test_sequences)
     sequences, labels, splits, ids = [], [], [], []
     for i, (split, n) in enumerate(lengths):
         vectors = rng.integers(0, 2, size=(n, o.bits)).astype(np.float64)  # (L, b)
@@ -176,11 +185,8 @@ def associative_recall(options: AssociativeRecallOptions) -> pd.DataFrame:
     [min_items, max_items]; ``test_sequences`` per test item count. Ids ``recall-<split>-<index>``.
     """
     o = options
-    if o.min_items > o.max_items:
-        raise ValueError(f"associative_recall: min_items {o.min_items} > max_items {o.max_items}")
     rng = np.random.default_rng(o.seed)
-    counts = [("train", int(n)) for n in rng.integers(o.min_items, o.max_items + 1, size=o.sequences)]
-    counts += [("test", n) for n in o.test_items for _ in range(o.test_sequences)]
+    counts = split_sizes(rng, (o.min_items, o.max_items), o.sequences, o.test_items, o.test_sequences)
     width, k = o.bits + 2, o.item_length
     sequences, labels, splits, ids = [], [], [], []
     for i, (split, n) in enumerate(counts):
@@ -203,6 +209,12 @@ def associative_recall(options: AssociativeRecallOptions) -> pd.DataFrame:
         ids.append(f"recall-{split}-{i:06d}")
     names = [f"bit_{j}" for j in range(o.bits)] + ["item", "query"]
     return table_from_sequences(sequences, labels, splits, ids, names, "source associative_recall")
+
+
+def split_sizes(rng: np.random.Generator, train_range: tuple[int, int], train_count: int, test_sizes: list[int], test_count: int) -> list[tuple[str, int]]:
+    """(split, size) per sequence: sizes uniform in train_range for training, ``test_count`` of each test size."""
+    low, high = train_range
+    return [("train", int(n)) for n in rng.integers(low, high + 1, size=train_count)] + [("test", n) for n in test_sizes for _ in range(test_count)]
 
 
 def _flag(width: int, channel: int) -> np.ndarray:
