@@ -32,15 +32,24 @@ def learning_curves(history: dict[str, list[float]], title: str, path: Path) -> 
     return Path(path)
 
 
+# Past this many classes a confusion matrix is drawn as a picture only: no counts in the cells, at most
+# this many tick labels, and a figure no larger than MAX_CONFUSION_INCHES a side.
+MAX_ANNOTATED_CLASSES = 30
+MAX_CONFUSION_INCHES = 14.0
+
+
 def confusion_matrix(matrix: np.ndarray, classes: list[str], title: str, path: Path) -> Path:
-    fig = Figure(figsize=(1.0 + 0.55 * len(classes), 0.6 + 0.5 * len(classes)))
+    n = len(classes)
+    fig = Figure(figsize=(min(1.0 + 0.55 * n, MAX_CONFUSION_INCHES), min(0.6 + 0.5 * n, MAX_CONFUSION_INCHES)))
     axis = fig.subplots()
     image = axis.imshow(matrix, cmap="Blues")
-    axis.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    axis.set_yticks(range(len(classes)), classes)
+    ticks = range(0, n, max(1, -(-n // MAX_ANNOTATED_CLASSES)))
+    axis.set_xticks(ticks, [classes[i] for i in ticks], rotation=45, ha="right")
+    axis.set_yticks(ticks, [classes[i] for i in ticks])
     axis.set(xlabel="predicted", ylabel="true", title=title)
-    for (i, j), value in np.ndenumerate(matrix):
-        axis.text(j, i, int(value), ha="center", va="center", color="white" if value > matrix.max() / 2 else "black", fontsize=8)
+    if n <= MAX_ANNOTATED_CLASSES:
+        for (i, j), value in np.ndenumerate(matrix):
+            axis.text(j, i, int(value), ha="center", va="center", color="white" if value > matrix.max() / 2 else "black", fontsize=8)
     fig.colorbar(image, ax=axis, fraction=0.046)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
