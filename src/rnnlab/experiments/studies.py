@@ -73,7 +73,7 @@ def summary_by_architecture(runs: list[Trained], keys: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def curves_figure(panels: dict[str, dict[str, list[list[float]]]], ylabel: str, path: Path, reference: dict[str, float] | None = None, log: bool = False) -> Path:
+def curves_figure(panels: dict[str, dict[str, list[list[float]]]], ylabel: str, path: Path, reference: dict[str, float] | None = None, log: bool = False, reference_label: str = "reference") -> Path:
     """One panel per dataset: per architecture one line per seed; an optional horizontal reference."""
     fig = Figure(figsize=(5.2 * len(panels), 4))
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
@@ -82,7 +82,7 @@ def curves_figure(panels: dict[str, dict[str, list[list[float]]]], ylabel: str, 
             for i, values in enumerate(seeds):
                 axis.plot(np.arange(1, len(values) + 1), values, color=colour, lw=1.3, alpha=0.85, label=architecture if i == 0 else None)
         if reference and dataset in reference:
-            axis.axhline(reference[dataset], color="black", ls="--", lw=1, label="reference")
+            axis.axhline(reference[dataset], color="black", ls="--", lw=1, label=reference_label)
         axis.set(xlabel="epoch", ylabel=ylabel, title=dataset)
         if log:
             axis.set_yscale("log")
@@ -126,7 +126,7 @@ def copy_memory(config: Config, root: Path, name: str, runs: list[Trained], fold
         model, splits, meta = r.load(config, root)
         r.summary.update(recall_scores(model, splits, meta, options.copy_length, config.train_for(r.dataset).batch_size))
         r.summary["memoryless_loss"] = memoryless[r.dataset]
-    figure = curves_figure(curves(config, root, runs, "val_loss"), "validation cross-entropy per step (nats)", folder / "copy_memory_val_loss.png", memoryless, log=True)
+    figure = curves_figure(curves(config, root, runs, "val_loss"), "validation cross-entropy per step (nats)", folder / "copy_memory_val_loss.png", memoryless, log=True, reference_label="memoryless loss")
     body = "\n\n".join([
         "Recall accuracy: the share of the copied symbols (the last `copy_length` steps) predicted right on the test split; "
         "chance is 1/symbols. Cross-entropy: nats per step over every test step; the memoryless loss is the best a model "
@@ -183,7 +183,7 @@ def adding_depth(config: Config, root: Path, name: str, runs: list[Trained], fol
         loss_panels[ds] = {a: [[v * std[ds] ** 2 for v in seed] for seed in seeds] for a, seeds in loss_panels[ds].items()}
     reference = {r.dataset: r.summary["reference_mse"] for r in runs}
     figures = [
-        curves_figure(loss_panels, "validation MSE", folder / "adding_val_mse.png", reference, log=True),
+        curves_figure(loss_panels, "validation MSE", folder / "adding_val_mse.png", reference, log=True, reference_label="predict the training mean"),
         _gradient_figure(profiles, folder / "adding_gradient_norms.png"),
     ]
     body = "\n\n".join([
