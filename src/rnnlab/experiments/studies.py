@@ -320,4 +320,4 @@ def _means(runs: list[Trained], keys: list[str]) -> dict[str, float]:
     return {f"{k}/{ds}/{a}": float(np.mean([s[k] for s in summaries])) for (ds, a), summaries in groups.items() for k in keys if all(k in s for s in summaries)}
 
 
-ANALYSES = {"copy_memory": copy_memory, "adding_depth": adding_depth, "pixel_mnist": pixel_mnist, "ntm_copy": ntm_copy}
+ANALYSES = {"copy_memory": copy_memory, "copy_memory_long": copy_memory, "adding_depth": adding_depth, "pixel_mnist": pixel_mnist, "ntm_copy": ntm_copy}
