@@ -113,3 +113,17 @@ def test_layer_gradient_norms_has_one_norm_per_recurrent_layer(project):
 def test_an_unknown_study_is_named(project):
     with pytest.raises(ConfigError, match="experiment 'nope' is not defined in params.yaml"):
         run_experiment(load_config(project / "params.yaml"), project, "nope")
+
+
+def test_a_study_of_an_imported_dataset_reads_it_as_dvc_tracks_it(project):
+    from rnnlab.data import store
+    from rnnlab.data.sources import load
+    from rnnlab.experiments.runner import materialize
+
+    table = load("adding", {"length": 6, "length_spread": 0.0, "sequences": 60, "seed": 9})
+    store.write_table(table, project / "data" / "raw" / "my_sums")
+    shrink(project, {"datasets.my_sums": {
+        "source": "imported", "task": "regress", "val_fraction": 0.2, "test_fraction": 0.2, "max_sequences": None,
+        "max_length": None, "split_seed": 0, "tokens": None, "train": {}}})
+    meta = materialize(load_config(project / "params.yaml"), project, "my_sums")
+    assert meta["task"] == "regress" and sum(v["sequences"] for v in meta["lengths"].values()) == 60

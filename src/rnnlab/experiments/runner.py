@@ -20,7 +20,7 @@ from torch import nn
 from rnnlab import tracking
 from rnnlab.baselines.references import measure_references
 from rnnlab.compare import evaluate_test, load_trained
-from rnnlab.config import Config
+from rnnlab.config import IMPORTED, Config
 from rnnlab.data import prepare as steps
 from rnnlab.data import sources, store
 from rnnlab.data.table import label_mode, validate_table
@@ -46,11 +46,14 @@ class Trained:
 
 def materialize(config: Config, root: Path, dataset: str) -> dict:
     """Ingest and prepare ``dataset`` as the pipeline's stages do (generated data are re-made from
-    their seed, byte for byte). Returns the prepared meta."""
+    their seed, byte for byte; an imported dataset is read as DVC tracks it). Returns the prepared meta."""
     settings = config.dataset(dataset)
-    table = sources.load(settings.source, settings.generator)
-    validate_table(table, f"dataset {dataset}", label_mode(settings.task))
-    store.write_table(table, raw_dir(root, dataset))
+    if settings.source == IMPORTED:
+        table = store.read_table(raw_dir(root, dataset))
+    else:
+        table = sources.load(settings.source, settings.generator)
+        validate_table(table, f"dataset {dataset}", label_mode(settings.task))
+        store.write_table(table, raw_dir(root, dataset))
     splits, baselines = steps.split(table, dataset, settings)
     encoded, meta = steps.finalize(splits, dataset, settings, baselines)
     for part, results in measure_references(encoded, meta, settings).items():
