@@ -47,3 +47,13 @@ def copy_project(dest: Path) -> Path:
     for stale in ("dvc.lock", "reports/leaderboard.md", "reports/metrics.json"):
         (dest / stale).unlink(missing_ok=True)
     return dest
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """Tests that train in-process call mlflow.set_tracking_uri, which also sets MLFLOW_TRACKING_URI
+    in os.environ; restore the environment so no later test or subprocess inherits it."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

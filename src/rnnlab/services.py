@@ -98,7 +98,9 @@ def environment(root: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("PREFECT_HOME", str(root / ".prefect"))
     env.setdefault("PREFECT_API_URL", SERVICES["prefect"].url + "/api")
-    env.setdefault("MLFLOW_TRACKING_URI", tracking.tracking_uri(load_config(root / "params.yaml"), root))
+    # The project's own store, whatever the calling shell says: it is where the pipeline registered its
+    # champions (an MLFLOW_TRACKING_URI left over from another project would serve the wrong registry).
+    env["MLFLOW_TRACKING_URI"] = tracking.tracking_uri(load_config(root / "params.yaml"), root)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
