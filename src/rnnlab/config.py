@@ -55,7 +55,8 @@ class DatasetBase(Strict):
     split_seed: int  # the splits belong to the dataset: fixed across training seeds
     tokens: TokenConfig | None  # required when the data has a `token` column
     train: dict[str, Any]  # this dataset's changes to the train section, e.g. {max_epochs: 20}; {} = none
-    # The one optional key: the options of a generated source (copy_memory, adding); absent otherwise.
+    # The one optional key: the options of a generated source (GENERATOR_OPTIONS: copy_memory, adding,
+    # copy_bits, associative_recall); absent for every other source.
     generator: dict[str, Any] | None = None
 
     @field_validator("source")
@@ -164,6 +165,7 @@ class TrainerConfig(Strict):
     num_nodes: PositiveInt
     strategy: Literal["auto", "ddp", "ddp_spawn", "ddp_fork", "ddp_find_unused_parameters_true", "fsdp"]
     precision: Literal["32-true", "16-mixed", "bf16-mixed", "64-true"]
+
 
 class ExperimentConfig(Strict):
     """A study run by `rnnlab experiment NAME`: every architecture on every dataset, once per seed,
