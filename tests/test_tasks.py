@@ -247,3 +247,6 @@ def test_regression_label_must_be_a_number():
     table["label"] = np.where(table["sequence_id"] == "s03", "high", table["label"].astype(str))
     with pytest.raises(DataError, match="task regress needs a numeric label; column 'label' holds 'high'"):
         steps.split(table, "toy", regress_settings())
+    as_text = sums_table().assign(label=lambda t: t["label"].astype(str))  # numbers written as text are numbers
+    splits, meta = steps.prepare(as_text, "toy", regress_settings())
+    assert splits["train"]["label"].dtype == np.float64 and meta["target_scale"]["mean"] > 90

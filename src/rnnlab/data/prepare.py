@@ -239,6 +239,8 @@ def split(raw: pd.DataFrame, name: str, settings) -> tuple[dict[str, pd.DataFram
     where = f"dataset {name}"
     validate_table(raw, where, label_mode(settings.task))
     check_task_columns(raw, settings, where)
+    if settings.task == "regress":
+        raw = numeric_label(raw, where)
     if settings.task == "forecast":
         return split_forecast(raw, settings, where)
     parts = split_sequences(raw, settings, where)
@@ -247,12 +249,18 @@ def split(raw: pd.DataFrame, name: str, settings) -> tuple[dict[str, pd.DataFram
     return parts, {}
 
 
+def numeric_label(raw: pd.DataFrame, where: str) -> pd.DataFrame:
+    """A regression's label as float64 (numbers written as text, e.g. from a CSV column of mixed
+    rows, are read as numbers); anything else is named. validate_table has ruled out missing labels."""
+    values = pd.to_numeric(raw[LABEL], errors="coerce")
+    if values.isna().any():
+        raise DataError(f"{where}: task regress needs a numeric label; column 'label' holds {raw[LABEL][values.isna()].iloc[0]!r}")
+    return raw.assign(**{LABEL: values.astype(np.float64)})
+
+
 def check_task_columns(raw: pd.DataFrame, settings, where: str) -> None:
     if settings.task == "language_model" and TOKEN not in raw.columns:
         raise DataError(f"{where}: task language_model needs a 'token' column (columns: {', '.join(map(str, raw.columns))})")
-    if settings.task == "regress" and not pd.api.types.is_numeric_dtype(raw[LABEL]):
-        bad = raw[LABEL][pd.to_numeric(raw[LABEL], errors="coerce").isna()].iloc[0]
-        raise DataError(f"{where}: task regress needs a numeric label; column 'label' holds {bad!r}")
     if settings.task == "forecast":
         if settings.target not in feature_columns(raw):
             raise DataError(f"{where}: forecast target column {settings.target!r} is not a numeric feature column (columns: {', '.join(map(str, raw.columns))})")

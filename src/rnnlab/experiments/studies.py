@@ -99,10 +99,10 @@ def _colours() -> list[str]:
     return matplotlib.rcParams["axes.prop_cycle"].by_key()["color"] * 4
 
 
-def curves(config: Config, root: Path, runs: list[Trained], metric: str, scale: float = 1.0) -> dict[str, dict[str, list[list[float]]]]:
+def curves(config: Config, root: Path, runs: list[Trained], metric: str) -> dict[str, dict[str, list[list[float]]]]:
     panels: dict[str, dict[str, list[list[float]]]] = defaultdict(lambda: defaultdict(list))
     for r in runs:
-        panels[r.dataset][r.architecture].append([v * scale for v in history(config, root, r.summary["run_id"], metric)])
+        panels[r.dataset][r.architecture].append(history(config, root, r.summary["run_id"], metric))
     return panels
 
 
@@ -158,9 +158,8 @@ def layer_gradient_norms(model: nn.Module, batch, task: str) -> list[float]:
     return [math.sqrt(squares[i]) for i in sorted(squares)]
 
 
-def gradient_profile(config: Config, root: Path, r: Trained) -> dict[str, list[float]]:
+def gradient_profile(config: Config, root: Path, r: Trained, splits: dict, meta: dict) -> dict[str, list[float]]:
     """Per-layer gradient norms at initialisation (the run's own initial weights) and after training."""
-    splits, meta = read_prepared(prepared_dir(root, r.dataset))
     data = encode(splits["train"], meta)
     batch = collate([data[i] for i in range(min(GRADIENT_PROBE_SEQUENCES, len(data)))])
     L.seed_everything(r.seed, verbose=False)  # as train_run does before building: the same initial weights
@@ -170,14 +169,15 @@ def gradient_profile(config: Config, root: Path, r: Trained) -> dict[str, list[f
 
 
 def adding_depth(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
+    prepared = {ds: read_prepared(prepared_dir(root, ds)) for ds in dict.fromkeys(r.dataset for r in runs)}  # (splits, meta), read once
     profiles = {}
     for r in runs:
-        _, meta = read_prepared(prepared_dir(root, r.dataset))
+        splits, meta = prepared[r.dataset]
         r.summary["reference_mse"] = meta["baselines"]["test"]["training mean"]["mse"]
-        profile = profiles[(r.dataset, r.architecture, r.seed)] = gradient_profile(config, root, r)
+        profile = profiles[(r.dataset, r.architecture, r.seed)] = gradient_profile(config, root, r, splits, meta)
         for when, norms in profile.items():
             r.summary[f"gradient_ratio_{when}"] = norms[0] / norms[-1]
-    std = {r.dataset: read_prepared(prepared_dir(root, r.dataset))[1]["target_scale"]["std"] for r in runs}
+    std = {ds: meta["target_scale"]["std"] for ds, (_, meta) in prepared.items()}
     loss_panels = {ds: dict(c) for ds, c in curves(config, root, runs, "val_loss").items()}
     for ds in loss_panels:  # the loss is on the standardized target: back to the target's units
         loss_panels[ds] = {a: [[v * std[ds] ** 2 for v in seed] for seed in seeds] for a, seeds in loss_panels[ds].items()}
