@@ -127,6 +127,8 @@ META = {
     "forecast": {"task": "forecast", "num_features": 3, "num_classes": 0},
     "regress": {"task": "regress", "num_features": 3, "num_classes": 0},
     "language_model": {"task": "language_model", "num_features": 3, "num_classes": 6, "vocabulary": ["<pad>", "<unk>", "a", "b", "c", "d"]},
+    "seq2seq": {"task": "seq2seq", "num_features": 3, "num_classes": 7, "target_embedding_size": 4, "max_output_ratio": 1.5,
+                "vocabulary": ["<pad>", "<unk>", "a", "b", "c", "d"]},
 }
 
 
@@ -135,14 +137,15 @@ META = {
 def test_every_head_composes_with_every_encoder(arch, task):
     model = build_model(settings_for(arch), META[task]).double().eval()
     lengths = torch.tensor([5, 2, 4])
-    x = torch.randint(2, 6, (3, 5)) if task == "language_model" else torch.randn(3, 5, 3, dtype=torch.float64)
-    prediction = model(x, lengths).prediction
-    expected = {"classify": (3, 4), "label_steps": (3, 5, 4), "forecast": (3,), "regress": (3,), "language_model": (3, 5, 6)}[task]
-    assert prediction.shape == expected
+    x = torch.randint(2, 6, (3, 5)) if META[task].get("vocabulary") else torch.randn(3, 5, 3, dtype=torch.float64)
     y = {"classify": torch.tensor([0, 1, 3]), "forecast": torch.randn(3, dtype=torch.float64), "regress": torch.randn(3, dtype=torch.float64)}.get(task)
-    if y is None:
-        y = torch.randint(0, META[task]["num_classes"], (3, 5))
-        y[torch.arange(5)[None, :] >= lengths[:, None]] = IGNORE
+    if y is None:  # per step: padded with IGNORE; a seq2seq target of 6 output steps, the last </s>
+        steps = 6 if task == "seq2seq" else 5
+        y = torch.randint(4 if task == "seq2seq" else 0, META[task]["num_classes"], (3, steps))
+        y[torch.arange(steps)[None, :] >= lengths[:, None]] = IGNORE
+    prediction = model(x, lengths, y).prediction
+    expected = {"classify": (3, 4), "label_steps": (3, 5, 4), "forecast": (3,), "regress": (3,), "language_model": (3, 5, 6), "seq2seq": (3, 6, 7)}[task]
+    assert prediction.shape == expected
     loss = TASKS[task].loss(prediction, y)
     assert torch.isfinite(loss)
     loss.backward()
@@ -152,7 +155,7 @@ def test_every_head_composes_with_every_encoder(arch, task):
 def test_language_model_predictions_never_read_the_future(arch):
     """Changing tokens after step t changes no prediction at steps <= t (the causal property the
     task needs; a bidirectional encoder fails it and is refused by the config)."""
-    model = build_model(settings_for(arch), META["language_model"]).double().eval()
+    model = build_model(settings_for(arch, bidirectional=False), META["language_model"]).double().eval()
     x = torch.randint(2, 6, (2, 8))
     lengths = torch.tensor([8, 8])
     before = model(x, lengths).prediction

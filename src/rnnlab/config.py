@@ -116,6 +116,14 @@ class RegressDataset(DatasetBase):
     task: Literal["regress"]
 
 
+class Seq2SeqDataset(DatasetBase):
+    """A symbol sequence out per sequence in: the ``label`` holds the output symbols, space-separated
+    (e.g. "K AE T"); scored by exact-sequence accuracy and token error rate of the greedy output."""
+
+    task: Literal["seq2seq"]
+    target_embedding_size: PositiveInt  # the decoder's embedding of the previous output symbol
+
+
 class ForecastDataset(DatasetBase):
     """One-step-ahead forecasting of a numeric column from the ``window`` steps before it."""
 
@@ -133,10 +141,10 @@ class ForecastDataset(DatasetBase):
 
 DATASET_MODELS = {
     "classify": ClassifyDataset, "label_steps": LabelStepsDataset, "regress": RegressDataset,
-    "language_model": LanguageModelDataset, "forecast": ForecastDataset,
+    "language_model": LanguageModelDataset, "forecast": ForecastDataset, "seq2seq": Seq2SeqDataset,
 }
 DatasetConfig = Annotated[
-    ClassifyDataset | LabelStepsDataset | RegressDataset | LanguageModelDataset | ForecastDataset, Field(discriminator="task")
+    ClassifyDataset | LabelStepsDataset | RegressDataset | LanguageModelDataset | ForecastDataset | Seq2SeqDataset, Field(discriminator="task")
 ]
 
 

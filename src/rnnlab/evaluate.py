@@ -33,23 +33,23 @@ def ordered_loader(data: SequenceSet, batch_size: int) -> DataLoader:
 
 
 @torch.no_grad()
-def forward_all(model: nn.Module, data: SequenceSet, batch_size: int) -> list[Tensor]:
+def forward_all(model: nn.Module, data: SequenceSet, batch_size: int, task: str) -> list[Tensor]:
     """The model's raw prediction for every sequence, in dataset order: (C,) or () per sequence,
-    (T, C) for per-step tasks (padding cut off)."""
+    (T, C) for per-step tasks (padding cut off), decoded ids (L,) up to </s> for seq2seq."""
     model.eval()
     answers: list[Tensor | None] = [None] * len(data)
     loader = ordered_loader(data, batch_size)
     for indices, batch in zip(loader.batch_sampler, loader):
         prediction = model(batch.x, batch.lengths).prediction
         for row, (i, n) in enumerate(zip(indices, batch.lengths.tolist())):
-            answers[i] = prediction[row, :n] if prediction.dim() == 3 else prediction[row]
+            answers[i] = TASKS[task].answer(prediction[row], n)
     return answers
 
 
 def predict(model: nn.Module, data: SequenceSet, task: str, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """(raw predictions, targets) of every real target, in dataset order, as the task's metrics take them."""
-    answers = forward_all(model, data, batch_size)
-    prediction = torch.cat([a.reshape(-1, *a.shape[-1:]) if TASKS[task].per_step else a.unsqueeze(0) for a in answers])
+    answers = forward_all(model, data, batch_size, task)
+    prediction = torch.cat([a if TASKS[task].per_step else a.unsqueeze(0) for a in answers])
     return prediction.numpy(), data.flat_targets().numpy()
 
 

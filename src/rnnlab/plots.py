@@ -121,3 +121,17 @@ def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, title: str, p
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return Path(path)
+
+
+def alignment(weights: np.ndarray, source: list[str], output: list[str], title: str, path: Path) -> Path:
+    """An attention alignment α (output steps × source steps) as a heatmap, symbols on the axes."""
+    fig = Figure(figsize=(max(4.0, 0.32 * len(source) + 2), max(3.5, 0.32 * len(output) + 1.5)))
+    axis = fig.subplots()
+    image = axis.imshow(weights, cmap="Greys", vmin=0, vmax=1, aspect="auto")
+    axis.set_xticks(range(len(source)), source, fontsize=7)
+    axis.set_yticks(range(len(output)), output, fontsize=7)
+    axis.set(xlabel="source", ylabel="output (teacher-forced)", title=title)
+    fig.colorbar(image, ax=axis, fraction=0.04)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path

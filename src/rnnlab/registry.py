@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from torch import nn
 
 from rnnlab.errors import ConfigError
-from rnnlab.models.encoder import RecurrentEncoder
+from rnnlab.models.encoder import AttentiveEncoder, RecurrentEncoder
 from rnnlab.nn import ElmanCell, GRUCell, LSTMCell, RecurrentStack
+from rnnlab.nn.act import ACTCell
 from rnnlab.nn.depth_gated import DepthGatedLSTMCell
 from rnnlab.nn.dilated import DilatedRecurrence
 from rnnlab.nn.ntm import NTMCell
@@ -72,6 +73,41 @@ class NTMParams(BaseModel):
     backend: Literal["auto", "reference", "compiled"]  # no fused kernel exists for a memory cell
 
 
+class AttentionParams(BaseModel):
+    """A recurrent encoder (any core cell) read through attention: pooling for one answer per
+    sequence, the decoder's alignment for seq2seq."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
+    cell: Literal["rnn", "lstm", "gru"]
+    hidden_size: PositiveInt
+    num_layers: PositiveInt
+    bidirectional: bool  # Bahdanau's encoder is bidirectional: h_j = [→h_j; ←h_j]
+    dropout: float = Field(ge=0.0, lt=1.0)
+    attention: Literal["additive", "general", "dot"]  # Bahdanau (mlp), Luong general, Luong dot
+    attention_size: PositiveInt  # A of additive attention (unused by general and dot)
+    init: Literal["pytorch", "keras"]
+    backend: Literal["auto", "fused", "reference", "compiled"]
+
+
+class ACTParams(BaseModel):
+    """Adaptive Computation Time around a core cell (Graves 2016)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
+    cell: Literal["rnn", "lstm", "gru"]
+    hidden_size: PositiveInt
+    num_layers: PositiveInt
+    bidirectional: bool
+    dropout: float = Field(ge=0.0, lt=1.0)
+    time_penalty: float = Field(ge=0.0)  # τ: the weight of the ponder cost
+    epsilon: float = Field(gt=0.0, lt=1.0)  # ε (0.01 in the paper)
+    max_steps: PositiveInt  # M: ponder steps per input step at most
+    halting_bias: float  # b_h at initialisation (+1 in the paper)
+    init: Literal["pytorch", "keras"]
+    backend: Literal["auto", "reference"]  # a data-dependent loop per step: no fused kernel, not compiled
+
+
 def _stack(make_cell: Callable[[int], nn.Module], input_size: int, p: RecurrentParams) -> RecurrentEncoder:
     return RecurrentEncoder(
         RecurrentStack(make_cell, input_size, p.num_layers, p.bidirectional, p.dropout, p.backend)
@@ -100,15 +136,25 @@ def build_ntm(input_size: int, p: NTMParams) -> RecurrentEncoder:
     return RecurrentEncoder(RecurrentStack(cell, input_size, 1, False, 0.0, p.backend))
 
 
-DILATED_CELLS = {
+CORE_CELLS = {  # the cells a wrapper or a dilated stack builds on (GRU in the pytorch convention: fused kernel)
     "rnn": lambda d, p: ElmanCell(d, p.hidden_size, "tanh", p.init),
     "lstm": lambda d, p: LSTMCell(d, p.hidden_size, p.init),
     "gru": lambda d, p: GRUCell(d, p.hidden_size, "pytorch", p.init),
 }
 
 
+def build_attention(input_size: int, p: AttentionParams) -> AttentiveEncoder:
+    stack = RecurrentStack(lambda d: CORE_CELLS[p.cell](d, p), input_size, p.num_layers, p.bidirectional, p.dropout, p.backend)
+    return AttentiveEncoder(stack, p.attention, p.attention_size)
+
+
+def build_act(input_size: int, p: ACTParams) -> RecurrentEncoder:
+    make_cell = lambda d: ACTCell(CORE_CELLS[p.cell](d + 1, p), p.time_penalty, p.epsilon, p.max_steps, p.halting_bias)  # noqa: E731  d + 1: the first-step flag
+    return RecurrentEncoder(RecurrentStack(make_cell, input_size, p.num_layers, p.bidirectional, p.dropout, p.backend))
+
+
 def build_dilated(input_size: int, p: DilatedParams) -> RecurrentEncoder:
-    make_cell = lambda d: DILATED_CELLS[p.cell](d, p)  # noqa: E731
+    make_cell = lambda d: CORE_CELLS[p.cell](d, p)  # noqa: E731
     return RecurrentEncoder(DilatedRecurrence(make_cell, input_size, p.dilations, p.dropout, p.backend))
 
 
@@ -134,6 +180,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("dglstm", "Depth-Gated LSTM: a gated path between memory cells across layers", DGLSTMParams, build_dglstm, EVERY_TASK),
         Architecture("dilated", "Dilated RNN: skip connections of rate 1, 2, 4, ... over any core cell", DilatedParams, build_dilated, EVERY_TASK),
         Architecture("ntm", "Neural Turing Machine: LSTM controller, content + location addressing of an N x M memory", NTMParams, build_ntm, EVERY_TASK),
+        Architecture("attention", "Attentional interface: a recurrent encoder read by additive or multiplicative attention", AttentionParams, build_attention, EVERY_TASK),
+        Architecture("act", "Adaptive Computation Time: a core cell that ponders a learned number of steps per input", ACTParams, build_act, EVERY_TASK),
     ]
 }
 

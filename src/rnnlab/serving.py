@@ -13,6 +13,7 @@ columns (or ``token``); target columns are allowed and ignored. Output, sorted b
     language_model  one row per sequence: the most likely next token, its probability
     forecast        one row per sequence: the target's next value, in its own units
     regress         one row per sequence: the predicted value, in the target's own units
+    seq2seq         one row per sequence: the output symbols, space-separated (as the label is written)
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ def model_input(meta: dict, table: pd.DataFrame, with_targets: bool) -> Sequence
 
 def predict_table(model: nn.Module, meta: dict, table: pd.DataFrame) -> pd.DataFrame:
     data = model_input(meta, table, with_targets=False)
-    answers = forward_all(model, data, PREDICT_BATCH_SIZE)
     task = meta["task"]
+    answers = forward_all(model, data, PREDICT_BATCH_SIZE, task)
     if TASKS[task].target == "value":
         scale = meta["target_scale"]
         values = torch.stack(answers).double().numpy() * scale["std"] + scale["mean"]
@@ -78,6 +79,9 @@ def predict_table(model: nn.Module, meta: dict, table: pd.DataFrame) -> pd.DataF
         labels = np.asarray(meta["classes"])
         rows = [pd.DataFrame({SEQUENCE_ID: sid, STEP: np.arange(len(a)), "prediction": labels[a.argmax(-1).numpy()]}) for sid, a in zip(data.ids, answers)]
         return pd.concat(rows, ignore_index=True)
+    if TASKS[task].target == "sequence":
+        symbols = np.asarray(meta["classes"])
+        return pd.DataFrame({SEQUENCE_ID: data.ids, "prediction": [" ".join(symbols[a[:-1].numpy()]) for a in answers]})  # </s> dropped
     if task == "language_model":
         last = torch.softmax(torch.stack([a[-1] for a in answers]), dim=-1)  # (B, V) after each sequence's last token
         best = last.argmax(-1)

@@ -7,10 +7,13 @@ The training module, evaluation and compare ask the task, never the architecture
     language_model  the next token at every step  logits (B, T, V)  bits per token, next-token accuracy
     forecast        the next value of a series    value (B,)        MAE, RMSE (original units)
     regress         one number per sequence       value (B,)        MSE, MAE, RMSE (original units)
+    seq2seq         a symbol sequence per sequence logits (B, L, V)  exact-sequence accuracy, token error rate
 
 Per-step targets are padded with ``IGNORE``: padded steps add nothing to the loss or the metrics.
 Metrics take the raw predictions of the real targets only (``flatten``), so bits per token come
-from the logits and forecasting errors are measured in the series' own units.
+from the logits and forecasting errors are measured in the series' own units. A seq2seq model
+writes its own output (``decodes``): its loss is teacher-forced, its metrics score the greedy
+output, flattened to token ids with each sequence ending at </s>.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from torch import Tensor, nn
 
 from rnnlab.models.heads import Regressor, SequenceClassifier, StepClassifier
+from rnnlab.models.seq2seq import END_ID, Seq2Seq, decoded
 
 IGNORE = -100  # target of a padded step (torch's cross_entropy ignore_index)
 
@@ -54,6 +58,42 @@ def value_metrics(predicted: np.ndarray, target: np.ndarray, meta: dict) -> dict
     return metrics
 
 
+def split_at_end(ids: np.ndarray) -> list[np.ndarray]:
+    """Flat ids, each sequence closed by </s> -> the sequences without it."""
+    ids = ids.astype(np.int64)
+    ends = np.flatnonzero(ids == END_ID)
+    return [ids[a + 1 : b] for a, b in zip(np.r_[-1, ends[:-1]], ends)]
+
+
+def edit_distance(a: np.ndarray, b: np.ndarray) -> int:
+    """Levenshtein distance (substitutions, insertions, deletions all cost 1), one row at a time."""
+    a, b = a.tolist(), b.tolist()
+    row = list(range(len(b) + 1))
+    for i, symbol in enumerate(a, 1):
+        previous, row = row, [i]
+        for j in range(1, len(b) + 1):
+            row.append(min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (symbol != b[j - 1])))
+    return row[-1]
+
+
+def sequence_metrics(predicted: np.ndarray, target: np.ndarray, meta: dict) -> dict[str, float]:
+    """Exact-sequence accuracy (a G2P model's word accuracy) and the token error rate: edit
+    distance over reference tokens (its phoneme error rate), both over whole output sequences."""
+    outputs, references = split_at_end(predicted), split_at_end(target)
+    if len(outputs) != len(references):
+        raise ValueError(f"{len(outputs)} decoded sequences for {len(references)} references")
+    edits = sum(edit_distance(o, r) for o, r in zip(outputs, references))
+    return {
+        "sequence_accuracy": float(np.mean([np.array_equal(o, r) for o, r in zip(outputs, references)])),
+        "token_error_rate": edits / max(1, sum(len(r) for r in references)),
+    }
+
+
+def per_output_sequence(prediction: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """(B, L', V) greedy logits and (B, L) targets -> flat ids, each sequence ending at </s>."""
+    return torch.cat([decoded(row) for row in prediction]), target[target != IGNORE]
+
+
 def per_sequence(prediction: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     return prediction, target
 
@@ -71,7 +111,8 @@ def step_cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean") 
 @dataclass(frozen=True)
 class Task:
     name: str
-    target: str  # what a target is: "class" (an index into meta classes), "value" (a normalized number), "token"
+    target: str  # what a target is: "class" (an index into meta classes), "value" (a normalized number), "token",
+    #              or "sequence" (ids into meta classes, the target vocabulary, closed by </s>)
     per_step: bool  # one target per step (padded with IGNORE) or one per sequence
     causal: bool  # step t's prediction may read steps <= t only: no bidirectional encoder
     build_head: Callable[[nn.Module, dict], nn.Module]  # (encoder, dataset meta) -> model
@@ -80,6 +121,14 @@ class Task:
     metrics: Callable[[np.ndarray, np.ndarray, dict], dict[str, float]]  # (flat predictions, flat targets, meta)
     selection_metric: str  # the validation metric that picks the champion
     greater_is_better: bool
+    decodes: bool = False  # writes its own output: teacher-forced loss, metrics of the greedy output
+
+    def answer(self, prediction: Tensor, length: int) -> Tensor:
+        """One sequence's row of a batch prediction, as the metrics read it: the whole row, its
+        ``length`` real steps, or the decoded ids up to </s>."""
+        if self.decodes:
+            return decoded(prediction)
+        return prediction[:length] if self.per_step else prediction
 
 
 TASKS: dict[str, Task] = {
@@ -95,5 +144,8 @@ TASKS: dict[str, Task] = {
              F.mse_loss, per_sequence, value_metrics, "mae", False),
         Task("regress", "value", False, False, lambda enc, meta: Regressor(enc),
              F.mse_loss, per_sequence, value_metrics, "mse", False),
+        Task("seq2seq", "sequence", True, False,
+             lambda enc, meta: Seq2Seq(enc, meta["num_classes"], meta["target_embedding_size"], meta["max_output_ratio"]),
+             step_cross_entropy, per_output_sequence, sequence_metrics, "sequence_accuracy", True, decodes=True),
     ]
 }

@@ -28,6 +28,7 @@ import warnings
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 import torch.distributed as dist
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
@@ -43,6 +44,7 @@ from rnnlab.data.prepare import read_prepared
 from rnnlab.errors import RnnlabError, exit_on_user_error
 from rnnlab.evaluate import build_model, confusion, count_parameters, predict
 from rnnlab.generate import generate_samples
+from rnnlab.models.seq2seq import decoded
 from rnnlab.paths import prepared_dir, seed_dir
 from rnnlab.serving import SequenceModel
 from rnnlab.tasks import TASKS
@@ -78,7 +80,7 @@ class SequenceModule(L.LightningModule):
         return self.model(x, lengths)
 
     def training_step(self, batch, batch_idx):
-        out = self.model(batch.x, batch.lengths)
+        out = self.model(batch.x, batch.lengths, batch.y)  # the target is offered for teacher forcing
         loss = self.task.loss(out.prediction, batch.y)
         total = loss + out.aux_loss
         if not torch.isfinite(total):
@@ -93,8 +95,10 @@ class SequenceModule(L.LightningModule):
         return total
 
     def validation_step(self, batch, batch_idx):
-        out = self.model(batch.x, batch.lengths)
+        out = self.model(batch.x, batch.lengths, batch.y)
         loss_sum = self.task.loss(out.prediction, batch.y, reduction="sum")
+        if self.task.decodes:  # the loss is teacher-forced; the metrics score what the model writes alone
+            out = self.model(batch.x, batch.lengths)
         prediction, target = self.task.flatten(out.prediction, batch.y)  # real targets only
         self._val_parts.append((prediction.detach().float().cpu(), target.cpu(), float(loss_sum)))
 
@@ -348,7 +352,37 @@ def task_pictures(model: nn.Module, meta: dict, val_answers, title: str, folder:
         path = folder / "generated.txt"
         path.write_text(f"# {title}: {settings.generate.samples} samples of {settings.generate.length} tokens at temperature {settings.generate.temperature}\n\n" + "\n\n---\n\n".join(text) + "\n")
         return [path]
+    if meta["task"] == "seq2seq":
+        return seq2seq_pictures(model, meta, val_set, title, folder)
     return []
+
+
+SEQ2SEQ_SHOWN = 3  # validation examples whose output is written out and whose alignment is drawn
+
+
+@torch.no_grad()
+def seq2seq_pictures(model: nn.Module, meta: dict, val_set, title: str, folder: Path) -> list[Path]:
+    """The greedy output of a few validation sequences beside the target, and (with attention)
+    their teacher-forced alignments as heatmaps."""
+    model.eval()
+    order = sorted(range(len(val_set)), key=lambda i: val_set.lengths[i])
+    shown = [order[int(q * (len(order) - 1))] for q in np.linspace(0.2, 0.9, SEQ2SEQ_SHOWN)]  # short to long
+    batch = collate([val_set[i] for i in shown])
+    written = model(batch.x, batch.lengths).prediction
+    forced = model(batch.x, batch.lengths, batch.y).attention  # (B, L, T) or None
+    source_of = (lambda ids: [meta["vocabulary"][t] for t in ids]) if meta.get("vocabulary") else (lambda ids: [str(t) for t in range(len(ids))])
+    lines, files = [], []
+    for row, i in enumerate(shown):
+        source = source_of(val_set.inputs[i].tolist())
+        target = [meta["classes"][t] for t in val_set.targets[i].tolist()]
+        output = [meta["classes"][t] for t in decoded(written[row]).tolist()]
+        lines.append(f"source: {' '.join(source)}\ntarget: {' '.join(target)}\noutput: {' '.join(output)}")
+        if forced is not None:
+            weights = forced[row, : len(target), : len(source)].numpy()
+            files.append(plots.alignment(weights, source, target, f"alignment: {title}", folder / f"alignment_val_{row}.png"))
+    path = folder / "outputs.txt"
+    path.write_text(f"# {title}: greedy outputs of validation sequences\n\n" + "\n\n".join(lines) + "\n")
+    return [*files, path]
 
 
 def _version(package: str) -> str:

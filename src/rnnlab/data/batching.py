@@ -23,6 +23,7 @@ from torch.utils.data import BatchSampler, Dataset
 
 from rnnlab.data.table import LABEL, TOKEN, sequences_of
 from rnnlab.models.inputs import PAD_ID, UNK_ID
+from rnnlab.models.seq2seq import END_ID
 from rnnlab.tasks import IGNORE, TASKS
 
 
@@ -54,7 +55,8 @@ def encode(df: pd.DataFrame, meta: dict, with_targets: bool = True) -> SequenceS
     """A prepared table -> tensors, by the dataset's meta (inputs) and task (targets).
 
     classify: the class index per sequence; label_steps: a class index per step; language_model:
-    reads tokens 0..T-2 and predicts tokens 1..T-1; forecast, regress: the (normalized) value.
+    reads tokens 0..T-2 and predicts tokens 1..T-1; forecast, regress: the (normalized) value;
+    seq2seq: the output symbols' ids, closed by </s>.
     Without targets (prediction input) a language model reads the whole sequence.
     """
     vocabulary = meta.get("vocabulary")
@@ -75,6 +77,8 @@ def encode(df: pd.DataFrame, meta: dict, with_targets: bool = True) -> SequenceS
     if kind == "value":
         return SequenceSet(inputs, [torch.tensor(float(y[0, 0]), dtype=torch.float32) for y in labels], ids)
     classes = {c: i for i, c in enumerate(meta["classes"])}
+    if kind == "sequence":  # "K AE T" -> ids of K, AE, T, </s> (a symbol never seen in training -> <unk>)
+        return SequenceSet(inputs, [torch.tensor([classes.get(s, UNK_ID) for s in str(y[0, 0]).split()] + [END_ID], dtype=torch.int64) for y in labels], ids)
     if task == "label_steps":
         return SequenceSet(inputs, [torch.tensor([classes[str(v)] for v in y[:, 0]], dtype=torch.int64) for y in labels], ids)
     return SequenceSet(inputs, [torch.tensor(classes[str(y[0, 0])], dtype=torch.int64) for y in labels], ids)

@@ -27,6 +27,7 @@ from rnnlab.data.store import staged_folder
 from rnnlab.data.table import LABEL, SEQUENCE_ID, SPLIT, STEP, TOKEN, feature_columns, label_mode, validate_table
 from rnnlab.errors import DataError
 from rnnlab.models.inputs import PAD_ID, UNK_ID
+from rnnlab.models.seq2seq import TARGET_SPECIALS
 
 # Floor for a feature's standard deviation: a constant feature is centred, not divided by ~0.
 MIN_STD = 1e-8
@@ -215,6 +216,22 @@ def fit_vocabulary(train: pd.DataFrame, tokens, where: str) -> list[str] | None:
     return list(SPECIAL_TOKENS) + kept
 
 
+def output_vocabulary(train: pd.DataFrame, where: str) -> dict:
+    """A seq2seq target's symbols (the label split on whitespace) after <pad>, <unk>, <s>, </s>, most
+    frequent first; and the largest (output length + 1) / input length, which bounds greedy decoding."""
+    labels = sequence_labels(train).astype(str)
+    outputs = labels.str.split()
+    empty = outputs.str.len() == 0
+    if empty.any():
+        raise DataError(f"{where}: task seq2seq needs output symbols in 'label'; sequence {empty.index[empty.to_numpy()][0]!r} has none")
+    counts = Counter(symbol for output in outputs for symbol in output)
+    lengths = train.groupby(SEQUENCE_ID).size().loc[labels.index]
+    return {
+        "classes": list(TARGET_SPECIALS) + sorted(counts, key=lambda t: (-counts[t], t)),
+        "max_output_ratio": float(((outputs.str.len() + 1) / lengths).max()),
+    }
+
+
 def normalize(df: pd.DataFrame, normalizer: dict | None, target_scale: dict | None = None) -> pd.DataFrame:
     """Standardize the features (and, for forecasts, a ``label`` column holding the target's values)."""
     out = df.copy()
@@ -299,6 +316,9 @@ def finalize(splits: dict[str, pd.DataFrame], name: str, settings, baselines: di
         meta["target_scale"] = {"mean": float(values.mean()), "std": float(max(values.std(), MIN_STD))}
         meta["target_signed"] = bool((values < 0).any() and (values > 0).any())
         meta["classes"] = []
+    elif settings.task == "seq2seq":
+        meta.update(output_vocabulary(train, where))
+        meta["target_embedding_size"] = settings.target_embedding_size
     else:
         meta["classes"] = sorted(train[LABEL].astype(str).unique())
     meta["num_classes"] = len(meta["classes"])

@@ -171,7 +171,7 @@ def _check_inputs(df: pd.DataFrame, where: str) -> None:
 
 def label_mode(task: str) -> str | None:
     """Where a task's label lives in the table: per sequence, per step, or nowhere."""
-    return {"classify": "sequence", "regress": "sequence", "label_steps": "step"}.get(task)
+    return {"classify": "sequence", "regress": "sequence", "seq2seq": "sequence", "label_steps": "step"}.get(task)
 
 
 def sequences_of(df: pd.DataFrame, columns: list[str]) -> tuple[list[np.ndarray], list]:

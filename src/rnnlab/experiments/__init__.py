@@ -17,8 +17,11 @@ from rnnlab import tracking
 from rnnlab.config import Config
 from rnnlab.errors import ConfigError
 from rnnlab.experiments.runner import run_study
-from rnnlab.experiments.studies import ANALYSES, generic
+from rnnlab.experiments import augmented, studies
 from rnnlab.paths import reports_dir
+
+
+ANALYSES = {**studies.ANALYSES, **augmented.ANALYSES}  # study name -> its analysis (others: the task's test metrics)
 
 
 def run_experiment(config: Config, root: Path, name: str) -> Path:
@@ -31,7 +34,7 @@ def run_experiment(config: Config, root: Path, name: str) -> Path:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    body, figures, metrics = ANALYSES.get(name, generic)(config, root, name, runs, folder)
+    body, figures, metrics = ANALYSES.get(name, studies.generic)(config, root, name, runs, folder)
     command = f"rnnlab experiment {name}"
     report = folder.parent / f"{name}.md"
     report.write_text(

@@ -112,7 +112,7 @@ def curves(config: Config, root: Path, runs: list[Trained], metric: str) -> dict
 def recall_scores(model: nn.Module, splits: dict, meta: dict, copy_length: int, batch_size: int) -> dict[str, float]:
     """Test cross-entropy per step (nats, every step) and accuracy on the last ``copy_length`` steps."""
     data = encode(splits["test"], meta)
-    answers = forward_all(model, data, batch_size)  # (T, C) logits per sequence
+    answers = forward_all(model, data, batch_size, meta["task"])  # (T, C) logits per sequence
     logits, targets = torch.cat(answers), torch.cat(data.targets)
     recalled = torch.stack([a[-copy_length:].argmax(-1) == t[-copy_length:] for a, t in zip(answers, data.targets)])
     return {"test_cross_entropy": F.cross_entropy(logits.double(), targets).item(), "test_recall_accuracy": recalled.double().mean().item()}
@@ -224,7 +224,7 @@ def bit_errors_per_sequence(model: nn.Module, data, meta: dict, batch_size: int)
     """Wrong bits of each sequence over its answer steps (labels other than NO_ANSWER)."""
     names = meta["classes"]
     errors = []
-    for logits, target in zip(forward_all(model, data, batch_size), data.targets):
+    for logits, target in zip(forward_all(model, data, batch_size, meta["task"]), data.targets):
         predicted = logits.argmax(-1).tolist()
         errors.append(sum(bit_errors(names[p], names[t]) for p, t in zip(predicted, target.tolist()) if names[t] != NO_ANSWER))
     return errors

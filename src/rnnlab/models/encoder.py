@@ -6,6 +6,8 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.models.output import Encoded
+from rnnlab.nn.attention import Attention, AttentionPooling, Kind, build_attention
+from rnnlab.nn.sequence import step_mask
 from rnnlab.nn.stack import RecurrentStack
 
 
@@ -27,9 +29,39 @@ class RecurrentEncoder(nn.Module):
         return self.stack.output_size
 
     def forward(self, x: Tensor, lengths: Tensor) -> Encoded:
-        steps, _ = self.stack(x, lengths)  # (B, T, K·H)
+        steps, final = self.stack(x, lengths)  # (B, T, K·H)
         H = self.stack.output_size // self.stack.directions
         last = (lengths.to(steps.device) - 1).view(-1, 1, 1).expand(-1, 1, H)  # (B, 1, H)
         forward_last = steps[..., :H].gather(1, last).squeeze(1)  # (B, H)
         parts = [forward_last] + ([steps[:, 0, H:]] if self.stack.bidirectional else [])
-        return Encoded(steps, torch.cat(parts, dim=-1), steps.new_zeros(()))
+        return Encoded(steps, torch.cat(parts, dim=-1), self.aux_loss(final, steps))
+
+    def aux_loss(self, final, steps: Tensor) -> Tensor:
+        """The cells' extra training cost (ACT's ponder cost), 0 for plain cells (and for the
+        dilated stack, which keeps no single final state)."""
+        cost = self.stack.aux_loss(final) if final is not None else None
+        return cost if cost is not None else steps.new_zeros(())
+
+    def attention_for(self, query_size: int) -> Attention | None:
+        """The attention a decoder of this encoder uses: none, a plain encoder hands over only its summary."""
+        return None
+
+
+class AttentiveEncoder(RecurrentEncoder):
+    """The attentional interface: a recurrent encoder whose summary is attention pooling over
+    its steps (a learned query), and which lends its kind of attention to a decoder (seq2seq)."""
+
+    def __init__(self, stack: RecurrentStack, kind: Kind, attention_size: int) -> None:
+        super().__init__(stack)
+        self.kind, self.attention_size = kind, attention_size
+        E = stack.output_size
+        self.pooling = AttentionPooling(build_attention(kind, E, E, attention_size), E)
+
+    def attention_for(self, query_size: int) -> Attention:
+        return build_attention(self.kind, query_size, self.output_size, self.attention_size)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Encoded:
+        steps, final = self.stack(x, lengths)  # (B, T, E)
+        mask = step_mask(lengths, steps.shape[1], steps.device)  # (B, T)
+        summary, weights = self.pooling(steps, mask)  # (B, E), (B, T)
+        return Encoded(steps, summary, self.aux_loss(final, steps), weights)

@@ -2,6 +2,8 @@
 
 Every head is the lecture's output layer o = c + V·h applied to what the task needs:
 the summary for one answer per sequence, every step's features for one answer per step.
+Every model is called ``model(x, lengths, target=None)``: the training module offers the target
+for teacher forcing, and only a decoder (models.seq2seq) reads it.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ class SequenceClassifier(nn.Module):
     def read(self, encoded: Encoded) -> Tensor:
         return encoded.summary  # (B, E)
 
-    def forward(self, x: Tensor, lengths: Tensor) -> ModelOutput:
+    def forward(self, x: Tensor, lengths: Tensor, target: Tensor | None = None) -> ModelOutput:
         encoded = self.encoder(x, lengths)
-        return ModelOutput(self.output(self.read(encoded)), encoded.aux_loss)
+        return ModelOutput(self.output(self.read(encoded)), encoded.aux_loss, encoded.attention)
 
 
 class StepClassifier(SequenceClassifier):
@@ -45,6 +47,6 @@ class Regressor(nn.Module):
         self.encoder = encoder
         self.output = nn.Linear(encoder.output_size, 1)  # V (1, E), c (1,)
 
-    def forward(self, x: Tensor, lengths: Tensor) -> ModelOutput:
+    def forward(self, x: Tensor, lengths: Tensor, target: Tensor | None = None) -> ModelOutput:
         encoded = self.encoder(x, lengths)
-        return ModelOutput(self.output(encoded.summary).squeeze(-1), encoded.aux_loss)  # (B,)
+        return ModelOutput(self.output(encoded.summary).squeeze(-1), encoded.aux_loss, encoded.attention)  # (B,)

@@ -25,5 +25,8 @@ class TokenInput(nn.Module):
     def stack(self):  # the recurrent stack, for reports (backend)
         return getattr(self.encoder, "stack", None)
 
+    def attention_for(self, query_size: int):
+        return self.encoder.attention_for(query_size)
+
     def forward(self, x: Tensor, lengths: Tensor) -> Encoded:
         return self.encoder(self.embedding(x), lengths)  # (B, T) -> (B, T, E)

@@ -13,6 +13,7 @@ class Encoded(NamedTuple):
     steps: Tensor  # (B, T, E) per-step features, zero at padded steps
     summary: Tensor  # (B, E) one vector per sequence
     aux_loss: Tensor  # () extra training cost (e.g. ACT's ponder cost); 0 for plain RNNs
+    attention: Tensor | None = None  # (B, T) weights of an attention-pooled summary; None without attention
 
 
 class ModelOutput(NamedTuple):
@@ -20,3 +21,4 @@ class ModelOutput(NamedTuple):
 
     prediction: Tensor  # classify: (B, C) logits
     aux_loss: Tensor  # () added to the task loss by the training module
+    attention: Tensor | None = None  # (B, T_out, T) a decoder's alignments, or (B, T) pooling weights

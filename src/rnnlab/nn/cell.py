@@ -72,6 +72,11 @@ class RecurrentCell(nn.Module):
     def forward(self, x_t: Tensor, state: NamedTuple) -> tuple[Tensor, NamedTuple]:
         return self.recurrence(self.input_projection(x_t), state)
 
+    def aux_loss(self, final_state: NamedTuple) -> Tensor | None:
+        """An extra training cost read from the state at each sequence's end (ACT's ponder
+        cost); None for a cell that has none."""
+        return None
+
 
 def init_gate_weights(
     kernel: Tensor,

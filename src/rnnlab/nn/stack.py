@@ -104,6 +104,11 @@ class RecurrentStack(nn.Module):
             layer_input = torch.cat(outs, dim=-1)  # (B, T, K·H)
         return layer_input, stack_states(finals)
 
+    def aux_loss(self, final: NamedTuple) -> Tensor | None:
+        """The sum of the cells' extra costs (ACT's ponder cost) from the final state; None if no cell has one."""
+        costs = [cost for cell, state in zip(self.cells, unstack_state(final, len(self.cells))) if (cost := cell.aux_loss(state)) is not None]
+        return torch.stack(costs).sum() if costs else None
+
 
 def stack_states(states: list[NamedTuple]) -> NamedTuple:
     """[(B, H) per field] × (L·K) -> (L·K, B, H) per field."""

@@ -26,6 +26,8 @@ SOURCES: dict[str, Callable[..., pd.DataFrame]] = {
     # text
     "shakespeare": text.shakespeare,
     "fine_food": text.fine_food,
+    # text to speech sounds (sequence to sequence)
+    "cmudict_g2p": text.cmudict_g2p,
     # time series
     "sunspots": timeseries.sunspots,
     # stock prices
@@ -41,6 +43,8 @@ SOURCES: dict[str, Callable[..., pd.DataFrame]] = {
     "adding": synthetic.adding,
     "copy_bits": synthetic.copy_bits,
     "associative_recall": synthetic.associative_recall,
+    "reverse_digits": synthetic.reverse_digits,
+    "parity": synthetic.parity,
 }
 
 GENERATOR_OPTIONS: dict[str, type[BaseModel]] = {
@@ -48,6 +52,8 @@ GENERATOR_OPTIONS: dict[str, type[BaseModel]] = {
     "adding": synthetic.AddingOptions,
     "copy_bits": synthetic.CopyBitsOptions,
     "associative_recall": synthetic.AssociativeRecallOptions,
+    "reverse_digits": synthetic.ReverseDigitsOptions,
+    "parity": synthetic.ParityOptions,
 }
 
 

@@ -221,3 +221,72 @@ def _flag(width: int, channel: int) -> np.ndarray:
     step = np.zeros(width)
     step[channel] = 1.0
     return step
+
+
+# --- the attentional interface's task and Adaptive Computation Time's (reference §6 d, §7 d) --------
+
+
+class ReverseDigitsOptions(Options):
+    min_length: PositiveInt  # training lengths uniform in [min_length, max_length] (5–15 in the reference task)
+    max_length: PositiveInt
+    test_min_length: PositiveInt  # test lengths uniform in [test_min_length, test_max_length]: 5–25 holds
+    test_max_length: PositiveInt  # the training range and lengths never seen
+    sequences: PositiveInt  # training sequences
+    test_sequences: PositiveInt
+    seed: int
+
+    @model_validator(mode="after")
+    def _range(self) -> "ReverseDigitsOptions":
+        for low, high in (("min_length", "max_length"), ("test_min_length", "test_max_length")):
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(f"{low} {getattr(self, low)} > {high} {getattr(self, high)}")
+        return self
+
+
+class ParityOptions(Options):
+    bits: int = Field(ge=2, le=256)  # vector size (64 in the paper; 24–32 keeps it hard on a CPU)
+    sequences: PositiveInt  # training vectors
+    test_sequences: PositiveInt  # fresh vectors, never seen in training
+    seed: int
+
+
+def reverse_digits(options: ReverseDigitsOptions) -> pd.DataFrame:
+    """Reverse a digit string: "3 1 4" -> "4 1 3" (a seq2seq task; the alignment is anti-diagonal).
+
+    Data: a ``token`` per digit. Target: the label is the reversed digits, space-separated. Split:
+    training lengths in [min_length, max_length], test lengths in [test_min_length, test_max_length].
+    Ids ``reverse-<split>-<index>``.
+    """
+    o = options
+    rng = np.random.default_rng(o.seed)
+    lengths = [("train", int(n)) for n in rng.integers(o.min_length, o.max_length + 1, size=o.sequences)]
+    lengths += [("test", int(n)) for n in rng.integers(o.test_min_length, o.test_max_length + 1, size=o.test_sequences)]
+    digits = [rng.integers(0, 10, size=n).astype(str) for _, n in lengths]
+    labels = [" ".join(d[::-1]) for d in digits]
+    ids = [f"reverse-{split}-{i:06d}" for i, (split, _) in enumerate(lengths)]
+    return table_from_tokens([list(d) for d in digits], labels, [s for s, _ in lengths], ids, "source reverse_digits")
+
+
+def parity(options: ParityOptions) -> pd.DataFrame:
+    """ACT's parity (Graves 2016, §3.1): a vector of ``bits`` entries, k ~ U{1..bits} of them set to ±1 at
+    random places, the rest 0; the label is the parity of the number of +1 entries ("0" even, "1" odd).
+
+    One step per sequence: a one-step RNN is a one-hidden-layer network, which does not learn the
+    parity of many inputs; ACT may ponder several inner steps on it. Data: features ``bit_0``..
+    (the number of nonzero entries k is recoverable from them, for the ponder-vs-difficulty report).
+    Split: ``test_sequences`` fresh vectors, drawn after the training ones (with 3^bits possible
+    vectors, a repeat is vanishingly rare). Ids ``parity-<split>-<index>``.
+    """
+    o = options
+    rng = np.random.default_rng(o.seed)
+    n = o.sequences + o.test_sequences
+    k = rng.integers(1, o.bits + 1, size=n)  # nonzero entries per vector
+    order = rng.random((n, o.bits)).argsort(1)  # a random permutation of the places per vector
+    chosen = order < k[:, None]  # (N, bits) k places chosen at random
+    signs = rng.choice([-1.0, 1.0], size=(n, o.bits))
+    x = np.where(chosen, signs, 0.0)
+    labels = ((x == 1.0).sum(1) % 2).astype(str)
+    splits = ["train"] * o.sequences + ["test"] * o.test_sequences
+    ids = [f"parity-{s}-{i:07d}" for i, s in enumerate(splits)]
+    names = [f"bit_{j}" for j in range(o.bits)]
+    return table_from_sequences(list(x[:, None, :]), list(labels.astype(object)), splits, ids, names, "source parity")

