@@ -127,3 +127,38 @@ def test_a_study_of_an_imported_dataset_reads_it_as_dvc_tracks_it(project):
         "max_length": None, "split_seed": 0, "tokens": None, "train": {}}})
     meta = materialize(load_config(project / "params.yaml"), project, "my_sums")
     assert meta["task"] == "regress" and sum(v["sequences"] for v in meta["lengths"].values()) == 60
+
+
+def test_attention_reversal_study_scores_lengths_and_alignments(project):
+    tiny = {"max_epochs": 1, "batch_size": 16, "learning_rate": 0.003, "patience": 1, "bucket_width": 1}
+    shrink(project, {
+        "datasets.reverse_digits.generator": {"min_length": 2, "max_length": 4, "test_min_length": 2, "test_max_length": 6, "sequences": 120, "test_sequences": 30, "seed": 0},
+        "datasets.reverse_digits.train": tiny, "architectures.seq2seq_gru.hidden_size": 4, "architectures.attention.hidden_size": 4,
+        "experiments.attention_reversal": {"datasets": ["reverse_digits"], "architectures": ["seq2seq_gru", "attention"], "seeds": [0]},
+    })
+    text = run_experiment(load_config(project / "params.yaml"), project, "attention_reversal").read_text()
+    assert "exact (trained lengths)" in text and "alignment (longer)" in text
+    folder = project / "reports" / "experiments" / "attention_reversal"
+    assert (folder / "exact_by_length.png").stat().st_size > 10_000
+    heatmaps = sorted(p.name for p in folder.glob("alignment_*.png"))
+    assert heatmaps and all(name.startswith("alignment_attention_seed0_L") for name in heatmaps), "only the attention model has alignments"
+    client = mlflow.MlflowClient(f"sqlite:///{project}/mlflow/mlflow.db")
+    run = next(r for r in client.search_runs([client.get_experiment_by_name("rnnlab/reverse_digits").experiment_id]) if r.info.run_name == "attention-seed0")
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert {"plots/alignment_val_0.png", f"plots/{heatmaps[0]}"} <= logged, "the training run shows its alignments"
+    assert 0.0 <= run.data.metrics["best_val_sequence_accuracy"] <= 1.0 and run.data.metrics["best_val_token_error_rate"] >= 0.0
+
+
+def test_act_parity_study_reports_ponder_steps(project):
+    tiny = {"max_epochs": 1, "batch_size": 32, "learning_rate": 0.003, "patience": 1, "bucket_width": 1}
+    shrink(project, {
+        "datasets.parity.generator": {"bits": 4, "sequences": 200, "test_sequences": 40, "seed": 0}, "datasets.parity.val_fraction": 0.1,
+        "datasets.parity.train": tiny, "architectures.rnn.hidden_size": 4, "architectures.act_parity.hidden_size": 4, "architectures.act_parity.max_steps": 3,
+        "experiments.act_parity": {"datasets": ["parity"], "architectures": ["rnn", "act_parity"], "seeds": [0]},
+    })
+    text = run_experiment(load_config(project / "params.yaml"), project, "act_parity").read_text()
+    assert "mean ponder steps" in text and "act_parity τ = 0.001" in text
+    row = next(line for line in text.splitlines() if line.startswith("| parity | act_parity | 1 |"))
+    ponder = float(row.split("|")[5].split("±")[0])
+    assert 1.0 <= ponder <= 3.0, "between one step and M = 3"
+    assert (project / "reports" / "experiments" / "act_parity" / "ponder.png").stat().st_size > 10_000
