@@ -155,3 +155,24 @@ def test_a_numeric_target_imports_as_a_regression(project, tmp_path):
     table.drop(columns=["score"]).to_csv(bad, index=False)
     refused = run_import(project, bad, task="regress", target="activity", name="my_words")
     assert refused.returncode == 2 and "task regress needs a numeric label; column 'label' holds 'walk'" in refused.stderr
+
+
+def test_a_symbol_sequence_target_imports_as_seq2seq(project, tmp_path):
+    words = {"cat": "K AE T", "dog": "D AO G", "tack": "T AE K", "god": "G AA D", "act": "AE K T", "coat": "K OW T",
+             "goat": "G OW T", "toad": "T OW D", "dot": "D AA T", "cod": "K AA D", "tag": "T AE G", "gad": "G AE D"}
+    rows = [{"sequence_id": w, "step": i, "token": letter, "phones": phones} for w, phones in words.items() for i, letter in enumerate(w)]
+    path = tmp_path / "g2p.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    result = run_import(project, path, task="seq2seq", target="phones", name="my_g2p")
+    assert result.returncode == 0, result.stderr
+    from rnnlab.config import load_config
+
+    settings = load_config(project / "params.yaml").dataset("my_g2p")
+    assert settings.task == "seq2seq" and settings.target_embedding_size == 32 and settings.tokens is not None
+    rows = [{**row, "phones": "   "} if row["sequence_id"] == "cat" else row for row in rows]  # a word with no output symbols
+    bad = tmp_path / "bad_g2p.parquet"
+    pd.DataFrame(rows).to_parquet(bad)
+    before = snapshot(project)
+    refused = run_import(project, bad, task="seq2seq", target="phones", name="my_bad_g2p")
+    assert refused.returncode == 2 and "task seq2seq needs output symbols in 'label'; sequence 'cat' has none" in refused.stderr
+    assert snapshot(project) == before

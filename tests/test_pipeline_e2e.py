@@ -22,7 +22,7 @@ from tests.conftest import copy_project, free_port
 pytestmark = pytest.mark.slow
 
 SMOKE_ARCHITECTURES = ["lstm", "gru"]  # fused (packed LSTM) and reference (course GRU) paths
-SMOKE_DATASETS = ["japanese_vowels", "shakespeare", "sunspots"]  # classify, language model (tokens), forecast
+SMOKE_DATASETS = ["japanese_vowels", "shakespeare", "sunspots", "reverse_digits_small"]  # classify, language model (tokens), forecast, seq2seq
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +91,7 @@ def test_leaderboard_and_figures(project):
     assert all(0.0 <= m["test_accuracy"] <= 1.0 for m in metrics["japanese_vowels"].values())
     assert all(m["test_mae"] > 0 and m["test_rmse"] >= m["test_mae"] for m in metrics["sunspots"].values())
     assert all(0 < m["test_bits_per_token"] < 8 for m in metrics["shakespeare"].values())
+    assert all(0.0 <= m["test_sequence_accuracy"] <= 1.0 and m["test_token_error_rate"] >= 0.0 for m in metrics["reverse_digits_small"].values())
 
 
 def test_mlflow_runs_metrics_artifacts_and_champion(project):

@@ -53,7 +53,7 @@ def canonical(table: pd.DataFrame, task: str, target: str, where: str) -> pd.Dat
     models); a forecast target stays a feature column (the model reads its past values)."""
     if target not in table.columns:
         raise DataError(f"{where}: target column {target!r} does not exist (columns: {', '.join(map(str, table.columns))})")
-    renamed = {"classify": LABEL, "label_steps": LABEL, "regress": LABEL, "language_model": TOKEN}.get(task)
+    renamed = {"classify": LABEL, "label_steps": LABEL, "regress": LABEL, "seq2seq": LABEL, "language_model": TOKEN}.get(task)
     if renamed and target != renamed:
         if renamed in table.columns:
             raise DataError(f"{where}: has a {renamed!r} column and the target {target!r}; which one is the target?")
@@ -80,6 +80,8 @@ def dataset_entry(task: str, target: str, table: pd.DataFrame, window: int) -> d
         entry |= {"generate": {"samples": 3, "length": 200, "temperature": 0.8}, "ngram_order": 5}
     if task == "forecast":
         entry |= {"target": target, "window": window, "ar_order": min(window, 8)}
+    if task == "seq2seq":
+        entry |= {"target_embedding_size": 32}
     return entry
 
 
