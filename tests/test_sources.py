@@ -53,6 +53,7 @@ def class_counts(summary: pd.DataFrame) -> dict[str, int]:
 NEW_SOURCES = [
     "plaid", "basic_motions", "amp_peptides", "shakespeare", "fine_food", "sunspots", "sp500", "djia",
     "mnist_pixels", "mnist_pixels_permuted", "mnist_rows", "digits_rows", "copy_memory", "adding", "copy_bits", "associative_recall",
+    "cmudict_g2p", "reverse_digits", "parity",
 ]
 
 
@@ -294,7 +295,7 @@ def test_generators_are_reproducible_from_their_seed():
 
 
 def test_generator_options_are_checked():
-    assert set(GENERATOR_OPTIONS) == {"copy_memory", "adding", "copy_bits", "associative_recall"}
+    assert set(GENERATOR_OPTIONS) == {"copy_memory", "adding", "copy_bits", "associative_recall", "reverse_digits", "parity"}
     with pytest.raises(ValueError, match="delay"):
         load_source("copy_memory", {**COPY, "delay": 0})
 
@@ -332,3 +333,38 @@ def test_associative_recall_answers_the_item_after_the_query():
         assert one[LABEL].tolist()[-2:] == expected and set(one[LABEL].tolist()[:-2]) == {synthetic.NO_ANSWER}
     counts = per_sequence(table).groupby(SPLIT).size().to_dict()
     assert counts == {"train": 30, "test": 2}
+
+
+def test_reverse_digits_labels_each_string_reversed_with_longer_test_strings():
+    options = {"min_length": 3, "max_length": 6, "test_min_length": 3, "test_max_length": 10, "sequences": 200, "test_sequences": 100, "seed": 2}
+    table = load_source("reverse_digits", options)
+    validate_table(table, "reverse", label="sequence")
+    summary = per_sequence(table)
+    assert split_counts(summary) == {"train": 200, "test": 100}
+    assert length_range(summary[summary[SPLIT] == "train"]) == (3, 6) and length_range(summary[summary[SPLIT] == "test"]) == (3, 10)
+    for _, one in table.groupby(SEQUENCE_ID):
+        assert one[LABEL].iloc[0].split() == one[TOKEN].tolist()[::-1]
+    with pytest.raises(ValueError, match="test_min_length 9 > test_max_length 4"):
+        load_source("reverse_digits", {**options, "test_min_length": 9, "test_max_length": 4})
+
+
+def test_parity_labels_the_parity_of_the_plus_ones_with_k_uniform():
+    table = load_source("parity", {"bits": 6, "sequences": 3000, "test_sequences": 500, "seed": 1})
+    validate_table(table, "parity", label="sequence")
+    x = table[[f"bit_{j}" for j in range(6)]].to_numpy()
+    assert set(np.unique(x)) == {-1.0, 0.0, 1.0} and (table[STEP] == 0).all()  # one step per vector
+    assert np.array_equal(table[LABEL].astype(int).to_numpy(), (x == 1).sum(1) % 2)
+    k = (x != 0).sum(1)
+    assert k.min() == 1 and k.max() == 6 and abs(np.bincount(k)[1:].mean() - 3500 / 6) < 100  # k ~ U{1..6}
+    assert (table[SPLIT] == "test").sum() == 500
+
+
+def test_cmudict_g2p_is_117493_words_to_39_phones():
+    g2p = load("cmudict_g2p")
+    summary = per_sequence(g2p)
+    assert len(summary) == 117_493 and SPLIT not in g2p.columns
+    assert length_range(summary) == (1, 28)
+    phones = set(summary[LABEL].str.split().explode())
+    assert len(phones) == 39 and not any(ch.isdigit() for p in phones for ch in p)  # stress digits removed
+    cat = g2p[g2p[SEQUENCE_ID] == "cat"]
+    assert "".join(cat[TOKEN]) == "cat" and cat[LABEL].iloc[0] == "K AE T"

@@ -268,8 +268,10 @@ def reverse_digits(options: ReverseDigitsOptions) -> pd.DataFrame:
 
 
 def parity(options: ParityOptions) -> pd.DataFrame:
-    """ACT's parity (Graves 2016, §3.1): a vector of ``bits`` entries, k ~ U{1..bits} of them set to ±1 at
-    random places, the rest 0; the label is the parity of the number of +1 entries ("0" even, "1" odd).
+    """ACT's parity (Graves 2016, §3.1): is the number of +1 entries of a {-1, 0, 1} vector odd?
+
+    Each vector has ``bits`` entries, k ~ U{1..bits} of them set to ±1 at random places, the rest 0;
+    the label is the parity of the number of +1 entries ("0" even, "1" odd).
 
     One step per sequence: a one-step RNN is a one-hidden-layer network, which does not learn the
     parity of many inputs; ACT may ponder several inner steps on it. Data: features ``bit_0``..

