@@ -162,3 +162,5 @@ def test_act_parity_study_reports_ponder_steps(project):
     ponder = float(row.split("|")[5].split("±")[0])
     assert 1.0 <= ponder <= 3.0, "between one step and M = 3"
     assert (project / "reports" / "experiments" / "act_parity" / "ponder.png").stat().st_size > 10_000
+    share = float(text.split("Test vectors also present in the training split: parity: ")[1].split("%")[0])
+    assert 50.0 < share <= 100.0, "81 possible vectors of 4 entries, 180 training draws: most test vectors were seen"
