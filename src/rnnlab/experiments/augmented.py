@@ -168,7 +168,7 @@ def act_parity(config: Config, root: Path, name: str, runs: list[Trained], folde
     keys = {"test_accuracy": "accuracy (test)", "ponder_steps": "mean ponder steps", "ponder_k_correlation": "corr(k, ponder steps)"}
     bits = ", ".join(f"{ds}: {config.dataset(ds).generator['bits']} entries" for ds in dict.fromkeys(r.dataset for r in runs))
     body = "\n\n".join([
-        f"Parity of vectors with k ~ U{{1..bits}} entries set to ±1 ({bits}), one input step; the test vectors are fresh. "
+        f"Parity of vectors with k ~ U{{1..bits}} entries set to ±1 ({bits}), one input step; the test vectors are drawn after the training ones. "
         "A plain one-step RNN is a one-hidden-layer network; ACT lets the same cell ponder. Mean ponder steps: N(t) averaged over the "
         "test vectors; corr(k, ponder steps): Pearson correlation between the number of nonzero entries and the steps taken "
         "(reported, not asserted: the paper makes no claim for parity). Test vectors also present in the training split: "
