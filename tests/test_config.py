@@ -39,10 +39,12 @@ def test_project_params_load():
         (lambda p: p["train"].update(batch_size="big"), r"train.batch_size = 'big': Input should be a valid integer"),
         (lambda p: p["train"].update(learning_rate=-1), r"train.learning_rate = -1: Input should be greater than 0"),
         (lambda p: p["datasets"]["japanese_vowels"].update(source="vowels"), r"datasets.japanese_vowels.source = 'vowels': unknown source \(allowed: japanese_vowels"),
-        (lambda p: p["architectures"].update(transformer={"hidden_size": 4}), r"architectures.transformer.type = 'transformer': unknown architecture \(allowed: rnn, lstm, gru, dglstm, dilated, ntm, attention, act\)"),
+        (lambda p: p["architectures"].update(transformer={"hidden_size": 4}), r"architectures.transformer.type = 'transformer': unknown architecture "
+                                                                               r"\(allowed: rnn, lstm, gru, dglstm, dilated, ntm, attention, act\)"),
         (lambda p: p["architectures"]["lstm"].update(convention="course"), r"unknown key 'architectures.lstm.convention' \(allowed: type, hidden_size, "),
         (lambda p: p["architectures"]["attention"].update(attention="mlp"), r"architectures.attention.attention = 'mlp': Input should be 'additive', 'general' or 'dot'"),
         (lambda p: p["architectures"]["act"].update(epsilon=1.5), r"architectures.act.epsilon = 1.5: Input should be less than 1"),
+        (lambda p: p["datasets"]["cmudict_g2p"].update(max_length=5), r"datasets.cmudict_g2p: max_length must be null for seq2seq"),
         (lambda p: p["datasets"]["cmudict_g2p"].pop("target_embedding_size"), r"missing key 'datasets.cmudict_g2p.target_embedding_size'"),
         (lambda p: p["architectures"]["gru"].update(convention="keras"), r"architectures.gru.convention = 'keras': Input should be 'course' or 'pytorch'"),
         (lambda p: p["architectures"]["rnn"].update(backend="cuda"), r"architectures.rnn.backend = 'cuda'"),

@@ -139,3 +139,12 @@ def test_bad_settings_are_named():
         ACTCell(ElmanCell(4, 3), TAU, 1.5, 5, 1.0)
     with pytest.raises(ValueError, match="max_steps must be ≥ 1, got 0"):
         ACTCell(ElmanCell(4, 3), TAU, 0.01, 0, 1.0)
+
+
+def test_a_model_with_act_pickles_and_computes_the_same():
+    import pickle
+
+    stack = RecurrentStack(lambda d: ACTCell(ElmanCell(d + 1, 4), TAU, 0.01, 5, 1.0), 3).double()
+    x, lengths = variable_batch(B=5, T=7, D=3)
+    again = pickle.loads(pickle.dumps(stack))
+    torch.testing.assert_close(again(x, lengths)[0], stack(x, lengths)[0], atol=0, rtol=0)

@@ -135,9 +135,24 @@ def test_teacher_forcing_reads_the_previous_target_and_greedy_reads_its_own_outp
     free = model(x, lengths).prediction  # (B, L, V)
     written = free.argmax(-1)
     forced = model(x, lengths, written).prediction  # teacher forcing with the model's own output
-    torch.testing.assert_close(forced, free[:, : forced.shape[1]], atol=1e-12, rtol=0)
+    chosen = torch.isfinite(free).all(-1)  # steps the model chose (not the </s> forced at a sequence's cap)
+    torch.testing.assert_close(forced[chosen], free[chosen], atol=1e-12, rtol=0)
+    assert chosen.sum() > 3
     limit = int(1.5 * 5) + 2
     assert free.shape[1] <= limit, "greedy decoding stops at ⌈ratio·T⌉ + 1 steps"
+
+
+def test_greedy_output_of_a_sequence_does_not_depend_on_its_batch_mates():
+    """Each sequence writes at most ⌈ratio·T⌉ + 1 symbols (its own cap, ending in </s>): decoded alone
+    or beside a longer source, the same ids."""
+    model = seq2seq("attention", "general")
+    x, lengths, _ = source_batch()
+    together = model(x, lengths).prediction
+    for b in range(3):
+        n = int(lengths[b])
+        alone = model(x[b : b + 1, :n], lengths[b : b + 1]).prediction
+        assert decoded(together[b]).tolist() == decoded(alone[0]).tolist()
+        assert len(decoded(alone[0])) <= int(torch.ceil(torch.tensor(1.5 * n))) + 1
 
 
 def test_decoded_ids_stop_at_the_first_end_token():

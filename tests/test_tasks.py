@@ -253,3 +253,17 @@ def test_regression_label_must_be_a_number():
     as_text = sums_table().assign(label=lambda t: t["label"].astype(str))  # numbers written as text are numbers
     splits, meta = steps.prepare(as_text, "toy", regress_settings())
     assert splits["train"]["label"].dtype == np.float64 and meta["target_scale"]["mean"] > 90
+
+
+def test_seq2seq_output_symbols_must_not_be_reserved():
+    from rnnlab.config import Seq2SeqDataset
+    from rnnlab.data.table import table_from_tokens
+
+    words = [list("ab"), list("ba"), list("aab"), list("bb"), list("aa")]
+    labels = ["X Y", "Y X", "X X Y", "</s> Y", "X X"]
+    raw = table_from_tokens(words, labels, None, [f"w{i}" for i in range(5)], "toy")
+    settings = Seq2SeqDataset(source="japanese_vowels", task="seq2seq", val_fraction=0.2, test_fraction=None, max_sequences=None,
+                              max_length=None, split_seed=0, tokens={"embedding_size": 4, "min_count": 1, "max_vocabulary": 8},
+                              train={}, target_embedding_size=4)
+    with pytest.raises(DataError, match="output symbol '</s>' \\(sequence 'w3'\\) is reserved"):
+        steps.finalize({"train": raw, "val": raw, "test": raw}, "toy", settings, {})

@@ -123,6 +123,12 @@ class Seq2SeqDataset(DatasetBase):
     task: Literal["seq2seq"]
     target_embedding_size: PositiveInt  # the decoder's embedding of the previous output symbol
 
+    @model_validator(mode="after")
+    def _whole_sources(self) -> "Seq2SeqDataset":
+        if self.max_length is not None:
+            raise ValueError("max_length must be null for seq2seq: cutting the source would leave its label describing steps it no longer has")
+        return self
+
 
 class ForecastDataset(DatasetBase):
     """One-step-ahead forecasting of a numeric column from the ``window`` steps before it."""

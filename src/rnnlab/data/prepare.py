@@ -225,6 +225,10 @@ def output_vocabulary(train: pd.DataFrame, where: str) -> dict:
     if empty.any():
         raise DataError(f"{where}: task seq2seq needs output symbols in 'label'; sequence {empty.index[empty.to_numpy()][0]!r} has none")
     counts = Counter(symbol for output in outputs for symbol in output)
+    reserved = sorted(set(counts) & set(TARGET_SPECIALS))
+    if reserved:
+        holder = labels.index[outputs.apply(lambda o: reserved[0] in o).to_numpy()][0]
+        raise DataError(f"{where}: output symbol {reserved[0]!r} (sequence {holder!r}) is reserved ({', '.join(TARGET_SPECIALS)}); rename it in 'label'")
     lengths = train.groupby(SEQUENCE_ID).size().loc[labels.index]
     return {
         "classes": list(TARGET_SPECIALS) + sorted(counts, key=lambda t: (-counts[t], t)),

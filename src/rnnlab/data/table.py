@@ -135,7 +135,10 @@ def validate_table(df: pd.DataFrame, where: str, label: str | None = "sequence")
         labels_per_sequence = grouped[LABEL].nunique()
         mixed = labels_per_sequence[labels_per_sequence > 1]
         if len(mixed):
-            raise DataError(f"{where}: sequence {mixed.index[0]!r} has more than one label (classify, regress and seq2seq want one per sequence, repeated on its rows; per-step labels are task label_steps)")
+            raise DataError(
+                f"{where}: sequence {mixed.index[0]!r} has more than one label "
+                f"(classify, regress and seq2seq want one per sequence, repeated on its rows; per-step labels are task label_steps)"
+            )
     if SPLIT in df.columns:
         unknown = set(df[SPLIT].unique()) - set(SPLITS)
         if unknown:

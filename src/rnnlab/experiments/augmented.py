@@ -120,12 +120,14 @@ def _accuracy_by_length(per_length: dict, path: Path, longest_trained: int) -> P
 def ponder_steps(model, data, batch_size: int) -> np.ndarray | None:
     """Σ_t N(t) of each sequence (its total ponder steps), in dataset order; None for a model without ACT."""
     model.eval()
-    stack = getattr(model.encoder, "stack", None)
+    encoder = model.encoder
+    embed = getattr(encoder, "embedding", None)  # token inputs: the stack reads their embedding
+    stack = getattr(encoder, "stack", None)
     steps = np.zeros(len(data))
     loader = ordered_loader(data, batch_size)
     for indices, batch in zip(loader.batch_sampler, loader):
-        _, final = stack(batch.x, batch.lengths)
-        if "steps" not in final._fields:
+        _, final = stack(embed(batch.x) if embed is not None else batch.x, batch.lengths)
+        if final is None or "steps" not in final._fields:
             return None
         steps[indices] = final.steps.sum(0).numpy()  # over layers and directions
     return steps
@@ -195,7 +197,8 @@ def _ponder_figure(by_k: dict, penalties: dict[str, float], runs: list[Trained],
     for architecture, tau in sorted(penalties.items(), key=lambda item: item[1]):
         mine = [r for r in runs if r.architecture == architecture]
         right.scatter([tau] * len(mine), [r.summary["ponder_steps"] for r in mine], color="black", s=18)
-        right.annotate(f"acc {np.mean([r.summary['test_accuracy'] for r in mine]):.2f}", (tau, np.mean([r.summary["ponder_steps"] for r in mine])), fontsize=8, xytext=(4, 4), textcoords="offset points")
+        where = (tau, np.mean([r.summary["ponder_steps"] for r in mine]))
+        right.annotate(f"acc {np.mean([r.summary['test_accuracy'] for r in mine]):.2f}", where, fontsize=8, xytext=(4, 4), textcoords="offset points")
     right.set(xscale="log", xlabel="time penalty τ", ylabel="mean ponder steps (test)", title="ponder steps against τ (each dot a seed)")
     right.grid(alpha=0.3)
     fig.tight_layout()

@@ -146,7 +146,7 @@ def layer_gradient_norms(model: nn.Module, batch, task: str) -> list[float]:
     """‖∂L/∂θ_layer‖ for each recurrent layer, bottom first, on one batch (the task's loss)."""
     model.train()
     model.zero_grad()
-    out = model(batch.x, batch.lengths)
+    out = model(batch.x, batch.lengths, batch.y)  # as in training: the target is offered (only decoders read it)
     TASKS[task].loss(out.prediction, batch.y).backward()
     squares: dict[int, float] = defaultdict(float)
     for parameter_name, parameter in model.named_parameters():

@@ -14,21 +14,21 @@ size is the encoder's output size E. What the decoder reads of the source depend
         c_i, α_i = attend(s_i, h_1..T)
     then, in every case,  h̃_i = tanh(W_c [c_i; s_i]),  p(y_i) = softmax(W_s h̃_i)
 
-with s_0 = tanh(W_0 summary) (Bahdanau's s_0 = tanh(W_s ←h_1); the summary holds the backward
-direction's first output when the encoder is bidirectional). Deviation, stated: Bahdanau's maxout
+with s_0 = tanh(W_0 summary): the encoder's summary — [→h_T; ←h_1] for a plain bidirectional
+encoder (Bahdanau starts from ←h_1), the attention-pooled vector for the attention encoder.
+Deviation, stated: Bahdanau's maxout
 readout g(y_{i-1}, s_i, c_i) is replaced by Luong's h̃_i for every variant, so the three differ
 only in their attention.
 
 Training: teacher forcing — the target (B, L) with an end token and IGNORE padding is offered by
 the training module; the decoder reads <s>, y_1, …, y_{L-1}. Without a target (validation metrics,
-test, serving) it decodes greedily until every sequence has written </s>, for at most
-⌈ratio · T⌉ + 1 steps, ratio being the largest (target length + 1) / source length of the
-training split (meta ``max_output_ratio``).
+test, serving) it decodes greedily until every sequence has written </s>. A sequence of source
+length T writes at most ⌈ratio · T⌉ + 1 symbols, the last one </s> if it has not ended before —
+its own cap, so its output never depends on its batch mates. ratio is the largest
+(target length + 1) / source length of the training split (meta ``max_output_ratio``).
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import Tensor, nn
@@ -71,13 +71,16 @@ class Seq2Seq(nn.Module):
             steps = target.shape[1]
         else:
             previous = target
-            steps = math.ceil(self.max_output_ratio * int(lengths.max())) + 1
+            cap = torch.ceil(self.max_output_ratio * lengths.to(keys.device).double()).long() + 1  # (B,) symbols each may write
+            steps = int(cap.max())
         y_prev = torch.full((B,), START_ID, dtype=torch.int64, device=keys.device)
         finished = torch.zeros(B, dtype=torch.bool, device=keys.device)
         logits, alignments = [], []
         for i in range(steps):
             y_in = previous[:, i] if previous is not None else y_prev
             state, fed, weights, step_logits = self.step(self.embedding(y_in), state, fed, encoded.summary, keys, prepared, mask)
+            if previous is None:  # greedy: a sequence at its cap writes </s>
+                step_logits = torch.where((i == cap - 1)[:, None], self._end_only(step_logits), step_logits)
             logits.append(step_logits)
             alignments.append(weights)
             if previous is None:  # greedy: the most likely token is the next input
@@ -87,6 +90,13 @@ class Seq2Seq(nn.Module):
                     break
         attention = torch.stack(alignments, 1) if self.attention is not None else None  # (B, L, T)
         return ModelOutput(torch.stack(logits, 1), encoded.aux_loss, attention)  # (B, L, V)
+
+    @staticmethod
+    def _end_only(logits: Tensor) -> Tensor:
+        """Logits that choose </s>: −∞ everywhere else."""
+        forced = torch.full_like(logits, float("-inf"))
+        forced[:, END_ID] = 0.0
+        return forced
 
     def step(self, embedded, state, fed, summary, keys, prepared, mask):
         """One decoder step -> (s_i, h̃_i, α_i or None, logits (B, V))."""

@@ -21,6 +21,11 @@ State: the wrapped cell's fields plus ``ponder`` (Σ ρ_t so far) and ``steps`` 
 each (B,). The driver carries them over padded steps like any field, so at a sequence's end they
 hold its own P(x) and total ponder steps; ``aux_loss`` turns the final state into τ·mean_b P(x_b),
 which the training module adds to the task loss without knowing ACT exists.
+
+Scale of τ: the paper adds τ·P(x) to the sequence's loss. rnnlab's losses are means — per
+sequence for one answer per sequence (so τ means what it means in the paper), per step for
+per-step tasks, where τ·P(x) is about T times the paper's weight: divide τ by the typical length
+there. A stack sums the costs of its layers and directions.
 """
 
 from __future__ import annotations
@@ -57,7 +62,6 @@ class ACTCell(RecurrentCell):
         self.time_penalty = time_penalty  # τ
         self.epsilon = epsilon  # ε: lets the first step halt alone when h_t^1 ≥ 1 − ε
         self.max_steps = max_steps  # M
-        self.state_type = act_state_type(cell.state_type)
         self.halting = nn.Linear(cell.output_size, 1)  # W_h (1, H), b_h
         with torch.no_grad():  # the paper starts b_h at +1: about two ponder steps at the start
             self.halting.bias.fill_(halting_bias)
@@ -65,6 +69,10 @@ class ACTCell(RecurrentCell):
     @property
     def output_size(self) -> int:
         return self.cell.output_size
+
+    @property
+    def state_type(self) -> type[NamedTuple]:  # made per wrapped state type; a property, so a model pickles by value
+        return act_state_type(self.cell.state_type)
 
     def initial_state(self, batch_size: int, like: Tensor) -> NamedTuple:
         zero = like.new_zeros(batch_size)  # (B,)
@@ -97,5 +105,5 @@ class ACTCell(RecurrentCell):
         return mean_y, self.state_type(*mean_state, state.ponder + rho, state.steps + count)
 
     def aux_loss(self, final: NamedTuple) -> Tensor:
-        """τ · P(x), averaged over the batch (the task losses are batch means too)."""
+        """τ · P(x), averaged over the batch (see "Scale of τ" above)."""
         return self.time_penalty * final.ponder.mean()
