@@ -27,7 +27,7 @@ def write_params(tmp_path: Path, edit) -> Path:
 
 def test_project_params_load():
     config = load_config(ROOT / "params.yaml")
-    assert config.pipeline.architectures == ["rnn", "lstm", "gru", "dglstm", "dilated", "attention", "act"]
+    assert config.pipeline.architectures == ["rnn", "lstm", "gru", "dglstm", "dilated", "attention"]
     assert config.architecture("gru").convention == "course"
 
 
