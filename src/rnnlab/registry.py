@@ -73,38 +73,23 @@ class NTMParams(BaseModel):
     backend: Literal["auto", "reference", "compiled"]  # no fused kernel exists for a memory cell
 
 
-class AttentionParams(BaseModel):
+class AttentionParams(RecurrentParams):
     """A recurrent encoder (any core cell) read through attention: pooling for one answer per
-    sequence, the decoder's alignment for seq2seq."""
+    sequence, the decoder's alignment for seq2seq. Bahdanau's encoder is bidirectional."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    type: str
     cell: Literal["rnn", "lstm", "gru"]
-    hidden_size: PositiveInt
-    num_layers: PositiveInt
-    bidirectional: bool  # Bahdanau's encoder is bidirectional: h_j = [→h_j; ←h_j]
-    dropout: float = Field(ge=0.0, lt=1.0)
     attention: Literal["additive", "general", "dot"]  # Bahdanau (mlp), Luong general, Luong dot
     attention_size: PositiveInt  # A of additive attention (unused by general and dot)
-    init: Literal["pytorch", "keras"]
-    backend: Literal["auto", "fused", "reference", "compiled"]
 
 
-class ACTParams(BaseModel):
+class ACTParams(RecurrentParams):
     """Adaptive Computation Time around a core cell (Graves 2016)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    type: str
     cell: Literal["rnn", "lstm", "gru"]
-    hidden_size: PositiveInt
-    num_layers: PositiveInt
-    bidirectional: bool
-    dropout: float = Field(ge=0.0, lt=1.0)
     time_penalty: float = Field(ge=0.0)  # τ: the weight of the ponder cost
     epsilon: float = Field(gt=0.0, lt=1.0)  # ε (0.01 in the paper)
     max_steps: PositiveInt  # M: ponder steps per input step at most
     halting_bias: float  # b_h at initialisation (+1 in the paper)
-    init: Literal["pytorch", "keras"]
     backend: Literal["auto", "reference"]  # a data-dependent loop per step: no fused kernel, not compiled
 
 
@@ -150,7 +135,7 @@ def build_attention(input_size: int, p: AttentionParams) -> AttentiveEncoder:
 
 def build_act(input_size: int, p: ACTParams) -> RecurrentEncoder:
     make_cell = lambda d: ACTCell(CORE_CELLS[p.cell](d + 1, p), p.time_penalty, p.epsilon, p.max_steps, p.halting_bias)  # noqa: E731  d + 1: the first-step flag
-    return RecurrentEncoder(RecurrentStack(make_cell, input_size, p.num_layers, p.bidirectional, p.dropout, p.backend))
+    return _stack(make_cell, input_size, p)
 
 
 def build_dilated(input_size: int, p: DilatedParams) -> RecurrentEncoder:
