@@ -27,7 +27,8 @@ def write_params(tmp_path: Path, edit) -> Path:
 
 def test_project_params_load():
     config = load_config(ROOT / "params.yaml")
-    assert config.pipeline.architectures == ["rnn", "lstm", "gru", "dglstm", "dilated", "attention"]
+    assert config.pipeline.architectures == ["rnn", "lstm", "gru", "dglstm", "dilated", "attention", "dialogue_rnn"]
+    assert ("dialogue_rnn", "conversations") in config.pairs() and ("dialogue_rnn", "japanese_vowels") not in config.pairs()
     assert config.architecture("gru").convention == "course"
 
 
@@ -40,7 +41,12 @@ def test_project_params_load():
         (lambda p: p["train"].update(learning_rate=-1), r"train.learning_rate = -1: Input should be greater than 0"),
         (lambda p: p["datasets"]["japanese_vowels"].update(source="vowels"), r"datasets.japanese_vowels.source = 'vowels': unknown source \(allowed: japanese_vowels"),
         (lambda p: p["architectures"].update(transformer={"hidden_size": 4}), r"architectures.transformer.type = 'transformer': unknown architecture "
-                                                                               r"\(allowed: rnn, lstm, gru, dglstm, dilated, ntm, attention, act\)"),
+                                                                               r"\(allowed: rnn, lstm, gru, dglstm, dilated, ntm, attention, act, stepwise, dialogue_rnn\)"),
+        (lambda p: p["datasets"]["conversations"].pop("speakers"), r"datasets.conversations: source 'conversations' writes dialogues \(a speaker column\): set speakers: true"),
+        (lambda p: p["datasets"]["japanese_vowels"].update(speakers=True), r"datasets.japanese_vowels: speakers: source 'japanese_vowels' has no speaker column"),
+        (lambda p: p["experiments"]["dialogue_parties"].update(datasets=["japanese_vowels"]),
+         r"experiments.dialogue_parties: dialogue_rnn cannot train on japanese_vowels: dialogue_rnn reads who speaks each utterance: it needs a dialogue dataset"),
+        (lambda p: p["datasets"]["conversations"]["generator"].update(min_parties=7), r"generator: need min_parties ≤ max_parties"),
         (lambda p: p["architectures"]["lstm"].update(convention="course"), r"unknown key 'architectures.lstm.convention' \(allowed: type, hidden_size, "),
         (lambda p: p["architectures"]["attention"].update(attention="mlp"), r"architectures.attention.attention = 'mlp': Input should be 'additive', 'general' or 'dot'"),
         (lambda p: p["architectures"]["act"].update(epsilon=1.5), r"architectures.act.epsilon = 1.5: Input should be less than 1"),

@@ -104,7 +104,7 @@ def test_empty_file_wrong_format_and_missing_target(project, tmp_path):
     assert "header.csv: the table has zero sequences" in run_import(project, header_only).stderr
     text = tmp_path / "data.json"
     text.write_text("{}")
-    assert "data.json: rnnlab import reads .csv or .parquet files, got '.json'" in run_import(project, text).stderr
+    assert "data.json: rnnlab import reads .csv, .parquet or conv-emotion's .pkl feature files, got '.json'" in run_import(project, text).stderr
     good = tmp_path / "good.csv"
     user_table().to_csv(good, index=False)
     missing = run_import(project, good, target="activty")
@@ -176,3 +176,60 @@ def test_a_symbol_sequence_target_imports_as_seq2seq(project, tmp_path):
     refused = run_import(project, bad, task="seq2seq", target="phones", name="my_bad_g2p")
     assert refused.returncode == 2 and "task seq2seq needs output symbols in 'label'; sequence 'cat' has none" in refused.stderr
     assert snapshot(project) == before
+
+
+def iemocap_pickle(path, train=6, test=3, seed=0):
+    """A file in the layout of conv-emotion's IEMOCAP_features_raw.pkl (9 items), small and random."""
+    import pickle
+
+    rng = np.random.default_rng(seed)
+    videos = [f"Ses0{i}" for i in range(train + test)]
+    speakers, labels, text = {}, {}, {}
+    for v in videos:
+        n = int(rng.integers(6, 12))
+        speakers[v] = list(rng.choice(["M", "F"], size=n))
+        labels[v] = [int(y) for y in (np.arange(n) + int(rng.integers(0, 6))) % 6]  # every class in every split
+        text[v] = [rng.normal(size=100) for _ in range(n)]
+    ids = {v: [f"{v}_{i}" for i in range(len(text[v]))] for v in videos}
+    items = (ids, speakers, labels, text, text, text, ids, videos[:train], videos[train:])
+    with open(path, "wb") as handle:
+        pickle.dump(items, handle)
+    return path
+
+
+def test_dialogue_features_import_with_speakers(project, tmp_path):
+    """conv-emotion's IEMOCAP pickle becomes a dialogue dataset: speakers on, a party one-hot after
+    the 100 text features, classes named, the file's own train/test split."""
+    result = run_import(project, iemocap_pickle(tmp_path / "IEMOCAP_features_raw.pkl"), task="label_steps", target="label", name="my_iemocap")
+    assert result.returncode == 0, result.stderr
+    from rnnlab.config import load_config
+    from rnnlab.data.store import read_table
+
+    config = load_config(project / "params.yaml")
+    assert config.dataset("my_iemocap").speakers and ("dialogue_rnn", "my_iemocap") in config.pairs()
+    table = read_table(project / "data" / "raw" / "my_iemocap")
+    assert set(table["speaker"]) == {"M", "F"} and set(table["label"]) == {"happy", "sad", "neutral", "angry", "excited", "frustrated"}
+    assert table.groupby("split")["sequence_id"].nunique().to_dict() == {"train": 6, "test": 3}
+
+    bad = tmp_path / "other.pkl"
+    with open(bad, "wb") as handle:
+        import pickle
+
+        pickle.dump(({}, {}, {}), handle)
+    before = snapshot(project)
+    refused = run_import(project, bad, task="label_steps", target="label", name="my_other")
+    assert refused.returncode == 2 and "other.pkl: expected conv-emotion's 9-item feature pickle (IEMOCAP or MELD), got tuple of 3 items" in refused.stderr
+    assert snapshot(project) == before
+
+
+def test_a_test_dialogue_with_more_parties_than_training_is_refused(project, tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for d in range(12):
+        split, parties = ("test", 3) if d >= 8 else ("train", 2)
+        for step in range(6):
+            rows.append({"sequence_id": f"d{d}", "step": step, "u": rng.normal(), "speaker": f"p{step % parties}", "mood": ["a", "b"][step % 2], "split": split})
+    path = tmp_path / "talk.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    refused = run_import(project, path, task="label_steps", target="mood", name="my_talk")
+    assert refused.returncode == 2 and "talk.csv: test: dialogue 'd8' has 3 parties; the training dialogues have at most 2" in refused.stderr

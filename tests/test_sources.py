@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES, load as load_source, stocks, synthetic, text, timeseries
-from rnnlab.data.table import LABEL, SEQUENCE_ID, SPLIT, STEP, TOKEN, feature_columns, validate_table
+from rnnlab.data.table import LABEL, SEQUENCE_ID, SPEAKER, SPLIT, STEP, TOKEN, feature_columns, validate_table
 from rnnlab.errors import DataError
 
 DIGITS = [str(d) for d in range(10)]
@@ -53,7 +53,7 @@ def class_counts(summary: pd.DataFrame) -> dict[str, int]:
 NEW_SOURCES = [
     "plaid", "basic_motions", "amp_peptides", "shakespeare", "fine_food", "sunspots", "sp500", "djia",
     "mnist_pixels", "mnist_pixels_permuted", "mnist_rows", "digits_rows", "copy_memory", "adding", "copy_bits", "associative_recall",
-    "cmudict_g2p", "reverse_digits", "parity",
+    "cmudict_g2p", "reverse_digits", "parity", "conversations",
 ]
 
 
@@ -368,3 +368,51 @@ def test_cmudict_g2p_is_117493_words_to_39_phones():
     assert len(phones) == 39 and not any(ch.isdigit() for p in phones for ch in p)  # stress digits removed
     cat = g2p[g2p[SEQUENCE_ID] == "cat"]
     assert "".join(cat[TOKEN]) == "cat" and cat[LABEL].iloc[0] == "K AE T"
+
+
+CONVERSATION = {"min_parties": 2, "max_parties": 5, "min_length": 8, "max_length": 30, "features": 6, "fillers": 2,
+                "mood_shift": 0.2, "insult": 0.15, "noise": 0.0, "dialogues": 300, "seed": 3}
+
+
+def replay_moods(table: pd.DataFrame, kinds: np.ndarray, shown: dict, insult) -> dict[str, int] | None:
+    """Replays the generator's rule with ``insult`` as the insult kind: counts of each case, or None
+    at the first utterance whose label the rule does not explain."""
+    counts = {"shown": 0, "kept": 0, "insulted": 0}
+    for _, dialogue in table.groupby(SEQUENCE_ID, sort=False):
+        last, previous = {}, None
+        for (s, label), kind in zip(dialogue[[SPEAKER, LABEL]].itertuples(index=False), kinds[dialogue.index]):
+            if kind in shown:
+                case, expected = "shown", shown[kind]
+            elif previous is not None and previous[1] == insult and previous[0] != s:
+                case, expected = "insulted", "negative"
+            else:
+                case, expected = "kept", last[s]
+            if label != expected:
+                return None
+            counts[case] += 1
+            last[s], previous = label, (s, kind)
+    return counts
+
+
+def test_conversations_label_each_utterance_with_its_speakers_mood():
+    """Without noise each utterance is its kind's prototype, so the moods can be replayed by hand:
+    a mood-setting utterance shows its label (a party's first always does); a filler or an insult
+    keeps the speaker's last label, unless the utterance before was another party's insult
+    (then negative). Exactly one of the non-mood kinds behaves as the insult."""
+    table = load_source("conversations", CONVERSATION)
+    validate_table(table, "conversations", label="step")
+    assert SPEAKER in table.columns and feature_columns(table) == [f"u_{j}" for j in range(6)]
+    kinds = np.unique(table[feature_columns(table)].to_numpy(), axis=0, return_inverse=True)[1].ravel()
+    assert len(np.unique(kinds)) == 3 + 2 + 1  # three moods, two fillers, the insult
+    first = ~table.duplicated([SEQUENCE_ID, SPEAKER])
+    shown = dict(zip(kinds[first.to_numpy()], table.loc[first, LABEL]))
+    assert sorted(shown.values()) == ["negative", "neutral", "positive"]
+    replays = {k: replay_moods(table, kinds, shown, k) for k in set(kinds) - set(shown)}
+    consistent = [counts for counts in replays.values() if counts is not None]
+    assert len(consistent) == 1 and min(consistent[0].values()) > 50, replays
+    per_dialogue = table.groupby(SEQUENCE_ID).agg(parties=(SPEAKER, "max"), length=(STEP, "size"))
+    assert per_dialogue["parties"].between(1, 4).all() and per_dialogue["length"].between(8, 30).all()
+    assert set(per_dialogue["parties"] + 1) == {2, 3, 4, 5}
+    pd.testing.assert_frame_equal(table, load_source("conversations", CONVERSATION))
+    with pytest.raises(ValueError, match="need min_parties ≤ max_parties"):
+        load_source("conversations", {**CONVERSATION, "min_parties": 6})

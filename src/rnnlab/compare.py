@@ -186,7 +186,7 @@ def log_comparison(config: Config, root: Path, dataset: str, rows: list[dict], d
 
 
 METRIC_NAMES = {
-    "accuracy": "accuracy", "macro_f1": "macro-F1", "bits_per_token": "bits/token",
+    "accuracy": "accuracy", "macro_f1": "macro-F1", "weighted_f1": "weighted F1", "bits_per_token": "bits/token",
     "mae": "MAE", "rmse": "RMSE", "mse": "MSE", "direction_accuracy": "direction acc.",
     "sequence_accuracy": "exact-sequence acc.", "token_error_rate": "token error rate",
 }

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from rnnlab import registry
-from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES
+from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES, SPEAKER_SOURCES
 from rnnlab.errors import ConfigError
 
 PARAMS_FILE = "params.yaml"
@@ -58,6 +58,8 @@ class DatasetBase(Strict):
     # The one optional key: the options of a generated source (GENERATOR_OPTIONS: copy_memory, adding,
     # copy_bits, associative_recall); absent for every other source.
     generator: dict[str, Any] | None = None
+    # Optional too: true for a dialogue (a ``speaker`` column: who says each utterance); absent = false.
+    speakers: bool = False
 
     @field_validator("source")
     @classmethod
@@ -65,6 +67,14 @@ class DatasetBase(Strict):
         if value not in SOURCES and value != IMPORTED:
             raise ValueError(f"unknown source (allowed: {', '.join(SOURCES)}, {IMPORTED})")
         return value
+
+    @model_validator(mode="after")
+    def _speaker_sources(self) -> "DatasetBase":
+        if self.source in SPEAKER_SOURCES and not self.speakers:
+            raise ValueError(f"source {self.source!r} writes dialogues (a speaker column): set speakers: true")
+        if self.source not in SPEAKER_SOURCES and self.source != IMPORTED and self.speakers:
+            raise ValueError(f"speakers: source {self.source!r} has no speaker column (dialogue sources: {', '.join(SPEAKER_SOURCES)})")
+        return self
 
     @model_validator(mode="after")
     def _generator_options(self) -> "DatasetBase":
@@ -266,7 +276,7 @@ class Config(Strict):
                 first = err.errors()[0]
                 raise ValueError(f"datasets.{name}.train.{first['loc'][0]} = {first.get('input')!r}: {first['msg']}") from None
         for ds in self.pipeline.datasets:
-            if not any(registry.incompatibility(self.architectures[a], self.datasets[ds].task) is None for a in self.pipeline.architectures):
+            if not any(self._why_not(a, ds) is None for a in self.pipeline.architectures):
                 raise ValueError(f"pipeline: no architecture in pipeline.architectures supports task {self.datasets[ds].task!r} of dataset {ds!r}")
         return self
 
@@ -286,7 +296,8 @@ class Config(Strict):
         return [a for a, ds in self.pairs() if ds == dataset]
 
     def _why_not(self, architecture: str, dataset: str) -> str | None:
-        return registry.incompatibility(self.architectures[architecture], self.datasets[dataset].task)
+        settings = self.datasets[dataset]
+        return registry.incompatibility(self.architectures[architecture], settings.task, settings.speakers)
 
     def architecture(self, name: str) -> BaseModel:
         if name not in self.architectures:

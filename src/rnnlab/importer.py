@@ -1,7 +1,8 @@
 """``rnnlab import``: a user's CSV or Parquet file becomes a DVC-tracked dataset in params.yaml.
 
 The file is in the canonical long format (one row per step: ``sequence_id``, ``step``, feature
-columns or a ``token`` column, the target; optional ``split`` = train/test). Import checks it the
+columns or a ``token`` column, the target; optional ``split`` = train/test and ``speaker`` for
+dialogues) — or conv-emotion's IEMOCAP/MELD feature pickle, read into that shape. Import checks it the
 way the pipeline will — the table, then the split and the vocabulary the prepare step would fit —
 and only then writes ``data/raw/<name>/table.parquet``, tracks it with ``dvc add``, adds the
 dataset to params.yaml (comments kept) and to ``pipeline.datasets``, and rewrites plan.yaml. The
@@ -23,19 +24,21 @@ import yaml
 from rnnlab import params_file
 from rnnlab.config import DATASET_MODELS, IMPORTED, PARAMS_FILE, Config, load_config
 from rnnlab.data import prepare as steps
+from rnnlab.data.sources.dialogue import read_feature_pickle
 from rnnlab.data.store import write_table
-from rnnlab.data.table import LABEL, SPLIT, TOKEN, label_mode, validate_table
+from rnnlab.data.table import LABEL, SPEAKER, SPLIT, TOKEN, label_mode, validate_table
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.paths import raw_dir
 from rnnlab.plan import write_plan
 
-READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet}
+# .pkl: the feature files of the public DialogueRNN code (IEMOCAP, MELD), read into a dialogue table
+READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pkl": read_feature_pickle}
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")  # it becomes a DVC stage name, a folder and an MLflow experiment
 
 
 def read_file(path: Path) -> pd.DataFrame:
     if path.suffix.lower() not in READERS:
-        raise DataError(f"{path}: rnnlab import reads .csv or .parquet files, got {path.suffix or 'no extension'!r}")
+        raise DataError(f"{path}: rnnlab import reads .csv, .parquet or conv-emotion's .pkl feature files, got {path.suffix or 'no extension'!r}")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     if path.stat().st_size == 0:
@@ -76,6 +79,8 @@ def dataset_entry(task: str, target: str, table: pd.DataFrame, window: int) -> d
         "tokens": {"embedding_size": 32, "min_count": 1, "max_vocabulary": 10000} if TOKEN in table.columns else None,
         "train": {},
     }
+    if SPEAKER in table.columns:
+        entry["speakers"] = True  # a dialogue: models read who speaks each utterance
     if task == "language_model":
         entry |= {"generate": {"samples": 3, "length": 200, "temperature": 0.8}, "ngram_order": 5}
     if task == "forecast":

@@ -13,10 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from torch import nn
 
 from rnnlab.errors import ConfigError
-from rnnlab.models.encoder import AttentiveEncoder, RecurrentEncoder
+from rnnlab.models.encoder import AttentiveEncoder, RecurrentEncoder, StepwiseEncoder
 from rnnlab.nn import ElmanCell, GRUCell, LSTMCell, RecurrentStack
 from rnnlab.nn.act import ACTCell
 from rnnlab.nn.depth_gated import DepthGatedLSTMCell
+from rnnlab.nn.dialogue import DialogueRNN
 from rnnlab.nn.dilated import DilatedRecurrence
 from rnnlab.nn.ntm import NTMCell
 from rnnlab.tasks import TASKS
@@ -93,6 +94,31 @@ class ACTParams(RecurrentParams):
     backend: Literal["auto", "reference"]  # a data-dependent loop per step: no fused kernel, not compiled
 
 
+class StepwiseParams(BaseModel):
+    """A per-step MLP: the no-recurrence baseline."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
+    hidden_size: PositiveInt
+    num_layers: PositiveInt
+    dropout: float = Field(ge=0.0, lt=1.0)
+
+
+class DialogueParams(BaseModel):
+    """DialogueRNN (Majumder et al. 2019): global, party and emotion GRUs over a dialogue's utterances."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
+    global_size: PositiveInt  # G of the global GRU
+    party_size: PositiveInt  # Q of each party's state
+    emotion_size: PositiveInt  # E of the emotion GRU
+    output_size: PositiveInt  # l_t = ReLU(W_l ẽ_t): what the task head reads
+    listener: Literal["passive", "active"]  # listeners keep their state, or update it (the authors' code)
+    bidirectional: bool  # BiDialogueRNN
+    emotion_attention: bool  # +Att: each utterance attends over the dialogue's emotion states
+    dropout: float = Field(ge=0.0, lt=1.0)
+
+
 def _stack(make_cell: Callable[[int], nn.Module], input_size: int, p: RecurrentParams) -> RecurrentEncoder:
     return RecurrentEncoder(
         RecurrentStack(make_cell, input_size, p.num_layers, p.bidirectional, p.dropout, p.backend)
@@ -143,6 +169,16 @@ def build_dilated(input_size: int, p: DilatedParams) -> RecurrentEncoder:
     return RecurrentEncoder(DilatedRecurrence(make_cell, input_size, p.dilations, p.dropout, p.backend))
 
 
+def build_stepwise(input_size: int, p: StepwiseParams) -> StepwiseEncoder:
+    return StepwiseEncoder(input_size, p.hidden_size, p.num_layers, p.dropout)
+
+
+def build_dialogue(input_size: int, p: DialogueParams, parties: int) -> DialogueRNN:
+    return DialogueRNN(
+        input_size, parties, p.global_size, p.party_size, p.emotion_size, p.output_size, p.listener, p.bidirectional, p.emotion_attention, p.dropout
+    )
+
+
 # A recurrent encoder gives per-step features and a per-sequence summary: every task head composes with it.
 EVERY_TASK = frozenset(TASKS)
 
@@ -152,8 +188,9 @@ class Architecture:
     name: str
     summary: str
     params: type[BaseModel]
-    build_encoder: Callable[[int, BaseModel], nn.Module]
+    build_encoder: Callable[..., nn.Module]  # (input_size, params) or, reading speakers, (input_size, params, parties)
     tasks: frozenset[str]
+    speakers: bool = False  # reads the speaker one-hot after the features: trains on dialogues only
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -167,6 +204,9 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("ntm", "Neural Turing Machine: LSTM controller, content + location addressing of an N x M memory", NTMParams, build_ntm, EVERY_TASK),
         Architecture("attention", "Attentional interface: a recurrent encoder read by additive or multiplicative attention", AttentionParams, build_attention, EVERY_TASK),
         Architecture("act", "Adaptive Computation Time: a core cell that ponders a learned number of steps per input", ACTParams, build_act, EVERY_TASK),
+        Architecture("stepwise", "No recurrence (a baseline): each step through the same MLP, alone", StepwiseParams, build_stepwise, EVERY_TASK),
+        Architecture("dialogue_rnn", "DialogueRNN: a state per party, a global state and an emotion state over a dialogue's utterances",
+                     DialogueParams, build_dialogue, frozenset({"label_steps", "classify", "regress"}), speakers=True),
     ]
 }
 
@@ -178,15 +218,22 @@ def get(name: str) -> Architecture:
         raise ConfigError(f"unknown architecture {name!r} (allowed: {', '.join(ARCHITECTURES)})") from None
 
 
-def incompatibility(params: BaseModel, task: str) -> str | None:
-    """Why an architecture with these settings cannot learn a task kind, or None if it can."""
+def incompatibility(params: BaseModel, task: str, speakers: bool = False) -> str | None:
+    """Why an architecture with these settings cannot learn a task kind (on data with or without a
+    speaker column), or None if it can."""
     arch = get(params.type)
     if task not in arch.tasks:
         return f"{arch.name} does not support task {task!r} (it supports: {', '.join(sorted(arch.tasks))})"
+    if arch.speakers and not speakers:
+        return f"{arch.name} reads who speaks each utterance: it needs a dialogue dataset (a speaker column, speakers: true)"
     if TASKS[task].causal and getattr(params, "bidirectional", False):
         return f"task {task!r} predicts each step from the steps before it; a bidirectional encoder would read the answer"
     return None
 
 
-def build_encoder(params: BaseModel, input_size: int) -> nn.Module:
-    return get(params.type).build_encoder(input_size, params)
+def build_encoder(params: BaseModel, input_size: int, parties: int = 0) -> nn.Module:
+    """``parties`` > 0: the last ``parties`` of the ``input_size`` inputs are the speaker one-hot."""
+    arch = get(params.type)
+    if arch.speakers:
+        return arch.build_encoder(input_size, params, parties)
+    return arch.build_encoder(input_size, params)

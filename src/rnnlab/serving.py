@@ -25,14 +25,14 @@ from torch import nn
 
 import mlflow
 from rnnlab.data.batching import SequenceSet, encode
-from rnnlab.data.prepare import normalize
-from rnnlab.data.table import LABEL, SEQUENCE_ID, STEP, TOKEN, label_mode, validate_table
+from rnnlab.data.prepare import check_parties, normalize
+from rnnlab.data.table import LABEL, SEQUENCE_ID, SPEAKER, STEP, TOKEN, label_mode, speaker_index, validate_table
 from rnnlab.errors import DataError
 from rnnlab.evaluate import forward_all, predict
 from rnnlab.tasks import TASKS
 
 PREDICT_BATCH_SIZE = 64  # inference batches: memory only, results do not depend on it
-META_KEYS = ("dataset", "task", "features", "vocabulary", "classes", "normalizer", "target", "target_scale", "target_signed")
+META_KEYS = ("dataset", "task", "features", "parties", "vocabulary", "classes", "normalizer", "target", "target_scale", "target_signed")
 
 
 class SequenceModel(mlflow.pyfunc.PythonModel):
@@ -51,7 +51,7 @@ class SequenceModel(mlflow.pyfunc.PythonModel):
 
 
 def input_columns(meta: dict) -> list[str]:
-    return [TOKEN] if meta.get("vocabulary") else list(meta["features"])
+    return [TOKEN] if meta.get("vocabulary") else list(meta["features"]) + ([SPEAKER] if meta.get("parties") else [])
 
 
 def model_input(meta: dict, table: pd.DataFrame, with_targets: bool) -> SequenceSet:
@@ -64,6 +64,9 @@ def model_input(meta: dict, table: pd.DataFrame, with_targets: bool) -> Sequence
     table = table[[SEQUENCE_ID, STEP, *input_columns(meta), *targets]]
     validate_table(table, where, label_mode(meta["task"]) if with_targets else None)
     table = normalize(table, meta.get("normalizer"), meta.get("target_scale"))
+    if meta.get("parties"):  # speaker names -> party indices, as prepare did
+        table = table.assign(**{SPEAKER: speaker_index(table, where)})
+        check_parties(table, meta["parties"], where)
     return encode(table, meta, with_targets=with_targets)
 
 

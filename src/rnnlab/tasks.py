@@ -2,8 +2,8 @@
 
 The training module, evaluation and compare ask the task, never the architecture, what to compute.
 
-    classify        one label per sequence        logits (B, C)     accuracy, macro-F1
-    label_steps     one label per step            logits (B, T, C)  accuracy, macro-F1 over real steps
+    classify        one label per sequence        logits (B, C)     accuracy, macro- and weighted F1
+    label_steps     one label per step            logits (B, T, C)  accuracy, macro- and weighted F1 over real steps
     language_model  the next token at every step  logits (B, T, V)  bits per token, next-token accuracy
     forecast        the next value of a series    value (B,)        MAE, RMSE (original units)
     regress         one number per sequence       value (B,)        MSE, MAE, RMSE (original units)
@@ -39,6 +39,7 @@ def classification_metrics(logits: np.ndarray, target: np.ndarray, meta: dict) -
     return {
         "accuracy": float(accuracy_score(target, predicted)),
         "macro_f1": float(f1_score(target, predicted, average="macro", zero_division=0)),
+        "weighted_f1": float(f1_score(target, predicted, average="weighted", zero_division=0)),  # DialogueRNN's metric
     }
 
 

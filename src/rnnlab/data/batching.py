@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import BatchSampler, Dataset
 
-from rnnlab.data.table import LABEL, TOKEN, sequences_of
+from rnnlab.data.table import LABEL, SPEAKER, TOKEN, sequences_of
 from rnnlab.models.inputs import PAD_ID, UNK_ID
 from rnnlab.models.seq2seq import END_ID
 from rnnlab.tasks import IGNORE, TASKS
@@ -54,6 +54,7 @@ class SequenceSet(Dataset):
 def encode(df: pd.DataFrame, meta: dict, with_targets: bool = True) -> SequenceSet:
     """A prepared table -> tensors, by the dataset's meta (inputs) and task (targets).
 
+    A dialogue's inputs end with its speaker one-hot (P columns, from the party indices).
     classify: the class index per sequence; label_steps: a class index per step; language_model:
     reads tokens 0..T-2 and predicts tokens 1..T-1; forecast, regress: the (normalized) value;
     seq2seq: the output symbols' ids, closed by </s>.
@@ -67,6 +68,10 @@ def encode(df: pd.DataFrame, meta: dict, with_targets: bool = True) -> SequenceS
         inputs = [torch.tensor([index.get(str(t), UNK_ID) for t in a[:, 0]], dtype=torch.int64) for a in arrays]  # (T,)
     else:
         inputs = [torch.from_numpy(np.array(a, dtype=np.float32)) for a in arrays]  # (T, D), own writable copies
+    if meta.get("parties"):  # a dialogue: [features ; speaker one-hot] (T, D + P)
+        speakers, _ = sequences_of(df, [SPEAKER])
+        eye = torch.eye(meta["parties"])
+        inputs = [torch.cat([x, eye[torch.from_numpy(s[:, 0].astype(np.int64))]], -1) for x, s in zip(inputs, speakers)]
     task = meta["task"]
     kind = TASKS[task].target
     if not with_targets:

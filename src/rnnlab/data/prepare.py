@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 
 from rnnlab.baselines.forecast import autoregressive_predict, fit_autoregressive, forecast_errors, naive_last_value
 from rnnlab.data.store import staged_folder
-from rnnlab.data.table import LABEL, SEQUENCE_ID, SPLIT, STEP, TOKEN, feature_columns, label_mode, validate_table
+from rnnlab.data.table import LABEL, SEQUENCE_ID, SPEAKER, SPLIT, STEP, TOKEN, feature_columns, label_mode, speaker_index, validate_table
 from rnnlab.errors import DataError
 from rnnlab.models.inputs import PAD_ID, UNK_ID
 from rnnlab.models.seq2seq import TARGET_SPECIALS
@@ -236,6 +236,34 @@ def output_vocabulary(train: pd.DataFrame, where: str) -> dict:
     }
 
 
+def party_indices(splits: dict[str, pd.DataFrame], speakers: bool, where: str) -> tuple[dict[str, pd.DataFrame], int]:
+    """Dialogues: each split's ``speaker`` as party indices 0..P-1 per dialogue (``speaker_index``)
+    and P, the most parties of a training dialogue — the width of the speaker one-hot every model
+    reads after the features. 0 without a speaker column."""
+    has_column = SPEAKER in splits["train"].columns
+    if has_column != speakers:
+        raise DataError(
+            f"{where}: the data has a 'speaker' column; set speakers: true in params.yaml" if has_column
+            else f"{where}: speakers: true in params.yaml, but the data has no 'speaker' column"
+        )
+    if not has_column:
+        return splits, 0
+    if TOKEN in splits["train"].columns:
+        raise DataError(f"{where}: a 'speaker' column goes with numeric utterance features, not a 'token' column")
+    indexed = {k: v.assign(**{SPEAKER: speaker_index(v, where)}) for k, v in splits.items()}
+    parties = int(indexed["train"][SPEAKER].max()) + 1
+    for part, table in indexed.items():
+        check_parties(table, parties, f"{where}: {part}")
+    return indexed, parties
+
+
+def check_parties(table: pd.DataFrame, parties: int, where: str) -> None:
+    """No dialogue may have more parties than the model's speaker one-hot has columns."""
+    if len(table) and table[SPEAKER].max() >= parties:
+        sid = table.loc[table[SPEAKER].idxmax(), SEQUENCE_ID]
+        raise DataError(f"{where}: dialogue {sid!r} has {table[SPEAKER].max() + 1} parties; the training dialogues have at most {parties}")
+
+
 def normalize(df: pd.DataFrame, normalizer: dict | None, target_scale: dict | None = None) -> pd.DataFrame:
     """Standardize the features (and, for forecasts, a ``label`` column holding the target's values)."""
     out = df.copy()
@@ -292,6 +320,7 @@ def check_task_columns(raw: pd.DataFrame, settings, where: str) -> None:
 def finalize(splits: dict[str, pd.DataFrame], name: str, settings, baselines: dict) -> tuple[dict[str, pd.DataFrame], dict]:
     """Normalized splits and the dataset's meta (task, inputs, classes or vocabulary, length stats)."""
     where = f"dataset {name}"
+    splits, parties = party_indices(splits, settings.speakers, where)
     train = splits["train"]
     normalizer = fit_normalizer(train)
     vocabulary = fit_vocabulary(train, settings.tokens, where)
@@ -300,7 +329,8 @@ def finalize(splits: dict[str, pd.DataFrame], name: str, settings, baselines: di
         "task": settings.task,
         "features": feature_columns(train),
         "vocabulary": vocabulary,
-        "num_features": settings.tokens.embedding_size if vocabulary else len(feature_columns(train)),
+        "num_features": settings.tokens.embedding_size if vocabulary else len(feature_columns(train)) + parties,
+        "parties": parties,  # > 0: a dialogue; the speaker one-hot (P columns) follows the features
         "normalizer": normalizer,
         "lengths": {k: length_stats(v) for k, v in splits.items()},
         "seed": settings.split_seed,

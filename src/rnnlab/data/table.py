@@ -1,7 +1,7 @@
 """The canonical sequence table (long format): one row per time step.
 
 Columns: ``sequence_id``, ``step`` (0..len-1), numeric feature columns, ``label`` (per sequence),
-optionally ``split`` (train/test). Lengths vary; nothing assumes a fixed length. Every built-in
+optionally ``split`` (train/test) and ``speaker`` (a dialogue: who says each utterance). Lengths vary; nothing assumes a fixed length. Every built-in
 source converts into this shape, and so does a user's CSV or Parquet file.
 """
 
@@ -170,6 +170,21 @@ def _check_inputs(df: pd.DataFrame, where: str) -> None:
         if not finite.all():
             row = df.iloc[int(np.argmin(finite))]
             raise DataError(f"{where}: column {column!r} has {row[column]} at sequence {row[SEQUENCE_ID]!r}, step {row[STEP]}")
+
+
+def speaker_index(df: pd.DataFrame, where: str) -> pd.Series:
+    """Each row's party within its dialogue, 0..P-1 in order of first appearance: any speaker
+    names ("M"/"F", "Alice", 7) become party indices, so a model sees who speaks again, not who
+    they are (DialogueRNN is indifferent to the order of parties; its tests check that)."""
+    if df[SPEAKER].isna().any():
+        row = df[df[SPEAKER].isna()].iloc[0]
+        raise DataError(f"{where}: column 'speaker' is empty at sequence {row[SEQUENCE_ID]!r}, step {row[STEP]}")
+    ordered = df.sort_values([SEQUENCE_ID, STEP], kind="stable")
+    key = pd.MultiIndex.from_arrays([ordered[SEQUENCE_ID], ordered[SPEAKER].astype(str)])
+    first = ~key.duplicated()  # a party's first utterance in its dialogue
+    index = pd.Series(first).groupby(ordered[SEQUENCE_ID].to_numpy(), sort=False).cumsum().to_numpy() - 1
+    party = pd.Series(index[first], index=key[first])  # (dialogue, speaker) -> 0..P-1
+    return pd.Series(party.loc[key].to_numpy(), index=ordered.index).loc[df.index]
 
 
 def label_mode(task: str) -> str | None:

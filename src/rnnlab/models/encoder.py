@@ -65,3 +65,25 @@ class AttentiveEncoder(RecurrentEncoder):
         mask = step_mask(lengths, steps.shape[1], steps.device)  # (B, T)
         summary, weights = self.pooling(steps, mask)  # (B, E), (B, T)
         return Encoded(steps, summary, self.aux_loss(final, steps), weights)
+
+
+class StepwiseEncoder(nn.Module):
+    """No recurrence — a baseline: each step through the same MLP, h_t = ReLU(W_k … ReLU(W_1 x_t)),
+    alone. The summary is the mean over real steps. It shows what one step tells without context
+    (DialogueRNN's utterance-only model)."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> None:
+        super().__init__()
+        self.input_size, self.output_size = input_size, hidden_size
+        layers: list[nn.Module] = []
+        for i in range(num_layers):
+            layers += [nn.Linear(input_size if i == 0 else hidden_size, hidden_size), nn.ReLU(), nn.Dropout(dropout)]
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Encoded:
+        mask = step_mask(lengths, x.shape[1], x.device).unsqueeze(-1)  # (B, T, 1)
+        steps = self.mlp(x) * mask  # (B, T, H), zero on padding
+        return Encoded(steps, steps.sum(1) / mask.sum(1), steps.new_zeros(()))
+
+    def attention_for(self, query_size: int) -> None:
+        return None

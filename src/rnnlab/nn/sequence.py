@@ -55,7 +55,7 @@ def reverse_within_length(x: Tensor, lengths: Tensor) -> Tensor:
     return x.gather(1, index)
 
 
-def _carry(mask_t: Tensor, new: NamedTuple, old: NamedTuple) -> NamedTuple:
+def carry(mask_t: Tensor, new: NamedTuple, old: NamedTuple) -> NamedTuple:
     """Per-field select: new state where the step is real, old state on padding."""
     fields = []
     for n, o in zip(new, old):
@@ -91,7 +91,7 @@ def run_cell(
     outputs = []
     for p_t, m_t in zip(projected, mask):
         y_t, new_state = step(p_t, state)
-        state = _carry(m_t, new_state, state)
+        state = carry(m_t, new_state, state)
         outputs.append(y_t * m_t[:, None])  # (B, H), zero on padding
     out = torch.stack(outputs, dim=1) if outputs else x.new_zeros(B, 0, cell.output_size)  # (B, steps, H)
     if steps < T:

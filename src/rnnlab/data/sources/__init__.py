@@ -13,7 +13,7 @@ from typing import Any, Callable
 import pandas as pd
 from pydantic import BaseModel
 
-from rnnlab.data.sources import genome, pixels, sensors, speech, stocks, synthetic, text, timeseries
+from rnnlab.data.sources import dialogue, genome, pixels, sensors, speech, stocks, synthetic, text, timeseries
 
 SOURCES: dict[str, Callable[..., pd.DataFrame]] = {
     # speech
@@ -45,6 +45,8 @@ SOURCES: dict[str, Callable[..., pd.DataFrame]] = {
     "associative_recall": synthetic.associative_recall,
     "reverse_digits": synthetic.reverse_digits,
     "parity": synthetic.parity,
+    # conversations (generated): utterances, who says them, each speaker's mood
+    "conversations": dialogue.conversations,
 }
 
 GENERATOR_OPTIONS: dict[str, type[BaseModel]] = {
@@ -54,7 +56,10 @@ GENERATOR_OPTIONS: dict[str, type[BaseModel]] = {
     "associative_recall": synthetic.AssociativeRecallOptions,
     "reverse_digits": synthetic.ReverseDigitsOptions,
     "parity": synthetic.ParityOptions,
+    "conversations": dialogue.ConversationOptions,
 }
+
+SPEAKER_SOURCES = ("conversations",)  # sources whose tables have a speaker column (dialogues)
 
 
 def load(source: str, generator: dict[str, Any] | None) -> pd.DataFrame:
