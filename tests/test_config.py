@@ -55,7 +55,7 @@ def test_project_params_load():
         (lambda p: p["architectures"]["gru"].update(convention="keras"), r"architectures.gru.convention = 'keras': Input should be 'course' or 'pytorch'"),
         (lambda p: p["architectures"]["rnn"].update(backend="cuda"), r"architectures.rnn.backend = 'cuda'"),
         (lambda p: p["pipeline"].update(datasets=["timit"]), r"pipeline.datasets names 'timit', which is not defined under datasets"),
-        (lambda p: p["datasets"]["sunspots"].update(task="translate"), r"datasets.sunspots.task = 'translate': unknown task \(allowed: classify, label_steps, regress, "),
+        (lambda p: p["datasets"]["sunspots"].update(task="translate"), r"datasets.sunspots.task = 'translate': unknown task \(allowed: classify, label_steps, label_bits, regress, "),
         (lambda p: p["datasets"]["copy_memory_100"].pop("generator"), r"datasets.copy_memory_100: source 'copy_memory' is generated: set generator \(delay, copy_length, symbols, sequences, seed\)"),
         (lambda p: p["datasets"]["copy_memory_100"]["generator"].update(length=5), r"datasets.copy_memory_100: generator: unknown key 'length' \(allowed: delay, "),
         (lambda p: p["datasets"]["copy_memory_200"]["generator"].update(delay=0), r"datasets.copy_memory_200: generator.delay = 0: Input should be greater than 0"),

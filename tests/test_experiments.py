@@ -46,7 +46,7 @@ def project(tmp_path_factory):
         "experiments.adding_depth.seeds": [0],
         "datasets.copy_bits.generator": {"bits": 3, "min_length": 1, "max_length": 4, "test_lengths": [4, 8], "sequences": 120, "test_sequences": 3, "seed": 0},
         "datasets.copy_bits.val_fraction": 0.2, "datasets.copy_bits.train": tiny,
-        "architectures.ntm_copy.controller_size": 8, "architectures.ntm_copy.memory_rows": 10, "architectures.ntm_copy.memory_width": 4,
+        "architectures.ntm_copy.controller_size": 8, "architectures.ntm_copy.memory_rows": 10, "architectures.ntm_copy.memory_width": 4, "architectures.ntm_copy.backend": "reference",
         "architectures.lstm_copy_bits.hidden_size": 8, "experiments.ntm_copy.seeds": [0],
     })
     return root

@@ -295,7 +295,7 @@ def test_generators_are_reproducible_from_their_seed():
 
 
 def test_generator_options_are_checked():
-    assert set(GENERATOR_OPTIONS) == {"copy_memory", "adding", "copy_bits", "associative_recall", "reverse_digits", "parity"}
+    assert set(GENERATOR_OPTIONS) == {"copy_memory", "adding", "copy_bits", "associative_recall", "reverse_digits", "parity", "conversations"}
     with pytest.raises(ValueError, match="delay"):
         load_source("copy_memory", {**COPY, "delay": 0})
 

@@ -12,7 +12,7 @@ import torch
 
 from rnnlab import registry
 from rnnlab.baselines.references import measure_references
-from rnnlab.config import ForecastDataset, LabelStepsDataset, LanguageModelDataset, RegressDataset
+from rnnlab.config import ForecastDataset, LabelBitsDataset, LabelStepsDataset, LanguageModelDataset, RegressDataset
 from rnnlab.data import prepare as steps
 from rnnlab.data.batching import collate, encode
 from rnnlab.data.table import table_from_sequences, table_from_tokens
@@ -118,12 +118,49 @@ def test_per_step_labels_are_kept_per_step():
     assert torch.equal(torch.cat(data.targets), torch.tensor([meta["classes"].index(v) for v in splits["test"].sort_values(["sequence_id", "step"])["label"]]))
 
 
+def bits_table(labels_of=lambda s: np.where(s > 0, "10", "01")) -> pd.DataFrame:
+    """Sequences of one feature; the first step of each has no answer ("-"), the others a 2-bit label."""
+    rng = np.random.default_rng(1)
+    sequences = [rng.normal(size=(int(n), 1)) for n in rng.integers(3, 8, size=20)]
+    labels = [np.r_[["-"], labels_of(s[1:, 0])] for s in sequences]
+    return table_from_sequences(sequences, labels, None, [f"s{i}" for i in range(20)], ["x"], "toy")
+
+
+def bits_settings() -> LabelBitsDataset:
+    return LabelBitsDataset(source="japanese_vowels", task="label_bits", test_fraction=0.25, max_length=None, tokens=None, **COMMON)
+
+
+def test_label_bits_targets_loss_and_metrics_by_hand():
+    splits, meta = steps.prepare(bits_table(), "toy", bits_settings())
+    assert meta["classes"] == ["bit_0", "bit_1"] and meta["num_classes"] == 2
+    data = encode(splits["test"], meta)
+    first = data.targets[0]
+    assert torch.all(first[0] == IGNORE) and set(first[1:].flatten().tolist()) <= {0.0, 1.0} and torch.all(first[1:].sum(-1) == 1)
+    logits = torch.tensor([[[9.0, 9.0], [2.0, -1.0], [-3.0, 4.0]]])  # one sequence: no answer, then "10" right, "01" right
+    target = torch.tensor([[[IGNORE, IGNORE], [1.0, 0.0], [1.0, 1.0]]])
+    by_hand = -(np.log(1 / (1 + np.exp(-2.0))) + np.log(1 / (1 + np.exp(-1.0))) + np.log(1 / (1 + np.exp(3.0))) + np.log(1 / (1 + np.exp(-4.0)))) / 4
+    assert TASKS["label_bits"].loss(logits, target).item() == pytest.approx(by_hand)  # the unanswered step adds nothing
+    prediction, flat = TASKS["label_bits"].flatten(logits, target)
+    metrics = TASKS["label_bits"].metrics(prediction.numpy(), flat.numpy(), meta)
+    assert metrics == {"bit_error_rate": 0.25, "step_accuracy": 0.5, "bit_errors_per_step": 0.5}  # one wrong bit of four
+
+
+def test_label_bits_refuses_labels_that_are_not_bits_of_one_width():
+    with pytest.raises(DataError, match=r"task label_bits needs each label to be bits of one width \('\d+'\) or '-'; found '012'"):
+        steps.prepare(bits_table(lambda v: np.where(v > 0, "012", "011")), "toy", bits_settings())
+    with pytest.raises(DataError, match=r"found '1'"):
+        steps.prepare(bits_table(lambda v: np.where(v > 0, "10", "1")), "toy", bits_settings())
+    with pytest.raises(DataError, match=r"task label_bits needs answer steps, but every label is '-'"):
+        steps.prepare(bits_table(lambda v: np.full(len(v), "-")), "toy", bits_settings())
+
+
 # --- heads over every encoder ------------------------------------------------------------------------
 
 
 META = {
     "classify": {"task": "classify", "num_features": 3, "num_classes": 4},
     "label_steps": {"task": "label_steps", "num_features": 3, "num_classes": 4},
+    "label_bits": {"task": "label_bits", "num_features": 3, "num_classes": 4},
     "forecast": {"task": "forecast", "num_features": 3, "num_classes": 0},
     "regress": {"task": "regress", "num_features": 3, "num_classes": 0},
     "language_model": {"task": "language_model", "num_features": 3, "num_classes": 6, "vocabulary": ["<pad>", "<unk>", "a", "b", "c", "d"]},
@@ -132,26 +169,33 @@ META = {
 }
 
 
-@pytest.mark.parametrize("arch", list(registry.ARCHITECTURES))
-@pytest.mark.parametrize("task", list(TASKS))
+@pytest.mark.parametrize("arch, task", [(a, t) for a, spec in registry.ARCHITECTURES.items() for t in TASKS if t in spec.tasks])
 def test_every_head_composes_with_every_encoder(arch, task):
-    model = build_model(settings_for(arch), META[task]).double().eval()
+    parties = 2 if registry.get(arch).speakers else 0  # a dialogue model reads a speaker one-hot after the features
+    meta = {**META[task], "num_features": META[task]["num_features"] + parties, "parties": parties}
+    model = build_model(settings_for(arch), meta).double().eval()
     lengths = torch.tensor([5, 2, 4])
     x = torch.randint(2, 6, (3, 5)) if META[task].get("vocabulary") else torch.randn(3, 5, 3, dtype=torch.float64)
+    if parties:
+        x = torch.cat([x, torch.nn.functional.one_hot(torch.tensor([0, 1, 1, 0, 1]), parties).double().expand(3, 5, parties)], -1)
     y = {"classify": torch.tensor([0, 1, 3]), "forecast": torch.randn(3, dtype=torch.float64), "regress": torch.randn(3, dtype=torch.float64)}.get(task)
-    if y is None:  # per step: padded with IGNORE; a seq2seq target of 6 output steps, the last </s>
+    if task == "label_bits":  # a 0/1 vector per step; padding and a step without an answer are IGNORE
+        y = torch.randint(0, 2, (3, 5, 4)).double()
+        y[torch.arange(5)[None, :] >= lengths[:, None]] = IGNORE
+        y[:, 0] = IGNORE
+    elif y is None:  # per step: padded with IGNORE; a seq2seq target of 6 output steps, the last </s>
         steps = 6 if task == "seq2seq" else 5
         y = torch.randint(4 if task == "seq2seq" else 0, META[task]["num_classes"], (3, steps))
         y[torch.arange(steps)[None, :] >= lengths[:, None]] = IGNORE
     prediction = model(x, lengths, y).prediction
-    expected = {"classify": (3, 4), "label_steps": (3, 5, 4), "forecast": (3,), "regress": (3,), "language_model": (3, 5, 6), "seq2seq": (3, 6, 7)}[task]
+    expected = {"classify": (3, 4), "label_steps": (3, 5, 4), "label_bits": (3, 5, 4), "forecast": (3,), "regress": (3,), "language_model": (3, 5, 6), "seq2seq": (3, 6, 7)}[task]
     assert prediction.shape == expected
     loss = TASKS[task].loss(prediction, y)
     assert torch.isfinite(loss)
     loss.backward()
 
 
-@pytest.mark.parametrize("arch", list(registry.ARCHITECTURES))
+@pytest.mark.parametrize("arch", [a for a, spec in registry.ARCHITECTURES.items() if "language_model" in spec.tasks])
 def test_language_model_predictions_never_read_the_future(arch):
     """Changing tokens after step t changes no prediction at steps <= t (the causal property the
     task needs; a bidirectional encoder fails it and is refused by the config)."""

@@ -112,6 +112,13 @@ class LabelStepsDataset(DatasetBase):
     task: Literal["label_steps"]
 
 
+class LabelBitsDataset(DatasetBase):
+    """A bit vector per step (the NTM tasks): each label a string of 0/1 ("0110"), or "-" where
+    nothing is due; one sigmoid per bit."""
+
+    task: Literal["label_bits"]
+
+
 class LanguageModelDataset(DatasetBase):
     """Next-token prediction over a ``token`` column; scored in bits per token."""
 
@@ -156,11 +163,11 @@ class ForecastDataset(DatasetBase):
 
 
 DATASET_MODELS = {
-    "classify": ClassifyDataset, "label_steps": LabelStepsDataset, "regress": RegressDataset,
+    "classify": ClassifyDataset, "label_steps": LabelStepsDataset, "label_bits": LabelBitsDataset, "regress": RegressDataset,
     "language_model": LanguageModelDataset, "forecast": ForecastDataset, "seq2seq": Seq2SeqDataset,
 }
 DatasetConfig = Annotated[
-    ClassifyDataset | LabelStepsDataset | RegressDataset | LanguageModelDataset | ForecastDataset | Seq2SeqDataset, Field(discriminator="task")
+    ClassifyDataset | LabelStepsDataset | LabelBitsDataset | RegressDataset | LanguageModelDataset | ForecastDataset | Seq2SeqDataset, Field(discriminator="task")
 ]
 
 

@@ -49,7 +49,11 @@ def forward_all(model: nn.Module, data: SequenceSet, batch_size: int, task: str)
 def predict(model: nn.Module, data: SequenceSet, task: str, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """(raw predictions, targets) of every real target, in dataset order, as the task's metrics take them."""
     answers = forward_all(model, data, batch_size, task)
-    prediction = torch.cat([a if TASKS[task].per_step else a.unsqueeze(0) for a in answers])
+    kind = TASKS[task]
+    if kind.per_step and not kind.decodes:  # each sequence's steps with a target (label_bits: its answer steps)
+        pairs = [kind.flatten(a, t) for a, t in zip(answers, data.targets)]
+        return torch.cat([p for p, _ in pairs]).numpy(), torch.cat([t for _, t in pairs]).numpy()
+    prediction = torch.cat([a if kind.per_step else a.unsqueeze(0) for a in answers])
     return prediction.numpy(), data.flat_targets().numpy()
 
 

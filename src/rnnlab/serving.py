@@ -10,6 +10,7 @@ columns (or ``token``); target columns are allowed and ignored. Output, sorted b
 
     classify        one row per sequence: prediction, p_<class> probabilities
     label_steps     one row per step: step, prediction
+    label_bits      one row per step: step, prediction (a bit string)
     language_model  one row per sequence: the most likely next token, its probability
     forecast        one row per sequence: the target's next value, in its own units
     regress         one row per sequence: the predicted value, in the target's own units
@@ -78,6 +79,9 @@ def predict_table(model: nn.Module, meta: dict, table: pd.DataFrame) -> pd.DataF
         scale = meta["target_scale"]
         values = torch.stack(answers).double().numpy() * scale["std"] + scale["mean"]
         return pd.DataFrame({SEQUENCE_ID: data.ids, "prediction": values})
+    if task == "label_bits":  # one bit string per step (σ > 0.5 reads 1)
+        rows = [pd.DataFrame({SEQUENCE_ID: sid, STEP: np.arange(len(a)), "prediction": ["".join("01"[int(b)] for b in step) for step in (a > 0).tolist()]}) for sid, a in zip(data.ids, answers)]
+        return pd.concat(rows, ignore_index=True)
     if task == "label_steps":
         labels = np.asarray(meta["classes"])
         rows = [pd.DataFrame({SEQUENCE_ID: sid, STEP: np.arange(len(a)), "prediction": labels[a.argmax(-1).numpy()]}) for sid, a in zip(data.ids, answers)]

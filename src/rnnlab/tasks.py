@@ -4,12 +4,13 @@ The training module, evaluation and compare ask the task, never the architecture
 
     classify        one label per sequence        logits (B, C)     accuracy, macro- and weighted F1
     label_steps     one label per step            logits (B, T, C)  accuracy, macro- and weighted F1 over real steps
+    label_bits      a bit vector per answer step  logits (B, T, b)  bit error rate, exact-step accuracy (σ per bit, BCE)
     language_model  the next token at every step  logits (B, T, V)  bits per token, next-token accuracy
     forecast        the next value of a series    value (B,)        MAE, RMSE (original units)
     regress         one number per sequence       value (B,)        MSE, MAE, RMSE (original units)
     seq2seq         a symbol sequence per sequence logits (B, L, V)  exact-sequence accuracy, token error rate
 
-Per-step targets are padded with ``IGNORE``: padded steps add nothing to the loss or the metrics.
+Per-step targets are padded with ``IGNORE`` (a bit target: every bit of a step without an answer): padded steps add nothing to the loss or the metrics.
 Metrics take the raw predictions of the real targets only (``flatten``), so bits per token come
 from the logits and forecasting errors are measured in the series' own units. A seq2seq model
 writes its own output (``decodes``): its loss is teacher-forced, its metrics score the greedy
@@ -90,6 +91,24 @@ def sequence_metrics(predicted: np.ndarray, target: np.ndarray, meta: dict) -> d
     }
 
 
+def bit_metrics(logits: np.ndarray, target: np.ndarray, meta: dict) -> dict[str, float]:
+    """Answer steps' bits: the share that is wrong (σ > 0.5 reads 1), and the share of steps with every bit right."""
+    wrong = (logits > 0) != (target > 0.5)  # (N, b)
+    return {"bit_error_rate": float(wrong.mean()), "step_accuracy": float((~wrong.any(-1)).mean()), "bit_errors_per_step": float(wrong.sum(-1).mean())}
+
+
+def per_answer_step(prediction: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """(B, T, b) logits and targets -> (N, b) at the N steps with an answer."""
+    real = (target != IGNORE).all(-1)
+    return prediction[real], target[real]
+
+
+def bits_cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of every bit of every answer step (the NTM paper's sigmoid outputs)."""
+    real = target != IGNORE
+    return F.binary_cross_entropy_with_logits(logits[real], target[real], reduction=reduction)
+
+
 def per_output_sequence(prediction: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     """(B, L', V) greedy logits and (B, L) targets -> flat ids, each sequence ending at </s>."""
     return torch.cat([decoded(row) for row in prediction]), target[target != IGNORE]
@@ -113,6 +132,7 @@ def step_cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean") 
 class Task:
     name: str
     target: str  # what a target is: "class" (an index into meta classes), "value" (a normalized number), "token",
+    #              "bits" (a 0/1 vector per step, meta classes name the bits),
     #              or "sequence" (ids into meta classes, the target vocabulary, closed by </s>)
     per_step: bool  # one target per step (padded with IGNORE) or one per sequence
     causal: bool  # step t's prediction may read steps <= t only: no bidirectional encoder
@@ -139,6 +159,8 @@ TASKS: dict[str, Task] = {
              F.cross_entropy, per_sequence, classification_metrics, "accuracy", True),
         Task("label_steps", "class", True, False, lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
              step_cross_entropy, per_step, classification_metrics, "accuracy", True),
+        Task("label_bits", "bits", True, False, lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
+             bits_cross_entropy, per_answer_step, bit_metrics, "bit_error_rate", False),
         Task("language_model", "token", True, True, lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
              step_cross_entropy, per_step, language_model_metrics, "bits_per_token", False),
         Task("forecast", "value", False, False, lambda enc, meta: Regressor(enc),

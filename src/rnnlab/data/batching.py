@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import BatchSampler, Dataset
 
-from rnnlab.data.table import LABEL, SPEAKER, TOKEN, sequences_of
+from rnnlab.data.table import LABEL, NO_ANSWER, SPEAKER, TOKEN, sequences_of
 from rnnlab.models.inputs import PAD_ID, UNK_ID
 from rnnlab.models.seq2seq import END_ID
 from rnnlab.tasks import IGNORE, TASKS
@@ -55,7 +55,8 @@ def encode(df: pd.DataFrame, meta: dict, with_targets: bool = True) -> SequenceS
     """A prepared table -> tensors, by the dataset's meta (inputs) and task (targets).
 
     A dialogue's inputs end with its speaker one-hot (P columns, from the party indices).
-    classify: the class index per sequence; label_steps: a class index per step; language_model:
+    classify: the class index per sequence; label_steps: a class index per step; label_bits: a
+    0/1 vector per step (T, b); language_model:
     reads tokens 0..T-2 and predicts tokens 1..T-1; forecast, regress: the (normalized) value;
     seq2seq: the output symbols' ids, closed by </s>.
     Without targets (prediction input) a language model reads the whole sequence.
@@ -84,6 +85,9 @@ def encode(df: pd.DataFrame, meta: dict, with_targets: bool = True) -> SequenceS
     classes = {c: i for i, c in enumerate(meta["classes"])}
     if kind == "sequence":  # "K AE T" -> ids of K, AE, T, </s> (a symbol never seen in training -> <unk>)
         return SequenceSet(inputs, [torch.tensor([classes.get(s, UNK_ID) for s in str(y[0, 0]).split()] + [END_ID], dtype=torch.int64) for y in labels], ids)
+    if kind == "bits":  # "0110" -> [0, 1, 1, 0]; NO_ANSWER -> IGNORE in every bit
+        width = len(meta["classes"])
+        return SequenceSet(inputs, [torch.tensor([[IGNORE] * width if v == NO_ANSWER else list(map(int, str(v))) for v in y[:, 0]], dtype=torch.float32) for y in labels], ids)
     if task == "label_steps":
         return SequenceSet(inputs, [torch.tensor([classes[str(v)] for v in y[:, 0]], dtype=torch.int64) for y in labels], ids)
     return SequenceSet(inputs, [torch.tensor(classes[str(y[0, 0])], dtype=torch.int64) for y in labels], ids)

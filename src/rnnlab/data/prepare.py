@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 
 from rnnlab.baselines.forecast import autoregressive_predict, fit_autoregressive, forecast_errors, naive_last_value
 from rnnlab.data.store import staged_folder
-from rnnlab.data.table import LABEL, SEQUENCE_ID, SPEAKER, SPLIT, STEP, TOKEN, feature_columns, label_mode, speaker_index, validate_table
+from rnnlab.data.table import LABEL, SEQUENCE_ID, SPEAKER, SPLIT, STEP, TOKEN, bit_width, feature_columns, label_mode, speaker_index, validate_table
 from rnnlab.errors import DataError
 from rnnlab.models.inputs import PAD_ID, UNK_ID
 from rnnlab.models.seq2seq import TARGET_SPECIALS
@@ -350,6 +350,11 @@ def finalize(splits: dict[str, pd.DataFrame], name: str, settings, baselines: di
         meta["target_scale"] = {"mean": float(values.mean()), "std": float(max(values.std(), MIN_STD))}
         meta["target_signed"] = bool((values < 0).any() and (values > 0).any())
         meta["classes"] = []
+    elif settings.task == "label_bits":  # one sigmoid per bit
+        meta["classes"] = [f"bit_{j}" for j in range(bit_width(train[LABEL], where))]
+        for part, table in splits.items():
+            if (width := bit_width(table[LABEL], f"{where}: {part}")) != len(meta["classes"]):
+                raise DataError(f"{where}: {part} labels have {width} bits, the training labels {len(meta['classes'])}")
     elif settings.task == "seq2seq":
         meta.update(output_vocabulary(train, where))
         meta["target_embedding_size"] = settings.target_embedding_size

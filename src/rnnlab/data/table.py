@@ -17,6 +17,7 @@ from rnnlab.errors import DataError
 
 SEQUENCE_ID, STEP, LABEL, SPLIT, TOKEN, SPEAKER = "sequence_id", "step", "label", "split", "token", "speaker"
 RESERVED = (SEQUENCE_ID, STEP, LABEL, SPLIT, SPEAKER, TOKEN)
+NO_ANSWER = "-"  # a per-step label where nothing is due (label_bits; the NTM tasks' label_steps)
 SPLITS = ("train", "test")
 
 
@@ -187,9 +188,21 @@ def speaker_index(df: pd.DataFrame, where: str) -> pd.Series:
     return pd.Series(party.loc[key].to_numpy(), index=ordered.index).loc[df.index]
 
 
+def bit_width(labels: pd.Series, where: str) -> int:
+    """label_bits: every answer is a string of 0/1 of one width (NO_ANSWER where nothing is due); that width."""
+    answers = labels[labels != NO_ANSWER].astype(str)
+    if answers.empty:
+        raise DataError(f"{where}: task label_bits needs answer steps, but every label is {NO_ANSWER!r}")
+    widths = answers.str.len()
+    odd = ~answers.str.fullmatch(r"[01]+") | (widths != widths.iloc[0])
+    if odd.any():
+        raise DataError(f"{where}: task label_bits needs each label to be bits of one width ({answers.iloc[0]!r}) or {NO_ANSWER!r}; found {answers[odd].iloc[0]!r}")
+    return int(widths.iloc[0])
+
+
 def label_mode(task: str) -> str | None:
     """Where a task's label lives in the table: per sequence, per step, or nowhere."""
-    return {"classify": "sequence", "regress": "sequence", "seq2seq": "sequence", "label_steps": "step"}.get(task)
+    return {"classify": "sequence", "regress": "sequence", "seq2seq": "sequence", "label_steps": "step", "label_bits": "step"}.get(task)
 
 
 def sequences_of(df: pd.DataFrame, columns: list[str]) -> tuple[list[np.ndarray], list]:

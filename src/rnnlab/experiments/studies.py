@@ -32,13 +32,14 @@ from rnnlab import tracking
 from rnnlab.config import Config
 from rnnlab.data.batching import collate, encode
 from rnnlab.data.prepare import read_prepared
-from rnnlab.data.sources.synthetic import NO_ANSWER, CopyMemoryOptions, bit_errors, memoryless_loss
+from rnnlab.data.sources.synthetic import CopyMemoryOptions, bit_errors, memoryless_loss
+from rnnlab.data.table import NO_ANSWER
 from rnnlab.evaluate import build_model, forward_all
 from rnnlab.experiments.runner import Trained, runs_table
 from rnnlab.nn.sequence import run_cell
 from rnnlab.paths import prepared_dir
 from rnnlab.results import mean_std
-from rnnlab.tasks import TASKS
+from rnnlab.tasks import IGNORE, TASKS
 
 GRADIENT_PROBE_SEQUENCES = 256  # training sequences in the batch whose gradient is measured
 # A recurrent layer's parameters: "...cells.<i>.<name>" (stacked) or "...layers.<i>.<name>" (one deep cell).
@@ -221,10 +222,14 @@ def _gradient_figure(profiles: dict, path: Path) -> Path:
 
 
 def bit_errors_per_sequence(model: nn.Module, data, meta: dict, batch_size: int) -> list[int]:
-    """Wrong bits of each sequence over its answer steps (labels other than NO_ANSWER)."""
+    """Wrong bits of each sequence over its answer steps (labels other than NO_ANSWER): a sigmoid
+    per bit (label_bits) reads 1 above 0.5; a softmax over patterns (label_steps) its argmax pattern."""
+    answers = forward_all(model, data, batch_size, meta["task"])
+    if meta["task"] == "label_bits":
+        return [int(((logits > 0) != (target > 0.5))[(target != IGNORE).all(-1)].sum()) for logits, target in zip(answers, data.targets)]
     names = meta["classes"]
     errors = []
-    for logits, target in zip(forward_all(model, data, batch_size, meta["task"]), data.targets):
+    for logits, target in zip(answers, data.targets):
         predicted = logits.argmax(-1).tolist()
         errors.append(sum(bit_errors(names[p], names[t]) for p, t in zip(predicted, target.tolist()) if names[t] != NO_ANSWER))
     return errors

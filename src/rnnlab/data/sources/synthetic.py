@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
-from rnnlab.data.table import LABEL, table_from_sequences, table_from_tokens
+from rnnlab.data.table import LABEL, NO_ANSWER, table_from_sequences, table_from_tokens
 
 BLANK = 0  # the copy task's "nothing to say" symbol; symbols are 1..symbols, the marker symbols + 1
 
@@ -104,7 +104,6 @@ def adding(options: AddingOptions) -> pd.DataFrame:
 # Steps with nothing to answer are labelled NO_ANSWER. Training sequences and test sequences come
 # with a ``split`` column, so the test part can hold lengths never seen in training.
 
-NO_ANSWER = "-"
 
 
 class CopyBitsOptions(Options):
