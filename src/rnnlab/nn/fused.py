@@ -52,6 +52,10 @@ def _template(stack, input_size: int, num_layers: int, bidirectional: bool) -> n
 
 
 def _call(template: nn.RNNBase, weights: dict[str, Tensor], args: tuple):
+    # The mapped weights are transposed views of the cells' kernels; cuDNN views each weight as one
+    # flat block and fails on a strided one ("view size is not compatible", found by
+    # benchmarks/gpu_cells.py on an H100), so each is made contiguous — a copy that gradients pass through.
+    weights = {name: w.contiguous() for name, w in weights.items()}
     with warnings.catch_warnings():
         # On CUDA the substituted weights are not one flat buffer; cuDNN then copies them per call.
         warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous chunk")
