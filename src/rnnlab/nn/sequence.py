@@ -86,7 +86,9 @@ def run_cell(
     if state is None:
         state = cell.initial_state(B, x)
     steps = int(lengths.max()) if B else 0  # nothing after the longest sequence
-    projected = cell.input_projection(x[:, :steps]).unbind(1)  # steps × (B, G)
+    # steps × (B, G), each contiguous: a slice of (B, T, G) would have a stride that depends on T,
+    # and a compiled step would recompile for every new length (torch.compile guards on strides)
+    projected = cell.input_projection(x[:, :steps]).transpose(0, 1).contiguous().unbind(0)
     mask = step_mask(lengths, steps, x.device).unbind(1)  # steps × (B,)
     outputs = []
     for p_t, m_t in zip(projected, mask):
