@@ -48,6 +48,11 @@ def project(tmp_path_factory):
         "datasets.copy_bits.val_fraction": 0.2, "datasets.copy_bits.train": tiny,
         "architectures.ntm_copy.controller_size": 8, "architectures.ntm_copy.memory_rows": 10, "architectures.ntm_copy.memory_width": 4, "architectures.ntm_copy.backend": "reference",
         "architectures.lstm_copy_bits.hidden_size": 8, "experiments.ntm_copy.seeds": [0],
+        **{f"datasets.conversations_p{p}.{key}": value for p in (2, 4) for key, value in
+           {"generator.dialogues": 60, "generator.max_length": 12, "train": tiny}.items()},
+        "architectures.dialogue_rnn.global_size": 8, "architectures.dialogue_rnn.party_size": 8, "architectures.dialogue_rnn.emotion_size": 8,
+        "architectures.gru_speakers.hidden_size": 8, "architectures.utterance_mlp.hidden_size": 8,
+        "experiments.dialogue_parties": {"datasets": ["conversations_p2", "conversations_p4"], "architectures": ["utterance_mlp", "gru_speakers", "dialogue_rnn"], "seeds": [0]},
     })
     return root
 
@@ -164,3 +169,26 @@ def test_act_parity_study_reports_ponder_steps(project):
     assert (project / "reports" / "experiments" / "act_parity" / "ponder.png").stat().st_size > 10_000
     share = float(text.split("Test vectors also present in the training split: parity: ")[1].split("%")[0])
     assert 50.0 < share <= 100.0, "81 possible vectors of 4 entries, 180 training draws: most test vectors were seen"
+
+
+def test_dialogue_parties_study_and_a_logged_dialogue_model_reads_speaker_names(project):
+    """The study trains all three models on dialogues (speaker one-hot after the features) and splits
+    accuracy into first and later utterances; the logged DialogueRNN answers a raw dialogue whose
+    speakers have names, and refuses one with more parties than it was trained on."""
+    import numpy as np
+    import pandas as pd
+
+    config = load_config(project / "params.yaml")
+    text = run_experiment(config, project, "dialogue_parties").read_text()
+    assert "acc. later utterances" in text and "| conversations_p4 | dialogue_rnn | 1 |" in text
+    assert (project / "reports" / "experiments" / "dialogue_parties" / "dialogue_parties.png").stat().st_size > 10_000
+    client = mlflow.MlflowClient(f"sqlite:///{project}/mlflow/mlflow.db")
+    (run,) = [r for r in client.search_runs([client.get_experiment_by_name("rnnlab/conversations_p2").experiment_id]) if r.info.run_name == "dialogue_rnn-seed0"]
+    model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    rng = np.random.default_rng(0)
+    talk = pd.DataFrame({"sequence_id": "chat", "step": range(5), **{f"u_{j}": rng.normal(size=5) for j in range(16)},
+                         "speaker": ["Ann", "Bob", "Ann", "Ann", "Bob"]})
+    answer = model.predict(talk)
+    assert len(answer) == 5 and set(answer["prediction"]) <= {"negative", "neutral", "positive"}
+    with pytest.raises(Exception, match="dialogue 'chat' has 3 parties; the training dialogues have at most 2"):
+        model.predict(talk.assign(speaker=["Ann", "Bob", "Cy", "Ann", "Bob"]))
