@@ -17,7 +17,8 @@ RS_2 = torch.tensor([[0.0, 1.0, 1.0, 1.0]])
 
 
 def step(op: str, column: int, pivot_greater: float = 4.0, pivot_lesser: float = 25.0):
-    ops = run_operations(TABLE, ROWS, RS_1, RS_2, torch.tensor([pivot_greater]), torch.tensor([pivot_lesser]))
+    numbers = torch.tensor([[pivot_lesser, pivot_greater]])  # the question's numbers; β picks one for each comparison
+    ops = run_operations(TABLE, ROWS, RS_1, RS_2, numbers, torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 0.0]]))
     op_weights = torch.nn.functional.one_hot(torch.tensor([OPERATIONS.index(op)]), len(OPERATIONS)).float()
     column_weights = torch.nn.functional.one_hot(torch.tensor([column]), 2).float()
     return combine(ops, op_weights, column_weights)
@@ -52,7 +53,8 @@ def test_soft_selections_mix_the_discrete_results_and_keep_row_selectors_in_unit
     table = torch.randint(0, 100, (B, R, C)).float()
     rows = (torch.arange(R)[None, :] < torch.tensor([6, 4, 2, 5, 1])[:, None]).long()
     rs_1, rs_2 = torch.rand(B, R), torch.rand(B, R)
-    ops = run_operations(table, rows, rs_1, rs_2, torch.full((B,), 50.0), torch.full((B,), 30.0))
+    beta = torch.softmax(torch.randn(B, 2), -1)
+    ops = run_operations(table, rows, rs_1, rs_2, torch.tensor([[50.0, 30.0]]).expand(B, 2), beta, beta.flip(-1))
     op_weights = torch.softmax(torch.randn(B, len(OPERATIONS)), -1)
     column_weights = torch.softmax(torch.randn(B, C), -1)
     scalar, lookup, selected = combine(ops, op_weights, column_weights)
@@ -65,10 +67,71 @@ def test_soft_selections_mix_the_discrete_results_and_keep_row_selectors_in_unit
         mixed += op_weights[:, k] * column_weights[:, j] * combine(ops, one_op, one_col)[0]
     torch.testing.assert_close(scalar, mixed)
     assert torch.all(lookup[rows == 0] == 0)
+    hard = [(table > 50.0).float(), (table > 30.0).float()]  # a soft pivot mixes the hard comparisons with each number
+    torch.testing.assert_close(ops.greater, (beta[:, 0, None, None] * hard[0] + beta[:, 1, None, None] * hard[1]) * rows.unsqueeze(-1))
 
 
 def test_padded_rows_never_sum_or_count_whatever_they_hold():
     table = TABLE.clone()
     table[0, 3] = torch.tensor([1e6, -1e6])
-    ops = run_operations(table, ROWS, RS_1, RS_2, torch.tensor([0.0]), torch.tensor([0.0]))
+    ops = run_operations(table, ROWS, RS_1, RS_2, torch.tensor([[0.0]]), torch.tensor([[1.0]]), torch.tensor([[1.0]]))
     assert ops.sum[0].tolist() == [8.0, 40.0] and ops.count.item() == 2.0
+
+
+def programmer_batch(rows: int = 6):
+    from rnnlab.data.sources.tables import NUMBER, VOCABULARY, table_questions
+
+    examples = table_questions(4, 3, rows, seed=0)
+    index = {w: i for i, w in enumerate(VOCABULARY)}
+    B, Q, R = len(examples), max(len(e.words) for e in examples), max(len(e.table) for e in examples)
+    words, numbers, is_number = torch.zeros(B, Q, dtype=torch.long), torch.zeros(B, Q), torch.zeros(B, Q, dtype=torch.bool)
+    table, row_mask = torch.zeros(B, R, 3), torch.zeros(B, R, dtype=torch.long)
+    for b, e in enumerate(examples):
+        words[b, : len(e.words)] = torch.tensor([index[w] for w in e.words])
+        numbers[b, : len(e.words)] = torch.tensor(e.numbers)
+        is_number[b, : len(e.words)] = torch.tensor([w == NUMBER for w in e.words])
+        table[b, : len(e.table)] = torch.from_numpy(e.table).float()
+        row_mask[b, : len(e.table)] = 1
+    return words, numbers, is_number, torch.tensor([len(e.words) for e in examples]), table, row_mask
+
+
+def test_the_programmer_answers_selects_and_reaches_every_parameter():
+    from rnnlab.data.sources.tables import VOCABULARY
+    from rnnlab.nn.programmer import NeuralProgrammer
+
+    torch.manual_seed(0)
+    model = NeuralProgrammer(len(VOCABULARY), 3, 16)
+    words, numbers, is_number, lengths, table, row_mask = programmer_batch()
+    program = model(words, numbers, is_number, lengths, table, row_mask)
+    assert program.answer.shape == (4,) and program.operations.shape == (4, 4, len(OPERATIONS)) and program.columns.shape == (4, 4, 3)
+    torch.testing.assert_close(program.operations.sum(-1), torch.ones(4, 4))
+    program.answer.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())  # the pivot choice too
+    hard = model(words, numbers, is_number, lengths, table, row_mask, hard=True)
+    assert set(hard.operations.unique().tolist()) == {0.0, 1.0}
+    # padding rows with garbage beyond every table changes no answer
+    padded_table = torch.cat([table, torch.full((4, 3, 3), 1e4)], 1)
+    padded_rows = torch.cat([row_mask, torch.zeros(4, 3, dtype=torch.long)], 1)
+    torch.testing.assert_close(model(words, numbers, is_number, lengths, padded_table, padded_rows).answer, program.answer)
+
+
+def test_table_questions_answers_follow_their_programs():
+    """Replaying each template's program with one-hot selections gives the generator's answer."""
+    from rnnlab.data.sources.tables import COLUMNS, table_questions
+
+    for e in table_questions(200, 3, 9, seed=1):
+        table = torch.from_numpy(e.table).float()[None]
+        rows = torch.ones(1, table.shape[1], dtype=torch.long)
+        numbers = torch.tensor([[v for v, w in zip(e.numbers, e.words) if w == "<num>"] or [0.0]])
+        columns = [COLUMNS.index(w) for w in e.words if w in COLUMNS]
+        pick = {"greater": 0, "lesser": 1 if len(numbers[0]) > 1 else 0}  # the template's number for each comparison
+        rs_1 = rs_2 = rows.float()
+        compare_columns = iter(columns[1:] if e.program[-1] == "sum" else columns)
+        for op in e.program:
+            column = columns[0] if op == "sum" else (next(compare_columns) if op in ("greater", "lesser") else 0)
+            beta = {k: torch.nn.functional.one_hot(torch.tensor([pick[k]]), numbers.shape[1]).float() for k in pick}
+            ops = run_operations(table, rows, rs_1, rs_2, numbers, beta["greater"], beta["lesser"])
+            one_op = torch.nn.functional.one_hot(torch.tensor([OPERATIONS.index(op)]), len(OPERATIONS)).float()
+            scalar, _, rs = combine(ops, one_op, torch.nn.functional.one_hot(torch.tensor([column]), 3).float())
+            rs_2, rs_1 = rs_1, rs
+        assert scalar.item() == pytest.approx(e.answer), (e.words, e.program)

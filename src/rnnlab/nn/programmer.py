@@ -11,8 +11,8 @@ selector (B, R) and the table (B, R, C):
 
     sum      Σ_i rs_{t−1}[i] · table[i, j]                 (B, C) a scalar per column
     count    Σ_i rs_{t−1}[i]                               (B,)
-    greater  table[i, j] > pivot_g                         (B, R, C) rows per column
-    lesser   table[i, j] < pivot_l                         (B, R, C)
+    greater  Σ_k β_g(k) [table[i, j] > n_k]                (B, R, C) rows per column
+    lesser   Σ_k β_l(k) [table[i, j] < n_k]                (B, R, C)
     and      min(rs_{t−1}[i], rs_{t−2}[i])                 (B, R)
     or       max(rs_{t−1}[i], rs_{t−2}[i])                 (B, R)
     reset    1                                             (B, R)
@@ -25,8 +25,9 @@ Step outputs, α^op (B, K) and α^col (B, C) the selections:
     rs_t         = α(and)·and + α(or)·or + α(reset)·1 + Σ_j α^col_j (α(greater)·g[:, j] + α(lesser)·l[:, j])
 
 Rows beyond a table's own size are masked out of every row selector (a padded row never counts
-and never sums). The comparisons are hard (as in the paper): their pivots are chosen softly
-among the question's numbers, so the gradient reaches the selections, not the values.
+and never sums). Each comparison with a number n_k of the question is hard; the pivot is a soft
+choice β over the question's numbers, so the comparison is the β-mixture of the hard ones and the
+gradient reaches β (a comparison with the β-averaged number would give it none).
 
 Not yet here (issue 7, see its notes): the question RNN and selectors as a registered encoder of
 the canonical table, the synthetic table generator, gradient noise in training, the study.
@@ -56,22 +57,28 @@ class Operations(NamedTuple):
     print: Tensor  # (B, R, C)
 
 
-def run_operations(table: Tensor, row_mask: Tensor, rs_1: Tensor, rs_2: Tensor, pivot_greater: Tensor, pivot_lesser: Tensor) -> Operations:
+def run_operations(table: Tensor, row_mask: Tensor, rs_1: Tensor, rs_2: Tensor, numbers: Tensor, beta_greater: Tensor, beta_lesser: Tensor) -> Operations:
     """All operations at once. table (B, R, C); row_mask (B, R) 1 on real rows; rs_1, rs_2 (B, R)
-    the row selectors of steps t−1 and t−2; pivots (B,)."""
+    the row selectors of steps t−1 and t−2; numbers (B, N) the question's numbers and β (B, N) the
+    pivot choice of each comparison."""
     rows = row_mask.to(table.dtype)
     rs_1, rs_2 = rs_1 * rows, rs_2 * rows  # a padded row is never selected
     column = lambda m: m.unsqueeze(-1).expand_as(table)  # noqa: E731  (B, R) -> (B, R, C)
     return Operations(
         sum=torch.einsum("br,brc->bc", rs_1, table),
         count=rs_1.sum(-1),
-        greater=(table > pivot_greater.view(-1, 1, 1)).to(table.dtype) * rows.unsqueeze(-1),
-        lesser=(table < pivot_lesser.view(-1, 1, 1)).to(table.dtype) * rows.unsqueeze(-1),
+        greater=_compare(table.unsqueeze(-1) > numbers[:, None, None, :], beta_greater) * rows.unsqueeze(-1),
+        lesser=_compare(table.unsqueeze(-1) < numbers[:, None, None, :], beta_lesser) * rows.unsqueeze(-1),
         and_=torch.minimum(rs_1, rs_2),
         or_=torch.maximum(rs_1, rs_2),
         reset=rows,
         print=column(rs_1),
     )
+
+
+def _compare(hard: Tensor, beta: Tensor) -> Tensor:
+    """(B, R, C, N) hard comparisons with each number, β (B, N) -> their β-mixture (B, R, C)."""
+    return torch.einsum("brcn,bn->brc", hard.to(beta.dtype), beta)
 
 
 def combine(ops: Operations, op_weights: Tensor, column_weights: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -88,3 +95,71 @@ def combine(ops: Operations, op_weights: Tensor, column_weights: Tensor) -> tupl
         + torch.einsum("bc,brc->br", column_weights, compared)
     )
     return scalar, lookup, rows
+
+
+class Program(NamedTuple):
+    """What the programmer computed: the answer and the selections of every step."""
+
+    answer: Tensor  # (B,) scalar_T + Σ lookup_T ⊙ table
+    operations: Tensor  # (B, T, K) α^op per step
+    columns: Tensor  # (B, T, C) α^col per step
+
+
+class NeuralProgrammer(torch.nn.Module):
+    """Question RNN, history RNN, operation and column selectors, T soft steps over the table.
+
+        z_i      = GRU(z_{i−1}, V(w_i))                             question RNN; q = z at the last word
+        α^op_t   = softmax(U tanh(W_op [q ; h_{t−1}]))                 U: the operations' embeddings (K, H)
+        α^col_t  = softmax(P tanh(W_col [q ; h_{t−1}]))                P: the columns' embeddings (C, H)
+        β_op     = softmax_k(z_k · W_piv U_op) over the number words  pivot_op = Σ_k β_op(k) n_k (greater, lesser)
+        h_t      = tanh(W_hist [α^opᵀ U ; α^colᵀ P] + W_h h_{t−1} + b)  history RNN (the core's Elman cell)
+
+    ``hard=True`` (evaluation of a discrete program) replaces both softmaxes by their argmax.
+    Stated choice: the pivots are chosen once from the question (the paper's β), not per step.
+    """
+
+    def __init__(self, vocabulary_size: int, columns: int, hidden_size: int, steps: int = 4) -> None:
+        from rnnlab.nn import ElmanCell, GRUCell
+
+        super().__init__()
+        H, K = hidden_size, len(OPERATIONS)
+        self.steps, self.columns = steps, columns
+        self.embedding = torch.nn.Embedding(vocabulary_size, H)
+        self.question = GRUCell(H, H, "pytorch")
+        self.history = ElmanCell(2 * H, H, "tanh")
+        self.operation_embeddings = torch.nn.Parameter(torch.randn(K, H) / H**0.5)  # U
+        self.column_embeddings = torch.nn.Parameter(torch.randn(columns, H) / H**0.5)  # P
+        self.select_operation = torch.nn.Linear(2 * H, H)  # W_op
+        self.select_column = torch.nn.Linear(2 * H, H)  # W_col
+        self.pivot = torch.nn.Linear(H, H, bias=False)  # W_piv
+
+    def forward(self, words: Tensor, numbers: Tensor, is_number: Tensor, question_lengths: Tensor, table: Tensor, row_mask: Tensor, hard: bool = False) -> Program:
+        """words (B, Q) ids; numbers (B, Q) the value of each number word; is_number (B, Q) bool;
+        question_lengths (B,); table (B, R, C); row_mask (B, R)."""
+        from rnnlab.nn.attention import masked_softmax
+        from rnnlab.nn.sequence import run_cell
+
+        z, final = run_cell(self.question, self.embedding(words), question_lengths)  # (B, Q, H)
+        q = final.h  # (B, H)
+        choose = (lambda logits: torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)) if hard else (lambda logits: logits.softmax(-1))  # noqa: E731
+        has_number = is_number.any(-1, keepdim=True)  # (B, 1): without numbers the pivot is 0
+        pivots = {}
+        for op in ("greater", "lesser"):
+            scores = self.pivot(z) @ self.operation_embeddings[OP[op]]  # (B, Q) z_k · W_piv U_op
+            pivots[op] = masked_softmax(scores, is_number | ~has_number) * has_number  # β (B, Q), 0 without numbers
+        h = q.new_zeros(q.shape)
+        rows = row_mask.to(table.dtype)
+        rs_1 = rs_2 = rows  # before the first step every row is selected (reset)
+        operations, columns = [], []
+        for _ in range(self.steps):
+            state = torch.cat([q, h], -1)  # [q ; h_{t−1}]
+            a_op = choose(torch.tanh(self.select_operation(state)) @ self.operation_embeddings.T)  # (B, K)
+            a_col = choose(torch.tanh(self.select_column(state)) @ self.column_embeddings.T)  # (B, C)
+            ops = run_operations(table, row_mask, rs_1, rs_2, numbers, pivots["greater"], pivots["lesser"])
+            scalar, lookup, rs = combine(ops, a_op, a_col)
+            rs_2, rs_1 = rs_1, rs
+            h, _ = self.history(torch.cat([a_op @ self.operation_embeddings, a_col @ self.column_embeddings], -1), type(self.history).state_type(h))
+            operations.append(a_op)
+            columns.append(a_col)
+        answer = scalar + (lookup * table).sum((1, 2))
+        return Program(answer, torch.stack(operations, 1), torch.stack(columns, 1))
