@@ -52,6 +52,9 @@ def project(tmp_path_factory):
            {"generator.dialogues": 60, "generator.max_length": 12, "train": tiny}.items()},
         "architectures.dialogue_rnn.global_size": 8, "architectures.dialogue_rnn.party_size": 8, "architectures.dialogue_rnn.emotion_size": 8,
         "architectures.gru_speakers.hidden_size": 8, "architectures.utterance_mlp.hidden_size": 8,
+        "datasets.table_questions.generator": {"min_rows": 2, "max_rows": 4, "test_rows": [3, 6], "sequences": 150, "test_sequences": 10, "seed": 0},
+        "datasets.table_questions.train": {**tiny, "gradient_noise": 0.01, "huber_delta": 1.0},
+        "architectures.neural_programmer.hidden_size": 8, "architectures.lstm_tables.hidden_size": 8, "experiments.table_programs.seeds": [0],
         "experiments.dialogue_parties": {"datasets": ["conversations_p2", "conversations_p4"], "architectures": ["utterance_mlp", "gru_speakers", "dialogue_rnn"], "seeds": [0]},
     })
     return root
@@ -192,3 +195,15 @@ def test_dialogue_parties_study_and_a_logged_dialogue_model_reads_speaker_names(
     assert len(answer) == 5 and set(answer["prediction"]) <= {"negative", "neutral", "positive"}
     with pytest.raises(Exception, match="dialogue 'chat' has 3 parties; the training dialogues have at most 2"):
         model.predict(talk.assign(speaker=["Ann", "Bob", "Cy", "Ann", "Bob"]))
+
+
+def test_table_programs_study_scores_answers_by_table_size_and_the_programs(project):
+    """The Neural Programmer and the LSTM train through the one training module (Huber loss,
+    gradient noise); the report has exact answers per table size and the programmer's program accuracy."""
+    config = load_config(project / "params.yaml")
+    text = run_experiment(config, project, "table_programs").read_text()
+    assert "exact, 6 rows" in text and "program acc." in text and "| table_questions | neural_programmer | 1 |" in text
+    assert (project / "reports" / "experiments" / "table_programs" / "table_programs.png").stat().st_size > 10_000
+    client = mlflow.MlflowClient(f"sqlite:///{project}/mlflow/mlflow.db")
+    (run,) = client.search_runs([client.get_experiment_by_name("rnnlab/study-table_programs").experiment_id])
+    assert 0.0 <= run.data.metrics["program_accuracy/table_questions/neural_programmer"] <= 1.0

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from rnnlab import registry
-from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES, SPEAKER_SOURCES
+from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES, SPEAKER_SOURCES, TABLE_SOURCES
 from rnnlab.errors import ConfigError
 
 PARAMS_FILE = "params.yaml"
@@ -182,10 +182,12 @@ class TrainConfig(Strict):
     bucket_width: PositiveInt  # batches per length bucket (1 = batches of near-equal length)
     num_threads: PositiveInt  # torch intra-op threads per training process
     deterministic: bool
+    gradient_noise: float = Field(ge=0.0)  # η: Gaussian noise of variance η/(1 + t)^0.55 on every gradient (Neelakantan et al. 2015); 0 = none
+    huber_delta: float | None = Field(gt=0.0)  # value targets: Huber loss with this δ (standardized units) instead of MSE; null = MSE
 
 
 # What a dataset may change in the train section (seeds stay global: every comparison has the same).
-OVERRIDABLE = {"max_epochs", "batch_size", "learning_rate", "weight_decay", "gradient_clip", "patience", "bucket_width", "num_threads"}
+OVERRIDABLE = {"max_epochs", "batch_size", "learning_rate", "weight_decay", "gradient_clip", "patience", "bucket_width", "num_threads", "gradient_noise", "huber_delta"}
 
 
 class TrainerConfig(Strict):
@@ -304,7 +306,8 @@ class Config(Strict):
 
     def _why_not(self, architecture: str, dataset: str) -> str | None:
         settings = self.datasets[dataset]
-        return registry.incompatibility(self.architectures[architecture], settings.task, settings.speakers)
+        kind = "dialogue" if settings.speakers else "table_questions" if settings.source in TABLE_SOURCES else None
+        return registry.incompatibility(self.architectures[architecture], settings.task, kind)
 
     def architecture(self, name: str) -> BaseModel:
         if name not in self.architectures:

@@ -16,7 +16,7 @@ from rnnlab.tasks import TASKS
 
 def build_model(arch_params: BaseModel, meta: dict) -> nn.Module:
     """Encoder from the registry (behind a token embedding for symbol data), head from the task."""
-    encoder = registry.build_encoder(arch_params, meta["num_features"], meta.get("parties", 0))
+    encoder = registry.build_encoder(arch_params, meta["num_features"], meta)
     if meta.get("vocabulary"):
         encoder = TokenInput(len(meta["vocabulary"]), meta["num_features"], encoder)
     return TASKS[meta["task"]].build_head(encoder, meta)

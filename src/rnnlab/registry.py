@@ -20,6 +20,7 @@ from rnnlab.nn.depth_gated import DepthGatedLSTMCell
 from rnnlab.nn.dialogue import DialogueRNN
 from rnnlab.nn.dilated import DilatedRecurrence
 from rnnlab.nn.ntm import NTMCell
+from rnnlab.nn.programmer import TableProgrammer
 from rnnlab.tasks import TASKS
 
 
@@ -119,6 +120,15 @@ class DialogueParams(BaseModel):
     dropout: float = Field(ge=0.0, lt=1.0)
 
 
+class ProgrammerParams(BaseModel):
+    """The Neural Programmer (Neelakantan et al. 2016) over a question and a table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
+    hidden_size: PositiveInt  # H of the question RNN, the history RNN and the embeddings
+    steps: PositiveInt  # T: operations per program (4 in the paper)
+
+
 def _stack(make_cell: Callable[[int], nn.Module], input_size: int, p: RecurrentParams) -> RecurrentEncoder:
     return RecurrentEncoder(
         RecurrentStack(make_cell, input_size, p.num_layers, p.bidirectional, p.dropout, p.backend)
@@ -173,9 +183,15 @@ def build_stepwise(input_size: int, p: StepwiseParams) -> StepwiseEncoder:
     return StepwiseEncoder(input_size, p.hidden_size, p.num_layers, p.dropout)
 
 
-def build_dialogue(input_size: int, p: DialogueParams, parties: int) -> DialogueRNN:
+def build_programmer(input_size: int, p: ProgrammerParams, meta: dict) -> TableProgrammer:
+    from rnnlab.data.sources.tables import VOCABULARY
+
+    return TableProgrammer(meta["features"], meta.get("normalizer"), meta["target_scale"], len(VOCABULARY), p.hidden_size, p.steps)
+
+
+def build_dialogue(input_size: int, p: DialogueParams, meta: dict) -> DialogueRNN:
     return DialogueRNN(
-        input_size, parties, p.global_size, p.party_size, p.emotion_size, p.output_size, p.listener, p.bidirectional, p.emotion_attention, p.dropout
+        input_size, meta.get("parties", 0), p.global_size, p.party_size, p.emotion_size, p.output_size, p.listener, p.bidirectional, p.emotion_attention, p.dropout
     )
 
 
@@ -188,9 +204,14 @@ class Architecture:
     name: str
     summary: str
     params: type[BaseModel]
-    build_encoder: Callable[..., nn.Module]  # (input_size, params) or, reading speakers, (input_size, params, parties)
+    build_encoder: Callable[..., nn.Module]  # (input_size, params), or (input_size, params, dataset meta) where data is set
     tasks: frozenset[str]
-    speakers: bool = False  # reads the speaker one-hot after the features: trains on dialogues only
+    data: str | None = None  # the kind of dataset it reads (None: any): "dialogue" (speaker one-hot after the
+    #                          features) or "table_questions" (a question, then a table)
+
+    @property
+    def speakers(self) -> bool:
+        return self.data == "dialogue"
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -206,7 +227,9 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture("act", "Adaptive Computation Time: a core cell that ponders a learned number of steps per input", ACTParams, build_act, EVERY_TASK),
         Architecture("stepwise", "No recurrence (a baseline): each step through the same MLP, alone", StepwiseParams, build_stepwise, EVERY_TASK),
         Architecture("dialogue_rnn", "DialogueRNN: a state per party, a global state and an emotion state over a dialogue's utterances",
-                     DialogueParams, build_dialogue, frozenset({"label_steps", "classify", "regress"}), speakers=True),
+                     DialogueParams, build_dialogue, frozenset({"label_steps", "classify", "regress"}), data="dialogue"),
+        Architecture("neural_programmer", "Neural Programmer: a soft program of table operations chosen step by step from the question",
+                     ProgrammerParams, build_programmer, frozenset({"regress"}), data="table_questions"),
     ]
 }
 
@@ -218,22 +241,29 @@ def get(name: str) -> Architecture:
         raise ConfigError(f"unknown architecture {name!r} (allowed: {', '.join(ARCHITECTURES)})") from None
 
 
-def incompatibility(params: BaseModel, task: str, speakers: bool = False) -> str | None:
-    """Why an architecture with these settings cannot learn a task kind (on data with or without a
-    speaker column), or None if it can."""
+DATA_NEEDS = {
+    "dialogue": "reads who speaks each utterance: it needs a dialogue dataset (a speaker column, speakers: true)",
+    "table_questions": "reads a question and a table: it needs a table_questions dataset",
+}
+
+
+def incompatibility(params: BaseModel, task: str, data: str | None = None) -> str | None:
+    """Why an architecture with these settings cannot learn a task kind on a dataset of this kind
+    ("dialogue", "table_questions" or None), or None if it can."""
     arch = get(params.type)
     if task not in arch.tasks:
         return f"{arch.name} does not support task {task!r} (it supports: {', '.join(sorted(arch.tasks))})"
-    if arch.speakers and not speakers:
-        return f"{arch.name} reads who speaks each utterance: it needs a dialogue dataset (a speaker column, speakers: true)"
+    if arch.data is not None and arch.data != data:
+        return f"{arch.name} {DATA_NEEDS[arch.data]}"
     if TASKS[task].causal and getattr(params, "bidirectional", False):
         return f"task {task!r} predicts each step from the steps before it; a bidirectional encoder would read the answer"
     return None
 
 
-def build_encoder(params: BaseModel, input_size: int, parties: int = 0) -> nn.Module:
-    """``parties`` > 0: the last ``parties`` of the ``input_size`` inputs are the speaker one-hot."""
+def build_encoder(params: BaseModel, input_size: int, meta: dict | None = None) -> nn.Module:
+    """An architecture that reads a kind of dataset (``data``) is built from the dataset's meta too
+    (a dialogue's party count, a table's feature layout and normalizer)."""
     arch = get(params.type)
-    if arch.speakers:
-        return arch.build_encoder(input_size, params, parties)
+    if arch.data is not None:
+        return arch.build_encoder(input_size, params, meta or {})
     return arch.build_encoder(input_size, params)

@@ -31,6 +31,7 @@ import lightning as L
 import numpy as np
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger
 from torch import nn
@@ -67,21 +68,37 @@ class SequenceModule(L.LightningModule):
     cost, for instance), so no architecture needs a case here.
     """
 
-    def __init__(self, model: nn.Module, meta: dict, learning_rate: float, weight_decay: float) -> None:
+    def __init__(self, model: nn.Module, meta: dict, learning_rate: float, weight_decay: float, gradient_noise: float = 0.0, huber_delta: float | None = None) -> None:
         super().__init__()
         self.model = model
         self.meta = meta
         self.task = TASKS[meta["task"]]
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.gradient_noise = gradient_noise
+        self.huber_delta = huber_delta if self.task.target == "value" else None
         self._val_parts: list[tuple[torch.Tensor, torch.Tensor, float]] = []
 
     def forward(self, x, lengths):
         return self.model(x, lengths)
 
+    def loss(self, prediction, target, reduction: str = "mean"):
+        """The task's loss; for value targets Huber's instead of the squared error when huber_delta is set."""
+        if self.huber_delta is not None:
+            return F.huber_loss(prediction, target, reduction=reduction, delta=self.huber_delta)
+        return self.task.loss(prediction, target, reduction=reduction)
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        """Annealed gradient noise (Neelakantan et al. 2015): g += N(0, η / (1 + t)^0.55), before clipping."""
+        if self.gradient_noise > 0:
+            std = (self.gradient_noise / (1 + self.global_step) ** 0.55) ** 0.5
+            for p in self.model.parameters():
+                if p.grad is not None:
+                    p.grad.add_(torch.randn_like(p.grad), alpha=std)
+
     def training_step(self, batch, batch_idx):
         out = self.model(batch.x, batch.lengths, batch.y)  # the target is offered for teacher forcing
-        loss = self.task.loss(out.prediction, batch.y)
+        loss = self.loss(out.prediction, batch.y)
         total = loss + out.aux_loss
         if not torch.isfinite(total):
             raise RnnlabError(
@@ -96,7 +113,7 @@ class SequenceModule(L.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         out = self.model(batch.x, batch.lengths, batch.y)
-        loss_sum = self.task.loss(out.prediction, batch.y, reduction="sum")
+        loss_sum = self.loss(out.prediction, batch.y, reduction="sum")
         if self.task.decodes:  # the loss is teacher-forced; the metrics score what the model writes alone
             out = self.model(batch.x, batch.lengths)
         prediction, target = self.task.flatten(out.prediction, batch.y)  # real targets only
@@ -227,7 +244,7 @@ def train_run(config: Config, root: Path, architecture: str, dataset: str, seed:
     splits, meta = read_prepared(prepared_dir(root, dataset))
     train_set, val_set = (encode(splits[s], meta) for s in ("train", "val"))
     model = build_model(arch_params, meta)
-    module = SequenceModule(model, meta, train_cfg.learning_rate, train_cfg.weight_decay)
+    module = SequenceModule(model, meta, train_cfg.learning_rate, train_cfg.weight_decay, train_cfg.gradient_noise, train_cfg.huber_delta)
 
     out = seed_dir(root, dataset, architecture, seed)
     data_sha256 = tracking.folder_sha256(prepared_dir(root, dataset))  # hashed once: resume fingerprint and run tag

@@ -17,11 +17,11 @@ from rnnlab import tracking
 from rnnlab.config import Config
 from rnnlab.errors import ConfigError
 from rnnlab.experiments.runner import run_study
-from rnnlab.experiments import augmented, dialogue, studies
+from rnnlab.experiments import augmented, dialogue, programs, studies
 from rnnlab.paths import reports_dir
 
 
-ANALYSES = {**studies.ANALYSES, **augmented.ANALYSES, **dialogue.ANALYSES}  # study name -> its analysis (others: the task's test metrics)
+ANALYSES = {**studies.ANALYSES, **augmented.ANALYSES, **dialogue.ANALYSES, **programs.ANALYSES}  # study name -> its analysis (others: the task's test metrics)
 
 
 def run_experiment(config: Config, root: Path, name: str) -> Path:

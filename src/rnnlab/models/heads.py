@@ -45,7 +45,8 @@ class Regressor(nn.Module):
     def __init__(self, encoder: nn.Module) -> None:
         super().__init__()
         self.encoder = encoder
-        self.output = nn.Linear(encoder.output_size, 1)  # V (1, E), c (1,)
+        # An encoder whose summary already is the answer (the Neural Programmer's, standardized) is read as it is.
+        self.output = nn.Identity() if getattr(encoder, "summary_is_answer", False) else nn.Linear(encoder.output_size, 1)  # V (1, E), c (1,)
 
     def forward(self, x: Tensor, lengths: Tensor, target: Tensor | None = None) -> ModelOutput:
         encoded = self.encoder(x, lengths)

@@ -163,3 +163,60 @@ class NeuralProgrammer(torch.nn.Module):
             columns.append(a_col)
         answer = scalar + (lookup * table).sum((1, 2))
         return Program(answer, torch.stack(operations, 1), torch.stack(columns, 1))
+
+
+class TableProgrammer(torch.nn.Module):
+    """The Neural Programmer as an encoder of the canonical table (source ``table_questions``):
+    each sequence is a question (word one-hots, number values) then a table (one step per row).
+
+    The prepared inputs are standardized; the programmer needs the raw values (sums and
+    comparisons are in the table's units), so it undoes the dataset's normalizer first. Its summary
+    is the answer in the target's standardized units, which the regression head reads.
+    """
+
+    def __init__(self, features: list[str], normalizer: dict | None, target_scale: dict, vocabulary_size: int, hidden_size: int, steps: int) -> None:
+        super().__init__()
+        words = [i for i, f in enumerate(features) if f.startswith("word_")]
+        columns = [i for i, f in enumerate(features) if f.startswith("col_")]
+        if len(words) != vocabulary_size - 1 or not columns or "number" not in features or "row" not in features:
+            raise ValueError(f"neural_programmer reads a table_questions dataset (word_*, number, row, col_* features); got features {features}")
+        self.words, self.columns, self.number, self.row = words, columns, features.index("number"), features.index("row")
+        mean = torch.tensor(normalizer["mean"] if normalizer else [0.0] * len(features), dtype=torch.float64)
+        std = torch.tensor(normalizer["std"] if normalizer else [1.0] * len(features), dtype=torch.float64)
+        self.register_buffer("mean", mean.float(), persistent=False)
+        self.register_buffer("std", std.float(), persistent=False)
+        self.target_mean, self.target_std = float(target_scale["mean"]), float(target_scale["std"])
+        self.programmer = NeuralProgrammer(vocabulary_size, len(columns), hidden_size, steps)
+        self.input_size, self.output_size = len(features), 1
+        self.summary_is_answer = True  # a regression head reads the answer as it is (no affine map on top)
+
+    def parse(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, ...]:
+        """x (B, T, F) standardized -> words (B, Q), numbers (B, Q), is_number (B, Q), question lengths (B,), table (B, R, C), row mask (B, R)."""
+        from rnnlab.nn.sequence import step_mask
+
+        B, T, _ = x.shape
+        raw = (x * self.std.to(x.dtype) + self.mean.to(x.dtype)) * step_mask(lengths, T, x.device).unsqueeze(-1)
+        is_row = raw[..., self.row] > 0.5  # (B, T)
+        question_lengths = lengths.to(x.device) - is_row.sum(-1)  # the question comes first
+        Q, R = int(question_lengths.max()), int(is_row.sum(-1).max())
+        in_question = torch.arange(Q, device=x.device)[None, :] < question_lengths[:, None]  # (B, Q)
+        words = (raw[:, :Q, self.words].argmax(-1) + 1) * in_question  # ids into the vocabulary (0: padding)
+        numbers = raw[:, :Q, self.number] * in_question
+        is_number = (words == 1) & in_question  # VOCABULARY[1] is the number word
+        at = (question_lengths[:, None] + torch.arange(R, device=x.device)[None, :]).clamp(max=T - 1)  # (B, R) row steps
+        row_mask = torch.arange(R, device=x.device)[None, :] < is_row.sum(-1, keepdim=True)
+        table = raw[..., self.columns].gather(1, at.unsqueeze(-1).expand(B, R, len(self.columns))) * row_mask.unsqueeze(-1)
+        return words, numbers, is_number, question_lengths.cpu(), table, row_mask
+
+    def program(self, x: Tensor, lengths: Tensor, hard: bool = False) -> Program:
+        return self.programmer(*self.parse(x, lengths), hard=hard)
+
+    def forward(self, x: Tensor, lengths: Tensor):
+        from rnnlab.models.output import Encoded
+
+        answer = self.program(x, lengths, hard=not self.training).answer  # evaluation runs the discrete program
+        summary = ((answer - self.target_mean) / self.target_std).unsqueeze(-1)  # (B, 1) standardized answer
+        return Encoded(x.new_zeros(*x.shape[:2], 1), summary, x.new_zeros(()))
+
+    def attention_for(self, query_size: int) -> None:
+        return None

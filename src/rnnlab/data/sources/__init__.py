@@ -13,7 +13,7 @@ from typing import Any, Callable
 import pandas as pd
 from pydantic import BaseModel
 
-from rnnlab.data.sources import dialogue, genome, pixels, sensors, speech, stocks, synthetic, text, timeseries
+from rnnlab.data.sources import dialogue, genome, pixels, sensors, speech, stocks, synthetic, tables, text, timeseries
 
 SOURCES: dict[str, Callable[..., pd.DataFrame]] = {
     # speech
@@ -47,6 +47,8 @@ SOURCES: dict[str, Callable[..., pd.DataFrame]] = {
     "parity": synthetic.parity,
     # conversations (generated): utterances, who says them, each speaker's mood
     "conversations": dialogue.conversations,
+    # questions over tables (generated): the Neural Programmer's task
+    "table_questions": tables.table_questions_source,
 }
 
 GENERATOR_OPTIONS: dict[str, type[BaseModel]] = {
@@ -57,9 +59,11 @@ GENERATOR_OPTIONS: dict[str, type[BaseModel]] = {
     "reverse_digits": synthetic.ReverseDigitsOptions,
     "parity": synthetic.ParityOptions,
     "conversations": dialogue.ConversationOptions,
+    "table_questions": tables.TableQuestionsOptions,
 }
 
 SPEAKER_SOURCES = ("conversations",)  # sources whose tables have a speaker column (dialogues)
+TABLE_SOURCES = ("table_questions",)  # sources whose sequences are a question, then a table (the Neural Programmer's input)
 
 
 def load(source: str, generator: dict[str, Any] | None) -> pd.DataFrame:

@@ -13,8 +13,8 @@ Words vary among synonyms ("sum"/"total", "greater than"/"above", ...), so the s
 several phrasings. Row counts vary per table (R uniform in [min_rows, max_rows]); tables larger
 than any trained one test whether the row-wise operations generalise.
 
-Not yet a registered source: the canonical-table form (question steps, then row steps) is the next
-step of issue 7 (see its notes).
+As a canonical table (``table_questions_source``), each example is one sequence: its question's
+words, then its table's rows (see there).
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+from rnnlab.data.table import LABEL, table_from_sequences
 
 COLUMNS = ("col_a", "col_b", "col_c")
 SYNONYMS = {"sum": ("sum", "total"), "count": ("count", "number of"), "greater": ("greater than", "above"), "less": ("less than", "below")}
@@ -66,3 +70,58 @@ def table_questions(count: int, min_rows: int, max_rows: int, seed: int) -> list
             values.append(pending.pop(0) if w == NUMBER else 0.0)
         examples.append(Example(words, tuple(values), table, float(answer), program))
     return examples
+
+
+class TableQuestionsOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min_rows: PositiveInt  # training tables have min_rows..max_rows rows
+    max_rows: PositiveInt
+    test_rows: list[PositiveInt] = Field(min_length=1)  # test tables of exactly these sizes (some larger than any trained)
+    sequences: PositiveInt  # training examples
+    test_sequences: PositiveInt  # per test size
+    seed: int
+
+    @model_validator(mode="after")
+    def _range(self) -> "TableQuestionsOptions":
+        if self.min_rows > self.max_rows:
+            raise ValueError(f"min_rows {self.min_rows} > max_rows {self.max_rows}")
+        return self
+
+
+WORD_COLUMNS = [f"word_{w.strip('<>')}" for w in VOCABULARY[1:]]  # one-hot of the question word (VOCABULARY without <pad>)
+FEATURES = [*WORD_COLUMNS, "number", "row", *COLUMNS]
+
+
+def examples_of(options: TableQuestionsOptions) -> list[tuple[str, str, Example]]:
+    """(id, split, example) of every example, the same for the same options."""
+    o = options
+    out = [(f"tableq-train-{i:06d}", "train", e) for i, e in enumerate(table_questions(o.sequences, o.min_rows, o.max_rows, o.seed))]
+    for k, rows in enumerate(o.test_rows):
+        out += [(f"tableq-test{rows}-{i:05d}", "test", e) for i, e in enumerate(table_questions(o.test_sequences, rows, rows, o.seed + 1 + k))]
+    return out
+
+
+def table_questions_source(options: TableQuestionsOptions) -> pd.DataFrame:
+    """Generated table questions (the Neural Programmer's task), each a sequence: its question, then its table.
+
+    Question steps: the word's one-hot (``word_*``) and ``number`` (a number word's value); then
+    one step per table row: ``row`` = 1 and the row's values (``col_a``, ``col_b``, ``col_c``).
+    Label: the answer (task regress). Split: training tables of min_rows..max_rows rows;
+    ``test_sequences`` examples per size in ``test_rows``. Ids ``tableq-<split>-<index>``.
+    """
+    sequences, labels, splits, ids = [], [], [], []
+    width = len(FEATURES)
+    for sid, split, e in examples_of(options):
+        x = np.zeros((len(e.words) + len(e.table), width))
+        for t, (word, value) in enumerate(zip(e.words, e.numbers)):
+            x[t, VOCABULARY.index(word) - 1] = 1.0
+            x[t, width - 5] = value
+        x[len(e.words) :, width - 4] = 1.0
+        x[len(e.words) :, width - 3 :] = e.table
+        sequences.append(x)
+        labels.append(e.answer)
+        splits.append(split)
+        ids.append(sid)
+    table = table_from_sequences(sequences, labels, splits, ids, FEATURES, "source table_questions")
+    table[LABEL] = table[LABEL].astype(np.float64)
+    return table

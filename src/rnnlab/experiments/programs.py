@@ -1,0 +1,107 @@
+"""The Neural Programmer study: exact answers by table size, and the programs it runs.
+
+    table_programs   exact-answer accuracy (|answer − truth| < 0.5, in the answer's units) on test
+                     tables of each size — some larger than any trained — for the Neural Programmer
+                     and an LSTM reading the question and the table row by row; and, for the
+                     programmer, program accuracy: the operations of its discrete program (argmax
+                     selections) against the template's, all four steps and the answer step alone.
+
+Same contract as :mod:`rnnlab.experiments.studies`: (markdown, figures, metrics).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from rnnlab.config import Config
+from rnnlab.data.batching import encode
+from rnnlab.data.sources.tables import TableQuestionsOptions, examples_of
+from rnnlab.evaluate import forward_all, ordered_loader
+from rnnlab.experiments.runner import Trained, runs_table
+from rnnlab.experiments.studies import _colours, _means, summary_by_architecture
+from rnnlab.nn.programmer import OPERATIONS
+
+
+def table_size(sequence_id: str) -> int:
+    """Test ids are tableq-test<rows>-<index>."""
+    return int(re.match(r"tableq-test(\d+)-", sequence_id).group(1))
+
+
+@torch.no_grad()
+def chosen_programs(encoder, data, batch_size: int) -> list[tuple[str, ...]]:
+    """The discrete program (argmax operation per step) the programmer runs on each test example, in dataset order."""
+    encoder.eval()
+    found: list = [None] * len(data)
+    loader = ordered_loader(data, batch_size)
+    for indices, batch in zip(loader.batch_sampler, loader):
+        operations = encoder.program(batch.x, batch.lengths, hard=True).operations.argmax(-1)  # (B, T)
+        for row, i in enumerate(indices):
+            found[i] = tuple(OPERATIONS[k] for k in operations[row].tolist())
+    return found
+
+
+def score(r: Trained, config: Config, root: Path) -> dict[str, float]:
+    model, splits, meta = r.load(config, root)
+    data = encode(splits["test"], meta)
+    scale = meta["target_scale"]
+    predicted = torch.stack(forward_all(model, data, config.train_for(r.dataset).batch_size, meta["task"])).double().numpy() * scale["std"] + scale["mean"]
+    truth = torch.stack(data.targets).double().numpy() * scale["std"] + scale["mean"]
+    sizes = np.array([table_size(sid) for sid in data.ids])
+    exact = np.abs(predicted - truth) < 0.5
+    scores = {f"exact_R{n}": float(exact[sizes == n].mean()) for n in sorted(set(sizes))}
+    if hasattr(model.encoder, "program"):
+        options = TableQuestionsOptions.model_validate(config.dataset(r.dataset).generator)
+        templates = {sid: e.program for sid, _, e in examples_of(options)}
+        chosen = chosen_programs(model.encoder, data, config.train_for(r.dataset).batch_size)
+        full = np.array([c == templates[sid] for c, sid in zip(chosen, data.ids)])
+        last = np.array([c[-1] == templates[sid][-1] for c, sid in zip(chosen, data.ids)])
+        scores |= {"program_accuracy": float(full.mean()), "answer_op_accuracy": float(last.mean())}
+    return scores
+
+
+def table_programs(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
+    for r in runs:
+        r.summary.update(score(r, config, root))
+    sizes = sorted({int(k[7:]) for r in runs for k in r.summary if k.startswith("exact_R")})
+    trained = {ds: (config.dataset(ds).generator["min_rows"], config.dataset(ds).generator["max_rows"]) for ds in dict.fromkeys(r.dataset for r in runs)}
+    keys = {f"exact_R{n}": f"exact, {n} rows" for n in sizes} | {"program_accuracy": "program acc.", "answer_op_accuracy": "answer-op acc."}
+    figure = _sizes_figure(runs, sizes, folder / "table_programs.png")
+    body = "\n\n".join([
+        "Exact-answer accuracy on test tables of each size (training tables: "
+        + ", ".join(f"{ds} {a}–{b} rows" for ds, (a, b) in trained.items())
+        + "). Program accuracy: the programmer's discrete program (argmax operation at each of its steps) equals the template's; "
+        "answer-op accuracy: its last operation (sum or count) does. Several programs can give the same answer "
+        "(an `or` of all rows is a `reset`), so program accuracy is a lower bound on programs that are right.",
+        summary_by_architecture(runs, keys),
+        f"![exact answers by table size]({name}/{figure.name})",
+        "Every run:",
+        runs_table(runs, {**{f"exact_R{n}": f"exact {n}" for n in sizes}, "program_accuracy": "program acc.", "best_val_loss": "best val loss", "train_time_s": "train time (s)"}),
+    ])
+    return body, [figure], _means(runs, [*(f"exact_R{n}" for n in sizes), "program_accuracy"])
+
+
+def _sizes_figure(runs: list[Trained], sizes: list[int], path: Path) -> Path:
+    fig = Figure(figsize=(6, 4))
+    axis = fig.subplots()
+    for colour, architecture in zip(_colours(), dict.fromkeys(r.architecture for r in runs)):
+        values = defaultdict(list)
+        for r in runs:
+            if r.architecture == architecture:
+                for n in sizes:
+                    values[n].append(r.summary[f"exact_R{n}"])
+        axis.errorbar(sizes, [np.mean(values[n]) for n in sizes], yerr=[np.std(values[n]) for n in sizes], color=colour, marker="o", capsize=3, label=architecture)
+    axis.set(xlabel="rows in the test table", ylabel="exact answers", ylim=(0, 1))
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+ANALYSES = {"table_programs": table_programs}
