@@ -57,3 +57,24 @@ def _environment_restored():
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+def dataset_batch(data: str | None, B: int = 5, dtype=torch.float64):
+    """A batch an architecture that reads a kind of dataset can take, and the meta it is built with:
+    None -> variable_batch (3 features); "dialogue" -> those features and a 2-party speaker one-hot;
+    "table_questions" -> generated questions over tables (features as prepare writes them, unnormalized)."""
+    if data == "table_questions":
+        from rnnlab.data.sources.tables import FEATURES, TableQuestionsOptions, table_questions_source
+        from rnnlab.data.table import sequences_of
+
+        table = table_questions_source(TableQuestionsOptions(min_rows=1, max_rows=4, test_rows=[2], sequences=B, test_sequences=1, seed=0))
+        arrays, _ = sequences_of(table[table["split"] == "train"], FEATURES)
+        x = torch.nn.utils.rnn.pad_sequence([torch.tensor(a.astype(float), dtype=dtype) for a in arrays], batch_first=True)
+        x = x + 1e3 * torch.randn_like(x) * (x.abs().sum(-1, keepdim=True) == 0)  # padded steps hold garbage, as in variable_batch
+        meta = {"features": FEATURES, "normalizer": None, "target_scale": {"mean": 0.0, "std": 1.0}}
+        return x, torch.tensor([len(a) for a in arrays]), meta
+    x, lengths = variable_batch(B=B, dtype=dtype)
+    if data == "dialogue":
+        speakers = torch.nn.functional.one_hot(torch.randint(0, 2, x.shape[:2], generator=torch.Generator().manual_seed(0)), 2)
+        return torch.cat([x, speakers.to(dtype)], -1), lengths, {"parties": 2}
+    return x, lengths, {}

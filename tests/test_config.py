@@ -27,7 +27,7 @@ def write_params(tmp_path: Path, edit) -> Path:
 
 def test_project_params_load():
     config = load_config(ROOT / "params.yaml")
-    assert config.pipeline.architectures == ["rnn", "lstm", "gru", "dglstm", "dilated", "attention", "dialogue_rnn"]
+    assert config.pipeline.architectures == ["rnn", "lstm", "gru", "dglstm", "dilated", "attention", "dialogue_rnn", "neural_programmer"]
     assert ("dialogue_rnn", "conversations") in config.pairs() and ("dialogue_rnn", "japanese_vowels") not in config.pairs()
     assert config.architecture("gru").convention == "course"
 
@@ -41,7 +41,11 @@ def test_project_params_load():
         (lambda p: p["train"].update(learning_rate=-1), r"train.learning_rate = -1: Input should be greater than 0"),
         (lambda p: p["datasets"]["japanese_vowels"].update(source="vowels"), r"datasets.japanese_vowels.source = 'vowels': unknown source \(allowed: japanese_vowels"),
         (lambda p: p["architectures"].update(transformer={"hidden_size": 4}), r"architectures.transformer.type = 'transformer': unknown architecture "
-                                                                               r"\(allowed: rnn, lstm, gru, dglstm, dilated, ntm, attention, act, stepwise, dialogue_rnn\)"),
+                                                                               r"\(allowed: rnn, lstm, gru, dglstm, dilated, ntm, attention, act, stepwise, dialogue_rnn, neural_programmer\)"),
+        (lambda p: p["pipeline"].update(datasets=["japanese_vowels"]) or p["pipeline"].update(architectures=["neural_programmer"]),
+         r"no architecture in pipeline.architectures supports task 'classify' of dataset 'japanese_vowels'"),
+        (lambda p: p["experiments"]["table_programs"].update(datasets=["adding"]),
+         r"experiments.table_programs: neural_programmer cannot train on adding: neural_programmer reads a question and a table: it needs a table_questions dataset"),
         (lambda p: p["datasets"]["conversations"].pop("speakers"), r"datasets.conversations: source 'conversations' writes dialogues \(a speaker column\): set speakers: true"),
         (lambda p: p["datasets"]["japanese_vowels"].update(speakers=True), r"datasets.japanese_vowels: speakers: source 'japanese_vowels' has no speaker column"),
         (lambda p: p["experiments"]["dialogue_parties"].update(datasets=["japanese_vowels"]),

@@ -13,7 +13,7 @@ from rnnlab import registry
 from rnnlab.config import load_config
 from rnnlab.evaluate import build_model
 from rnnlab.nn.stack import RecurrentStack
-from tests.conftest import ROOT, variable_batch
+from tests.conftest import ROOT, dataset_batch
 
 CONFIG = load_config(ROOT / "params.yaml")
 
@@ -36,25 +36,16 @@ CASES = [
 ]
 
 
-PARTIES = 2  # an architecture that reads speakers gets a dialogue: the features, then a speaker one-hot
-
-
-def parties(name: str) -> int:
-    return PARTIES if registry.get(name).speakers else 0
-
-
 def batch_for(name: str):
-    """variable_batch (3 features), with a random speaker one-hot after them for a dialogue model."""
-    x, lengths = variable_batch()
-    if parties(name):
-        speakers = torch.nn.functional.one_hot(torch.randint(0, PARTIES, x.shape[:2], generator=torch.Generator().manual_seed(0)), PARTIES)
-        x = torch.cat([x, speakers.to(x.dtype)], -1)
+    """A batch of the kind of data the architecture reads (any: 3 features; a dialogue; table questions)."""
+    x, lengths, _ = dataset_batch(registry.get(name).data)
     return x, lengths
 
 
 def build(name, backend, bidirectional, layers):
     params = settings_for(name, backend=backend, bidirectional=bidirectional, num_layers=layers)
-    return registry.build_encoder(params, 3 + parties(name), parties(name)).double().eval()
+    x, _, meta = dataset_batch(registry.get(name).data)
+    return registry.build_encoder(params, x.shape[-1], meta).double().eval()
 
 
 @pytest.mark.parametrize("name, backend, bidirectional, layers", CASES)
@@ -102,12 +93,14 @@ def test_stack_state_handling(name):
 
 @pytest.mark.parametrize("name", list(registry.ARCHITECTURES))
 def test_task_model_trains_one_step(name):
-    meta = {"task": "classify", "num_features": 3 + parties(name), "parties": parties(name), "num_classes": 4}
-    model = build_model(settings_for(name), meta).double()
-    x, lengths = batch_for(name)
+    x, lengths, data_meta = dataset_batch(registry.get(name).data)
+    task = "classify" if "classify" in registry.get(name).tasks else "regress"
+    meta = {"task": task, "num_features": x.shape[-1], "num_classes": 4, **data_meta}
+    model = build_model(settings_for(name), meta).double().train()
     out = model(x, lengths)
-    assert out.prediction.shape == (5, 4)
-    loss = torch.nn.functional.cross_entropy(out.prediction, torch.tensor([0, 1, 2, 3, 0])) + out.aux_loss
+    target = torch.tensor([0, 1, 2, 3, 0]) if task == "classify" else torch.randn(5, dtype=torch.float64)
+    assert out.prediction.shape == target.shape + ((4,) if task == "classify" else ())
+    loss = (torch.nn.functional.cross_entropy(out.prediction, target) if task == "classify" else torch.nn.functional.mse_loss(out.prediction, target)) + out.aux_loss
     loss.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
 

@@ -53,7 +53,7 @@ def class_counts(summary: pd.DataFrame) -> dict[str, int]:
 NEW_SOURCES = [
     "plaid", "basic_motions", "amp_peptides", "shakespeare", "fine_food", "sunspots", "sp500", "djia",
     "mnist_pixels", "mnist_pixels_permuted", "mnist_rows", "digits_rows", "copy_memory", "adding", "copy_bits", "associative_recall",
-    "cmudict_g2p", "reverse_digits", "parity", "conversations",
+    "cmudict_g2p", "reverse_digits", "parity", "conversations", "table_questions",
 ]
 
 
@@ -295,7 +295,7 @@ def test_generators_are_reproducible_from_their_seed():
 
 
 def test_generator_options_are_checked():
-    assert set(GENERATOR_OPTIONS) == {"copy_memory", "adding", "copy_bits", "associative_recall", "reverse_digits", "parity", "conversations"}
+    assert set(GENERATOR_OPTIONS) == {"copy_memory", "adding", "copy_bits", "associative_recall", "reverse_digits", "parity", "conversations", "table_questions"}
     with pytest.raises(ValueError, match="delay"):
         load_source("copy_memory", {**COPY, "delay": 0})
 
@@ -416,3 +416,22 @@ def test_conversations_label_each_utterance_with_its_speakers_mood():
     pd.testing.assert_frame_equal(table, load_source("conversations", CONVERSATION))
     with pytest.raises(ValueError, match="need min_parties ≤ max_parties"):
         load_source("conversations", {**CONVERSATION, "min_parties": 6})
+
+
+def test_table_questions_are_a_question_then_a_table_with_larger_test_tables():
+    from rnnlab.data.sources.tables import COLUMNS, FEATURES
+
+    options = {"min_rows": 3, "max_rows": 6, "test_rows": [4, 12], "sequences": 300, "test_sequences": 20, "seed": 0}
+    table = load_source("table_questions", options)
+    validate_table(table, "tables", label="sequence")
+    assert feature_columns(table) == FEATURES and split_counts(per_sequence(table)) == {"train": 300, "test": 40}
+    for sid, one in table.groupby(SEQUENCE_ID):
+        is_row = one["row"].to_numpy() == 1
+        question = int((~is_row).sum())
+        assert question >= 2 and not is_row[:question].any() and is_row[question:].all()  # the question, then the rows
+        assert (one.loc[~is_row, [c for c in FEATURES if c.startswith("word_")]].sum(1) == 1).all()  # one word per question step
+        rows = int(is_row.sum())
+        assert (3 <= rows <= 6) if sid.startswith("tableq-train") else rows == int(sid.split("test")[1].split("-")[0])
+        assert one.loc[is_row, list(COLUMNS)].to_numpy().max() <= 99
+    with pytest.raises(ValueError, match="min_rows 7 > max_rows 6"):
+        load_source("table_questions", {**options, "min_rows": 7})

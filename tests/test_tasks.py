@@ -21,6 +21,7 @@ from rnnlab.evaluate import build_model, evaluate
 from rnnlab.generate import generate_samples
 from rnnlab.serving import predict_table
 from rnnlab.tasks import IGNORE, TASKS
+from tests.conftest import dataset_batch
 from tests.test_contract import settings_for
 
 COMMON = dict(val_fraction=0.2, max_sequences=None, split_seed=0, train={})
@@ -171,24 +172,26 @@ META = {
 
 @pytest.mark.parametrize("arch, task", [(a, t) for a, spec in registry.ARCHITECTURES.items() for t in TASKS if t in spec.tasks])
 def test_every_head_composes_with_every_encoder(arch, task):
-    parties = 2 if registry.get(arch).speakers else 0  # a dialogue model reads a speaker one-hot after the features
-    meta = {**META[task], "num_features": META[task]["num_features"] + parties, "parties": parties}
-    model = build_model(settings_for(arch), meta).double().eval()
+    data = registry.get(arch).data  # a dialogue or table-question model reads its kind of data
     lengths = torch.tensor([5, 2, 4])
     x = torch.randint(2, 6, (3, 5)) if META[task].get("vocabulary") else torch.randn(3, 5, 3, dtype=torch.float64)
-    if parties:
-        x = torch.cat([x, torch.nn.functional.one_hot(torch.tensor([0, 1, 1, 0, 1]), parties).double().expand(3, 5, parties)], -1)
+    meta = dict(META[task])
+    if data:
+        x, lengths, extra = dataset_batch(data, B=3)
+        meta |= {"num_features": x.shape[-1], **extra}
+    model = build_model(settings_for(arch), meta).double().eval()
     y = {"classify": torch.tensor([0, 1, 3]), "forecast": torch.randn(3, dtype=torch.float64), "regress": torch.randn(3, dtype=torch.float64)}.get(task)
     if task == "label_bits":  # a 0/1 vector per step; padding and a step without an answer are IGNORE
-        y = torch.randint(0, 2, (3, 5, 4)).double()
-        y[torch.arange(5)[None, :] >= lengths[:, None]] = IGNORE
+        y = torch.randint(0, 2, (3, x.shape[1], 4)).double()
+        y[torch.arange(x.shape[1])[None, :] >= lengths[:, None]] = IGNORE
         y[:, 0] = IGNORE
     elif y is None:  # per step: padded with IGNORE; a seq2seq target of 6 output steps, the last </s>
-        steps = 6 if task == "seq2seq" else 5
+        steps = 6 if task == "seq2seq" else x.shape[1]
         y = torch.randint(4 if task == "seq2seq" else 0, META[task]["num_classes"], (3, steps))
         y[torch.arange(steps)[None, :] >= lengths[:, None]] = IGNORE
     prediction = model(x, lengths, y).prediction
-    expected = {"classify": (3, 4), "label_steps": (3, 5, 4), "label_bits": (3, 5, 4), "forecast": (3,), "regress": (3,), "language_model": (3, 5, 6), "seq2seq": (3, 6, 7)}[task]
+    T = x.shape[1]
+    expected = {"classify": (3, 4), "label_steps": (3, T, 4), "label_bits": (3, T, 4), "forecast": (3,), "regress": (3,), "language_model": (3, T, 6), "seq2seq": (3, 6, 7)}[task]
     assert prediction.shape == expected
     loss = TASKS[task].loss(prediction, y)
     assert torch.isfinite(loss)
