@@ -146,6 +146,19 @@ def test_label_bits_targets_loss_and_metrics_by_hand():
     assert metrics == {"bit_error_rate": 0.25, "step_accuracy": 0.5, "bit_errors_per_step": 0.5}  # one wrong bit of four
 
 
+def test_label_bits_predictions_are_bit_strings_and_scores_count_answer_steps_only():
+    raw = bits_table()
+    splits, meta = steps.prepare(raw, "toy", bits_settings())
+    model = build_model(settings_for("lstm"), meta).eval()
+    answer = predict_table(model, meta, raw[raw["sequence_id"] == "s0"].drop(columns=["label"]))
+    assert list(answer.columns) == ["sequence_id", "step", "prediction"] and answer["prediction"].str.fullmatch("[01]{2}").all()
+    data = encode(splits["test"], meta)
+    metrics = evaluate(model, data, meta, 8)
+    answer_steps = sum(len(t) - 1 for t in data.targets)  # every sequence's first step has no answer
+    assert set(metrics) == {"bit_error_rate", "step_accuracy", "bit_errors_per_step"}
+    assert metrics["bit_errors_per_step"] * answer_steps == pytest.approx(round(metrics["bit_error_rate"] * 2 * answer_steps))
+
+
 def test_label_bits_refuses_labels_that_are_not_bits_of_one_width():
     with pytest.raises(DataError, match=r"task label_bits needs each label to be bits of one width \('\d+'\) or '-'; found '012'"):
         steps.prepare(bits_table(lambda v: np.where(v > 0, "012", "011")), "toy", bits_settings())

@@ -37,3 +37,31 @@ def test_checkpoint_carries_the_rng_state():
     torch.manual_seed(999)
     module.on_load_checkpoint(checkpoint)
     torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_huber_loss_for_value_targets_only_when_asked():
+    regress = {"task": "regress", "num_features": 3, "num_classes": 0}
+    prediction, target = torch.tensor([0.0, 3.0]), torch.tensor([0.5, 0.0])
+    plain = SequenceModule(build_model(PARAMS, regress), regress, 1e-3, 0.0)
+    huber = SequenceModule(build_model(PARAMS, regress), regress, 1e-3, 0.0, huber_delta=1.0)
+    assert plain.loss(prediction, target).item() == pytest.approx((0.25 + 9.0) / 2)  # MSE
+    assert huber.loss(prediction, target).item() == pytest.approx((0.5 * 0.25 + (3.0 - 0.5)) / 2)  # quadratic inside δ, linear outside
+    classify = SequenceModule(build_model(PARAMS, META), META, 1e-3, 0.0, huber_delta=1.0)
+    assert classify.huber_delta is None  # classes keep cross-entropy
+
+
+def test_gradient_noise_has_the_annealed_variance_and_follows_the_seed():
+    module = SequenceModule(build_model(PARAMS, META), META, 1e-3, 0.0, gradient_noise=0.5)
+    parameter = next(module.model.parameters())
+
+    def noise_at_step_zero(seed: int) -> torch.Tensor:
+        for p in module.model.parameters():
+            p.grad = torch.zeros_like(p)
+        torch.manual_seed(seed)
+        module.on_before_optimizer_step(None)
+        return parameter.grad.clone()
+
+    first = noise_at_step_zero(0)
+    assert torch.equal(first, noise_at_step_zero(0)) and not torch.equal(first, noise_at_step_zero(1))
+    many = torch.cat([noise_at_step_zero(s).flatten() for s in range(40)])
+    assert many.std().item() == pytest.approx(0.5**0.5, rel=0.1)  # η / (1 + t)^0.55 at t = 0

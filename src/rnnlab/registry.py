@@ -209,10 +209,6 @@ class Architecture:
     data: str | None = None  # the kind of dataset it reads (None: any): "dialogue" (speaker one-hot after the
     #                          features) or "table_questions" (a question, then a table)
 
-    @property
-    def speakers(self) -> bool:
-        return self.data == "dialogue"
-
 
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
