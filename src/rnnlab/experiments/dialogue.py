@@ -10,7 +10,6 @@ Same contract as :mod:`rnnlab.experiments.studies`: (markdown, figures, metrics)
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from rnnlab.data.batching import encode
 from rnnlab.data.table import SPEAKER, sequences_of
 from rnnlab.evaluate import forward_all
 from rnnlab.experiments.runner import Trained, runs_table
-from rnnlab.experiments.studies import _colours, _means, summary_by_architecture
+from rnnlab.experiments.studies import _means, plot_by_architecture, summary_by_architecture
 
 
 def first_utterances(speakers: np.ndarray) -> np.ndarray:
@@ -78,16 +77,8 @@ def _parties_figure(runs: list[Trained], parties: dict, path: Path) -> Path:
     fig = Figure(figsize=(10, 4))
     axes = fig.subplots(1, 2)
     for axis, key, label in zip(axes, ("test_weighted_f1", "later_accuracy"), ("weighted F1, all test utterances", "accuracy, later utterances")):
-        for colour, architecture in zip(_colours(), dict.fromkeys(r.architecture for r in runs)):
-            points = defaultdict(list)
-            for r in runs:
-                if r.architecture == architecture:
-                    points[sum(parties[r.dataset]) / 2].append(r.summary[key])
-            xs = sorted(points)
-            axis.errorbar(xs, [np.mean(points[x]) for x in xs], yerr=[np.std(points[x]) for x in xs], color=colour, marker="o", capsize=3, label=architecture)
+        plot_by_architecture(axis, runs, lambda r, key=key: {sum(parties[r.dataset]) / 2: r.summary[key]})
         axis.set(xlabel="parties per dialogue", ylabel=label, ylim=(0, 1))
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path

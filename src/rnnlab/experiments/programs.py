@@ -12,7 +12,6 @@ Same contract as :mod:`rnnlab.experiments.studies`: (markdown, figures, metrics)
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ from rnnlab.data.batching import encode
 from rnnlab.data.sources.tables import TableQuestionsOptions, examples_of
 from rnnlab.evaluate import forward_all, ordered_loader
 from rnnlab.experiments.runner import Trained, runs_table
-from rnnlab.experiments.studies import _colours, _means, summary_by_architecture
+from rnnlab.experiments.studies import _means, plot_by_architecture, summary_by_architecture
 from rnnlab.nn.programmer import OPERATIONS
 
 
@@ -89,16 +88,8 @@ def table_programs(config: Config, root: Path, name: str, runs: list[Trained], f
 def _sizes_figure(runs: list[Trained], sizes: list[int], path: Path) -> Path:
     fig = Figure(figsize=(6, 4))
     axis = fig.subplots()
-    for colour, architecture in zip(_colours(), dict.fromkeys(r.architecture for r in runs)):
-        values = defaultdict(list)
-        for r in runs:
-            if r.architecture == architecture:
-                for n in sizes:
-                    values[n].append(r.summary[f"exact_R{n}"])
-        axis.errorbar(sizes, [np.mean(values[n]) for n in sizes], yerr=[np.std(values[n]) for n in sizes], color=colour, marker="o", capsize=3, label=architecture)
+    plot_by_architecture(axis, runs, lambda r: {n: r.summary[f"exact_R{n}"] for n in sizes})
     axis.set(xlabel="rows in the test table", ylabel="exact answers", ylim=(0, 1))
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path

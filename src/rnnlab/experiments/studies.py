@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -98,6 +99,20 @@ def _colours() -> list[str]:
     import matplotlib
 
     return matplotlib.rcParams["axes.prop_cycle"].by_key()["color"] * 4
+
+
+def plot_by_architecture(axis, runs: list[Trained], points: Callable[[Trained], dict[float, float]]) -> None:
+    """One line per architecture through its runs' (x, value) points: the mean over seeds at each x, ± their std."""
+    for colour, architecture in zip(_colours(), dict.fromkeys(r.architecture for r in runs)):
+        values: dict[float, list[float]] = defaultdict(list)
+        for r in runs:
+            if r.architecture == architecture:
+                for x, value in points(r).items():
+                    values[x].append(value)
+        xs = sorted(values)
+        axis.errorbar(xs, [np.mean(values[x]) for x in xs], yerr=[np.std(values[x]) for x in xs], color=colour, marker="o", capsize=3, label=architecture)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
 
 
 def curves(config: Config, root: Path, runs: list[Trained], metric: str) -> dict[str, dict[str, list[list[float]]]]:
