@@ -135,3 +135,31 @@ def test_table_questions_answers_follow_their_programs():
             scalar, _, rs = combine(ops, one_op, torch.nn.functional.one_hot(torch.tensor([column]), 3).float())
             rs_2, rs_1 = rs_1, rs
         assert scalar.item() == pytest.approx(e.answer), (e.words, e.program)
+
+
+def test_table_programmer_reads_back_the_exact_table_and_numbers_from_standardized_inputs():
+    """Undoing the normalizer in float32 leaves 50 as 50.000004; the programmer rounds it back, so
+    a table value equal to the question's number is neither greater nor less than it."""
+    from rnnlab.data.sources.tables import FEATURES, VOCABULARY, TableQuestionsOptions, table_questions_source
+    from rnnlab.nn.programmer import TableProgrammer
+
+    table = table_questions_source(TableQuestionsOptions(min_rows=5, max_rows=6, test_rows=[7], sequences=30, test_sequences=1, seed=3))
+    values = table[FEATURES].to_numpy()
+    normalizer = {"mean": (values.mean(0) + 0.123).tolist(), "std": (values.std(0) * 1.37 + 0.01).tolist()}  # awkward, non-dyadic scales
+    with_number = table.loc[table["number"] > 0, "sequence_id"].iloc[0]  # a question with a number in it
+    first = table[table["sequence_id"] == with_number]
+    raw = first[FEATURES].to_numpy()
+    x = torch.tensor((raw - normalizer["mean"]) / normalizer["std"], dtype=torch.float32).unsqueeze(0)
+    encoder = TableProgrammer(FEATURES, normalizer, {"mean": 0.0, "std": 1.0}, len(VOCABULARY), 8, 4)
+    words, numbers, is_number, question_lengths, parsed, row_mask = encoder.parse(x, torch.tensor([len(raw)]))
+    rows = raw[raw[:, FEATURES.index("row")] == 1][:, -3:]
+    assert torch.equal(parsed[0], torch.tensor(rows, dtype=torch.float32)) and bool(row_mask.all())
+    q = int(question_lengths[0])
+    assert torch.equal(numbers[0], torch.tensor(raw[:q, FEATURES.index("number")], dtype=torch.float32))
+    # a tie: put the question's first number into the table; the comparisons must see equality
+    n = float(numbers[0][is_number[0]][0])
+    raw_tie = raw.copy()
+    raw_tie[q, -3:] = n
+    x_tie = torch.tensor((raw_tie - normalizer["mean"]) / normalizer["std"], dtype=torch.float32).unsqueeze(0)
+    tied = encoder.parse(x_tie, torch.tensor([len(raw)]))[4]
+    assert bool((tied[0, 0] == n).all()) and not bool((tied[0, 0] > n).any()) and not bool((tied[0, 0] < n).any())

@@ -46,6 +46,9 @@ def test_huber_loss_for_value_targets_only_when_asked():
     huber = SequenceModule(build_model(PARAMS, regress), regress, 1e-3, 0.0, huber_delta=1.0)
     assert plain.loss(prediction, target).item() == pytest.approx((0.25 + 9.0) / 2)  # MSE
     assert huber.loss(prediction, target).item() == pytest.approx((0.5 * 0.25 + (3.0 - 0.5)) / 2)  # quadratic inside δ, linear outside
+    scaled = {**regress, "target_scale": {"mean": 40.0, "std": 10.0}}  # δ is in the target's own units: errors 5 and 30
+    in_units = SequenceModule(build_model(PARAMS, scaled), scaled, 1e-3, 0.0, huber_delta=10.0)
+    assert in_units.loss(prediction, target).item() == pytest.approx((0.5 * 25.0 + 10.0 * (30.0 - 5.0)) / 2)
     classify = SequenceModule(build_model(PARAMS, META), META, 1e-3, 0.0, huber_delta=1.0)
     assert classify.huber_delta is None  # classes keep cross-entropy
 

@@ -183,7 +183,7 @@ class TrainConfig(Strict):
     num_threads: PositiveInt  # torch intra-op threads per training process
     deterministic: bool
     gradient_noise: float = Field(ge=0.0)  # η: Gaussian noise of variance η/(1 + t)^0.55 on every gradient (Neelakantan et al. 2015); 0 = none
-    huber_delta: float | None = Field(gt=0.0)  # value targets: Huber loss with this δ (standardized units) instead of MSE; null = MSE
+    huber_delta: float | None = Field(gt=0.0)  # value targets: Huber loss with this δ, in the target's own units, instead of MSE; null = MSE
 
 
 # What a dataset may change in the train section (seeds stay global: every comparison has the same).

@@ -77,15 +77,22 @@ class SequenceModule(L.LightningModule):
         self.weight_decay = weight_decay
         self.gradient_noise = gradient_noise
         self.huber_delta = huber_delta if self.task.target == "value" else None
+        self.target_std = float(meta.get("target_scale", {}).get("std", 1.0))  # Huber's δ is in the target's own units
         self._val_parts: list[tuple[torch.Tensor, torch.Tensor, float]] = []
 
     def forward(self, x, lengths):
         return self.model(x, lengths)
 
     def loss(self, prediction, target, reduction: str = "mean"):
-        """The task's loss; for value targets Huber's instead of the squared error when huber_delta is set."""
+        """The task's loss; for value targets Huber's instead of the squared error when huber_delta is set.
+
+        Huber's loss is taken in the target's own units (targets are standardized: both sides are
+        multiplied back by the target's std), so δ reads as the data does — the Neural Programmer's
+        δ = 10 is ten answer units, and a count and a sum of a hundred get gradients of the same size.
+        """
         if self.huber_delta is not None:
-            return F.huber_loss(prediction, target, reduction=reduction, delta=self.huber_delta)
+            s = self.target_std
+            return F.huber_loss(prediction * s, target * s, reduction=reduction, delta=self.huber_delta)
         return self.task.loss(prediction, target, reduction=reduction)
 
     def on_before_optimizer_step(self, optimizer) -> None:

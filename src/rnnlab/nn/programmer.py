@@ -29,8 +29,11 @@ and never sums). Each comparison with a number n_k of the question is hard; the 
 choice β over the question's numbers, so the comparison is the β-mixture of the hard ones and the
 gradient reaches β (a comparison with the β-averaged number would give it none).
 
-Not yet here (issue 7, see its notes): the question RNN and selectors as a registered encoder of
-the canonical table, the synthetic table generator, gradient noise in training, the study.
+The answer of a question with a number for answer is scalar_T, the last step's scalar (the
+paper's scalar loss reads only it); lookup_T is the answer of a print question (the paper's
+second output, with its own cell-wise loss). The table questions generated here all have numbers
+for answers, so training reads the scalar alone — a sum must be *computed* with `sum`, not read
+off a printed column.
 """
 
 from __future__ import annotations
@@ -40,8 +43,15 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from rnnlab.models.output import Encoded
+from rnnlab.nn.attention import masked_softmax
+from rnnlab.nn.elman import ElmanCell
+from rnnlab.nn.gru import GRUCell
+from rnnlab.nn.sequence import run_cell, step_mask
+
 OPERATIONS = ("sum", "count", "greater", "lesser", "and", "or", "reset", "print")
 OP = {name: k for k, name in enumerate(OPERATIONS)}
+DECIMALS = 1e4  # TableProgrammer rounds the un-standardized values to 1/DECIMALS
 
 
 class Operations(NamedTuple):
@@ -100,7 +110,8 @@ def combine(ops: Operations, op_weights: Tensor, column_weights: Tensor) -> tupl
 class Program(NamedTuple):
     """What the programmer computed: the answer and the selections of every step."""
 
-    answer: Tensor  # (B,) scalar_T + Σ lookup_T ⊙ table
+    answer: Tensor  # (B,) scalar_T, the scalar answer
+    lookup: Tensor  # (B, R, C) lookup_T, the answer of a print question (the paper's second output)
     operations: Tensor  # (B, T, K) α^op per step
     columns: Tensor  # (B, T, C) α^col per step
 
@@ -119,8 +130,6 @@ class NeuralProgrammer(torch.nn.Module):
     """
 
     def __init__(self, vocabulary_size: int, columns: int, hidden_size: int, steps: int = 4) -> None:
-        from rnnlab.nn import ElmanCell, GRUCell
-
         super().__init__()
         H, K = hidden_size, len(OPERATIONS)
         self.steps, self.columns = steps, columns
@@ -136,9 +145,6 @@ class NeuralProgrammer(torch.nn.Module):
     def forward(self, words: Tensor, numbers: Tensor, is_number: Tensor, question_lengths: Tensor, table: Tensor, row_mask: Tensor, hard: bool = False) -> Program:
         """words (B, Q) ids; numbers (B, Q) the value of each number word; is_number (B, Q) bool;
         question_lengths (B,); table (B, R, C); row_mask (B, R)."""
-        from rnnlab.nn.attention import masked_softmax
-        from rnnlab.nn.sequence import run_cell
-
         z, final = run_cell(self.question, self.embedding(words), question_lengths)  # (B, Q, H)
         q = final.h  # (B, H)
         choose = (lambda logits: torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)) if hard else (lambda logits: logits.softmax(-1))  # noqa: E731
@@ -161,8 +167,7 @@ class NeuralProgrammer(torch.nn.Module):
             h, _ = self.history(torch.cat([a_op @ self.operation_embeddings, a_col @ self.column_embeddings], -1), type(self.history).state_type(h))
             operations.append(a_op)
             columns.append(a_col)
-        answer = scalar + (lookup * table).sum((1, 2))
-        return Program(answer, torch.stack(operations, 1), torch.stack(columns, 1))
+        return Program(scalar, lookup, torch.stack(operations, 1), torch.stack(columns, 1))
 
 
 class TableProgrammer(torch.nn.Module):
@@ -172,6 +177,11 @@ class TableProgrammer(torch.nn.Module):
     The prepared inputs are standardized; the programmer needs the raw values (sums and
     comparisons are in the table's units), so it undoes the dataset's normalizer first. Its summary
     is the answer in the target's standardized units, which the regression head reads.
+
+    Undoing the normalizer in floating point leaves values a few 1e-6 away from the table's own
+    (50 comes back as 50.000004), and a comparison with the question's 50 would then say "greater";
+    so raw values are rounded to 1/DECIMALS — table values and numbers are taken to have at most
+    four decimals.
     """
 
     def __init__(self, features: list[str], normalizer: dict | None, target_scale: dict, vocabulary_size: int, hidden_size: int, steps: int) -> None:
@@ -192,10 +202,9 @@ class TableProgrammer(torch.nn.Module):
 
     def parse(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, ...]:
         """x (B, T, F) standardized -> words (B, Q), numbers (B, Q), is_number (B, Q), question lengths (B,), table (B, R, C), row mask (B, R)."""
-        from rnnlab.nn.sequence import step_mask
-
         B, T, _ = x.shape
-        raw = (x * self.std.to(x.dtype) + self.mean.to(x.dtype)) * step_mask(lengths, T, x.device).unsqueeze(-1)
+        raw = (x.double() * self.std.double() + self.mean.double()) * step_mask(lengths, T, x.device).unsqueeze(-1)
+        raw = (torch.round(raw * DECIMALS) / DECIMALS).to(x.dtype)  # a value equal to a question's number compares as equal
         is_row = raw[..., self.row] > 0.5  # (B, T)
         question_lengths = lengths.to(x.device) - is_row.sum(-1)  # the question comes first
         Q, R = int(question_lengths.max()), int(is_row.sum(-1).max())
@@ -212,8 +221,6 @@ class TableProgrammer(torch.nn.Module):
         return self.programmer(*self.parse(x, lengths), hard=hard)
 
     def forward(self, x: Tensor, lengths: Tensor):
-        from rnnlab.models.output import Encoded
-
         answer = self.program(x, lengths, hard=not self.training).answer  # evaluation runs the discrete program
         summary = ((answer - self.target_mean) / self.target_std).unsqueeze(-1)  # (B, 1) standardized answer
         return Encoded(x.new_zeros(*x.shape[:2], 1), summary, x.new_zeros(()))
