@@ -28,6 +28,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # the project's modules without an install (the GPU machine has none)
+from rnnlab.config import load_config  # noqa: E402
+
 REPORT = ROOT / "reports" / "gpu_check.md"
 
 
@@ -59,7 +62,8 @@ def scratch_project(dataset: str, trainer: dict, work: Path) -> Path:
 
 def run_one(work: Path, architecture: str, dataset: str) -> dict:
     command = [sys.executable, "-m", "rnnlab.train", "--architecture", architecture, "--dataset", dataset, "--seed", "0"]
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    path = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": path}
     result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         return {"error": (result.stderr or result.stdout).strip().splitlines()[-1][:300]}
@@ -72,11 +76,12 @@ def run_one(work: Path, architecture: str, dataset: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dry-run", action="store_true", help="CPU, devices 2, 32-bit: the same path without a GPU")
-    parser.add_argument("--dataset", default=None, help="default: the first dataset of the pipeline")
+    parser.add_argument("--dataset", action="append", help="a prepared dataset (repeat for several); default: the first dataset of the pipeline")
+    parser.add_argument("--report", type=Path, default=REPORT, help=f"where the table goes (default {REPORT.relative_to(ROOT)})")
     args = parser.parse_args()
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    dataset = args.dataset or params["pipeline"]["datasets"][0]
-    architectures = params["pipeline"]["architectures"]
+    config = load_config(ROOT / "params.yaml")
+    datasets = args.dataset or config.pipeline.datasets[:1]
+    command = "python benchmarks/gpu_check.py" + (" --dry-run" if args.dry_run else "") + "".join(f" --dataset {d}" for d in args.dataset or [])
     rows = []
     with tempfile.TemporaryDirectory(prefix="rnnlab-gpu-check-") as tmp:
         for count in gpu_counts(args.dry_run):
@@ -85,32 +90,32 @@ def main() -> None:
                 if args.dry_run
                 else {"accelerator": "gpu", "devices": count, "strategy": "ddp", "precision": "bf16-mixed", "num_nodes": 1}
             )
-            work = scratch_project(dataset, trainer, Path(tmp) / f"devices_{count}")
-            for architecture in architectures:
-                result = run_one(work, architecture, dataset)
-                rows.append({"devices": count, "architecture": architecture, **trainer, **result})
-                print(json.dumps({k: rows[-1].get(k) for k in ("devices", "architecture", "world_size", "sequences_per_s", "error")}), flush=True)
-    REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(render(rows, dataset, args.dry_run))
-    print(REPORT.read_text())
+            for dataset in datasets:
+                work = scratch_project(dataset, trainer, Path(tmp) / f"devices_{count}_{dataset}")
+                for architecture in config.architectures_for(dataset):  # the pairs the pipeline trains
+                    result = run_one(work, architecture, dataset)
+                    rows.append({"devices": count, "dataset": dataset, "architecture": architecture, **trainer, **result})
+                    print(json.dumps({k: rows[-1].get(k) for k in ("devices", "dataset", "architecture", "world_size", "sequences_per_s", "error")}), flush=True)
+                    args.report.parent.mkdir(parents=True, exist_ok=True)
+                    args.report.write_text(render(rows, command, args.dry_run))  # after every run: a cut-off check keeps what it measured
+    print(args.report.read_text())
 
 
-def render(rows: list[dict], dataset: str, dry_run: bool) -> str:
+def render(rows: list[dict], command: str, dry_run: bool) -> str:
     lines = [
         "# GPU check",
         "",
-        f"One epoch of each architecture on {dataset} through `python -m rnnlab.train`, written by "
-        f"`python benchmarks/gpu_check.py{' --dry-run' if dry_run else ''}`"
+        f"One epoch of each architecture the pipeline trains on each dataset, through `python -m rnnlab.train`; written by `{command}`"
         + (" — **dry run on the CPU** (gloo, 2 processes): it checks the path, not GPU speed." if dry_run else "."),
         "",
-        "| devices | world size | architecture | precision | sequences / s | wall time of fit (s) | result |",
-        "|---|---|---|---|---|---|---|",
+        "| devices | world size | dataset | architecture | precision | sequences / s | wall time of fit (s) | result |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['devices']} | — | {r['architecture']} | {r['precision']} | — | — | failed: {r['error']} |")
+            lines.append(f"| {r['devices']} | — | {r['dataset']} | {r['architecture']} | {r['precision']} | — | — | failed: {r['error']} |")
         else:
-            lines.append(f"| {r['devices']} | {r['world_size']} | {r['architecture']} | {r['precision']} | {r['sequences_per_s']:,.0f} | {r['train_time_s']:.1f} | ok |")
+            lines.append(f"| {r['devices']} | {r['world_size']} | {r['dataset']} | {r['architecture']} | {r['precision']} | {r['sequences_per_s']:,.0f} | {r['train_time_s']:.1f} | ok |")
     return "\n".join(lines) + "\n"
 
 
