@@ -12,6 +12,7 @@ Same contract as :mod:`rnnlab.experiments.studies`: (markdown, figures, metrics)
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from matplotlib.figure import Figure
 
 from rnnlab.config import Config
 from rnnlab.data.batching import encode
-from rnnlab.data.sources.tables import TableQuestionsOptions, examples_of
+from rnnlab.data.sources.tables import TEMPLATE_PROGRAMS, TEMPLATES, TableQuestionsOptions, examples_of
 from rnnlab.evaluate import forward_all, ordered_loader
 from rnnlab.experiments.runner import Trained, runs_table
 from rnnlab.experiments.studies import _means, plot_by_architecture, summary_by_architecture
@@ -45,7 +46,9 @@ def chosen_programs(encoder, data, batch_size: int) -> list[tuple[str, ...]]:
     return found
 
 
-def score(r: Trained, config: Config, root: Path) -> dict[str, float]:
+def score(r: Trained, config: Config, root: Path) -> tuple[dict[str, float], dict[str, str]]:
+    """Exact answers per test size and per template; for the programmer, program accuracy and the
+    program it runs most often on each template (template -> "op op op op (share)")."""
     model, splits, meta = r.load(config, root)
     data = encode(splits["test"], meta)
     scale = meta["target_scale"]
@@ -54,19 +57,31 @@ def score(r: Trained, config: Config, root: Path) -> dict[str, float]:
     sizes = np.array([table_size(sid) for sid in data.ids])
     exact = np.abs(predicted - truth) < 0.5
     scores = {f"exact_R{n}": float(exact[sizes == n].mean()) for n in sorted(set(sizes))}
+    options = TableQuestionsOptions.model_validate(config.dataset(r.dataset).generator)
+    examples = {sid: e for sid, _, e in examples_of(options)}
+    template = np.array([examples[sid].template for sid in data.ids])
+    scores |= {f"exact_{t}": float(exact[template == t].mean()) for t in TEMPLATES if (template == t).any()}
+    programs: dict[str, str] = {}
     if hasattr(model.encoder, "program"):
-        options = TableQuestionsOptions.model_validate(config.dataset(r.dataset).generator)
-        templates = {sid: e.program for sid, _, e in examples_of(options)}
         chosen = chosen_programs(model.encoder, data, config.train_for(r.dataset).batch_size)
-        full = np.array([c == templates[sid] for c, sid in zip(chosen, data.ids)])
-        last = np.array([c[-1] == templates[sid][-1] for c, sid in zip(chosen, data.ids)])
+        full = np.array([c == examples[sid].program for c, sid in zip(chosen, data.ids)])
+        last = np.array([c[-1] == examples[sid].program[-1] for c, sid in zip(chosen, data.ids)])
         scores |= {"program_accuracy": float(full.mean()), "answer_op_accuracy": float(last.mean())}
-    return scores
+        for t in TEMPLATES:
+            ran = Counter(c for c, sid in zip(chosen, data.ids) if examples[sid].template == t)
+            if ran:
+                program, count = ran.most_common(1)[0]
+                programs[t] = f"{' '.join(program)} ({count / sum(ran.values()):.0%})"
+    return scores, programs
 
 
 def table_programs(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
+    programs = []  # (run, template -> the program it runs most often)
     for r in runs:
-        r.summary.update(score(r, config, root))
+        scores, chosen = score(r, config, root)
+        r.summary.update(scores)
+        if chosen:
+            programs.append((r, chosen))
     sizes = sorted({int(k[7:]) for r in runs for k in r.summary if k.startswith("exact_R")})
     trained = {ds: (config.dataset(ds).generator["min_rows"], config.dataset(ds).generator["max_rows"]) for ds in dict.fromkeys(r.dataset for r in runs)}
     keys = {f"exact_R{n}": f"exact, {n} rows" for n in sizes} | {"program_accuracy": "program acc.", "answer_op_accuracy": "answer-op acc."}
@@ -79,10 +94,22 @@ def table_programs(config: Config, root: Path, name: str, runs: list[Trained], f
         "(an `or` of all rows is a `reset`), so program accuracy is a lower bound on programs that are right.",
         summary_by_architecture(runs, keys),
         f"![exact answers by table size]({name}/{figure.name})",
+        "Exact answers per question template (all test sizes together):",
+        summary_by_architecture(runs, {f"exact_{t}": t for t in TEMPLATES}),
+        "The program each programmer run executes most often on each template (share of that template's test questions); "
+        "the template's own program is " + "; ".join(f"{t}: `{' '.join(p)}`" for t, p in TEMPLATE_PROGRAMS.items()) + ":",
+        _programs_table(programs),
         "Every run:",
         runs_table(runs, {**{f"exact_R{n}": f"exact {n}" for n in sizes}, "program_accuracy": "program acc.", "best_val_loss": "best val loss", "train_time_s": "train time (s)"}),
     ])
     return body, [figure], _means(runs, [*(f"exact_R{n}" for n in sizes), "program_accuracy"])
+
+
+def _programs_table(programs: list[tuple[Trained, dict[str, str]]]) -> str:
+    lines = ["| architecture | seed | " + " | ".join(TEMPLATES) + " |", "|---" * (2 + len(TEMPLATES)) + "|"]
+    for r, chosen in programs:
+        lines.append(f"| {r.architecture} | {r.seed} | " + " | ".join(chosen.get(t, "—") for t in TEMPLATES) + " |")
+    return "\n".join(lines)
 
 
 def _sizes_figure(runs: list[Trained], sizes: list[int], path: Path) -> Path:

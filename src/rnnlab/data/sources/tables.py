@@ -33,6 +33,16 @@ NUMBER = "<num>"
 VOCABULARY = ("<pad>", NUMBER, "rows", "where", "and", *COLUMNS, *sorted({w for words in SYNONYMS.values() for phrase in words for w in phrase.split()}))
 
 
+TEMPLATE_PROGRAMS = {  # each template's name and program, in the generator's order
+    "sum col": ("reset", "reset", "reset", "sum"),
+    "sum where >": ("reset", "reset", "greater", "sum"),
+    "count where <": ("reset", "reset", "lesser", "count"),
+    "count where > and <": ("greater", "lesser", "and", "count"),
+    "count rows": ("reset", "reset", "reset", "count"),
+}
+TEMPLATES = tuple(TEMPLATE_PROGRAMS)
+
+
 @dataclass(frozen=True)
 class Example:
     words: tuple[str, ...]  # the question, numbers replaced by NUMBER
@@ -40,6 +50,7 @@ class Example:
     table: np.ndarray  # (R, C)
     answer: float
     program: tuple[str, ...]  # the template's operation per step
+    template: str  # the template's name (TEMPLATES)
 
 
 def table_questions(count: int, min_rows: int, max_rows: int, seed: int) -> list[Example]:
@@ -53,22 +64,21 @@ def table_questions(count: int, min_rows: int, max_rows: int, seed: int) -> list
         say = lambda key: tuple(SYNONYMS[key][int(rng.integers(0, len(SYNONYMS[key])))].split())  # noqa: E731
         template = int(rng.integers(0, 5))
         if template == 0:
-            words, answer, program = (*say("sum"), COLUMNS[x]), table[:, x].sum(), ("reset", "reset", "reset", "sum")
+            words, answer = (*say("sum"), COLUMNS[x]), table[:, x].sum()
         elif template == 1:
-            words = (*say("sum"), COLUMNS[x], "where", COLUMNS[y], *say("greater"), NUMBER)
-            answer, program = table[table[:, y] > n, x].sum(), ("reset", "reset", "greater", "sum")
+            words, answer = (*say("sum"), COLUMNS[x], "where", COLUMNS[y], *say("greater"), NUMBER), table[table[:, y] > n, x].sum()
         elif template == 2:
-            words = (*say("count"), "rows", "where", COLUMNS[y], *say("less"), NUMBER)
-            answer, program = float((table[:, y] < n).sum()), ("reset", "reset", "lesser", "count")
+            words, answer = (*say("count"), "rows", "where", COLUMNS[y], *say("less"), NUMBER), (table[:, y] < n).sum()
         elif template == 3:
             words = (*say("count"), "rows", "where", COLUMNS[y], *say("greater"), NUMBER, "and", COLUMNS[z], *say("less"), NUMBER)
-            answer, program = float(((table[:, y] > n) & (table[:, z] < m)).sum()), ("greater", "lesser", "and", "count")
+            answer = ((table[:, y] > n) & (table[:, z] < m)).sum()
         else:
-            words, answer, program = (*say("count"), "rows"), float(rows), ("reset", "reset", "reset", "count")
+            words, answer = (*say("count"), "rows"), rows
         values, pending = [], [n, m]
         for w in words:
             values.append(pending.pop(0) if w == NUMBER else 0.0)
-        examples.append(Example(words, tuple(values), table, float(answer), program))
+        name = TEMPLATES[template]
+        examples.append(Example(words, tuple(values), table, float(answer), TEMPLATE_PROGRAMS[name], name))
     return examples
 
 
