@@ -50,6 +50,7 @@ def scratch_project(dataset: str, trainer: dict, work: Path) -> Path:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["trainer"].update(trainer)
     params["train"].update(max_epochs=1, seeds=[0])
+    params["datasets"][dataset]["train"] = {**(params["datasets"][dataset].get("train") or {}), "max_epochs": 1}  # a dataset's own budget too
     params["tracking"].update(tracking_uri=None, artifact_root=None)
     work.mkdir(parents=True)
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -77,11 +78,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dry-run", action="store_true", help="CPU, devices 2, 32-bit: the same path without a GPU")
     parser.add_argument("--dataset", action="append", help="a prepared dataset (repeat for several); default: the first dataset of the pipeline")
+    parser.add_argument("--architecture", action="append", help="only these architectures (repeat for several); default: every one the pipeline trains on the dataset")
     parser.add_argument("--report", type=Path, default=REPORT, help=f"where the table goes (default {REPORT.relative_to(ROOT)})")
     args = parser.parse_args()
     config = load_config(ROOT / "params.yaml")
     datasets = args.dataset or config.pipeline.datasets[:1]
-    command = "python benchmarks/gpu_check.py" + (" --dry-run" if args.dry_run else "") + "".join(f" --dataset {d}" for d in args.dataset or [])
+    command = "python benchmarks/gpu_check.py" + (" --dry-run" if args.dry_run else "") + "".join(f" --dataset {d}" for d in args.dataset or []) + "".join(f" --architecture {a}" for a in args.architecture or [])
     rows = []
     with tempfile.TemporaryDirectory(prefix="rnnlab-gpu-check-") as tmp:
         for count in gpu_counts(args.dry_run):
@@ -92,7 +94,7 @@ def main() -> None:
             )
             for dataset in datasets:
                 work = scratch_project(dataset, trainer, Path(tmp) / f"devices_{count}_{dataset}")
-                for architecture in config.architectures_for(dataset):  # the pairs the pipeline trains
+                for architecture in [a for a in config.architectures_for(dataset) if not args.architecture or a in args.architecture]:  # pairs the pipeline trains
                     result = run_one(work, architecture, dataset)
                     rows.append({"devices": count, "dataset": dataset, "architecture": architecture, **trainer, **result})
                     print(json.dumps({k: rows[-1].get(k) for k in ("devices", "dataset", "architecture", "world_size", "sequences_per_s", "error")}), flush=True)
