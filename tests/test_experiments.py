@@ -205,6 +205,7 @@ def test_table_programs_study_scores_answers_by_table_size_and_the_programs(proj
     text = run_experiment(config, project, "table_programs").read_text()
     assert "exact, 6 rows" in text and "program acc." in text and "| table_questions | neural_programmer | 1 |" in text
     assert "| dataset | architecture | seeds | sum col | sum where > | count where < | count where > and < | count rows |" in text  # per template
+    assert "The run validation picks among the seeds" in text
     assert re.search(r"\| neural_programmer \| 0 \| (\w+ ){3}\w+ \(\d+%\) \|", text)  # the program it runs on the first template
     assert (project / "reports" / "experiments" / "table_programs" / "table_programs.png").stat().st_size > 10_000
     client = mlflow.MlflowClient(f"sqlite:///{project}/mlflow/mlflow.db")

@@ -93,6 +93,9 @@ def table_programs(config: Config, root: Path, name: str, runs: list[Trained], f
         "answer-op accuracy: its last operation (sum or count) does. Several programs can give the same answer "
         "(an `or` of all rows is a `reset`), so program accuracy is a lower bound on programs that are right.",
         summary_by_architecture(runs, keys),
+        "The run validation picks among the seeds (lowest validation loss — the run the pipeline's champion "
+        "would be, so restarts chosen on validation, not on test):",
+        runs_table(picked_by_validation(runs), keys),
         f"![exact answers by table size]({name}/{figure.name})",
         "Exact answers per question template (all test sizes together):",
         summary_by_architecture(runs, {f"exact_{t}": t for t in TEMPLATES}),
@@ -103,6 +106,16 @@ def table_programs(config: Config, root: Path, name: str, runs: list[Trained], f
         runs_table(runs, {**{f"exact_R{n}": f"exact {n}" for n in sizes}, "program_accuracy": "program acc.", "best_val_loss": "best val loss", "train_time_s": "train time (s)"}),
     ])
     return body, [figure], _means(runs, [*(f"exact_R{n}" for n in sizes), "program_accuracy"])
+
+
+def picked_by_validation(runs: list[Trained]) -> list[Trained]:
+    """Per (dataset, architecture), the seed with the lowest validation loss."""
+    best: dict[tuple[str, str], Trained] = {}
+    for r in runs:
+        key = (r.dataset, r.architecture)
+        if key not in best or r.summary["best_val_loss"] < best[key].summary["best_val_loss"]:
+            best[key] = r
+    return list(best.values())
 
 
 def _programs_table(programs: list[tuple[Trained, dict[str, str]]]) -> str:
