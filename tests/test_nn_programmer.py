@@ -27,10 +27,11 @@ def step(op: str, column: int, pivot_greater: float = 4.0, pivot_lesser: float =
 @pytest.mark.parametrize("column", [0, 1])
 def test_each_operation_with_one_hot_selections_is_its_discrete_definition(column):
     values = TABLE[0, :3, column]
+    passed_on = [1.0, 0.0, 1.0, 0.0]  # a scalar step passes RS_1 on (the padded row dropped)
     scalar, lookup, rows = step("sum", column)
-    assert scalar.item() == values[0] + values[2] and torch.all(lookup == 0) and torch.all(rows == 0)
-    scalar, _, _ = step("count", column)
-    assert scalar.item() == 2  # the padded row is selected in RS_1 but never counts
+    assert scalar.item() == values[0] + values[2] and torch.all(lookup == 0) and rows[0].tolist() == passed_on
+    scalar, _, rows = step("count", column)
+    assert scalar.item() == 2 and rows[0].tolist() == passed_on  # the padded row is selected in RS_1 but never counts
     _, _, rows = step("greater", column)
     assert rows[0].tolist() == [float(v > 4.0) for v in values] + [0.0]
     _, _, rows = step("lesser", column)
@@ -44,7 +45,7 @@ def test_each_operation_with_one_hot_selections_is_its_discrete_definition(colum
     scalar, lookup, rows = step("print", column)
     expected = torch.zeros(4, 2)
     expected[[0, 2], column] = 1.0
-    assert torch.equal(lookup[0], expected) and scalar.item() == 0 and torch.all(rows == 0)
+    assert torch.equal(lookup[0], expected) and scalar.item() == 0 and rows[0].tolist() == passed_on
 
 
 def test_soft_selections_mix_the_discrete_results_and_keep_row_selectors_in_unit_range():
@@ -60,12 +61,15 @@ def test_soft_selections_mix_the_discrete_results_and_keep_row_selectors_in_unit
     scalar, lookup, selected = combine(ops, op_weights, column_weights)
     assert torch.all(selected >= 0) and torch.all(selected <= 1 + 1e-6) and torch.all(selected[rows == 0] == 0)
     # the mixture is linear in the selections: it equals the α-weighted sum of the one-hot results
-    mixed = torch.zeros(B)
+    mixed, mixed_rows = torch.zeros(B), torch.zeros(B, R)  # the row selector too (the scalar operations pass RS_1 on)
     for k, j in itertools.product(range(len(OPERATIONS)), range(C)):
         one_op = torch.nn.functional.one_hot(torch.full((B,), k), len(OPERATIONS)).float()
         one_col = torch.nn.functional.one_hot(torch.full((B,), j), C).float()
-        mixed += op_weights[:, k] * column_weights[:, j] * combine(ops, one_op, one_col)[0]
+        one_scalar, _, one_rows = combine(ops, one_op, one_col)
+        mixed += op_weights[:, k] * column_weights[:, j] * one_scalar
+        mixed_rows += (op_weights[:, k] * column_weights[:, j]).unsqueeze(-1) * one_rows
     torch.testing.assert_close(scalar, mixed)
+    torch.testing.assert_close(selected, mixed_rows)
     assert torch.all(lookup[rows == 0] == 0)
     hard = [(table > 50.0).float(), (table > 30.0).float()]  # a soft pivot mixes the hard comparisons with each number
     torch.testing.assert_close(ops.greater, (beta[:, 0, None, None] * hard[0] + beta[:, 1, None, None] * hard[1]) * rows.unsqueeze(-1))
