@@ -83,7 +83,8 @@ def main() -> None:
     args = parser.parse_args()
     config = load_config(ROOT / "params.yaml")
     datasets = args.dataset or config.pipeline.datasets[:1]
-    command = "python benchmarks/gpu_check.py" + (" --dry-run" if args.dry_run else "") + "".join(f" --dataset {d}" for d in args.dataset or []) + "".join(f" --architecture {a}" for a in args.architecture or [])
+    command = "python benchmarks/gpu_check.py" + (" --dry-run" if args.dry_run else "")
+    command += "".join(f" --dataset {d}" for d in args.dataset or []) + "".join(f" --architecture {a}" for a in args.architecture or [])
     rows = []
     with tempfile.TemporaryDirectory(prefix="rnnlab-gpu-check-") as tmp:
         for count in gpu_counts(args.dry_run):

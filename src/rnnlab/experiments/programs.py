@@ -109,7 +109,8 @@ def table_programs(config: Config, root: Path, name: str, runs: list[Trained], f
         "the template's own program is " + "; ".join(f"{t}: `{' '.join(p)}`" for t, p in TEMPLATE_PROGRAMS.items()) + ":",
         _programs_table(programs),
         "Every run:",
-        runs_table(runs, {**{f"exact_R{n}": f"exact {n}" for n in sizes}, "program_accuracy": "program acc.", "val_exact": "val exact", "best_val_loss": "best val loss", "train_time_s": "train time (s)"}),
+        runs_table(runs, {**{f"exact_R{n}": f"exact {n}" for n in sizes}, "program_accuracy": "program acc.", "val_exact": "val exact",
+                          "best_val_loss": "best val loss", "train_time_s": "train time (s)"}),
     ])
     return body, [figure], _means(runs, [*(f"exact_R{n}" for n in sizes), "program_accuracy"])
 
