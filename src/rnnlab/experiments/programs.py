@@ -46,9 +46,10 @@ def chosen_programs(encoder, data, batch_size: int) -> list[tuple[str, ...]]:
     return found
 
 
-def score(r: Trained, config: Config, root: Path) -> tuple[dict[str, float], dict[str, str]]:
+def score(r: Trained, config: Config, root: Path, examples: dict) -> tuple[dict[str, float], dict[str, str]]:
     """Exact answers per test size and per template; for the programmer, program accuracy and the
-    program it runs most often on each template (template -> "op op op op (share)")."""
+    program it runs most often on each template (template -> "op op op op (share)"). ``examples``:
+    sequence id -> the generator's Example of the run's dataset."""
     model, splits, meta = r.load(config, root)
     batch_size = config.train_for(r.dataset).batch_size
     scale = meta["target_scale"]
@@ -63,8 +64,6 @@ def score(r: Trained, config: Config, root: Path) -> tuple[dict[str, float], dic
     sizes = np.array([table_size(sid) for sid in data.ids])
     scores = {f"exact_R{n}": float(exact[sizes == n].mean()) for n in sorted(set(sizes))}
     scores["val_exact"] = float(exact_answers(encode(splits["val"], meta)).mean())  # what picks among seeds
-    options = TableQuestionsOptions.model_validate(config.dataset(r.dataset).generator)
-    examples = {sid: e for sid, _, e in examples_of(options)}
     template = np.array([examples[sid].template for sid in data.ids])
     scores |= {f"exact_{t}": float(exact[template == t].mean()) for t in TEMPLATES if (template == t).any()}
     programs: dict[str, str] = {}
@@ -83,8 +82,10 @@ def score(r: Trained, config: Config, root: Path) -> tuple[dict[str, float], dic
 
 def table_programs(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
     programs = []  # (run, template -> the program it runs most often)
+    examples = {ds: {sid: e for sid, _, e in examples_of(TableQuestionsOptions.model_validate(config.dataset(ds).generator))}
+                for ds in dict.fromkeys(r.dataset for r in runs)}  # generated once per dataset
     for r in runs:
-        scores, chosen = score(r, config, root)
+        scores, chosen = score(r, config, root, examples[r.dataset])
         r.summary.update(scores)
         if chosen:
             programs.append((r, chosen))
