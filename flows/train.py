@@ -2,12 +2,15 @@
 
 Training runs in its own process (``python -m rnnlab.train``): Lightning's DDP re-launches the
 command that started it for each extra rank, and that must never be this flow.
+
+The runs folder persists between stage runs (an interrupted training resumes from it). Nothing
+here deletes a run: a seed no longer in ``train.seeds`` stays on disk, unread; studies keep their
+runs in their own folder (``study_runs/``).
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 
@@ -15,17 +18,7 @@ from prefect import flow, task
 
 from rnnlab.config import load_config, project_root
 from rnnlab.errors import exit_on_user_error
-from rnnlab.paths import runs_dir
 from rnnlab.results import summarize_seeds, write_metrics
-
-
-@task
-def drop_other_seeds(architecture: str, dataset: str, seeds: list[int]) -> None:
-    """The runs folder persists between stage runs (for resuming): remove seeds no longer configured."""
-    folder = runs_dir(project_root(), dataset, architecture)
-    keep = {f"seed_{s}" for s in seeds}
-    for stale in (p for p in folder.glob("seed_*") if p.name not in keep):
-        shutil.rmtree(stale)
 
 
 @task
@@ -47,7 +40,6 @@ def summarize(architecture: str, dataset: str, seeds: list[int]) -> dict:
 def train(architecture: str, dataset: str) -> dict:
     config = load_config()
     config.architecture(architecture), config.dataset(dataset)  # fail before launching anything
-    drop_other_seeds(architecture, dataset, config.train.seeds)
     for seed in config.train.seeds:
         launch_training(architecture, dataset, seed)
     metrics = summarize(architecture, dataset, config.train.seeds)

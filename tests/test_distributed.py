@@ -166,3 +166,31 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(project):
     twin_curve = [m.value for m in sorted(client.get_metric_history(twin["run_id"], "val_loss"), key=lambda m: m.step)]
     my_curve = [m.value for m in sorted(client.get_metric_history(run_id, "val_loss"), key=lambda m: m.step)]
     np.testing.assert_allclose(my_curve, twin_curve, rtol=0, atol=0)
+
+
+def test_a_kill_between_logging_an_epoch_and_its_checkpoint_leaves_one_value_per_step(project):
+    """Killed after epoch 2's metrics reached MLflow but before its checkpoint: the resumed run
+    trains epoch 2 again and still ends with one value per step, equal to an uninterrupted run's."""
+    configure(project, {"devices": 1, "strategy": "auto", "num_nodes": 1}, max_epochs=5, patience=10)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["architectures"]["lstm_logged_twice"] = params["architectures"]["lstm_resumed"]
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    killed = train(project, "lstm_logged_twice", RNNLAB_KILL_BEFORE_CHECKPOINT="2")
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    client, runs = runs_of(project, "lstm_logged_twice")
+    run_id = runs[0].info.run_id
+    logged = sorted(m.step for m in client.get_metric_history(run_id, "val_loss"))
+    checkpoint = torch.load(seed_dir(project, "lstm_logged_twice") / "last.ckpt", weights_only=False)
+    assert len(logged) == 3 and checkpoint["epoch"] == 1, "epoch 2 was logged, its checkpoint never written"
+
+    resumed = train(project, "lstm_logged_twice")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"in MLflow run {run_id}" in resumed.stdout
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    for key in run.data.metrics:
+        steps = [m.step for m in client.get_metric_history(run_id, key)]
+        assert len(steps) == len(set(steps)), f"{key} logged twice for a step: {sorted(steps)}"
+    twin = json.loads((seed_dir(project, "lstm_twin") / "run.json").read_text())
+    curve = lambda rid: [m.value for m in sorted(client.get_metric_history(rid, "val_loss"), key=lambda m: m.step)]  # noqa: E731
+    np.testing.assert_allclose(curve(run_id), curve(twin["run_id"]), rtol=0, atol=0)

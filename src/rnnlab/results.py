@@ -7,14 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnlab import files
 from rnnlab.errors import RnnlabError
 from rnnlab.paths import model_dir, seed_dir
 
 METRICS_FILE = "metrics.json"
 
 
-def read_run(root: Path, dataset: str, architecture: str, seed: int) -> dict:
-    path = seed_dir(root, dataset, architecture, seed) / "run.json"
+def read_run(root: Path, dataset: str, architecture: str, seed: int, home: Path | None = None) -> dict:
+    path = seed_dir(root, dataset, architecture, seed, home) / "run.json"
     if not path.is_file():
         raise RnnlabError(f"{path}: missing; train {architecture} on {dataset} (seed {seed}) first")
     return json.loads(path.read_text())
@@ -35,6 +36,5 @@ def summarize_seeds(root: Path, dataset: str, architecture: str, seeds: list[int
 
 def write_metrics(root: Path, dataset: str, architecture: str, metrics: dict) -> dict:
     path = model_dir(root, dataset, architecture) / METRICS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    files.write_json(path, metrics, sort_keys=True)
     return metrics

@@ -2,7 +2,9 @@
 
 Each (architecture, dataset, seed) is trained by :func:`rnnlab.train.train_run` — the function the
 pipeline's train stage runs — so a study's runs are ordinary MLflow runs in the dataset's
-experiment, with checkpoints under ``models/<dataset>/<architecture>/runs/seed_<n>``. The data go
+experiment. Their checkpoints live in the study's own folder,
+``study_runs/<study>/<dataset>/<architecture>/runs/seed_<n>``, which the pipeline never touches (and
+a study never touches the pipeline's ``models/``). The data go
 through the same steps as the ingest and prepare stages. A finished run whose settings and data
 are unchanged is reused, so an interrupted study continues where it stopped; an unfinished one
 resumes from its last checkpoint.
@@ -24,7 +26,7 @@ from rnnlab.config import IMPORTED, Config
 from rnnlab.data import prepare as steps
 from rnnlab.data import sources, store
 from rnnlab.data.table import label_mode, validate_table
-from rnnlab.paths import prepared_dir, raw_dir, seed_dir
+from rnnlab.paths import prepared_dir, raw_dir, seed_dir, study_home
 from rnnlab.train import RESUME_FILE, fingerprint, train_run
 
 
@@ -37,10 +39,11 @@ class Trained:
     seed: int
     summary: dict  # run.json plus test_<metric>
     reused: bool
+    home: Path  # the study's runs folder
 
     def load(self, config: Config, root: Path) -> tuple[nn.Module, dict, dict]:
         """(model with the best weights, prepared splits, meta)."""
-        _, model, splits, meta = load_trained(config, root, self.dataset, self.architecture, self.seed)
+        _, model, splits, meta = load_trained(config, root, self.dataset, self.architecture, self.seed, self.home)
         return model, splits, meta
 
 
@@ -62,9 +65,9 @@ def materialize(config: Config, root: Path, dataset: str) -> dict:
     return meta
 
 
-def finished(config: Config, root: Path, architecture: str, dataset: str, seed: int) -> bool:
-    """A run.json whose training had exactly these settings and this prepared data."""
-    out = seed_dir(root, dataset, architecture, seed)
+def finished(config: Config, root: Path, architecture: str, dataset: str, seed: int, home: Path) -> bool:
+    """A run.json in ``home`` whose training had exactly these settings, this prepared data and this code."""
+    out = seed_dir(root, dataset, architecture, seed, home)
     if not ((out / "run.json").is_file() and (out / RESUME_FILE).is_file()):
         return False
     fp = fingerprint(config, architecture, dataset, seed, tracking.folder_sha256(prepared_dir(root, dataset)))
@@ -74,6 +77,7 @@ def finished(config: Config, root: Path, architecture: str, dataset: str, seed: 
 def run_study(config: Config, root: Path, name: str) -> list[Trained]:
     """Every (dataset, architecture, seed) of ``experiments.<name>``, trained (or reused) and tested."""
     spec = config.experiments[name]
+    home = study_home(root, name)
     runs: list[Trained] = []
     total = len(spec.datasets) * len(spec.architectures) * len(spec.seeds)
     for dataset in spec.datasets:
@@ -83,12 +87,12 @@ def run_study(config: Config, root: Path, name: str) -> list[Trained]:
         print(f"[{name}] {dataset}: prepared in {time.perf_counter() - started:.0f} s ({sizes} sequences)", flush=True)
         for architecture in spec.architectures:
             for seed in spec.seeds:
-                reused = finished(config, root, architecture, dataset, seed)
+                reused = finished(config, root, architecture, dataset, seed, home)
                 print(f"[{name}] {len(runs) + 1}/{total} {architecture} on {dataset}, seed {seed}" + (": finished before, reused" if reused else ""), flush=True)
                 if not reused:
-                    train_run(config, root, architecture, dataset, seed)
-                summary = evaluate_test(config, root, dataset, architecture, seed)
-                runs.append(Trained(architecture, dataset, seed, summary, reused))
+                    train_run(config, root, architecture, dataset, seed, home)
+                summary = evaluate_test(config, root, dataset, architecture, seed, home)
+                runs.append(Trained(architecture, dataset, seed, summary, reused, home))
     return runs
 
 
