@@ -52,9 +52,9 @@ schedule: $(STAMP) ## serve the retrain flow on the cron in params.yaml (starts 
 	$(PY) -m rnnlab.services start prefect scheduler
 	@echo "retraining scheduled (schedule.cron in params.yaml); runs and decisions: $(PREFECT_URL)"
 
-serve: $(STAMP) ## serve models:/rnnlab-$(DATASET)@champion over HTTP on 127.0.0.1:5001 (make serve DATASET=name)
+serve: $(STAMP) ## serve the champion version of rnnlab-$(DATASET) over HTTP on 127.0.0.1:5001 (make serve DATASET=name)
 	DATASET=$(DATASET) $(PY) -m rnnlab.services start serve
-	@echo "POST a canonical sequence table to http://127.0.0.1:5001/invocations (see README)"
+	@echo "POST a canonical sequence table to http://127.0.0.1:$${RNNLAB_SERVE_PORT:-5001}/invocations (see README)"
 
 experiment: $(STAMP) ## run a study of params.yaml's experiments section (make experiment NAME=copy_memory)
 	@test -n "$(NAME)" || { echo "make experiment NAME=<study>: one of the experiments in params.yaml"; exit 2; }

@@ -20,10 +20,15 @@ from rnnlab.errors import exit_on_user_error
 
 
 def _check(args) -> None:
-    from rnnlab.config import load_config, project_root
+    import os
+
+    from rnnlab.config import launch_problem, load_config, project_root
+    from rnnlab.errors import ConfigError
     from rnnlab.plan import check_plan
 
     config = load_config()
+    if problem := launch_problem(config.trainer, os.environ):
+        raise ConfigError(problem)
     runs = len(config.pairs()) * len(config.train.seeds)
     print(f"params.yaml is valid: {len(config.pipeline.datasets)} dataset(s), {len(config.pipeline.architectures)} architecture(s), "
           f"{len(config.pairs())} compatible pair(s), {runs} training run(s)")
@@ -125,7 +130,10 @@ def main(argv: list[str] | None = None) -> None:
     predict.add_argument("--dataset", required=True)
     predict.add_argument("--input", required=True, help="canonical sequence table, .csv or .parquet")
     predict.add_argument("--output", required=True, help=".csv or .parquet: one row per sequence")
-    predict.add_argument("--model", default=None, help="a model URI instead of models:/rnnlab-<dataset>@champion")
+    predict.add_argument(
+        "--model", default=None,
+        help="a model URI instead of models:/rnnlab-<dataset>@champion; trusted models only: loading a model runs its code",
+    )
     predict.set_defaults(run=_predict)
     experiment = commands.add_parser("experiment", help="run a study from params.yaml's experiments section")
     experiment.add_argument("name", help="an entry of experiments: in params.yaml, e.g. copy_memory, adding_depth, pixel_mnist")

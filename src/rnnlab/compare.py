@@ -39,19 +39,20 @@ def registered_model_name(dataset: str) -> str:
     return f"{MODEL_PREFIX}{dataset}"
 
 
-def load_trained(config: Config, root: Path, dataset: str, architecture: str, seed: int) -> tuple[dict, torch.nn.Module, dict, dict]:
-    """(run summary, model with its best checkpoint's weights in eval mode, prepared splits, meta)."""
-    run = read_run(root, dataset, architecture, seed)
+def load_trained(config: Config, root: Path, dataset: str, architecture: str, seed: int, home: Path | None = None) -> tuple[dict, torch.nn.Module, dict, dict]:
+    """(run summary, model with its best checkpoint's weights in eval mode, prepared splits, meta);
+    ``home``: the runs' folder (the pipeline's by default, a study's own)."""
+    run = read_run(root, dataset, architecture, seed, home)
     splits, meta = read_prepared(prepared_dir(root, dataset))
     model = build_model(config.architecture(architecture), meta)
-    state = torch.load(seed_dir(root, dataset, architecture, seed) / run["checkpoint"], map_location="cpu", weights_only=True)["state_dict"]
+    state = torch.load(seed_dir(root, dataset, architecture, seed, home) / run["checkpoint"], map_location="cpu", weights_only=True)["state_dict"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
     return run, model.eval(), splits, meta
 
 
-def evaluate_test(config: Config, root: Path, dataset: str, architecture: str, seed: int) -> dict:
+def evaluate_test(config: Config, root: Path, dataset: str, architecture: str, seed: int, home: Path | None = None) -> dict:
     """Test metrics of one trained run, logged into its MLflow run (metrics and confusion PNG)."""
-    run, model, splits, meta = load_trained(config, root, dataset, architecture, seed)
+    run, model, splits, meta = load_trained(config, root, dataset, architecture, seed, home)
     predicted, target = predict(model, encode(splits["test"], meta), meta["task"], config.train.batch_size)
     metrics = {f"test_{k}": v for k, v in TASKS[meta["task"]].metrics(predicted, target, meta).items()}
     client = mlflow.MlflowClient(tracking.tracking_uri(config, root))

@@ -7,11 +7,16 @@ the run before any work with one line naming the key, the bad value and what is 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, ValidationError, ValidationInfo, field_validator,
+    model_validator,
+)
 
 from rnnlab import registry
 from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES, SPEAKER_SOURCES, TABLE_SOURCES
@@ -19,6 +24,50 @@ from rnnlab.errors import ConfigError
 
 PARAMS_FILE = "params.yaml"
 IMPORTED = "imported"  # a dataset written by `rnnlab import` (data/raw/<name>, tracked by DVC)
+
+# The one rule for the names of datasets, architectures and experiments. A name becomes a word of
+# dvc.yaml's shell commands, a DVC stage name, a folder and an MLflow experiment name, so it holds
+# nothing a shell or a path gives meaning to. The YAML 1.1 keywords are refused too: a YAML 1.1
+# reader turns them into booleans or null when written unquoted.
+NAME_RULE = "[a-z][a-z0-9_]{0,63}"
+NAME_PATTERN = re.compile(rf"\A{NAME_RULE}\Z")  # anchored: .match and .fullmatch agree
+YAML_KEYWORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+MAX_SEED = 2**32 - 1  # numpy's seed range, which Lightning's seed_everything enforces
+
+
+def check_name(name: Any, where: str) -> str:
+    """``name`` if it follows the name rule; else a ConfigError of one line that starts with ``where``."""
+    rule = f"a name must match {NAME_RULE} and not be a YAML keyword (y, n, yes, no, on, off, true, false, null)"
+    if not isinstance(name, str):
+        raise ConfigError(f"{where} {name!r}: YAML read this key as {type(name).__name__}, not a name; {rule}")
+    if not NAME_PATTERN.match(name) or name in YAML_KEYWORDS:
+        shown = repr(name) if len(name) <= 80 else f"{name[:40]!r}... ({len(name)} characters)"
+        raise ConfigError(f"{where} {shown}: {rule}")
+    return name
+
+
+def _checked_names(value: Any, section: str) -> Any:
+    """The keys of a params.yaml section checked against the name rule; the mapping returned as it is."""
+    if isinstance(value, dict):
+        for name in value:
+            check_name(name, f"{PARAMS_FILE}: {section} key")
+    return value
+
+
+def _seed_in_range(seed: int) -> int:
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"a seed must be in 0..{MAX_SEED} (the range of numpy and Lightning's seed_everything)")
+    return seed
+
+
+def _distinct_seeds(seeds: list[int]) -> list[int]:
+    repeated = next((seed for i, seed in enumerate(seeds) if seed in seeds[:i]), None)
+    if repeated is not None:
+        raise ValueError(f"seed {repeated} is listed twice (each seed is one run: a repeat reports a spread of 0)")
+    return seeds
+
+
+Seed = Annotated[int, AfterValidator(_seed_in_range)]
 
 
 class Strict(BaseModel):
@@ -52,7 +101,7 @@ class DatasetBase(Strict):
     test_fraction: float | None = Field(gt=0.0, lt=1.0)  # only for sources without a split column
     max_sequences: PositiveInt | None  # of the training part, for smaller profiles (test stays whole); null = all
     max_length: PositiveInt | None  # keep each sequence's first N steps (language models: cut into N-step pieces)
-    split_seed: int  # the splits belong to the dataset: fixed across training seeds
+    split_seed: Seed  # the splits belong to the dataset: fixed across training seeds
     tokens: TokenConfig | None  # required when the data has a `token` column
     train: dict[str, Any]  # this dataset's changes to the train section, e.g. {max_epochs: 20}; {} = none
     # The one optional key: the options of a generated source (GENERATOR_OPTIONS: copy_memory, adding,
@@ -172,7 +221,7 @@ DatasetConfig = Annotated[
 
 
 class TrainConfig(Strict):
-    seeds: list[int] = Field(min_length=1)
+    seeds: Annotated[list[Seed], AfterValidator(_distinct_seeds)] = Field(min_length=1)
     max_epochs: PositiveInt
     batch_size: PositiveInt
     learning_rate: float = Field(gt=0.0)
@@ -199,6 +248,34 @@ class TrainerConfig(Strict):
     strategy: Literal["auto", "ddp", "ddp_spawn", "ddp_fork", "ddp_find_unused_parameters_true", "fsdp"]
     precision: Literal["32-true", "16-mixed", "bf16-mixed", "64-true"]
 
+    @field_validator("devices")
+    @classmethod
+    def _devices_lightning_takes(cls, value: int | list[int] | str) -> int | list[int] | str:
+        # Lightning refuses 0 and [] (no device), a negative count other than -1, and repeated GPU ids.
+        allowed = "allowed: a count ≥ 1, -1 (every GPU), a non-empty list of distinct GPU ids ≥ 0, or auto"
+        if isinstance(value, int) and value < 1 and value != -1:
+            raise ValueError(f"not a device count Lightning takes ({allowed})")
+        if isinstance(value, list) and (not value or min(value) < 0 or len(set(value)) < len(value)):
+            raise ValueError(f"not a list of GPU ids Lightning takes ({allowed})")
+        return value
+
+    @model_validator(mode="after")
+    def _cpu_settings(self) -> "TrainerConfig":
+        if self.accelerator != "cpu":
+            return self
+        if isinstance(self.devices, list) or self.devices == -1:
+            raise ConfigError(
+                f"{PARAMS_FILE}: trainer.devices = {self.devices!r}: accelerator cpu takes a count of processes ≥ 1 "
+                "(or auto); GPU ids and -1 (every GPU) need accelerator gpu"
+            )
+        if self.precision == "16-mixed":
+            # Lightning does not fail here: it warns and trains in bf16-mixed, which is not what params.yaml says.
+            raise ConfigError(
+                f"{PARAMS_FILE}: trainer.precision = '16-mixed': fp16 mixed precision needs a GPU; "
+                "with accelerator cpu set bf16-mixed (mixed precision on the CPU) or 32-true"
+            )
+        return self
+
 
 class ExperimentConfig(Strict):
     """A study run by `rnnlab experiment NAME`: every architecture on every dataset, once per seed,
@@ -206,7 +283,7 @@ class ExperimentConfig(Strict):
 
     datasets: list[str] = Field(min_length=1)
     architectures: list[str] = Field(min_length=1)
-    seeds: list[int] = Field(min_length=1)
+    seeds: Annotated[list[Seed], AfterValidator(_distinct_seeds)] = Field(min_length=1)
 
 
 class TrackingConfig(Strict):
@@ -227,6 +304,14 @@ class ScheduleConfig(Strict):
         return value
 
 
+class ServingConfig(Strict):
+    """Bounds on one prediction request (``rnnlab predict``, ``mlflow models serve``), baked into each logged model."""
+
+    max_rows: PositiveInt  # rows (time steps, all sequences together) per request
+    max_sequences: PositiveInt  # distinct sequence_ids per request
+    max_steps: PositiveInt  # steps of any one sequence
+
+
 class Config(Strict):
     pipeline: PipelineConfig
     datasets: dict[str, DatasetConfig]
@@ -236,12 +321,19 @@ class Config(Strict):
     experiments: dict[str, ExperimentConfig]
     tracking: TrackingConfig
     schedule: ScheduleConfig
+    serving: ServingConfig
+
+    @field_validator("datasets", "experiments", mode="before")
+    @classmethod
+    def _names_follow_the_rule(cls, value: Any, info: ValidationInfo) -> Any:
+        return _checked_names(value, info.field_name)
 
     @field_validator("architectures", mode="before")
     @classmethod
     def _typed_architectures(cls, value: Any) -> dict[str, BaseModel]:
         if not isinstance(value, dict):
             raise ValueError("must be a mapping of name -> architecture settings")
+        _checked_names(value, "architectures")
         typed = {}
         for name, settings in value.items():
             if not isinstance(settings, dict):
@@ -318,6 +410,34 @@ class Config(Strict):
         if name not in self.datasets:
             raise ConfigError(f"dataset {name!r} is not defined in {PARAMS_FILE} (defined: {', '.join(self.datasets)})")
         return self.datasets[name]
+
+
+# What a multi-node launcher sets in each process it starts: torchrun (torch.distributed.elastic), SLURM's srun,
+# LSF's jsrun, MPI, or a manual launch per node as Lightning documents it (NODE_RANK with MASTER_ADDR/PORT).
+LAUNCHER_VARIABLES = ("TORCHELASTIC_RUN_ID", "WORLD_SIZE", "GROUP_RANK", "NODE_RANK", "SLURM_NTASKS", "LSB_JOBID",
+                      "OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
+
+
+def launch_problem(trainer: TrainerConfig, environ: Mapping[str, str]) -> str | None:
+    """One line if ``trainer`` cannot run in a process with environment ``environ``, else None.
+
+    With num_nodes > 1, Lightning waits for the other nodes' processes to join; started by hand on one
+    machine, none ever do and the run hangs. Which launcher started the process is known only from its
+    environment, so this is checked where a run starts (``rnnlab train``, ``rnnlab check``), not in the schema.
+    """
+    if trainer.num_nodes == 1:
+        return None
+    launched = [name for name in LAUNCHER_VARIABLES if name in environ]
+    # Lightning treats an interactive SLURM shell (srun --pty bash) as no launcher at all.
+    if launched == ["SLURM_NTASKS"] and environ.get("SLURM_JOB_NAME") in ("bash", "interactive"):
+        launched = []
+    if launched:
+        return None
+    return (
+        f"{PARAMS_FILE}: trainer.num_nodes = {trainer.num_nodes}: no multi-node launcher started this process "
+        f"(none of {', '.join(LAUNCHER_VARIABLES)} is set) and Lightning would wait forever for the other nodes; "
+        f"start it with torchrun --nnodes {trainer.num_nodes} or srun, or set num_nodes: 1"
+    )
 
 
 def project_root(start: Path | None = None) -> Path:

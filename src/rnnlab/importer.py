@@ -43,12 +43,21 @@ def read_file(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: file not found")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty")
+    # In a CSV only an empty cell is missing: "NA", "None", "null", "nan" are tokens or class names like any other.
+    options = {"keep_default_na": False, "na_values": [""]} if path.suffix.lower() == ".csv" else {}
     try:
-        return READERS[path.suffix.lower()](path)
+        table = READERS[path.suffix.lower()](path, **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty") from None
     except Exception as err:
         raise DataError(f"{path}: cannot be read as {path.suffix[1:]}: {str(err).splitlines()[0]}") from None
+    unnamed = [c for c in table.columns if str(c).startswith("Unnamed: ")]  # pandas' name for an empty header cell
+    if unnamed:
+        raise DataError(
+            f"{path}: column {unnamed[0]!r} has no name in the header (pandas' index, written by to_csv without "
+            f"index=False?) and would become a feature; drop it or name it"
+        )
+    return table
 
 
 def canonical(table: pd.DataFrame, task: str, target: str, where: str) -> pd.DataFrame:
@@ -63,6 +72,12 @@ def canonical(table: pd.DataFrame, task: str, target: str, where: str) -> pd.Dat
         table = table.rename(columns={target: renamed})
     if renamed == LABEL and task != "regress":  # classes are names; a regression keeps its numbers
         table[LABEL] = table[LABEL].astype(str).where(table[LABEL].notna())
+    if task in ("classify", "label_steps"):
+        classes = table[LABEL].dropna().unique()
+        if len(classes) == 1:  # nothing to learn: any model scores accuracy 1.0
+            raise DataError(
+                f"{where}: target column {target!r} holds one class ({classes[0]!r}) on every row; task {task} needs at least two"
+            )
     return table
 
 

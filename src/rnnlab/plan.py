@@ -24,9 +24,28 @@ def plan(config: Config) -> dict:
         "plan": {
             "ingest": [ds for ds in config.pipeline.datasets if config.dataset(ds).source != IMPORTED],
             "prepare": list(config.pipeline.datasets),
-            "train": {f"{a}-{ds}": {"architecture": a, "dataset": ds} for a, ds in config.pairs()},
+            "train": train_stages(config),
         }
     }
+
+
+def train_stages(config: Config) -> dict[str, dict[str, str]]:
+    """Stage key ``<architecture>-<dataset>`` -> the pair, for every pair the pipeline trains.
+
+    Two pairs with one key would make one DVC stage (and one models/ folder) for both, so that stops the plan.
+    The name rule (no ``-`` in a name) keeps keys distinct; this check holds whatever names reach it.
+    """
+    stages: dict[str, dict[str, str]] = {}
+    for a, ds in config.pairs():
+        key = f"{a}-{ds}"
+        if key in stages:
+            first = stages[key]
+            raise ConfigError(
+                f"{PLAN_FILE}: architecture {first['architecture']!r} on dataset {first['dataset']!r} and "
+                f"architecture {a!r} on dataset {ds!r} both make stage key {key!r}; rename one of them in params.yaml"
+            )
+        stages[key] = {"architecture": a, "dataset": ds}
+    return stages
 
 
 def render(config: Config) -> str:

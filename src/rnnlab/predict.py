@@ -1,4 +1,8 @@
-"""Prediction from files with a registered model (``rnnlab predict``)."""
+"""Prediction from files with a registered model (``rnnlab predict``).
+
+``--model`` is trusted input only: an MLflow pyfunc is a cloudpickle, and loading one runs whatever
+code it holds. Point it at models this project (or someone you trust) logged, never at a downloaded one.
+"""
 
 from __future__ import annotations
 

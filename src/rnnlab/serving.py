@@ -15,6 +15,11 @@ columns (or ``token``); target columns are allowed and ignored. Output, sorted b
     forecast        one row per sequence: the target's next value, in its own units
     regress         one row per sequence: the predicted value, in the target's own units
     seq2seq         one row per sequence: the output symbols, space-separated (as the label is written)
+
+A request is bounded by params.yaml's ``serving`` section (rows, sequences, steps per sequence), copied
+into the model when it is logged; a model logged without limits takes any size. Unusable input
+raises ``RequestError``: ``rnnlab predict`` prints its one line, and the MLflow scoring server
+answers HTTP 400 with that line as the message and no stack trace.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import torch
 from torch import nn
 
 import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from rnnlab.data.batching import SequenceSet, encode
 from rnnlab.data.prepare import check_parties, normalize
 from rnnlab.data.table import LABEL, SEQUENCE_ID, SPEAKER, STEP, TOKEN, label_mode, speaker_index, validate_table
@@ -34,15 +41,42 @@ from rnnlab.tasks import TASKS
 
 PREDICT_BATCH_SIZE = 64  # inference batches: memory only, results do not depend on it
 META_KEYS = ("dataset", "task", "features", "parties", "vocabulary", "classes", "normalizer", "target", "target_scale", "target_signed")
+LIMITS = ("max_rows", "max_sequences", "max_steps")  # params.yaml serving.<key>; meta["limits"] holds them
+
+
+class RequestError(MlflowException, DataError):
+    """Input a served model cannot answer: a DataError for ``rnnlab predict`` and, for the scoring
+    server, an MlflowException with INVALID_PARAMETER_VALUE (HTTP 400, no stack_trace field). The
+    server prefixes a caught exception's message with a dump of the request data; this message
+    stays the one sentence it was made with, so the client reads only what is wrong."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
+
+    @property
+    def message(self) -> str:
+        return self.args[0] if self.args else ""
+
+    @message.setter
+    def message(self, value: str) -> None:
+        pass  # the sentence is fixed at construction (args[0])
 
 
 class SequenceModel(mlflow.pyfunc.PythonModel):
-    def __init__(self, model: nn.Module, meta: dict) -> None:
+    def __init__(self, model: nn.Module, meta: dict, limits: dict | None = None) -> None:
+        """``limits``: params.yaml's serving section (max_rows, max_sequences, max_steps); None = no limit."""
         self.model = model.eval()
         self.meta = {k: meta[k] for k in META_KEYS if k in meta}
+        if limits is not None:
+            self.meta["limits"] = {k: int(limits[k]) for k in LIMITS}
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return predict_table(self.model, self.meta, pd.DataFrame(model_input))
+        try:
+            return predict_table(self.model, self.meta, pd.DataFrame(model_input))
+        except RequestError:
+            raise
+        except DataError as err:
+            raise RequestError(str(err)) from None
 
     def score(self, table: pd.DataFrame, batch_size: int = PREDICT_BATCH_SIZE) -> dict[str, float]:
         """The task's metrics on a labelled table in raw units (as ingest wrote it), with this model's own encoding."""
@@ -55,12 +89,45 @@ def input_columns(meta: dict) -> list[str]:
     return [TOKEN] if meta.get("vocabulary") else list(meta["features"]) + ([SPEAKER] if meta.get("parties") else [])
 
 
+def check_columns(meta: dict, table: pd.DataFrame) -> None:
+    """The columns this model reads are all there: sequence_id, step and its input columns."""
+    required = [SEQUENCE_ID, STEP, *input_columns(meta)]
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise DataError(
+            f"input for {meta['dataset']}: missing input column(s) {', '.join(map(repr, missing))} "
+            f"(expected: {', '.join(required)})"
+        )
+
+
+def check_limits(meta: dict, table: pd.DataFrame) -> None:
+    """A request within the model's limits (meta["limits"], from params.yaml's serving section); none if absent."""
+    limits = meta.get("limits")
+    if not limits:
+        return
+    where = f"input for {meta['dataset']}"
+    if len(table) > limits["max_rows"]:
+        raise DataError(
+            f"{where}: {len(table)} rows exceed the limit of {limits['max_rows']} per request "
+            f"(serving.max_rows in params.yaml)"
+        )
+    lengths = table.groupby(SEQUENCE_ID, sort=False, dropna=False).size()
+    if len(lengths) > limits["max_sequences"]:
+        raise DataError(
+            f"{where}: {len(lengths)} sequences exceed the limit of {limits['max_sequences']} per request "
+            f"(serving.max_sequences in params.yaml)"
+        )
+    if len(lengths) and lengths.max() > limits["max_steps"]:
+        raise DataError(
+            f"{where}: sequence {lengths.idxmax()!r} has {lengths.max()} steps, over the limit of "
+            f"{limits['max_steps']} per sequence (serving.max_steps in params.yaml)"
+        )
+
+
 def model_input(meta: dict, table: pd.DataFrame, with_targets: bool) -> SequenceSet:
     """Check a raw table has what this model reads, then normalize and encode it as training did."""
     where = f"input for {meta['dataset']}"
-    missing = [c for c in input_columns(meta) if c not in table.columns]
-    if missing:
-        raise DataError(f"{where}: missing input column(s) {', '.join(map(repr, missing))} (expected: {', '.join(input_columns(meta))})")
+    check_columns(meta, table)
     targets = [LABEL] if with_targets and TASKS[meta["task"]].target != "token" else []
     table = table[[SEQUENCE_ID, STEP, *input_columns(meta), *targets]]
     validate_table(table, where, label_mode(meta["task"]) if with_targets else None)
@@ -72,6 +139,8 @@ def model_input(meta: dict, table: pd.DataFrame, with_targets: bool) -> Sequence
 
 
 def predict_table(model: nn.Module, meta: dict, table: pd.DataFrame) -> pd.DataFrame:
+    check_columns(meta, table)
+    check_limits(meta, table)
     data = model_input(meta, table, with_targets=False)
     task = meta["task"]
     answers = forward_all(model, data, PREDICT_BATCH_SIZE, task)

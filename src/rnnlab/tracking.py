@@ -55,21 +55,49 @@ def experiment_artifacts(config: Config, root: Path, dataset: str) -> str:
 
 
 def ensure_experiment(client, config: Config, root: Path, dataset: str) -> str:
-    """Experiment id for ``dataset``, created with its artifact location on first use."""
+    """Experiment id for ``dataset``, created with its artifact location on first use.
+
+    A deleted experiment (``mlflow experiments delete``, the UI's delete) still holds its name, and MLflow
+    creates no runs in it; it is restored, runs and artifacts as they were, and one line on stderr says so.
+    """
+    import sys
+
     name = experiment_name(dataset)
     found = client.get_experiment_by_name(name)
+    if found is not None and found.lifecycle_stage == "deleted":
+        client.restore_experiment(found.experiment_id)
+        print(f"rnnlab: MLflow experiment {name!r} (id {found.experiment_id}) was deleted: restored it to log this run "
+              "(to start it afresh, delete it and purge it with `mlflow gc`)", file=sys.stderr)
     if found is not None:
         return found.experiment_id
     return client.create_experiment(name, artifact_location=experiment_artifacts(config, root, dataset))
 
 
+# What the pipeline itself rewrites: a difference here says nothing about the code or params a run used.
+PIPELINE_OUTPUTS = ("dvc.lock", "plan.yaml", "reports")
+
+
+def changed_sources(root: Path) -> list[str] | None:
+    """Tracked files that differ from the commit, the pipeline's own outputs left out (None: not a git
+    checkout). Non-empty means the code, the params or the data pointers differ from the commit."""
+    excluded = [f":(exclude){path}" for path in PIPELINE_OUTPUTS]
+    try:
+        result = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *excluded],
+            cwd=root, capture_output=True, text=True, check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return [line[3:] for line in result.stdout.splitlines() if line.strip()]
+
+
 def git_commit(root: Path) -> str:
+    """The commit the project is at, with ``-dirty`` when code or params differ from it."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True)
-        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return out.stdout.strip() + ("-dirty" if changed_sources(root) else "")
 
 
 def dvc_output_md5(root: Path, stage: str, path: str) -> str | None:

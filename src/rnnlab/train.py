@@ -9,9 +9,13 @@ run.
 - Batches are length-bucketed and sharded per rank; validation metrics are computed from every
   rank's predictions gathered together, so they equal a single-process pass over the whole split.
 - Interrupted training resumes: ``last.ckpt`` is written every epoch beside ``resume.json`` (the
-  MLflow run id and a fingerprint of the settings and data). Run again with the same fingerprint,
-  training continues from that checkpoint in the same MLflow run and ends where an uninterrupted
-  run ends (the RNG state travels in the checkpoint).
+  MLflow run id and a fingerprint of the settings, the data, the code the run imports and the
+  library versions). Run again with the same fingerprint, training continues from that checkpoint
+  in the same MLflow run and ends where an uninterrupted run ends (the RNG state travels in the
+  checkpoint); a value already logged for a step is not logged again, so a kill between logging an
+  epoch and checkpointing it leaves one value per step. A checkpoint that cannot continue (other
+  settings or code, an unreadable file, its MLflow run gone) is set aside with one line, and the
+  run starts fresh.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import mlflow
-from rnnlab import plots, tracking
+from rnnlab import files, plots, tracking
+from rnnlab.code import code_sha256
 from rnnlab.config import Config, TrainConfig, load_config, project_root
 from rnnlab.data.batching import LengthBucketBatchSampler, SequenceSet, collate, encode
 from rnnlab.data.prepare import read_prepared
@@ -53,9 +58,12 @@ from rnnlab.tasks import TASKS
 MONITOR = "val_loss"  # early stopping and checkpoint selection: validation split only
 SYSTEM_METRICS_INTERVAL_S = 1  # MLflow samples CPU and memory this often (default 10 s: most runs here are shorter)
 RESUME_FILE = "resume.json"
+TRAINING_CODE = "rnnlab.train"  # the entry point whose imports make up a run's code fingerprint
 PROMPT_TOKENS = 16  # language models continue the first tokens of validation sequences
-# Fault injection for the kill-and-resume test: SIGKILL this process after the given epoch's checkpoint.
+# Fault injection for the kill-and-resume tests: SIGKILL this process once the given epoch is
+# checkpointed, or once its metrics are logged but before its checkpoint is written.
 KILL_AFTER_EPOCH_ENV = "RNNLAB_KILL_AFTER_EPOCH"
+KILL_BEFORE_CHECKPOINT_ENV = "RNNLAB_KILL_BEFORE_CHECKPOINT"
 
 # Lightning 2.6.6 with torch 2.13 warns from its own pytree helper on every batch.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
@@ -107,7 +115,7 @@ class SequenceModule(L.LightningModule):
         out = self.model(batch.x, batch.lengths, batch.y)  # the target is offered for teacher forcing
         loss = self.loss(out.prediction, batch.y)
         total = loss + out.aux_loss
-        if not torch.isfinite(total):
+        if not _finite_everywhere(total):  # every rank stops together: one alone would hang the others
             raise RnnlabError(
                 f"training stopped: the loss is {total.item()} at epoch {self.current_epoch}, batch {batch_idx} "
                 f"(try a lower train.learning_rate or train.gradient_clip)"
@@ -144,6 +152,14 @@ class SequenceModule(L.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+
+
+def _finite_everywhere(value: torch.Tensor) -> bool:
+    """True when ``value`` is finite on this rank and, under DDP, on every other rank too."""
+    finite = torch.isfinite(value.detach()).all().to(torch.int32).reshape(1)
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+    return bool(finite.item())
 
 
 def _gather(parts: list) -> list:
@@ -191,8 +207,37 @@ class KillAfterEpoch(Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+class KillBeforeCheckpoint(Callback):
+    """Test hook: die once epoch ``epoch``'s validation metrics are logged, before its checkpoint
+    (Lightning runs ModelCheckpoint's ``on_validation_end`` after every other callback's)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == self.epoch and not trainer.sanity_checking:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class OncePerStepLogger(MLFlowLogger):
+    """MLFlowLogger that skips a metric already logged for that step in the run, so a resumed
+    training that repeats a step logged before the kill leaves one value per step."""
+
+    def __init__(self, tracking_uri: str, run_id: str) -> None:
+        super().__init__(tracking_uri=tracking_uri, run_id=run_id)
+        client = mlflow.MlflowClient(tracking_uri)
+        self._logged = {(m.key, m.step) for key in client.get_run(run_id).data.metrics for m in client.get_metric_history(run_id, key)}
+
+    def log_metrics(self, metrics, step=None) -> None:
+        fresh = {k: v for k, v in metrics.items() if (k, step or 0) not in self._logged}
+        self._logged |= {(k, step or 0) for k in fresh}
+        if fresh:
+            super().log_metrics(fresh, step)
+
+
 def fingerprint(config: Config, architecture: str, dataset: str, seed: int, data_sha256: str) -> str:
-    """What must match for a checkpoint to be resumed: settings, seed and the prepared data."""
+    """What must match for a checkpoint to be resumed or a run reused: settings, seed, the prepared
+    data, and the code and library versions the training runs with."""
     settings = {
         "architecture": config.architecture(architecture).model_dump(),
         "dataset": config.dataset(dataset).model_dump(),
@@ -200,17 +245,36 @@ def fingerprint(config: Config, architecture: str, dataset: str, seed: int, data
         "trainer": config.trainer.model_dump(),
         "seed": seed,
         "data": data_sha256,
+        "code": code_sha256(TRAINING_CODE),
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
-def resumable(out: Path, fp: str) -> dict | None:
-    """The resume record if ``out`` holds an unfinished training with the same fingerprint."""
-    record = out / RESUME_FILE
-    if not ((out / "last.ckpt").is_file() and record.is_file() and not (out / "run.json").is_file()):
+def resumable(out: Path, fp: str, client, quiet: bool = False) -> dict | None:
+    """The resume record if ``out`` holds an unfinished training that can continue: the same
+    fingerprint, a checkpoint that loads, and its MLflow run still there. Otherwise None, after one
+    line saying why when there was something to resume."""
+    record, checkpoint = out / RESUME_FILE, out / "last.ckpt"
+    if (out / "run.json").is_file() or not checkpoint.is_file():
         return None
-    state = json.loads(record.read_text())
-    return state if state.get("fingerprint") == fp else None
+    why = None
+    try:
+        state = json.loads(record.read_text())
+        if state.get("fingerprint") != fp:
+            why = "its settings, data or code differ from this run's"
+        elif client.get_run(state["run_id"]).info.lifecycle_stage != "active":
+            why = f"its MLflow run {state['run_id']} is deleted"
+        else:
+            torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    except mlflow.exceptions.MlflowException:
+        why = f"its MLflow run {state['run_id']} is not in the tracking store"
+    except Exception as err:  # an unreadable record or checkpoint: nothing to continue from
+        why = f"it cannot be read ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+    if why is None:
+        return state
+    if not quiet:
+        print(f"not resuming {checkpoint}: {why}; starting fresh", flush=True)
+    return None
 
 
 def build_trainer(config: Config, train_cfg: TrainConfig, out: Path) -> L.Trainer:
@@ -221,6 +285,8 @@ def build_trainer(config: Config, train_cfg: TrainConfig, out: Path) -> L.Traine
     ]
     if os.environ.get(KILL_AFTER_EPOCH_ENV):
         callbacks.append(KillAfterEpoch(int(os.environ[KILL_AFTER_EPOCH_ENV])))
+    if os.environ.get(KILL_BEFORE_CHECKPOINT_ENV):
+        callbacks.append(KillBeforeCheckpoint(int(os.environ[KILL_BEFORE_CHECKPOINT_ENV])))
     return L.Trainer(
         max_epochs=train_cfg.max_epochs,
         accelerator=trainer_cfg.accelerator,
@@ -239,10 +305,11 @@ def build_trainer(config: Config, train_cfg: TrainConfig, out: Path) -> L.Traine
     )
 
 
-def train_run(config: Config, root: Path, architecture: str, dataset: str, seed: int) -> dict | None:
+def train_run(config: Config, root: Path, architecture: str, dataset: str, seed: int, home: Path | None = None) -> dict | None:
     """Train one (architecture, dataset, seed); log it to MLflow; write run.json.
 
-    Returns the summary on global rank 0, None on the other ranks.
+    ``home``: the folder of the runs (``paths.models_home``, the pipeline's, by default; a study
+    passes its own). Returns the summary on global rank 0, None on the other ranks.
     """
     arch_params, train_cfg = config.architecture(architecture), config.train_for(dataset)
     config.dataset(dataset)
@@ -253,23 +320,24 @@ def train_run(config: Config, root: Path, architecture: str, dataset: str, seed:
     model = build_model(arch_params, meta)
     module = SequenceModule(model, meta, train_cfg.learning_rate, train_cfg.weight_decay, train_cfg.gradient_noise, train_cfg.huber_delta)
 
-    out = seed_dir(root, dataset, architecture, seed)
+    out = seed_dir(root, dataset, architecture, seed, home)
     data_sha256 = tracking.folder_sha256(prepared_dir(root, dataset))  # hashed once: resume fingerprint and run tag
     fp = fingerprint(config, architecture, dataset, seed, data_sha256)
-    resume = resumable(out, fp)
+    uri = tracking.prepare_store(config, root)
+    client = mlflow.MlflowClient(uri)
     trainer = build_trainer(config, train_cfg, out)
-    if trainer.global_rank != 0:
+    if trainer.global_rank != 0:  # rank 0 decided before launching the others; its resume.json says what
+        resume = resumable(out, fp, client, quiet=True)
         trainer.fit(module, datamodule=SequenceData(train_set, val_set, train_cfg, seed), ckpt_path=out / "last.ckpt" if resume else None)
         _write_weight_hash(out, trainer.global_rank, model)
         return None
 
+    resume = resumable(out, fp, client)
     if not resume:
-        if out.exists():
-            shutil.rmtree(out)
-        out.mkdir(parents=True)
-    uri = tracking.prepare_store(config, root)
+        _abandon(out, client)
+        out.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
-    experiment_id = tracking.ensure_experiment(mlflow.MlflowClient(uri), config, root, dataset)
+    experiment_id = tracking.ensure_experiment(client, config, root, dataset)
     mlflow.set_system_metrics_sampling_interval(SYSTEM_METRICS_INTERVAL_S)
     mlflow.set_system_metrics_samples_before_logging(1)
     if resume:
@@ -283,15 +351,15 @@ def train_run(config: Config, root: Path, architecture: str, dataset: str, seed:
             log_system_metrics=True,  # CPU, memory (and GPU where present) beside the training curves
         )
         mlflow.log_params(tracking.run_params(config, architecture, dataset))
-        (out / RESUME_FILE).write_text(json.dumps({"fingerprint": fp, "run_id": active.info.run_id}) + "\n")
+        files.write_json(out / RESUME_FILE, {"fingerprint": fp, "run_id": active.info.run_id}, indent=None)
     run_id = active.info.run_id
-    trainer.loggers = [MLFlowLogger(tracking_uri=uri, run_id=run_id)]
+    trainer.loggers = [OncePerStepLogger(tracking_uri=uri, run_id=run_id)]
     try:
         started = time.perf_counter()
         trainer.fit(module, datamodule=SequenceData(train_set, val_set, train_cfg, seed), ckpt_path=out / "last.ckpt" if resume else None)
         train_time = time.perf_counter() - started  # of this process: a resumed run counts its own part
         _write_weight_hash(out, 0, model)
-        summary = _finish(config, root, architecture, dataset, seed, trainer, module, meta, val_set, run_id, train_time)
+        summary = _finish(config, root, out, architecture, dataset, seed, trainer, module, meta, val_set, run_id, train_time)
     except BaseException:
         mlflow.end_run(status="KILLED")
         raise
@@ -299,9 +367,23 @@ def train_run(config: Config, root: Path, architecture: str, dataset: str, seed:
     return summary
 
 
-def _finish(config, root, architecture, dataset, seed, trainer, module, meta, val_set, run_id, train_time) -> dict:
+def _abandon(out: Path, client) -> None:
+    """Clear a run folder that will not be resumed. Its unfinished MLflow run, if any, is marked
+    KILLED rather than left RUNNING as if alive."""
+    record = out / RESUME_FILE
+    if record.is_file() and not (out / "run.json").is_file():
+        try:
+            run_id = json.loads(record.read_text())["run_id"]
+            if client.get_run(run_id).info.status == "RUNNING":
+                client.set_terminated(run_id, status="KILLED")
+        except Exception:  # an unreadable record or a run no longer in the store: nothing to close
+            pass
+    if out.exists():
+        shutil.rmtree(out)
+
+
+def _finish(config, root, out, architecture, dataset, seed, trainer, module, meta, val_set, run_id, train_time) -> dict:
     """Reload the best checkpoint, score it on validation in one process, log everything, write run.json."""
-    out = seed_dir(root, dataset, architecture, seed)
     checkpoint = trainer.checkpoint_callback
     best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
     module.load_state_dict(best["state_dict"])
@@ -327,8 +409,8 @@ def _finish(config, root, architecture, dataset, seed, trainer, module, meta, va
         **val_metrics,
     }
     _log_results(config, root, run_id, model, summary, (predicted, target, val_set), meta)
-    (out / "last.ckpt").unlink(missing_ok=True)  # finished: nothing to resume
-    (out / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
+    files.write_json(out / "run.json", summary)  # run.json before the unlink: a kill between leaves a finished run
+    (out / "last.ckpt").unlink(missing_ok=True)
     return summary
 
 
@@ -339,14 +421,16 @@ def _write_weight_hash(out: Path, rank: int, model: nn.Module) -> None:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     (out / "ranks").mkdir(parents=True, exist_ok=True)
-    (out / "ranks" / f"rank_{rank}.sha256").write_text(digest.hexdigest() + "\n")
+    files.write_text(out / "ranks" / f"rank_{rank}.sha256", digest.hexdigest() + "\n")
 
 
 def _log_results(config: Config, root: Path, run_id: str, model: nn.Module, summary: dict, val_answers, meta: dict) -> None:
     """Final metrics, learning curves, the task's pictures and the model, into the training run."""
     client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
+    logged = client.get_run(run_id).data.metrics  # a run finished again after a kill here keeps one value each
     for key in ("best_epoch", "epochs_trained", "steps_trained", "num_params", "train_time_s", *[k for k in summary if k.startswith("best_val_")]):
-        client.log_metric(run_id, key, float(summary[key]))
+        if key not in logged:
+            client.log_metric(run_id, key, float(summary[key]))
     metric_names = [k.removeprefix("best_val_") for k in summary if k.startswith("best_val_") and k != "best_val_loss"]
     curves = ["train_loss", "val_loss", *[f"val_{name}" for name in metric_names]]
     history = {name: [m.value for m in sorted(client.get_metric_history(run_id, name), key=lambda m: m.step)] for name in curves}
@@ -358,7 +442,7 @@ def _log_results(config: Config, root: Path, run_id: str, model: nn.Module, summ
             client.log_artifact(run_id, str(path), "plots" if path.suffix == ".png" else "samples")
     mlflow.pyfunc.log_model(  # into the active run
         name="model",
-        python_model=SequenceModel(model.eval(), meta),
+        python_model=SequenceModel(model.eval(), meta, limits=config.serving.model_dump()),
         pip_requirements=[f"{p}=={_version(p)}" for p in tracking.MODEL_REQUIREMENTS_PACKAGES],
         code_paths=[str(Path(__file__).resolve().parent)],  # the rnnlab package travels with the model
     )
@@ -423,7 +507,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, required=True)
     args = parser.parse_args(argv)
     root = project_root()
-    summary = train_run(load_config(root / "params.yaml"), root, args.architecture, args.dataset, args.seed)
+    config = load_config(root / "params.yaml")
+    from rnnlab.config import launch_problem
+    from rnnlab.errors import ConfigError
+
+    if problem := launch_problem(config.trainer, os.environ):  # before Lightning starts waiting for other nodes
+        raise ConfigError(problem)
+    summary = train_run(config, root, args.architecture, args.dataset, args.seed)
     if summary is not None:
         print(json.dumps(summary))
 

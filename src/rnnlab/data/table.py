@@ -116,6 +116,12 @@ def validate_table(df: pd.DataFrame, where: str, label: str | None = "sequence")
             raise DataError(f"{where}: missing column {column!r} (columns: {', '.join(map(str, df.columns))})")
     if len(df) == 0:
         raise DataError(f"{where}: the table has zero sequences")
+    if df[SEQUENCE_ID].isna().any():  # later messages name a row by its sequence_id; a missing one would blame another
+        at = int(np.argmax(df[SEQUENCE_ID].isna().to_numpy()))
+        raise DataError(f"{where}: column 'sequence_id' is empty at row {df.index[at]} (step {df[STEP].iloc[at]})")
+    if df[STEP].isna().any():
+        at = int(np.argmax(df[STEP].isna().to_numpy()))
+        raise DataError(f"{where}: column 'step' is empty at row {df.index[at]} (sequence {df[SEQUENCE_ID].iloc[at]!r})")
     _check_inputs(df, where)
     if label and df[LABEL].isna().any():
         row = df[df[LABEL].isna()].iloc[0]

@@ -15,6 +15,10 @@
 
 from __future__ import annotations
 
+import _compat_pickle
+import builtins
+import codecs
+import collections
 import pickle
 from pathlib import Path
 
@@ -30,6 +34,20 @@ NEGATIVE = 0
 # conv-emotion's label indices (its loaders' comments): IEMOCAP's six classes and MELD's seven emotions.
 IEMOCAP_LABELS = ("happy", "sad", "neutral", "angry", "excited", "frustrated")
 MELD_LABELS = ("neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger")
+# The globals a conv-emotion feature pickle may name: containers, numbers, strings and numpy arrays, as numpy
+# 1.x (numpy.core) and 2.x (numpy._core) write them, at every pickle protocol. Python 2's names
+# (__builtin__.set) are read as Python 3's. Anything else (os.system, builtins.eval, a class) is refused.
+CONTAINERS = ("dict", "list", "tuple", "set", "frozenset", "str", "bytes", "bytearray", "int", "float", "complex")
+NUMPY_FUNCTIONS = {"multiarray": ("_reconstruct", "scalar"), "numeric": ("_frombuffer",)}  # numpy._core.<module>.<name>
+PICKLE_GLOBALS = {
+    **{("builtins", name): getattr(builtins, name) for name in CONTAINERS},
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("_codecs", "encode"): codecs.encode,  # bytes in a protocol 0–2 pickle
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    **{(f"{package}.{module}", name): getattr(getattr(np._core, module), name)
+       for package in ("numpy.core", "numpy._core") for module, names in NUMPY_FUNCTIONS.items() for name in names},
+}
 
 
 class ConversationOptions(BaseModel):
@@ -106,10 +124,13 @@ def read_feature_pickle(path: Path) -> pd.DataFrame:
     videoAudio, videoVisual, videoSentence, trainVid, testVid. MELD (9 items): videoIDs,
     videoSpeakers (9-way one-hot), videoLabels (7 emotions), videoText, videoAudio, videoSentence,
     trainVid, testVid, videoSentiment. The two are told apart by their speakers.
+    A pickle can run any code as it loads; this one is read with ``PICKLE_GLOBALS`` only.
     """
     try:
         with open(path, "rb") as handle:
-            items = pickle.load(handle, encoding="latin1")
+            items = _FeatureUnpickler(handle, path).load()
+    except DataError:
+        raise
     except Exception as err:
         raise DataError(f"{path}: not a readable pickle: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
     if not isinstance(items, (tuple, list)) or len(items) != 9:
@@ -135,6 +156,23 @@ def read_feature_pickle(path: Path) -> pd.DataFrame:
     if not rows:
         raise DataError(f"{path}: no dialogues in trainVid or testVid")
     return pd.concat(rows, ignore_index=True)
+
+
+class _FeatureUnpickler(pickle.Unpickler):
+    """Python 2's latin-1 strings read as str; a global outside PICKLE_GLOBALS stops the load before it is called."""
+
+    def __init__(self, handle, path: Path) -> None:
+        super().__init__(handle, encoding="latin1")
+        self.path = path
+
+    def find_class(self, module: str, name: str):
+        key = _compat_pickle.NAME_MAPPING.get((module, name), (_compat_pickle.IMPORT_MAPPING.get(module, module), name))
+        if key not in PICKLE_GLOBALS:
+            raise DataError(
+                f"{self.path}: refused to load {module}.{name}: a conv-emotion feature pickle holds only containers, "
+                f"numbers, strings and numpy arrays (loading anything else could run code)"
+            )
+        return PICKLE_GLOBALS[key]
 
 
 def _is_iemocap(items) -> bool:
