@@ -32,9 +32,8 @@ $(STAMP): requirements.lock pyproject.toml
 venv: $(STAMP) ## build the virtual environment (pinned versions)
 
 pipeline: $(STAMP) ## run the whole pipeline (DVC -> Prefect -> Lightning -> MLflow); reruns only stale stages
-	$(PY) -m rnnlab.cli plan
 	$(PY) -m rnnlab.services start prefect
-	PREFECT_API_URL=$(PREFECT_URL)/api dvc repro
+	PREFECT_API_URL=$(PREFECT_URL)/api $(PY) -m rnnlab.lock "make pipeline" -- $(SHELL) -c '$(PY) -m rnnlab.cli plan && dvc repro'
 	@echo "leaderboard: reports/leaderboard.md   runs: make ui   flows: make prefect-ui"
 
 test: $(STAMP) ## run the test suite

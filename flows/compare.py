@@ -1,4 +1,5 @@
-"""compare: evaluate every trained run on its test split, write reports/, decide the champions."""
+"""compare: evaluate every trained run on its test split, decide the champions, write reports/, then
+move the champion aliases (last, so a crash never leaves an alias moved that the reports do not show)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,13 @@ def evaluate(dataset: str, architecture: str, seed: int) -> dict:
 
 @task
 def champion(dataset: str, candidate: dict) -> dict:
-    return steps.decide_champion(load_config(), project_root(), dataset, candidate)
+    decision = steps.decide_champion(load_config(), project_root(), dataset, candidate)
+    return steps.register_candidate(load_config(), project_root(), decision)
+
+
+@task
+def promote(decision: dict) -> None:
+    steps.move_alias(load_config(), project_root(), decision)
 
 
 @task
@@ -54,6 +61,8 @@ def compare() -> str:
         print(f"{dataset}: candidate {rows[0]['architecture']} (val {metric} {rows[0]['best_val_' + metric]:.4f}); "
               f"champion {'promoted' if decisions[dataset]['promoted'] else 'kept'}: {decisions[dataset]['reason']}")
     path = reports(tables, decisions, figure_files, references)
+    for decision in decisions.values():
+        promote(decision)
     print(f"leaderboard: {path}")
     return path
 

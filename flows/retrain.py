@@ -8,6 +8,10 @@ Each pass re-ingests every source (an unchanged source gives byte-identical outp
 downstream is stale), asks DVC which stages are stale, and reproduces only those. Compare then
 promotes a new champion only if it beats the current one on validation by the margin in
 params.yaml. The decision is a Prefect markdown artifact and a line in reports/retrain_history.jsonl.
+
+A pass holds the project lock (a ``make pipeline`` or an import running at the same time makes it
+skip, saying so), and trains only what is committed: when code, params or data pointers differ
+from the commit it refuses, saying which files. Every pass writes its line, a failed one too.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from datetime import datetime, timezone
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
+from rnnlab import tracking
 from rnnlab.compare import DECISIONS_FILE
 from rnnlab.config import load_config, project_root
 from rnnlab.errors import exit_on_user_error
+from rnnlab.lock import ProjectBusy, project_lock
 from rnnlab.paths import reports_dir
 from rnnlab.plan import plan, write_plan
 
@@ -55,37 +61,74 @@ def reproduce() -> list[str]:
 
 @task
 def record(entry: dict) -> str:
-    with open(reports_dir(project_root()) / HISTORY_FILE, "a") as history:
-        history.write(json.dumps(entry) + "\n")
-    lines = [f"# Retraining {entry['time']}", ""]
-    if not entry["retrained"]:
-        lines.append("Data and params unchanged since the last run: nothing retrained, champions kept.")
-    else:
-        lines += [f"Stale stages: {', '.join(f'`{s}`' for s in entry['stale'])}; reproduced: "
-                  f"{', '.join(f'`{s}`' for s in entry['reproduced']) or 'none (restored from the DVC run cache)'}", ""]
-        if "decisions" not in entry:
-            lines.append("No new comparison ran: champions kept.")
-        for d in entry.get("decisions", {}).values():
-            verdict = "**promoted**" if d["promoted"] else "kept"
-            lines.append(f"- `{d['registered_model']}`: champion version {d['champion_version']} {verdict} — {d['reason']}")
-    markdown = "\n".join(lines)
+    history = reports_dir(project_root()) / HISTORY_FILE
+    history.parent.mkdir(parents=True, exist_ok=True)
+    with open(history, "a") as out:  # one short line per pass: appended whole
+        out.write(json.dumps(entry) + "\n")
+    markdown = "\n".join([f"# Retraining {entry['time']}", "", *summary_lines(entry)])
     create_markdown_artifact(markdown, key="retrain-decision", description="rnnlab scheduled retraining")
     return markdown
 
 
+def summary_lines(entry: dict) -> list[str]:
+    """What a pass did, in words."""
+    for outcome in ("refused", "skipped", "failed"):
+        if outcome in entry:
+            return [f"Retraining {outcome}: {entry[outcome]}. Champions kept."]
+    if not entry["retrained"]:
+        return ["Data and params unchanged since the last run: nothing retrained, champions kept."]
+    lines = [f"Stale stages: {', '.join(f'`{s}`' for s in entry['stale'])}; reproduced: "
+             f"{', '.join(f'`{s}`' for s in entry['reproduced']) or 'none (restored from the DVC run cache)'}", ""]
+    if "decisions" not in entry:
+        lines.append("No new comparison ran: champions kept.")
+    for d in entry.get("decisions", {}).values():
+        verdict = "**promoted**" if d["promoted"] else "kept"
+        lines.append(f"- `{d['registered_model']}`: champion version {d['champion_version']} {verdict} — {d['reason']}")
+    return lines
+
+
+def uncommitted(root) -> str | None:
+    """Why the working tree is not what a scheduled pass may train from (None: it is)."""
+    changed = tracking.changed_sources(root)
+    if changed is None:
+        return f"{root} is not a git checkout, so the code and params a pass would train with are not recorded"
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        return f"the working tree differs from commit {tracking.git_commit(root)[:12]} ({shown}); commit or revert first"
+    return None
+
+
 @flow(name="retrain", log_prints=True)
 def retrain() -> dict:
+    root = project_root()
+    entry: dict = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    try:
+        with project_lock(root, "the scheduled retrain"):
+            why = uncommitted(root)
+            if why:
+                entry["refused"] = why
+            else:
+                _retrain(root, entry)
+    except ProjectBusy as busy:
+        entry["skipped"] = str(busy)
+    except BaseException as err:
+        entry["failed"] = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[-1][:500]}"
+        print(record(entry))
+        raise
+    print(record(entry))
+    return entry
+
+
+def _retrain(root, entry: dict) -> None:
     config = load_config()
-    write_plan(project_root(), config)  # params.yaml may have changed since the last run
+    write_plan(root, config)  # params.yaml may have changed since the last run
     refresh_sources(plan(config)["plan"]["ingest"])  # built-in sources; imported data is tracked by DVC as it is
-    stale = stale_stages()
-    entry = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "stale": stale, "retrained": bool(stale)}
+    stale = entry["stale"] = stale_stages()
+    entry["retrained"] = bool(stale)
     if stale:
         entry["reproduced"] = reproduce()
         if "compare" in entry["reproduced"]:  # a new comparison made a new champion decision
-            entry["decisions"] = json.loads((reports_dir(project_root()) / DECISIONS_FILE).read_text())
-    print(record(entry))
-    return entry
+            entry["decisions"] = json.loads((reports_dir(root) / DECISIONS_FILE).read_text())
 
 
 def serve() -> None:

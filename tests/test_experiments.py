@@ -80,6 +80,27 @@ def test_copy_memory_study_reports_recall_and_the_memoryless_loss(project):
     assert "2 reused from an earlier identical run" in again
 
 
+def test_the_pipeline_training_the_same_pair_leaves_the_studys_runs_alone(project):
+    """Runs after the copy_memory study: the train stage's command for one of its pairs and seeds
+    trains into the pipeline's models/, and the study's runs are all still there and reused."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    study_run = project / "study_runs" / "copy_memory" / "copy_memory_100" / "lstm_copy" / "runs" / "seed_0" / "run.json"
+    before = json.loads(study_run.read_text())["run_id"]
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
+    stage = subprocess.run([sys.executable, "-m", "rnnlab.train", "--architecture", "lstm_copy", "--dataset", "copy_memory_100", "--seed", "0"],
+                           cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    assert stage.returncode == 0, stage.stderr[-3000:]
+    pipeline_run = json.loads((project / "models" / "copy_memory_100" / "lstm_copy" / "runs" / "seed_0" / "run.json").read_text())
+    assert pipeline_run["run_id"] != before
+    assert json.loads(study_run.read_text())["run_id"] == before
+    again = run_experiment(load_config(project / "params.yaml"), project, "copy_memory").read_text()
+    assert "2 reused from an earlier identical run" in again
+
+
 def test_adding_depth_study_measures_gradient_ratios(project):
     config = load_config(project / "params.yaml")
     text = run_experiment(config, project, "adding_depth").read_text()

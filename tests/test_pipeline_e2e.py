@@ -46,13 +46,14 @@ def project(tmp_path_factory):
     run = lambda *cmd: subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)  # noqa: E731
     profile = run("rnnlab", "profile", "smoke")
     assert profile.returncode == 0, profile.stderr
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "smoke profile")
     started = run(sys.executable, "-m", "rnnlab.services", "start", "prefect")
     assert started.returncode == 0, started.stdout + started.stderr
     env["PREFECT_API_URL"] = f"http://127.0.0.1:{env['RNNLAB_PREFECT_PORT']}/api"
     try:
         first = run("dvc", "repro")
         second = run("dvc", "repro")
-        yield {"root": root, "env": env, "first": first, "second": second, "run": run}
+        yield {"root": root, "env": env, "first": first, "second": second, "run": run, "git": git}
     finally:
         run(sys.executable, "-m", "rnnlab.services", "stop", "prefect")
 
@@ -174,6 +175,9 @@ def test_predict_command_answers_for_variable_length_sequences(project):
 
 
 def test_served_champion_answers_a_real_http_request(project):
+    """The champion over HTTP answers a good request, and a request without its columns gets a 400
+    with one sentence and no stack trace."""
+    import urllib.error
     import urllib.request
 
     import pandas as pd
@@ -195,6 +199,16 @@ def test_served_champion_answers_a_real_http_request(project):
             answers = json.loads(response.read())["predictions"]
         assert [a["sequence_id"] for a in answers] == sorted(chosen)
         assert all(a["prediction"].startswith("speaker_") for a in answers)
+
+        no_ids = json.dumps({"dataframe_split": table.drop(columns=["sequence_id"]).to_dict(orient="split")}).encode()
+        bad = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=no_ids, headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(bad, timeout=60)
+        assert refused.value.code == 400
+        error = json.loads(refused.value.read())
+        assert error["error_code"] == "INVALID_PARAMETER_VALUE" and "stack_trace" not in error, error
+        assert error["message"].startswith("input for japanese_vowels: missing input column(s) 'sequence_id'")
+        assert "\n" not in error["message"]
     finally:
         run(sys.executable, "-m", "rnnlab.services", "stop", "serve")
         env.pop("RNNLAB_SERVE_PORT")
@@ -225,9 +239,58 @@ def test_champion_moves_only_when_beaten_by_the_margin(project):
         assert client.get_model_version_by_alias(name, "champion").version == before.version
         promoted = compare.decide_champion(config, root, "japanese_vowels", {**candidate, "best_seed_val": score + margin + 0.01})
         assert promoted["promoted"] and "beats the champion" in promoted["reason"]
+        assert client.get_model_version_by_alias(name, "champion").version == before.version, "deciding moves nothing"
+        compare.move_alias(config, root, compare.register_candidate(config, root, promoted))
         now = client.get_model_version_by_alias(name, "champion")
         assert now.run_id == other.info.run_id and int(now.version) > int(before.version)
         assert client.get_model_version(name, before.version).run_id == before.run_id, "earlier champions stay as versions"
+    finally:
+        client.set_registered_model_alias(name, "champion", before.version)
+
+
+def test_champion_promotion_survives_a_crash_and_only_unusable_champions_are_replaced_unscored(project):
+    """Decide, register, write the reports, and only then move the alias: a compare that dies before
+    the alias moves promotes on the rerun, with the version it registered (no second one). A champion
+    that cannot answer this data is replaced; any other failure to re-score it stops compare."""
+    import mlflow
+
+    from rnnlab import compare
+    from rnnlab.config import load_config
+    from rnnlab.errors import RnnlabError
+
+    root = project["root"]
+    config = load_config(root / "params.yaml")
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+    name = "rnnlab-japanese_vowels"
+    before = client.get_model_version_by_alias(name, "champion")
+    versions = lambda: sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))  # noqa: E731
+    other = next(r for r in client.search_runs([client.get_experiment_by_name("rnnlab/japanese_vowels").experiment_id])
+                 if r.info.run_id != before.run_id and "architecture" in r.data.tags)
+    candidate = {"architecture": other.data.tags["architecture"], "best_seed": 0, "best_run_id": other.info.run_id, "best_seed_val": 2.0}
+    try:
+        first = compare.register_candidate(config, root, compare.decide_champion(config, root, "japanese_vowels", candidate))
+        registered = versions()
+        # ... the reports are written here, and the process dies before the alias moves
+        assert client.get_model_version_by_alias(name, "champion").version == before.version
+        again = compare.register_candidate(config, root, compare.decide_champion(config, root, "japanese_vowels", candidate))
+        assert again["promoted"] and again["champion_version"] == first["champion_version"] and versions() == registered
+        compare.move_alias(config, root, again)
+        assert client.get_model_version_by_alias(name, "champion").run_id == other.info.run_id
+
+        # A champion that answers another task (sunspots' forecaster) cannot score this data: replaced.
+        forecaster = client.get_model_version_by_alias("rnnlab-sunspots", "champion")
+        alien = client.create_model_version(name, forecaster.source, run_id=forecaster.run_id)
+        client.set_registered_model_alias(name, "champion", alien.version)
+        unusable = compare.decide_champion(config, root, "japanese_vowels", {**candidate, "best_seed_val": 0.0})
+        assert unusable["promoted"] and "cannot score the current validation split" in unusable["reason"], unusable
+        assert "'forecast'" in unusable["reason"]
+
+        # A champion whose model cannot be loaded at all is a failure, not a reason to promote.
+        lost = client.create_model_version(name, str(root / "mlflow" / "no-such-model"), run_id=forecaster.run_id)
+        client.set_registered_model_alias(name, "champion", lost.version)
+        with pytest.raises(RnnlabError, match=r"^compare stopped: re-scoring the champion of japanese_vowels .* no champion was changed$"):
+            compare.decide_champion(config, root, "japanese_vowels", candidate)
+        assert client.get_model_version_by_alias(name, "champion").version == lost.version
     finally:
         client.set_registered_model_alias(name, "champion", before.version)
 
@@ -249,19 +312,15 @@ def test_scheduled_retraining_runs_and_records_its_decision(project):
     completes; with unchanged data and params it retrains nothing and says so."""
     import urllib.request
 
-    root, run, env = project["root"], project["run"], project["env"]
+    root, run, env, git = project["root"], project["run"], project["env"], project["git"]
     params_path = root / "params.yaml"
     original = params_path.read_text()
     params = yaml.safe_load(original)
     params["schedule"]["interval_seconds"] = 10
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
-    api = env["PREFECT_API_URL"]
-
-    def post(path, body):
-        request = urllib.request.Request(api + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            answer = response.read()
-            return json.loads(answer) if answer else None
+    commit = lambda message: git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", message)  # noqa: E731
+    commit("every 10 s")  # a scheduled pass trains committed params only
+    post = prefect_api(env["PREFECT_API_URL"])
 
     completed = {"flows": {"name": {"any_": ["retrain"]}}, "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}
     try:
@@ -283,10 +342,61 @@ def test_scheduled_retraining_runs_and_records_its_decision(project):
     finally:
         run(sys.executable, "-m", "rnnlab.services", "stop", "scheduler")
         params_path.write_text(original)
+        commit("back to the smoke schedule")
     history = [json.loads(line) for line in (root / "reports" / "retrain_history.jsonl").read_text().splitlines()]
     assert history[0]["retrained"] is False and history[0]["stale"] == []
     artifacts = post("/artifacts/filter", {"artifacts": {"key": {"any_": ["retrain-decision"]}}})
     assert artifacts and "nothing retrained" in artifacts[0]["data"]
+
+
+def prefect_api(api: str):
+    """POST to the Prefect server's API as its own client does: with a CSRF token (the server
+    refuses state-changing requests without one)."""
+    import urllib.request
+    import uuid
+
+    client = uuid.uuid4().hex
+    with urllib.request.urlopen(f"{api}/csrf-token?client={client}", timeout=30) as response:
+        token = json.loads(response.read())["token"]
+    headers = {"Content-Type": "application/json", "Prefect-Csrf-Token": token, "Prefect-Csrf-Client": client}
+
+    def post(path, body):
+        request = urllib.request.Request(api + path, data=json.dumps(body).encode(), headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = response.read()
+            return json.loads(answer) if answer else None
+
+    return post
+
+
+def test_a_retrain_pass_refuses_uncommitted_params_and_skips_while_the_project_is_locked(project):
+    """A pass trains only committed code and params, and never runs beside another command that
+    holds the project lock; either way it writes its line in the history and trains nothing."""
+    root, run = project["root"], project["run"]
+    history = root / "reports" / "retrain_history.jsonl"
+    before = history.read_text().splitlines() if history.is_file() else []
+    params_path = root / "params.yaml"
+    original = params_path.read_text()
+    params_path.write_text(original + "\n# an uncommitted edit\n")
+    try:
+        refused = run(sys.executable, "flows/retrain.py")
+    finally:
+        params_path.write_text(original)
+    assert refused.returncode == 0, refused.stderr[-3000:]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom rnnlab.lock import project_lock\nwith project_lock(sys.argv[1], 'a test'):\n"
+         "    print('held', flush=True)\n    time.sleep(120)", str(root)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        skipped = run(sys.executable, "flows/retrain.py")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert skipped.returncode == 0, skipped.stderr[-3000:]
+    lines = [json.loads(line) for line in history.read_text().splitlines()[len(before):]]
+    assert len(lines) == 2, lines
+    assert "params.yaml" in lines[0]["refused"] and "commit or revert" in lines[0]["refused"] and "stale" not in lines[0]
+    assert "a test (pid" in lines[1]["skipped"] and "stale" not in lines[1]
 
 
 def test_language_model_and_forecast_runs_log_their_pictures(project):

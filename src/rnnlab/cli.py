@@ -39,10 +39,12 @@ def _check(args) -> None:
 
 def _plan(args) -> None:
     from rnnlab.config import load_config, project_root
+    from rnnlab.lock import project_lock
     from rnnlab.plan import write_plan
 
-    config = load_config()
-    path = write_plan(project_root(), config)
+    with project_lock(project_root(), "rnnlab plan"):
+        config = load_config()
+        path = write_plan(project_root(), config)
     print(f"{path.name}: {len(config.pairs())} training stage(s) over {len(config.pipeline.datasets)} dataset(s)")
     for architecture, dataset, why in config.skipped():
         print(f"  not trained: {architecture} on {dataset}: {why}")

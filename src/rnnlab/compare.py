@@ -6,11 +6,14 @@ metric (ties: lower validation loss). It replaces the registered champion only i
 validation split, it beats the champion by ``schedule.promote_margin``; the champion is re-scored
 on that split, so a change of data never compares numbers measured on different sequences.
 Test metrics are reported beside all this, never used to choose.
+
+Order, so that a crash at any point leaves nothing that a rerun reads wrongly: decide every
+dataset (the registry only read), register the promoted candidates (a version from the same run is
+reused), write the reports (each file atomically), and only then move the ``champion`` aliases.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -19,7 +22,7 @@ import pandas as pd
 import torch
 
 import mlflow
-from rnnlab import plots, tracking
+from rnnlab import files, plots, tracking
 from rnnlab.config import Config
 from rnnlab.data.batching import encode
 from rnnlab.data.prepare import read_prepared
@@ -27,12 +30,15 @@ from rnnlab.data.table import LABEL
 from rnnlab.evaluate import build_model, confusion, predict
 from rnnlab.paths import prepared_dir, reports_dir, seed_dir
 from rnnlab.results import mean_std, read_run
+from rnnlab.errors import DataError, RnnlabError
 from rnnlab.tasks import TASKS
 from rnnlab.yardsticks import PUBLISHED
 
 CHAMPION_ALIAS = "champion"
 MODEL_PREFIX = "rnnlab-"
 DECISIONS_FILE = "champions.json"
+# The registry's answers for "no such model" and "no such alias" (every other error is a real failure).
+NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
 def registered_model_name(dataset: str) -> str:
@@ -105,16 +111,23 @@ def raw_split(root: Path, dataset: str, part: str) -> pd.DataFrame:
 
 
 def score_model_version(config: Config, root: Path, dataset: str, version: str) -> float:
-    """The selection metric of a registered model version on the current validation split."""
+    """The selection metric of a registered model version on the current validation split.
+    DataError when that model cannot answer this data (another task, labels it never learned,
+    columns it does not find)."""
     model = mlflow.pyfunc.load_model(f"models:/{registered_model_name(dataset)}/{version}").unwrap_python_model()
-    metrics = model.score(raw_split(root, dataset, "val"), config.train.batch_size)
-    return metrics[TASKS[config.dataset(dataset).task].selection_metric]
+    task = config.dataset(dataset).task
+    metrics = model.score(raw_split(root, dataset, "val"), config.train.batch_size, task=task)
+    return metrics[TASKS[task].selection_metric]
 
 
 def decide_champion(config: Config, root: Path, dataset: str, candidate: dict) -> dict:
-    """Register the candidate and move the alias only if it beats the champion by the margin."""
-    mlflow.set_tracking_uri(tracking.tracking_uri(config, root))
-    client = mlflow.MlflowClient()
+    """Whether the candidate replaces the champion, and why; the registry is only read.
+
+    Promote when there is no champion, when the champion cannot answer the current data, or when
+    the candidate beats it on the current validation split by more than the margin. Any other
+    failure to re-score the champion stops compare with one line: a locked store or a bug must not
+    promote."""
+    client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
     name = registered_model_name(dataset)
     task = TASKS[config.dataset(dataset).task]
     metric = task.selection_metric
@@ -127,31 +140,75 @@ def decide_champion(config: Config, root: Path, dataset: str, candidate: dict) -
     }
     try:
         current = client.get_model_version_by_alias(name, CHAMPION_ALIAS)
-    except mlflow.exceptions.MlflowException:
+    except mlflow.exceptions.MlflowException as err:
+        if err.error_code not in NOT_FOUND:
+            raise RnnlabError(f"compare stopped: cannot read the champion of {dataset}: {_first_line(err)}; no champion was changed") from None
         current = None
-    if current is not None and current.run_id == candidate["best_run_id"]:
+    if current is None:
+        return {**decision, "promoted": True, "champion_version": None, "reason": "no champion yet"}
+    if current.run_id == candidate["best_run_id"]:
         return {**decision, "promoted": False, "champion_version": current.version, "reason": "the candidate already is the champion"}
-    if current is not None:
-        try:
-            champion_score = score_model_version(config, root, dataset, current.version)
-        except Exception as err:  # a champion that cannot read today's data is no longer usable
-            champion_score, why = None, f"the champion (version {current.version}) cannot score the current validation split: {err}"
-        decision["champion_before"] = {"version": current.version, "run_id": current.run_id, f"val_{metric}": champion_score}
-        if champion_score is not None:
-            value = candidate["best_seed_val"]
-            gain = (value - champion_score) * (1 if task.greater_is_better else -1)
-            beats = value > champion_score + margin if task.greater_is_better else value < champion_score - margin  # no rounding of a difference
-            if not beats:
-                why = f"validation {metric} {candidate['best_seed_val']:.4f} does not beat the champion's {champion_score:.4f} by more than the margin {margin}"
-                return {**decision, "promoted": False, "champion_version": current.version, "reason": why}
-            why = f"validation {metric} {candidate['best_seed_val']:.4f} beats the champion's {champion_score:.4f} by {gain:.4f} > margin {margin}"
+    try:
+        champion_score = score_model_version(config, root, dataset, current.version)
+    except DataError as err:  # the one failure that makes a champion unusable: it cannot answer today's data
+        decision["champion_before"] = {"version": current.version, "run_id": current.run_id, f"val_{metric}": None}
+        why = f"the champion (version {current.version}) cannot score the current validation split: {err}"
+        return {**decision, "promoted": True, "champion_version": None, "reason": why}
+    except Exception as err:
+        raise RnnlabError(
+            f"compare stopped: re-scoring the champion of {dataset} (version {current.version}) failed with "
+            f"{type(err).__name__}: {_first_line(err)}; no champion was changed"
+        ) from err
+    decision["champion_before"] = {"version": current.version, "run_id": current.run_id, f"val_{metric}": champion_score}
+    value = candidate["best_seed_val"]
+    gain = (value - champion_score) * (1 if task.greater_is_better else -1)
+    beats = value > champion_score + margin if task.greater_is_better else value < champion_score - margin  # no rounding of a difference
+    if not beats:
+        why = f"validation {metric} {value:.4f} does not beat the champion's {champion_score:.4f} by more than the margin {margin}"
+        return {**decision, "promoted": False, "champion_version": current.version, "reason": why}
+    why = f"validation {metric} {value:.4f} beats the champion's {champion_score:.4f} by {gain:.4f} > margin {margin}"
+    return {**decision, "promoted": True, "champion_version": None, "reason": why}
+
+
+def register_candidate(config: Config, root: Path, decision: dict) -> dict:
+    """The decision with the version its candidate is registered as (only for a promotion). A version
+    already registered from the same run is reused, so a compare killed between registering and
+    moving the alias leaves no second copy when it runs again."""
+    if not decision["promoted"]:
+        return decision
+    client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
+    name, candidate = decision["registered_model"], decision["candidate"]
+    existing = [v for v in _versions(client, name) if v.run_id == candidate["run_id"]]
+    if existing:
+        version = min(existing, key=lambda v: int(v.version)).version
     else:
-        why = "no champion yet"
-    version = mlflow.register_model(f"runs:/{candidate['best_run_id']}/model", name)
-    client.set_registered_model_alias(name, CHAMPION_ALIAS, version.version)
-    for key, value in {"architecture": candidate["architecture"], "seed": candidate["best_seed"], f"val_{metric}": candidate["best_seed_val"], "reason": why}.items():
-        client.set_model_version_tag(name, version.version, key, str(value))
-    return {**decision, "promoted": True, "champion_version": version.version, "reason": why}
+        mlflow.set_tracking_uri(tracking.tracking_uri(config, root))
+        version = mlflow.register_model(f"runs:/{candidate['run_id']}/model", name).version
+    for key, value in {**candidate, "reason": decision["reason"]}.items():
+        if key != "run_id":
+            client.set_model_version_tag(name, version, key, str(value))
+    return {**decision, "champion_version": version}
+
+
+def move_alias(config: Config, root: Path, decision: dict) -> None:
+    """Point ``champion`` at the decided version: the last step of compare, after its reports."""
+    if decision["promoted"]:
+        client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
+        client.set_registered_model_alias(decision["registered_model"], CHAMPION_ALIAS, decision["champion_version"])
+
+
+def _versions(client, name: str) -> list:
+    try:
+        return list(client.search_model_versions(f"name = '{name}'"))
+    except mlflow.exceptions.MlflowException as err:
+        if err.error_code in NOT_FOUND:
+            return []
+        raise
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def val_loss_curves(config: Config, root: Path, rows: list[dict]) -> dict[str, list[list[float]]]:
@@ -303,11 +360,11 @@ def dataset_yardsticks(root: Path, config: Config, dataset: str) -> list[dict]:
 def write_reports(root: Path, tables: dict[str, list[dict]], decisions: dict[str, dict], figures: dict[str, list[Path]], yardsticks: dict[str, list[dict]]) -> Path:
     out = reports_dir(root)
     relative = {ds: [Path(f).relative_to(out).as_posix() for f in files] for ds, files in figures.items()}
-    (out / "leaderboard.md").write_text(leaderboard_markdown(tables, decisions, relative, yardsticks))
+    files.write_text(out / "leaderboard.md", leaderboard_markdown(tables, decisions, relative, yardsticks))
     summary = {
         ds: {r["architecture"]: {k: r[k] for k in r if (k.startswith("test_") or k.startswith("best_val_")) and not k.endswith("_std")} for r in rows}
         for ds, rows in tables.items()
     }
-    (out / "metrics.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    (out / DECISIONS_FILE).write_text(json.dumps(decisions, indent=2) + "\n")
+    files.write_json(out / "metrics.json", summary, sort_keys=True)
+    files.write_json(out / DECISIONS_FILE, decisions)
     return out / "leaderboard.md"

@@ -12,7 +12,6 @@ the project as it was.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -21,19 +20,19 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from rnnlab import params_file
-from rnnlab.config import DATASET_MODELS, IMPORTED, PARAMS_FILE, Config, load_config
+from rnnlab import files, params_file
+from rnnlab.config import DATASET_MODELS, IMPORTED, PARAMS_FILE, Config, check_name, load_config
 from rnnlab.data import prepare as steps
 from rnnlab.data.sources.dialogue import read_feature_pickle
-from rnnlab.data.store import write_table
+from rnnlab.data.store import TABLE_FILE, write_table
 from rnnlab.data.table import LABEL, SPEAKER, SPLIT, TOKEN, label_mode, validate_table
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.paths import raw_dir
-from rnnlab.plan import write_plan
+from rnnlab.lock import project_lock
+from rnnlab.plan import PLAN_FILE, write_plan
 
 # .pkl: the feature files of the public DialogueRNN code (IEMOCAP, MELD), read into a dialogue table
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pkl": read_feature_pickle}
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")  # it becomes a DVC stage name, a folder and an MLflow experiment
 
 
 def read_file(path: Path) -> pd.DataFrame:
@@ -106,39 +105,58 @@ def dataset_entry(task: str, target: str, table: pd.DataFrame, window: int) -> d
 
 
 def import_file(root: Path, path: Path, name: str, task: str, target: str, window: int) -> dict:
-    """Validate ``path``, write and track it, add it to params.yaml. Returns the prepared meta of a dry run."""
+    """Validate ``path``, write and track it, add it to params.yaml. Returns the prepared meta of a dry run.
+
+    Holds the project lock (another import, a profile or the pipeline wait their turn). Written in an
+    order where params.yaml is last: a kill before it leaves params.yaml as it was, and the retry
+    goes through (it rewrites the table a killed import left). A folder at data/raw/<name> holding
+    anything else is refused, never replaced; a failure removes only what this import created.
+    """
     root, path = Path(root), Path(path)
     if task not in DATASET_MODELS:
         raise ConfigError(f"--task {task!r}: unknown task (allowed: {', '.join(DATASET_MODELS)})")
-    if not NAME_PATTERN.match(name):
-        raise ConfigError(f"--name {name!r}: use lower-case letters, digits and _ (starting with a letter)")
-    config = load_config(root / PARAMS_FILE)
-    if name in config.datasets:
-        raise ConfigError(f"--name {name!r}: a dataset of that name is already in {PARAMS_FILE}")
-    where = str(path)
-    table = canonical(read_file(path), task, target, where)
-    validate_table(table, where, label_mode(task))
-    entry = dataset_entry(task, target, table, window)
-    settings = DATASET_MODELS[task].model_validate(entry)
-    _, meta = steps.prepare(table, where, settings)  # what prepare will do (splits, classes, vocabulary): fails here, naming the file
+    check_name(name, "--name")
+    with project_lock(root, f"rnnlab import --name {name}"):
+        config = load_config(root / PARAMS_FILE)
+        if name in config.datasets:
+            raise ConfigError(f"--name {name!r}: a dataset of that name is already in {PARAMS_FILE}")
+        folder = raw_dir(root, name)
+        foreign = sorted(p.name for p in folder.iterdir() if p.name != TABLE_FILE) if folder.is_dir() else []
+        if foreign or (folder.exists() and not folder.is_dir()):
+            raise ConfigError(f"--name {name!r}: {folder.relative_to(root)} already exists and holds files rnnlab did not write "
+                              f"({', '.join(foreign[:3]) or 'not a folder'}); move it or choose another name")
+        where = str(path)
+        table = canonical(read_file(path), task, target, where)
+        validate_table(table, where, label_mode(task))
+        entry = dataset_entry(task, target, table, window)
+        settings = DATASET_MODELS[task].model_validate(entry)
+        _, meta = steps.prepare(table, where, settings)  # what prepare will do (splits, classes, vocabulary): fails here, naming the file
+        _write(root, table, name, entry)
+    return meta
 
+
+def _write(root: Path, table: pd.DataFrame, name: str, entry: dict) -> None:
     params_text = (root / PARAMS_FILE).read_text()
-    plan_path = root / "plan.yaml"
+    plan_path = root / PLAN_FILE
     plan_text = plan_path.read_text() if plan_path.is_file() else None
     folder = raw_dir(root, name)
+    pointer = folder.with_name(f"{name}.dvc")
+    created = [p for p in (folder, pointer) if not p.exists()]
     try:
         write_table(table, folder)
-        new_config = _add_to_params(root, name, entry)
         _dvc_add(root, folder)
+        new_config = _add_to_params(root, name, entry)
         write_plan(root, new_config)
     except BaseException:
-        (root / PARAMS_FILE).write_text(params_text)
+        files.write_text(root / PARAMS_FILE, params_text)
         if plan_text is not None:
-            plan_path.write_text(plan_text)
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.with_name(f"{name}.dvc").unlink(missing_ok=True)
+            files.write_text(plan_path, plan_text)
+        for made in created:
+            if made.is_dir():
+                shutil.rmtree(made, ignore_errors=True)
+            else:
+                made.unlink(missing_ok=True)
         raise
-    return meta
 
 
 def _add_to_params(root: Path, name: str, entry: dict) -> Config:
@@ -147,7 +165,7 @@ def _add_to_params(root: Path, name: str, entry: dict) -> Config:
     params["pipeline"]["datasets"].append(name)
     text = params_file.dump(params)
     config = Config.model_validate(yaml.safe_load(text))
-    (root / PARAMS_FILE).write_text(text)
+    files.write_text(root / PARAMS_FILE, text)
     return config
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from rnnlab import files
 from rnnlab.config import IMPORTED, Config
 from rnnlab.errors import ConfigError
 
@@ -56,9 +57,7 @@ def write_plan(root: Path, config: Config) -> Path:
     path = Path(root) / PLAN_FILE
     text = render(config)
     if not path.is_file() or path.read_text() != text:
-        tmp = path.with_name(f".{PLAN_FILE}.partial")
-        tmp.write_text(text)
-        tmp.replace(path)
+        files.write_text(path, text)
     return path
 
 

@@ -12,6 +12,15 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
+from rnnlab import files
+
+DPI = 110
+
+
+def save(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` atomically: a reader never finds half a picture."""
+    return files.write_with(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))
+
 
 def learning_curves(history: dict[str, list[float]], title: str, path: Path) -> Path:
     """history: metric name -> one value per epoch. Losses left, other metrics right."""
@@ -28,8 +37,7 @@ def learning_curves(history: dict[str, list[float]], title: str, path: Path) -> 
             axis.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return save(fig, path)
 
 
 # Past this many classes a confusion matrix is drawn as a picture only: no counts in the cells, at most
@@ -52,8 +60,7 @@ def confusion_matrix(matrix: np.ndarray, classes: list[str], title: str, path: P
             axis.text(j, i, int(value), ha="center", va="center", color="white" if value > matrix.max() / 2 else "black", fontsize=8)
     fig.colorbar(image, ax=axis, fraction=0.046)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return save(fig, path)
 
 
 def metric_bars(rows: list[dict], metric: str, title: str, path: Path) -> Path:
@@ -70,8 +77,7 @@ def metric_bars(rows: list[dict], metric: str, title: str, path: Path) -> Path:
     axis.set(ylabel=f"{metric} (mean ± std over seeds)", title=title)
     axis.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return save(fig, path)
 
 
 def overlaid_curves(curves: dict[str, list[list[float]]], metric: str, title: str, path: Path) -> Path:
@@ -86,8 +92,7 @@ def overlaid_curves(curves: dict[str, list[list[float]]], metric: str, title: st
     axis.grid(alpha=0.3)
     axis.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return save(fig, path)
 
 
 def forecast(actual: np.ndarray, predicted: np.ndarray, target: str, title: str, path: Path) -> Path:
@@ -104,8 +109,7 @@ def forecast(actual: np.ndarray, predicted: np.ndarray, target: str, title: str,
     for axis in (top, bottom):
         axis.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return save(fig, path)
 
 
 def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, title: str, path: Path) -> Path:
@@ -119,8 +123,7 @@ def predicted_vs_actual(actual: np.ndarray, predicted: np.ndarray, title: str, p
     axis.grid(alpha=0.3)
     axis.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return save(fig, path)
 
 
 def alignment(weights: np.ndarray, source: list[str], output: list[str], title: str, path: Path) -> Path:
@@ -133,5 +136,4 @@ def alignment(weights: np.ndarray, source: list[str], output: list[str], title: 
     axis.set(xlabel="source", ylabel="output (teacher-forced)", title=title)
     fig.colorbar(image, ax=axis, fraction=0.04)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    return save(fig, path)

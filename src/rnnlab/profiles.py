@@ -14,9 +14,10 @@ from pathlib import Path
 
 import yaml
 
-from rnnlab import params_file
+from rnnlab import files, params_file
 from rnnlab.config import PARAMS_FILE, Config, one_line
 from rnnlab.errors import ConfigError
+from rnnlab.lock import project_lock
 from rnnlab.plan import write_plan
 
 PROFILES_DIR = "profiles"
@@ -45,16 +46,15 @@ def apply_profile(root: Path, name: str) -> Config:
     changes = yaml.safe_load(path.read_text()) or {}
     if not isinstance(changes, dict):
         raise ConfigError(f"{path}: expected a mapping of params.yaml sections")
-    params = params_file.load(root / PARAMS_FILE)  # comments and order kept
-    merge(params, changes)
-    text = params_file.dump(params)
-    try:
-        config = Config.model_validate(yaml.safe_load(text))
-    except Exception as err:  # pydantic's ValidationError or our ConfigError: one line either way
-        message = one_line(err, "", Config) if hasattr(err, "errors") else str(err)
-        raise ConfigError(f"profile {name}: {message}") from None
-    tmp = root / f".{PARAMS_FILE}.partial"
-    tmp.write_text(text)
-    tmp.replace(root / PARAMS_FILE)
-    write_plan(root, config)
+    with project_lock(root, f"rnnlab profile {name}"):  # no import or pipeline edits params.yaml meanwhile
+        params = params_file.load(root / PARAMS_FILE)  # comments and order kept
+        merge(params, changes)
+        text = params_file.dump(params)
+        try:
+            config = Config.model_validate(yaml.safe_load(text))
+        except Exception as err:  # pydantic's ValidationError or our ConfigError: one line either way
+            message = one_line(err, "", Config) if hasattr(err, "errors") else str(err)
+            raise ConfigError(f"profile {name}: {message}") from None
+        files.write_text(root / PARAMS_FILE, text)
+        write_plan(root, config)
     return config

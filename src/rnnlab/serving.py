@@ -78,8 +78,18 @@ class SequenceModel(mlflow.pyfunc.PythonModel):
         except DataError as err:
             raise RequestError(str(err)) from None
 
-    def score(self, table: pd.DataFrame, batch_size: int = PREDICT_BATCH_SIZE) -> dict[str, float]:
-        """The task's metrics on a labelled table in raw units (as ingest wrote it), with this model's own encoding."""
+    def score(self, table: pd.DataFrame, batch_size: int = PREDICT_BATCH_SIZE, task: str | None = None) -> dict[str, float]:
+        """The task's metrics on a labelled table in raw units (as ingest wrote it), with this model's own
+        encoding. DataError when this model cannot answer this data: another ``task``, or labels it never
+        learned."""
+        where = f"scoring a model of {self.meta['dataset']}"
+        if task is not None and task != self.meta["task"]:
+            raise DataError(f"{where}: the model answers task {self.meta['task']!r}, the data is {task!r}")
+        kind = TASKS[self.meta["task"]].target
+        if kind == "class" and LABEL in table.columns:
+            unknown = sorted(set(table[LABEL].astype(str)) - set(map(str, self.meta["classes"])))
+            if unknown:
+                raise DataError(f"{where}: label(s) {', '.join(map(repr, unknown[:5]))} are not among the classes it learned")
         data = model_input(self.meta, table, with_targets=True)
         prediction, target = predict(self.model, data, self.meta["task"], batch_size)
         return TASKS[self.meta["task"]].metrics(prediction, target, self.meta)

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import mlflow
-from rnnlab import tracking
+from rnnlab import files, tracking
 from rnnlab.config import Config
 from rnnlab.errors import ConfigError
 from rnnlab.experiments.runner import run_study
@@ -37,7 +37,8 @@ def run_experiment(config: Config, root: Path, name: str) -> Path:
     body, figures, metrics = ANALYSES.get(name, studies.generic)(config, root, name, runs, folder)
     command = f"rnnlab experiment {name}"
     report = folder.parent / f"{name}.md"
-    report.write_text(
+    files.write_text(
+        report,
         f"# Study: {name}\n\n"
         f"`{command}` (settings: `experiments.{name}` and the datasets and architectures it names, in params.yaml); "
         f"commit {tracking.git_commit(root)}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. "

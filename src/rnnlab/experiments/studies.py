@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
-from rnnlab import tracking
+from rnnlab import plots, tracking
 from rnnlab.config import Config
 from rnnlab.data.batching import collate, encode
 from rnnlab.data.prepare import read_prepared
@@ -91,8 +91,7 @@ def curves_figure(panels: dict[str, dict[str, list[list[float]]]], ylabel: str, 
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    return plots.save(fig, path)
 
 
 def _colours() -> list[str]:
@@ -229,8 +228,7 @@ def _gradient_figure(profiles: dict, path: Path) -> Path:
     axes[0].set_ylabel("‖∂L/∂θ_layer‖")
     axes[1].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    return plots.save(fig, path)
 
 
 # --- NTM copy: bit errors per length, and what the heads look at -------------------------------------
@@ -307,8 +305,7 @@ def _weightings_figure(weightings: dict[str, np.ndarray], title: str, path: Path
     axes[0].set_ylabel("memory row")
     fig.colorbar(image, ax=axes, fraction=0.03)
     fig.suptitle(title)
-    fig.savefig(path, dpi=110)
-    return path
+    return plots.save(fig, path)
 
 
 # --- pixel MNIST and anything else ---------------------------------------------------------------
