@@ -42,6 +42,7 @@ def _plan(args) -> None:
     from rnnlab.lock import project_lock
     from rnnlab.plan import write_plan
 
+    load_config()  # a bad params.yaml stops here, before anything (the lock's folder too) is written
     with project_lock(project_root(), "rnnlab plan"):
         config = load_config()
         path = write_plan(project_root(), config)
