@@ -18,8 +18,8 @@ import pytest
 
 from rnnlab import files
 from rnnlab.lock import HELD_ENV, ProjectBusy, project_lock
-from tests.conftest import ROOT, copy_project
-from tests.test_import import run_import, snapshot, user_table
+from tests.conftest import ROOT
+from tests.test_import import project, run_import, snapshot, user_table  # noqa: F401 (project: a fixture)
 
 HOLD = "import sys, time\nfrom rnnlab.lock import project_lock\nwith project_lock(sys.argv[1], sys.argv[2]):\n    print('held', flush=True)\n    time.sleep(120)"
 
@@ -39,16 +39,6 @@ def holder(tmp_path):
     for process in started:
         process.kill()
         process.wait()
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    root = copy_project(tmp_path_factory.mktemp("faults"))
-    git = lambda *a: subprocess.run(["git", *a], cwd=root, check=True, capture_output=True)  # noqa: E731
-    git("init", "-q")
-    git("add", "-A")
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "copy")
-    return root
 
 
 # --- the project lock ---------------------------------------------------------------------------

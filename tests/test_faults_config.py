@@ -13,17 +13,10 @@ from rnnlab import cli
 from rnnlab.config import load_config
 from rnnlab.errors import ConfigError
 from tests.conftest import ROOT
+from tests.test_config import write_params
 
 LAUNCHER_VARIABLES = ("TORCHELASTIC_RUN_ID", "WORLD_SIZE", "LOCAL_RANK", "GROUP_RANK", "NODE_RANK", "SLURM_NTASKS",
                       "SLURM_JOB_NAME", "LSB_JOBID", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
-
-
-def write_params(tmp_path: Path, edit) -> Path:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    edit(params)
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-    return path
 
 
 def bad_error(tmp_path: Path, edit) -> str:
