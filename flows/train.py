@@ -1,59 +1,57 @@
-"""train@<architecture>-<dataset>: one training process per seed, then the stage's metrics file.
+"""train: every (architecture, dataset, seed) of the pipeline, each a Prefect task on the execution
+engine (a local Dask cluster, or the one ``execution.address`` names; see rnnlab.execution).
 
-Training runs in its own process (``python -m rnnlab.train``): Lightning's DDP re-launches the
-command that started it for each extra rank, and that must never be this flow.
-
-The runs folder persists between stage runs (an interrupted training resumes from it). Nothing
-here deletes a run: a seed no longer in ``train.seeds`` stays on disk, unread; studies keep their
-runs in their own folder (``study_runs/``).
+Runs are submitted longest first and trained in long-lived workers; a run finished before with the
+same settings, prepared data and code is reused, so when one architecture's settings or one cell's
+code changed only the runs that use them train. One line per finished run shows the progress.
+A run that fails (a NaN loss, say) fails alone: the others finish, then the stage fails naming it.
+The runs folder persists between stage runs and nothing here deletes a run: a seed no longer in
+``train.seeds`` stays on disk, unread; studies keep their runs in their own folder (``study_runs/``).
 """
 
 from __future__ import annotations
 
-import argparse
-import subprocess
-import sys
-
 from prefect import flow, task
+from prefect.futures import as_completed
 
+from rnnlab import execution, tracking
 from rnnlab.config import load_config, project_root
-from rnnlab.errors import exit_on_user_error
-from rnnlab.results import summarize_seeds, write_metrics
+from rnnlab.errors import RnnlabError, exit_on_user_error
+from rnnlab.results import summarize_training
 
 
-@task
-def launch_training(architecture: str, dataset: str, seed: int) -> None:
-    command = [sys.executable, "-m", "rnnlab.train", "--architecture", architecture, "--dataset", dataset, "--seed", str(seed)]
-    print("$ " + " ".join(command[1:]), flush=True)
-    completed = subprocess.run(command, cwd=project_root())
-    if completed.returncode != 0:
-        raise RuntimeError(f"training {architecture} on {dataset} (seed {seed}) exited with {completed.returncode}")
-
-
-@task
-def summarize(architecture: str, dataset: str, seeds: list[int]) -> dict:
-    root = project_root()
-    return write_metrics(root, dataset, architecture, summarize_seeds(root, dataset, architecture, seeds))
+@task(task_run_name="{architecture} on {dataset} (seed {seed})")
+def train_run(root: str, architecture: str, dataset: str, seed: int) -> dict:
+    return execution.train_in_worker(root, architecture, dataset, seed)
 
 
 @flow(name="train", log_prints=True)
-def train(architecture: str, dataset: str) -> dict:
-    config = load_config()
-    config.architecture(architecture), config.dataset(dataset)  # fail before launching anything
-    for seed in config.train.seeds:
-        launch_training(architecture, dataset, seed)
-    metrics = summarize(architecture, dataset, config.train.seeds)
-    print(f"{architecture} on {dataset}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
-    return metrics
+def train() -> dict:
+    root, config = project_root(), load_config()
+    tracking.ready_store(config, root, config.pipeline.datasets)  # tables and experiments made once, before the workers write
+    runs = execution.planned_runs(config, root)
+    futures = {train_run.submit(str(root), r.architecture, r.dataset, r.seed): r for r in runs}
+    progress = execution.Progress(len(runs), 1 if config.trainer.spans_processes() else config.execution.workers)
+    summaries, failures = {}, []
+    print(f"training {len(runs)} runs ({len(config.pairs())} pairs × {len(config.train.seeds)} seeds)", flush=True)
+    for future in as_completed(list(futures)):
+        run = futures[future]
+        try:
+            summaries[run] = future.result()
+            print(progress.line(run, summaries[run]), flush=True)
+        except Exception as err:  # one run's failure is reported; the others go on
+            message = execution.failure(err)
+            failures.append(f"{run}: {message}")
+            print(progress.line(run, None, message), flush=True)
+    if failures:
+        raise RnnlabError(f"train: {len(failures)} of {len(runs)} runs failed — " + "; ".join(failures))
+    return summarize_training(root, config, summaries)
 
 
 @exit_on_user_error
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--architecture", required=True)
-    parser.add_argument("--dataset", required=True)
-    args = parser.parse_args()
-    train(args.architecture, args.dataset)
+    config = load_config()
+    train.with_options(task_runner=execution.task_runner(config))()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """End to end: the real `dvc repro` of the whole pipeline in a temporary copy of the project.
 
-Real DVC, a real Prefect server on 127.0.0.1, real Lightning training processes and a real MLflow
-sqlite store — no mocks. The copy runs a shrunk profile (2 architectures, a few epochs, small
-hidden size) so the test takes about a minute and a half on 2 cores.
+Real DVC, a real Prefect server on 127.0.0.1, a real local Dask cluster whose workers train with
+Lightning, and a real MLflow sqlite store — no mocks. The copy runs a shrunk profile (2
+architectures, a few epochs, small hidden size).
 """
 
 from __future__ import annotations
@@ -62,9 +62,13 @@ def test_first_repro_runs_every_stage(project):
     first = project["first"]
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     stages = [f"{kind}@{ds}" for ds in SMOKE_DATASETS for kind in ("ingest", "prepare")]
-    stages += [f"train@{arch}-{ds}" for ds in SMOKE_DATASETS for arch in SMOKE_ARCHITECTURES] + ["compare"]
+    stages += ["train", "compare"]
     ran = sorted(line.split("'")[1] for line in first.stdout.splitlines() if line.startswith("Running stage"))
     assert ran == sorted(stages)
+    runs = [f"{arch} on {ds} (seed 0)" for ds in SMOKE_DATASETS for arch in SMOKE_ARCHITECTURES]
+    progress = [line for line in (first.stdout + first.stderr).splitlines() if " (seed 0): trained in " in line]
+    assert sorted(line.split("] ", 1)[1].split(":")[0] for line in progress) == sorted(runs), progress
+    assert f"[{len(runs)}/{len(runs)}]" in progress[-1] and "elapsed" in progress[-1]
 
 
 def test_second_repro_does_nothing(project):
@@ -129,22 +133,31 @@ def test_mlflow_runs_metrics_artifacts_and_champion(project):
 
 
 def test_training_is_deterministic_for_a_seed(project):
-    """The same (architecture, dataset, seed) trained again gives the same weights and metrics."""
+    """The same (architecture, dataset, seed) trained again, in a process of its own, gives the same
+    weights and metrics as the pipeline's worker did; a finished run is reused, not trained again."""
+    import shutil
+
     import torch
 
     root, run = project["root"], project["run"]
     run_dir = root / "models" / "japanese_vowels" / "lstm" / "runs" / "seed_0"
+    reused = run(sys.executable, "-m", "rnnlab.train", "--architecture", "lstm", "--dataset", "japanese_vowels", "--seed", "0")
+    assert reused.returncode == 0 and "finished before with these settings, data and code; reused" in reused.stdout, reused.stderr[-3000:]
     first = json.loads((run_dir / "run.json").read_text())
     first_weights = torch.load(run_dir / "best.ckpt", weights_only=True)["state_dict"]
-    again = run(sys.executable, "-m", "rnnlab.train", "--architecture", "lstm", "--dataset", "japanese_vowels", "--seed", "0")
-    assert again.returncode == 0, again.stderr[-3000:]
-    second = json.loads((run_dir / "run.json").read_text())
-    for key in ("best_epoch", "epochs_trained", "best_val_loss", "best_val_accuracy"):
-        assert second[key] == first[key], key
-    for name, tensor in torch.load(run_dir / "best.ckpt", weights_only=True)["state_dict"].items():
-        assert torch.equal(tensor, first_weights[name]), name
-    restored = run("dvc", "checkout", "--force", "train@lstm-japanese_vowels")  # leave the project as DVC built it
-    assert restored.returncode == 0, restored.stderr
+    aside = run_dir.with_name("seed_0.pipeline")
+    run_dir.rename(aside)
+    try:
+        again = run(sys.executable, "-m", "rnnlab.train", "--architecture", "lstm", "--dataset", "japanese_vowels", "--seed", "0")
+        assert again.returncode == 0, again.stderr[-3000:]
+        second = json.loads((run_dir / "run.json").read_text())
+        for key in ("best_epoch", "epochs_trained", "best_val_loss", "best_val_accuracy"):
+            assert second[key] == first[key], key
+        for name, tensor in torch.load(run_dir / "best.ckpt", weights_only=True)["state_dict"].items():
+            assert torch.equal(tensor, first_weights[name]), name
+    finally:  # leave the project as DVC built it
+        shutil.rmtree(run_dir, ignore_errors=True)
+        aside.rename(run_dir)
     assert "Data and pipelines are up to date" in run("dvc", "status").stdout
 
 
@@ -310,7 +323,6 @@ def test_notebook_executes_against_the_run(project):
 def test_scheduled_retraining_runs_and_records_its_decision(project):
     """The retrain flow served with a short interval against the local server: one scheduled run
     completes; with unchanged data and params it retrains nothing and says so."""
-    import urllib.request
 
     root, run, env, git = project["root"], project["run"], project["env"], project["git"]
     params_path = root / "params.yaml"
@@ -412,9 +424,9 @@ def test_language_model_and_forecast_runs_log_their_pictures(project):
     assert text.count("⟫") == 1 and len(text.split("⟫")[1].strip()) >= 10, "a prompt and its sampled continuation"
 
 
-def test_changing_one_architecture_makes_only_its_training_stale(project):
-    """DVC sees a change of one architecture's settings as a change of its training stages only
-    (compare follows from their new outputs; a real re-run after a change is the import test's)."""
+def test_changing_one_architecture_makes_the_train_stage_stale(project):
+    """DVC sees a change of one architecture's settings as a change of the train stage (compare
+    follows from its new outputs); inside it, only that architecture's runs train (the import test)."""
     root, run = project["root"], project["run"]
     params_path = root / "params.yaml"
     original = params_path.read_text()
@@ -426,13 +438,14 @@ def test_changing_one_architecture_makes_only_its_training_stale(project):
     finally:
         params_path.write_text(original)
     assert status.returncode == 0, status.stderr
-    assert sorted(json.loads(status.stdout)) == [f"train@gru-{ds}" for ds in sorted(SMOKE_DATASETS)], status.stdout
+    assert sorted(json.loads(status.stdout)) == ["train"], status.stdout
     assert "Data and pipelines are up to date" in run("dvc", "status").stdout
 
 
-def test_an_imported_file_is_trained_by_the_next_repro(project, tmp_path):
-    """Runs last. `rnnlab import` of a user's CSV (BasicMotions exported with its own column names):
-    the next `dvc repro` prepares it and trains every compatible architecture on it, and nothing else."""
+def test_an_imported_file_and_one_changed_architecture_train_only_their_runs(project, tmp_path):
+    """Runs last. `rnnlab import` of a user's CSV (BasicMotions exported with its own column names)
+    and a change to the GRU's settings: the next `dvc repro` prepares the new data and trains every
+    compatible architecture on it and the GRU everywhere; every other run is reused."""
     root, run = project["root"], project["run"]
     from rnnlab.data.sources import SOURCES
 
@@ -441,9 +454,17 @@ def test_an_imported_file_is_trained_by_the_next_repro(project, tmp_path):
     imported = run("rnnlab", "import", str(csv), "--name", "my_motions", "--task", "classify", "--target", "activity")
     assert imported.returncode == 0, imported.stderr
     assert (root / "data" / "raw" / "my_motions.dvc").is_file()
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["architectures"]["gru"]["hidden_size"] = 12
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     rerun = run("dvc", "repro")
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     ran = sorted(line.split("'")[1] for line in rerun.stdout.splitlines() if line.startswith("Running stage"))
-    assert ran == ["compare", "prepare@my_motions", "train@gru-my_motions", "train@lstm-my_motions"]
+    assert ran == ["compare", "prepare@my_motions", "train"]
+    progress = [line.split("] ", 1)[1] for line in (rerun.stdout + rerun.stderr).splitlines() if " (seed 0): " in line and "] " in line]
+    trained = sorted(line.split(":")[0] for line in progress if "trained in" in line)
+    reused = sorted(line.split(":")[0] for line in progress if "reused" in line)
+    assert trained == sorted([f"gru on {ds} (seed 0)" for ds in [*SMOKE_DATASETS, "my_motions"]] + ["lstm on my_motions (seed 0)"]), progress
+    assert reused == sorted(f"lstm on {ds} (seed 0)" for ds in SMOKE_DATASETS), progress
     metrics = json.loads((root / "reports" / "metrics.json").read_text())["my_motions"]
     assert set(metrics) == set(SMOKE_ARCHITECTURES)

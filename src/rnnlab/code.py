@@ -1,9 +1,13 @@
-"""Fingerprints of the code a run uses: the rnnlab modules an entry point imports (followed
-statically, function-local imports included) and the versions of the libraries it trains with.
+"""Fingerprints of the code a run uses: the rnnlab modules it imports (followed statically,
+function-local imports included) and the versions of the libraries it trains with.
 
-A checkpoint or a finished run is reused only under the same fingerprint, so a change to any
-module a training imports, or an upgrade of torch or Lightning, never resumes or reuses a run
-made by other code.
+A run's code is the training's own modules (``rnnlab.train`` and what it imports) plus the
+modules of the layers its model is made of. The registry, which imports every cell to list it,
+is followed into everything but the cells, and a package's ``__init__`` counts for its own text
+and for the names taken from it, not for every submodule it re-exports: so a change to the NTM's
+memory retrains the NTM, not the LSTM. A checkpoint or a finished run is reused only under the
+same fingerprint, so changed code, or an upgrade of torch or Lightning, never resumes or reuses a
+run made by other code.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from pathlib import Path
 
 PACKAGE = "rnnlab"
 LIBRARIES = ("torch", "lightning", "mlflow", "numpy", "pandas")  # their versions change what a run computes
+CATALOGUE = "rnnlab.registry"  # imports every architecture's cells to list them; a run's own come from its model
+CELLS = "rnnlab.nn"
 
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -31,48 +37,70 @@ def _source(module: str) -> Path | None:
     return None
 
 
-def _imports(module: str, path: Path) -> set[str]:
-    """rnnlab modules named by ``import`` statements anywhere in the file (``from rnnlab import x``
-    names module ``rnnlab.x`` when it is one)."""
-    found: set[str] = set()
+def _from_imports(module: str, path: Path):
+    """(base module, imported name, bound name) of every ``from ... import`` in the file; relative
+    bases resolved against the module's package."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
+        if isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:  # relative: from the importing module's package
                 parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{parent}.{base}" if base else parent
-            found.add(base)
-            found |= {f"{base}.{alias.name}" for alias in node.names}
-    return {name for name in found if name == PACKAGE or name.startswith(PACKAGE + ".")}
+            for alias in node.names:
+                yield base, alias.name, alias.asname or alias.name
 
 
 @lru_cache(maxsize=None)
-def modules_used(entry: str) -> tuple[str, ...]:
-    """Every rnnlab module ``entry`` imports, directly or through others, itself included; sorted.
-    A package's ``__init__`` counts as used whenever one of its modules is (Python runs it)."""
-    seen: dict[str, Path] = {}
-    todo = [entry]
+def _exports(package: str) -> dict[str, str]:
+    """Name -> the module a package's ``__init__`` takes it from (``from rnnlab.nn import LSTMCell``
+    uses ``rnnlab.nn.lstm``)."""
+    path = _source(package)
+    if path is None or path.name != "__init__.py":
+        return {}
+    return {bound: (f"{base}.{name}" if _source(f"{base}.{name}") else base) for base, name, bound in _from_imports(package, path)}
+
+
+def _imports(module: str, path: Path) -> set[str]:
+    """rnnlab modules named by ``import`` statements anywhere in the file (``from rnnlab import x``
+    names module ``rnnlab.x`` when it is one, and a name a package re-exports names its module)."""
+    found = {alias.name for node in ast.walk(ast.parse(path.read_text(), str(path))) if isinstance(node, ast.Import) for alias in node.names}
+    for base, name, _ in _from_imports(module, path):
+        found.add(base)
+        found.add(f"{base}.{name}" if _source(f"{base}.{name}") else _exports(base).get(name, base))
+    found = {name for name in found if name == PACKAGE or name.startswith(PACKAGE + ".")}
+    if module == CATALOGUE:
+        found = {name for name in found if name != CELLS and not name.startswith(CELLS + ".")}
+    return found
+
+
+@lru_cache(maxsize=None)
+def modules_used(*entries: str) -> tuple[str, ...]:
+    """Every rnnlab module the ``entries`` import, directly or through others, themselves included;
+    sorted. The packages they sit in count too (Python runs each ``__init__``), for their own text."""
+    followed: set[str] = set()
+    todo = list(entries)
     while todo:
         name = todo.pop()
-        if name in seen:
-            continue
         path = _source(name)
-        if path is None:  # a name imported from a module, not a module
+        if name in followed or path is None:  # seen, or a name imported from a module, not a module
             continue
-        seen[name] = path
-        parents = [name.rsplit(".", i)[0] for i in range(1, name.count(".") + 1)]
-        todo += [*_imports(name, path), *parents]
-    return tuple(sorted(seen))
+        followed.add(name)
+        todo += _imports(name, path)
+    packages = {name.rsplit(".", i)[0] for name in followed for i in range(1, name.count(".") + 1)}
+    return tuple(sorted(followed | packages))
+
+
+def model_modules(model) -> tuple[str, ...]:
+    """The rnnlab modules of the layers a model is made of (its cells, encoder and head)."""
+    return tuple(sorted({type(m).__module__ for m in model.modules() if type(m).__module__.startswith(PACKAGE + ".")}))
 
 
 @lru_cache(maxsize=None)
-def code_sha256(entry: str) -> str:
-    """Hash of the source of every module ``entry`` uses, with the Python and library versions."""
+def code_sha256(*entries: str) -> str:
+    """Hash of the source of every module the ``entries`` use, with the Python and library versions."""
     digest = hashlib.sha256()
-    for name in modules_used(entry):
+    for name in modules_used(*entries):
         digest.update(name.encode())
         digest.update(_source(name).read_bytes())
     for library in LIBRARIES:

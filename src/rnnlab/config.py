@@ -259,6 +259,13 @@ class TrainerConfig(Strict):
             raise ValueError(f"not a list of GPU ids Lightning takes ({allowed})")
         return value
 
+    def spans_processes(self) -> bool:
+        """A run on several devices or nodes is several processes (DDP): it is launched as its own
+        process group, never trained inside a long-lived worker."""
+        devices = self.devices
+        several = (isinstance(devices, list) and len(devices) > 1) or (isinstance(devices, int) and (devices > 1 or devices == -1))
+        return several or self.num_nodes > 1
+
     @model_validator(mode="after")
     def _cpu_settings(self) -> "TrainerConfig":
         if self.accelerator != "cpu":
@@ -275,6 +282,26 @@ class TrainerConfig(Strict):
                 "with accelerator cpu set bf16-mixed (mixed precision on the CPU) or 32-true"
             )
         return self
+
+
+class ExecutionConfig(Strict):
+    """Where the pipeline's trainings run: each run a Prefect task on a Dask cluster whose worker
+    processes import torch, Lightning and MLflow once and then train one run after another."""
+
+    address: str | None  # null: a local cluster of `workers` processes; "tcp://host:8786": an existing Dask scheduler
+    workers: PositiveInt  # local worker processes (× the runs' torch threads must fit the machine's cores)
+    retries: int = Field(ge=0, le=10)  # a run whose worker died is started again this many times; then the stage fails naming it
+
+    @field_validator("address")
+    @classmethod
+    def _scheduler_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        host, _, port = value.partition("://")[2].rpartition(":") if "://" in value else value.rpartition(":")
+        scheme = value.partition("://")[0] if "://" in value else "tcp"
+        if scheme not in ("tcp", "tls") or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not a Dask scheduler address (tcp://host:port or tls://host:port)")
+        return value
 
 
 class ExperimentConfig(Strict):
@@ -318,6 +345,7 @@ class Config(Strict):
     architectures: dict[str, Any]  # name -> the registry's params model for its type
     train: TrainConfig
     trainer: TrainerConfig
+    execution: ExecutionConfig
     experiments: dict[str, ExperimentConfig]
     tracking: TrackingConfig
     schedule: ScheduleConfig

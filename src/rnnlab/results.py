@@ -1,4 +1,5 @@
-"""Reading training results back: per-seed run.json files and the per-stage metrics file."""
+"""Reading training results back: per-seed run.json files, each pair's metrics file and the train
+stage's metrics file (``reports/training.json``, which DVC records)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rnnlab.errors import RnnlabError
 from rnnlab.paths import model_dir, seed_dir
 
 METRICS_FILE = "metrics.json"
+TRAINING_FILE = "reports/training.json"  # the train stage's metrics: every pair's mean and std over seeds
 
 
 def read_run(root: Path, dataset: str, architecture: str, seed: int, home: Path | None = None) -> dict:
@@ -24,7 +26,8 @@ def read_run(root: Path, dataset: str, architecture: str, seed: int, home: Path 
 def mean_std(runs: list[dict]) -> dict[str, float]:
     """Mean and std over runs (seeds) of every numeric result but the seed itself."""
     out = {}
-    for key in [k for k, v in runs[0].items() if isinstance(v, (int, float)) and k != "seed"]:
+    numeric = [k for k, v in runs[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "seed"]
+    for key in [k for k in numeric if all(k in r for r in runs)]:
         values = np.array([r[key] for r in runs], dtype=float)
         out[key], out[f"{key}_std"] = float(values.mean()), float(values.std())
     return out
@@ -38,3 +41,16 @@ def write_metrics(root: Path, dataset: str, architecture: str, metrics: dict) ->
     path = model_dir(root, dataset, architecture) / METRICS_FILE
     files.write_json(path, metrics, sort_keys=True)
     return metrics
+
+
+def summarize_training(root: Path, config, summaries: dict) -> dict:
+    """Each pair's mean and std over its seeds (``summaries``: run -> its summary), written beside
+    the pair's runs and, for all pairs, to the stage's metrics file."""
+    by_pair: dict[tuple[str, str], list[dict]] = {}
+    for run, summary in summaries.items():
+        by_pair.setdefault((run.dataset, run.architecture), []).append(summary)
+    everything = {}
+    for (dataset, architecture), runs in sorted(by_pair.items()):
+        everything.setdefault(dataset, {})[architecture] = write_metrics(root, dataset, architecture, mean_std(runs))
+    files.write_json(Path(root) / TRAINING_FILE, everything, sort_keys=True)
+    return everything

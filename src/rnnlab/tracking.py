@@ -46,6 +46,18 @@ def prepare_store(config: Config, root: Path) -> str:
     return uri
 
 
+def ready_store(config: Config, root: Path, datasets: list[str]) -> str:
+    """The store with its tables and the datasets' experiments made, by this one process, before
+    several workers write to it (two processes migrating or creating one experiment at once collide)."""
+    import mlflow
+
+    uri = prepare_store(config, root)
+    client = mlflow.MlflowClient(uri)
+    for dataset in datasets:
+        ensure_experiment(client, config, root, dataset)
+    return uri
+
+
 def experiment_name(dataset: str) -> str:
     return f"{EXPERIMENT_PREFIX}{dataset}"
 

@@ -1,9 +1,10 @@
-"""One LightningModule for every architecture, and ``python -m rnnlab.train``.
+"""One LightningModule for every architecture, ``train_run`` and ``python -m rnnlab.train``.
 
-The train flow starts this module as its own process for each (architecture, dataset, seed), so
-Lightning's DDP can re-launch it per rank (or torchrun/SLURM can start it on many nodes) without
-re-running a Prefect flow. Every value comes from params.yaml; the command line only says *which*
-run.
+The train flow calls :func:`train_run` inside long-lived worker processes, one run after another
+(a fresh model, Trainer and MLflow run each time). A run on several devices or nodes is started
+as this module's own process instead (``python -m rnnlab.train``), so Lightning's DDP can
+re-launch it per rank (or torchrun/SLURM can start it on many nodes) without re-running a Prefect
+flow. Every value comes from params.yaml; the command line only says *which* run.
 
 - One MLflow run per training: only global rank 0 creates (or resumes) it and logs to it.
 - Batches are length-bucketed and sharded per rank; validation metrics are computed from every
@@ -16,6 +17,10 @@ run.
   epoch and checkpointing it leaves one value per step. A checkpoint that cannot continue (other
   settings or code, an unreadable file, its MLflow run gone) is set aside with one line, and the
   run starts fresh.
+- A finished run is reused, not trained again, while its fingerprint holds: a change to one
+  architecture's settings or to one cell's code retrains only the runs that use them.
+- Each run logs ``train_time_s`` (inside ``fit``) and ``run_time_s`` (from the call to its last
+  write but closing the run): what a run costs beyond fitting is their difference.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from torch.utils.data import DataLoader
 
 import mlflow
 from rnnlab import files, plots, tracking
-from rnnlab.code import code_sha256
+from rnnlab.code import code_sha256, model_modules
 from rnnlab.config import Config, TrainConfig, load_config, project_root
 from rnnlab.data.batching import LengthBucketBatchSampler, SequenceSet, collate, encode
 from rnnlab.data.prepare import read_prepared
@@ -64,6 +69,7 @@ PROMPT_TOKENS = 16  # language models continue the first tokens of validation se
 # checkpointed, or once its metrics are logged but before its checkpoint is written.
 KILL_AFTER_EPOCH_ENV = "RNNLAB_KILL_AFTER_EPOCH"
 KILL_BEFORE_CHECKPOINT_ENV = "RNNLAB_KILL_BEFORE_CHECKPOINT"
+KILL_MARKER_ENV = "RNNLAB_KILL_MARKER"  # set: kill only while this file does not exist, creating it (one kill per test)
 
 # Lightning 2.6.6 with torch 2.13 warns from its own pytree helper on every batch.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
@@ -195,6 +201,16 @@ class SequenceData(L.LightningDataModule):
         return self._loader(self.val_set, shuffle=False)
 
 
+def _die() -> None:
+    """SIGKILL this process, like a killed job; once per marker file when RNNLAB_KILL_MARKER is set."""
+    marker = os.environ.get(KILL_MARKER_ENV)
+    if marker:
+        if Path(marker).exists():
+            return
+        Path(marker).touch()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 class KillAfterEpoch(Callback):
     """Test hook: die like a killed job once epoch ``epoch`` is checkpointed (as the next one starts;
     ModelCheckpoint saves at the very end of an epoch, after every other callback)."""
@@ -204,7 +220,7 @@ class KillAfterEpoch(Callback):
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         if trainer.current_epoch == self.epoch + 1:
-            os.kill(os.getpid(), signal.SIGKILL)
+            _die()
 
 
 class KillBeforeCheckpoint(Callback):
@@ -216,7 +232,7 @@ class KillBeforeCheckpoint(Callback):
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.current_epoch == self.epoch and not trainer.sanity_checking:
-            os.kill(os.getpid(), signal.SIGKILL)
+            _die()
 
 
 class OncePerStepLogger(MLFlowLogger):
@@ -235,9 +251,9 @@ class OncePerStepLogger(MLFlowLogger):
             super().log_metrics(fresh, step)
 
 
-def fingerprint(config: Config, architecture: str, dataset: str, seed: int, data_sha256: str) -> str:
+def fingerprint(config: Config, architecture: str, dataset: str, seed: int, data_sha256: str, model: nn.Module) -> str:
     """What must match for a checkpoint to be resumed or a run reused: settings, seed, the prepared
-    data, and the code and library versions the training runs with."""
+    data, and the code (the training's modules and those of the model's layers) and library versions."""
     settings = {
         "architecture": config.architecture(architecture).model_dump(),
         "dataset": config.dataset(dataset).model_dump(),
@@ -245,9 +261,22 @@ def fingerprint(config: Config, architecture: str, dataset: str, seed: int, data
         "trainer": config.trainer.model_dump(),
         "seed": seed,
         "data": data_sha256,
-        "code": code_sha256(TRAINING_CODE),
+        "code": code_sha256(TRAINING_CODE, *model_modules(model)),
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def finished_run(out: Path, fp: str, client) -> dict | None:
+    """The summary of a finished run in ``out`` made under fingerprint ``fp`` whose MLflow run is
+    still there and finished; None when it must be trained (again)."""
+    try:
+        summary = json.loads((out / "run.json").read_text())
+        if json.loads((out / RESUME_FILE).read_text()).get("fingerprint") != fp:
+            return None
+        info = client.get_run(summary["run_id"]).info
+    except (OSError, ValueError, KeyError, mlflow.exceptions.MlflowException):  # nothing finished, or nothing to trust
+        return None
+    return {**summary, "reused": True} if info.lifecycle_stage == "active" and info.status == "FINISHED" else None
 
 
 def resumable(out: Path, fp: str, client, quiet: bool = False) -> dict | None:
@@ -277,8 +306,10 @@ def resumable(out: Path, fp: str, client, quiet: bool = False) -> dict | None:
     return None
 
 
-def build_trainer(config: Config, train_cfg: TrainConfig, out: Path) -> L.Trainer:
+def build_trainer(config: Config, train_cfg: TrainConfig, out: Path, quiet: bool = False) -> L.Trainer:
     trainer_cfg = config.trainer
+    # A run in one process uses one device: "auto" would start DDP over every GPU of a worker.
+    devices = trainer_cfg.devices if trainer_cfg.spans_processes() or isinstance(trainer_cfg.devices, list) else 1
     callbacks: list[Callback] = [
         ModelCheckpoint(dirpath=out, filename="best", monitor=MONITOR, mode="min", save_top_k=1, save_last=True, enable_version_counter=False),
         EarlyStopping(monitor=MONITOR, mode="min", patience=train_cfg.patience),
@@ -290,7 +321,7 @@ def build_trainer(config: Config, train_cfg: TrainConfig, out: Path) -> L.Traine
     return L.Trainer(
         max_epochs=train_cfg.max_epochs,
         accelerator=trainer_cfg.accelerator,
-        devices=trainer_cfg.devices,
+        devices=devices,
         num_nodes=trainer_cfg.num_nodes,
         strategy=trainer_cfg.strategy,
         precision=trainer_cfg.precision,
@@ -299,18 +330,21 @@ def build_trainer(config: Config, train_cfg: TrainConfig, out: Path) -> L.Traine
         gradient_clip_val=train_cfg.gradient_clip,
         deterministic=train_cfg.deterministic,
         enable_model_summary=False,
+        enable_progress_bar=not quiet,
         log_every_n_steps=1,
         default_root_dir=out,
         use_distributed_sampler=False,  # SequenceData shards its own length-bucketed batches
     )
 
 
-def train_run(config: Config, root: Path, architecture: str, dataset: str, seed: int, home: Path | None = None) -> dict | None:
+def train_run(config: Config, root: Path, architecture: str, dataset: str, seed: int, home: Path | None = None, quiet: bool = False) -> dict | None:
     """Train one (architecture, dataset, seed); log it to MLflow; write run.json.
 
     ``home``: the folder of the runs (``paths.models_home``, the pipeline's, by default; a study
-    passes its own). Returns the summary on global rank 0, None on the other ranks.
+    passes its own); ``quiet``: no progress bar (a worker's runs report one line each). Returns the summary on global rank 0 (``reused`` true when a finished run
+    with the same fingerprint was there), None on the other ranks.
     """
+    started = time.perf_counter()
     arch_params, train_cfg = config.architecture(architecture), config.train_for(dataset)
     config.dataset(dataset)
     L.seed_everything(seed, workers=True, verbose=False)
@@ -322,10 +356,12 @@ def train_run(config: Config, root: Path, architecture: str, dataset: str, seed:
 
     out = seed_dir(root, dataset, architecture, seed, home)
     data_sha256 = tracking.folder_sha256(prepared_dir(root, dataset))  # hashed once: resume fingerprint and run tag
-    fp = fingerprint(config, architecture, dataset, seed, data_sha256)
+    fp = fingerprint(config, architecture, dataset, seed, data_sha256, model)
     uri = tracking.prepare_store(config, root)
     client = mlflow.MlflowClient(uri)
-    trainer = build_trainer(config, train_cfg, out)
+    if (done := finished_run(out, fp, client)) is not None:  # every rank reads the same files: all return here
+        return done
+    trainer = build_trainer(config, train_cfg, out, quiet)
     if trainer.global_rank != 0:  # rank 0 decided before launching the others; its resume.json says what
         resume = resumable(out, fp, client, quiet=True)
         trainer.fit(module, datamodule=SequenceData(train_set, val_set, train_cfg, seed), ckpt_path=out / "last.ckpt" if resume else None)
@@ -355,11 +391,11 @@ def train_run(config: Config, root: Path, architecture: str, dataset: str, seed:
     run_id = active.info.run_id
     trainer.loggers = [OncePerStepLogger(tracking_uri=uri, run_id=run_id)]
     try:
-        started = time.perf_counter()
+        fit_started = time.perf_counter()
         trainer.fit(module, datamodule=SequenceData(train_set, val_set, train_cfg, seed), ckpt_path=out / "last.ckpt" if resume else None)
-        train_time = time.perf_counter() - started  # of this process: a resumed run counts its own part
+        train_time = time.perf_counter() - fit_started  # of this process: a resumed run counts its own part
         _write_weight_hash(out, 0, model)
-        summary = _finish(config, root, out, architecture, dataset, seed, trainer, module, meta, val_set, run_id, train_time)
+        summary = _finish(config, root, out, architecture, dataset, seed, trainer, module, meta, val_set, run_id, train_time, started)
     except BaseException:
         mlflow.end_run(status="KILLED")
         raise
@@ -382,7 +418,7 @@ def _abandon(out: Path, client) -> None:
         shutil.rmtree(out)
 
 
-def _finish(config, root, out, architecture, dataset, seed, trainer, module, meta, val_set, run_id, train_time) -> dict:
+def _finish(config, root, out, architecture, dataset, seed, trainer, module, meta, val_set, run_id, train_time, started) -> dict:
     """Reload the best checkpoint, score it on validation in one process, log everything, write run.json."""
     checkpoint = trainer.checkpoint_callback
     best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
@@ -409,6 +445,10 @@ def _finish(config, root, out, architecture, dataset, seed, trainer, module, met
         **val_metrics,
     }
     _log_results(config, root, run_id, model, summary, (predicted, target, val_set), meta)
+    summary["run_time_s"] = time.perf_counter() - started  # to the last write but closing the run
+    client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
+    if "run_time_s" not in client.get_run(run_id).data.metrics:  # once, even when finished again after a kill
+        client.log_metric(run_id, "run_time_s", summary["run_time_s"])
     files.write_json(out / "run.json", summary)  # run.json before the unlink: a kill between leaves a finished run
     (out / "last.ckpt").unlink(missing_ok=True)
     return summary
@@ -514,7 +554,9 @@ def main(argv: list[str] | None = None) -> None:
     if problem := launch_problem(config.trainer, os.environ):  # before Lightning starts waiting for other nodes
         raise ConfigError(problem)
     summary = train_run(config, root, args.architecture, args.dataset, args.seed)
-    if summary is not None:
+    if summary is not None and summary.get("reused"):
+        print(f"{args.architecture} on {args.dataset} (seed {args.seed}): finished before with these settings, data and code; reused", flush=True)
+    elif summary is not None:
         print(json.dumps(summary))
 
 

@@ -12,22 +12,20 @@ resumes from its last checkpoint.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
 
-from rnnlab import tracking
 from rnnlab.baselines.references import measure_references
 from rnnlab.compare import evaluate_test, load_trained
 from rnnlab.config import IMPORTED, Config
 from rnnlab.data import prepare as steps
 from rnnlab.data import sources, store
 from rnnlab.data.table import label_mode, validate_table
-from rnnlab.paths import prepared_dir, raw_dir, seed_dir, study_home
-from rnnlab.train import RESUME_FILE, fingerprint, train_run
+from rnnlab.paths import prepared_dir, raw_dir, study_home
+from rnnlab.train import train_run
 
 
 @dataclass
@@ -65,15 +63,6 @@ def materialize(config: Config, root: Path, dataset: str) -> dict:
     return meta
 
 
-def finished(config: Config, root: Path, architecture: str, dataset: str, seed: int, home: Path) -> bool:
-    """A run.json in ``home`` whose training had exactly these settings, this prepared data and this code."""
-    out = seed_dir(root, dataset, architecture, seed, home)
-    if not ((out / "run.json").is_file() and (out / RESUME_FILE).is_file()):
-        return False
-    fp = fingerprint(config, architecture, dataset, seed, tracking.folder_sha256(prepared_dir(root, dataset)))
-    return json.loads((out / RESUME_FILE).read_text()).get("fingerprint") == fp
-
-
 def run_study(config: Config, root: Path, name: str) -> list[Trained]:
     """Every (dataset, architecture, seed) of ``experiments.<name>``, trained (or reused) and tested."""
     spec = config.experiments[name]
@@ -87,10 +76,8 @@ def run_study(config: Config, root: Path, name: str) -> list[Trained]:
         print(f"[{name}] {dataset}: prepared in {time.perf_counter() - started:.0f} s ({sizes} sequences)", flush=True)
         for architecture in spec.architectures:
             for seed in spec.seeds:
-                reused = finished(config, root, architecture, dataset, seed, home)
-                print(f"[{name}] {len(runs) + 1}/{total} {architecture} on {dataset}, seed {seed}" + (": finished before, reused" if reused else ""), flush=True)
-                if not reused:
-                    train_run(config, root, architecture, dataset, seed, home)
+                reused = bool(train_run(config, root, architecture, dataset, seed, home).get("reused"))
+                print(f"[{name}] {len(runs) + 1}/{total} {architecture} on {dataset}, seed {seed}" + (": finished before, reused" if reused else ": trained"), flush=True)
                 summary = evaluate_test(config, root, dataset, architecture, seed, home)
                 runs.append(Trained(architecture, dataset, seed, summary, reused, home))
     return runs

@@ -1,0 +1,203 @@
+"""Where the pipeline's trainings run: Prefect tasks on a Dask cluster of long-lived workers.
+
+``execution`` in params.yaml picks the cluster. With ``address: null`` the train flow starts a
+local Dask cluster of ``workers`` processes for the stage and closes it after; with an address it
+joins that scheduler (started by hand, by dask-jobqueue on SLURM, by dask-cuda on a multi-GPU
+node) and changes nothing else. Each worker imports torch, Lightning and MLflow once and then
+trains one run after another; a run's torch threads come from ``train.num_threads``.
+
+A run on several devices or nodes (``trainer.devices`` > 1 or ``trainer.num_nodes`` > 1) is not
+trained inside a worker: it is launched as its own process group (``python -m rnnlab.train``, which
+Lightning's DDP or torchrun re-launches per rank), one run at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnlab.config import Config
+from rnnlab.errors import ConfigError, RnnlabError
+from rnnlab.paths import seed_dir
+
+
+@dataclass(frozen=True)
+class Run:
+    architecture: str
+    dataset: str
+    seed: int
+
+    def __str__(self) -> str:
+        return f"{self.architecture} on {self.dataset} (seed {self.seed})"
+
+
+def planned_runs(config: Config, root: Path) -> list[Run]:
+    """Every (architecture, dataset, seed) the pipeline trains, the longest first, so that no worker
+    is left with a long run at the end while the others wait. A run's length is what an earlier run
+    of the pair took; for a pair never trained, its data's steps × max_epochs at the median pace
+    of those that were."""
+    runs = [Run(a, ds, seed) for a, ds in config.pairs() for seed in config.train.seeds]
+    work = {ds: _steps(root, ds) * config.train_for(ds).max_epochs for ds in config.pipeline.datasets}
+    known = {(r.architecture, r.dataset): t for r in runs if (t := _earlier_time(root, r)) is not None}
+    paces = sorted(t / work[ds] for (_, ds), t in known.items() if work[ds] > 0)
+    pace = paces[len(paces) // 2] if paces else 1.0
+    return sorted(runs, key=lambda r: known.get((r.architecture, r.dataset), work[r.dataset] * pace), reverse=True)
+
+
+def _steps(root: Path, dataset: str) -> float:
+    """Time steps in the training split (sequences × mean length), from the prepared meta."""
+    try:
+        lengths = json.loads((Path(root) / "data" / "prepared" / dataset / "meta.json").read_text())["lengths"]["train"]
+        return float(lengths["sequences"] * lengths["mean"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+
+
+def _earlier_time(root: Path, run: Run) -> float | None:
+    """The longest fit of any earlier run of the pair, if one finished."""
+    times = []
+    for record in seed_dir(root, run.dataset, run.architecture, run.seed).parent.glob("seed_*/run.json"):
+        try:
+            times.append(float(json.loads(record.read_text())["train_time_s"]))
+        except (OSError, ValueError, KeyError):
+            continue
+    return max(times) if times else None
+
+
+def check_local_threads(config: Config, cores: int | None = None) -> None:
+    """Workers × torch threads per run must fit the machine: two workers of two threads each on two
+    cores train each run several times slower than one worker would."""
+    cores = cores or os.cpu_count() or 1
+    workers = config.execution.workers
+    threads, dataset = max((config.train_for(ds).num_threads, ds) for ds in config.pipeline.datasets)
+    if workers * threads > cores:
+        where = "train.num_threads" if config.train_for(dataset).num_threads == config.train.num_threads else f"datasets.{dataset}.train.num_threads"
+        raise ConfigError(
+            f"params.yaml: execution.workers = {workers} × {where} = {threads} is {workers * threads} threads "
+            f"on a machine with {cores} cores; lower one of them so that their product is at most {cores}"
+        )
+
+
+def check_address(address: str, timeout_s: float = 5.0) -> None:
+    """One line when nothing answers at the scheduler's address, before anything trains."""
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            return
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+    raise ConfigError(
+        f"params.yaml: execution.address = {address!r}: no Dask scheduler answers there ({reason}); "
+        "start one (README \"Scaling out\") or set execution.address: null to train on this machine"
+    )
+
+
+def task_runner(config: Config):
+    """The Prefect task runner the train flow submits its runs to."""
+    if config.trainer.spans_processes():  # each run is a process group of its own: one at a time
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=1)
+    import dask
+    from prefect_dask import DaskTaskRunner
+
+    if config.execution.address:
+        check_address(config.execution.address)
+        return DaskTaskRunner(address=config.execution.address)
+    check_local_threads(config)
+    dask.config.set({
+        "logging.distributed": "warning",  # the cluster's start and stop, not one line per worker event
+        "distributed.worker.daemon": False,  # a run may start processes (DataLoader workers, DDP)
+        "distributed.scheduler.allowed-failures": config.execution.retries,  # a run whose worker died: started again this often
+        "distributed.worker.memory.terminate": False,  # a worker is never killed for memory mid-run; the OS decides
+    })
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={"n_workers": config.execution.workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None},
+    )
+
+
+def train_in_worker(root: Path, architecture: str, dataset: str, seed: int) -> dict:
+    """One run where this task executes: in this (warm) process, or as its own process group when
+    the trainer spans several. Returns the run's summary (``reused`` when it was finished before)."""
+    import gc
+
+    from rnnlab.config import load_config
+    from rnnlab.train import train_run
+
+    config = load_config(Path(root) / "params.yaml")
+    if config.trainer.spans_processes():
+        return launch_process_group(root, architecture, dataset, seed)
+    _quiet_libraries()
+    try:
+        return train_run(config, Path(root), architecture, dataset, seed, quiet=True)
+    finally:
+        gc.collect()  # the next run starts from the memory this one held
+
+
+def _quiet_libraries() -> None:
+    """A worker's terminal shows the flow's one line per run, not each library's chatter per run."""
+    import logging
+
+    for name, level in {"distributed": logging.WARNING, "lightning.pytorch": logging.WARNING, "lightning.fabric": logging.WARNING,
+                        "mlflow.pyfunc": logging.ERROR, "mlflow.system_metrics": logging.WARNING, "mlflow.models": logging.ERROR}.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def launch_process_group(root: Path, architecture: str, dataset: str, seed: int) -> dict:
+    from rnnlab.results import read_run
+
+    command = [sys.executable, "-m", "rnnlab.train", "--architecture", architecture, "--dataset", dataset, "--seed", str(seed)]
+    print("$ " + " ".join(command[1:]), flush=True)
+    completed = subprocess.run(command, cwd=root)
+    if completed.returncode != 0:
+        raise RnnlabError(f"training {architecture} on {dataset} (seed {seed}) exited with {completed.returncode}")
+    return read_run(Path(root), dataset, architecture, seed)
+
+
+def failure(err: BaseException) -> str:
+    """One line for a run that did not finish."""
+    if type(err).__name__ == "KilledWorker":  # distributed.scheduler.KilledWorker: every worker it ran on died
+        return f"its worker died while training it, every time it was started ({type(err).__name__})"
+    if isinstance(err, RnnlabError):
+        return str(err)
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}"
+
+
+class Progress:
+    """One line per finished run: k of N, what it cost, time elapsed and an estimate of what remains."""
+
+    def __init__(self, total: int, workers: int) -> None:
+        self.total, self.workers, self.done, self.started = total, max(1, workers), 0, time.perf_counter()
+        self.trained_s: list[float] = []
+
+    def line(self, run: Run, summary: dict | None, error: str | None = None) -> str:
+        self.done += 1
+        elapsed = time.perf_counter() - self.started
+        if error is not None:
+            what = f"FAILED: {error}"
+        elif summary.get("reused"):
+            what = "reused (finished before with these settings, data and code)"
+        else:
+            self.trained_s.append(summary["run_time_s"])
+            what = f"trained in {summary['run_time_s']:.1f} s (fit {summary['train_time_s']:.1f} s, {summary['epochs_trained']} epochs)"
+        left = self.total - self.done
+        if left == 0:
+            eta = "done"
+        elif self.trained_s:
+            eta = f"about {_clock(left * (sum(self.trained_s) / len(self.trained_s)) / self.workers)} left"
+        else:
+            eta = "time left unknown"
+        return f"[{self.done}/{self.total}] {run}: {what}; {_clock(elapsed)} elapsed, {eta}"
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"

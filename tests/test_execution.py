@@ -1,0 +1,190 @@
+"""The train flow on its execution engine, real parts only: a real Prefect server, a local Dask
+cluster, and a Dask scheduler with two workers started as separate processes on 127.0.0.1 (the
+scale-out path, without a cluster), training real runs into a real MLflow sqlite store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import copy_project, free_port
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A copy of the project with JapaneseVowels prepared twice (the second copy trains with a
+    learning rate that overflows), tiny runs, and its own Prefect server."""
+    from rnnlab.config import load_config
+    from rnnlab.data import prepare
+    from rnnlab.data.sources import SOURCES
+    from rnnlab.data.store import write_table
+
+    root = copy_project(tmp_path_factory.mktemp("execution"))
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["datasets"]["vowels_overflow"] = {**params["datasets"]["japanese_vowels"], "train": {"learning_rate": 1e37}}
+    params["architectures"]["lstm"]["hidden_size"] = 8
+    params["architectures"]["gru"]["hidden_size"] = 8
+    params["pipeline"] = {"datasets": ["japanese_vowels"], "architectures": ["lstm", "gru"]}
+    params["train"].update(max_epochs=3, patience=3, seeds=[0])
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    table = SOURCES["japanese_vowels"]()
+    config = load_config(root / "params.yaml")
+    for name in ("japanese_vowels", "vowels_overflow"):
+        write_table(table, root / "data" / "raw" / name)
+        splits, meta = prepare.prepare(table, name, config.dataset(name))
+        prepare.write_prepared(root / "data" / "prepared" / name, splits, meta)
+    env = {
+        **os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PREFECT_HOME": str(root / ".prefect"),
+        "RNNLAB_PREFECT_PORT": str(free_port()), "MLFLOW_DISABLE_TELEMETRY": "true", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    env.pop("PREFECT_API_URL", None)
+    started = subprocess.run([sys.executable, "-m", "rnnlab.services", "start", "prefect"], cwd=root, env=env, capture_output=True, text=True)
+    assert started.returncode == 0, started.stdout + started.stderr
+    env["PREFECT_API_URL"] = f"http://127.0.0.1:{env['RNNLAB_PREFECT_PORT']}/api"
+    try:
+        yield {"root": root, "env": env}
+    finally:
+        subprocess.run([sys.executable, "-m", "rnnlab.services", "stop", "prefect"], cwd=root, env=env, capture_output=True)
+
+
+def set_params(root: Path, **sections) -> None:
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    for section, values in sections.items():
+        params[section] = {**params[section], **values} if isinstance(values, dict) and section != "pipeline" else values
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def train_flow(project, **extra_env) -> subprocess.CompletedProcess:
+    env = {**project["env"], **extra_env}
+    return subprocess.run([sys.executable, "flows/train.py"], cwd=project["root"], env=env, capture_output=True, text=True, timeout=600)
+
+
+def mlflow_runs(root: Path, dataset: str) -> list:
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(f"rnnlab/{dataset}")
+    return [] if experiment is None else client.search_runs([experiment.experiment_id], filter_string="tags.architecture != ''")
+
+
+def finished_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if "] " in line and ("trained in" in line or "reused" in line or "FAILED" in line)]
+
+
+def test_runs_train_through_the_address_of_a_dask_scheduler_and_its_two_worker_processes(project, tmp_path):
+    root, env = project["root"], project["env"]
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    cluster_env = {**env, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    scheduler = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
+                                 cwd=root, env=cluster_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    logs = [tmp_path / f"worker_{i}.log" for i in range(2)]
+    workers = [subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{i}"],
+                                cwd=root, env=cluster_env, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+               for i, log in enumerate(logs)]
+    try:
+        deadline = time.monotonic() + 60
+        while not all("Registered to" in log.read_text() for log in logs) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        set_params(root, execution={"address": address})
+        done = train_flow(project)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    finally:
+        set_params(root, execution={"address": None})
+        for process in [*workers, scheduler]:
+            process.send_signal(signal.SIGINT)
+        for process in [*workers, scheduler]:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    lines = finished_lines(done.stdout + done.stderr)
+    assert len(lines) == 2 and all("trained in" in line for line in lines) and "[2/2]" in lines[-1], lines
+    for log in logs:  # each worker process trained at least one of the runs
+        assert "Finished in state Completed()" in log.read_text(), log.read_text()[-2000:]
+    runs = mlflow_runs(root, "japanese_vowels")
+    assert sorted((r.data.tags["architecture"], r.data.tags["seed"]) for r in runs) == [("gru", "0"), ("lstm", "0")]
+    assert all(r.info.status == "FINISHED" and r.data.metrics["run_time_s"] >= r.data.metrics["train_time_s"] > 0 for r in runs)
+    training = json.loads((root / "reports" / "training.json").read_text())
+    assert set(training["japanese_vowels"]) == {"lstm", "gru"} and "best_val_accuracy_std" in training["japanese_vowels"]["lstm"]
+
+
+def test_one_architectures_settings_changed_retrains_only_its_runs(project):
+    root = project["root"]
+    before = {(r.data.tags["architecture"], r.data.tags["seed"]): r.info.run_id for r in mlflow_runs(root, "japanese_vowels")}
+    assert len(before) == 2, "runs of the address test"
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["architectures"]["gru"]["hidden_size"] = 9
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    done = train_flow(project)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = finished_lines(done.stdout + done.stderr)
+    assert [line.split("] ")[1].split(":")[0] for line in lines if "trained in" in line] == ["gru on japanese_vowels (seed 0)"]
+    assert [line.split("] ")[1].split(":")[0] for line in lines if "reused" in line] == ["lstm on japanese_vowels (seed 0)"]
+    after = {(r.data.tags["architecture"], r.data.tags["seed"], r.info.run_id) for r in mlflow_runs(root, "japanese_vowels")}
+    assert {(a, s, rid) for (a, s), rid in before.items() if a == "lstm"} <= after
+
+
+def test_a_worker_killed_mid_run_is_retried_and_leaves_one_finished_mlflow_run(project, tmp_path):
+    root = project["root"]
+    set_params(root, pipeline={"datasets": ["japanese_vowels"], "architectures": ["lstm"]}, train={"seeds": [2]})
+    marker = tmp_path / "killed-once"
+    done = train_flow(project, RNNLAB_KILL_AFTER_EPOCH="1", RNNLAB_KILL_MARKER=str(marker))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert marker.exists(), "a worker died once"
+    runs = [r for r in mlflow_runs(root, "japanese_vowels") if r.data.tags["seed"] == "2"]
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED", "one MLflow run: the retry resumed the killed one"
+    assert not [r for r in mlflow_runs(root, "japanese_vowels") if r.info.status == "RUNNING"]
+    assert "resuming lstm on japanese_vowels" in done.stdout + done.stderr
+
+
+def test_a_run_whose_loss_overflows_fails_alone_and_the_stage_names_it(project):
+    root = project["root"]
+    set_params(root, pipeline={"datasets": ["japanese_vowels", "vowels_overflow"], "architectures": ["lstm"]}, train={"seeds": [2]})
+    done = train_flow(project)
+    assert done.returncode != 0
+    lines = finished_lines(done.stdout + done.stderr)
+    assert any("lstm on japanese_vowels (seed 2)" in line and ("reused" in line or "trained in" in line) for line in lines), lines
+    assert any("lstm on vowels_overflow (seed 2): FAILED: training stopped: the loss is" in line for line in lines), lines
+    assert done.returncode == 2 and "rnnlab: error: train: 1 of 2 runs failed — lstm on vowels_overflow (seed 2): training stopped" in done.stderr
+    assert not any(r.info.status == "RUNNING" for r in mlflow_runs(root, "vowels_overflow"))
+
+
+def test_an_unreachable_scheduler_is_named_in_one_line_and_nothing_trains(project):
+    root = project["root"]
+    address = f"tcp://127.0.0.1:{free_port()}"
+    set_params(root, execution={"address": address})
+    try:
+        done = train_flow(project)
+    finally:
+        set_params(root, execution={"address": None})
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1].startswith(f"rnnlab: error: params.yaml: execution.address = '{address}': no Dask scheduler answers there")
+    assert "Flow run" not in done.stdout + done.stderr
+
+
+def test_workers_times_threads_must_fit_the_cores():
+    from rnnlab.config import load_config
+    from rnnlab.errors import ConfigError
+    from rnnlab.execution import check_local_threads
+
+    from tests.conftest import ROOT
+
+    config = load_config(ROOT / "params.yaml")
+    config = config.model_copy(update={"execution": config.execution.model_copy(update={"workers": 2})})
+    check_local_threads(config, cores=2 * max(config.train_for(ds).num_threads for ds in config.pipeline.datasets))
+    with pytest.raises(ConfigError, match=r"execution.workers = 2 × .*num_threads = \d+ is \d+ threads on a machine with 1 cores"):
+        check_local_threads(config, cores=1)
