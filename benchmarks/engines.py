@@ -230,17 +230,17 @@ def versions(engine: str) -> str:
 def render(rows: dict) -> str:
     header = (
         "| option | start-up s | per-task overhead s | pids seen (per repeat) / import paid once "
-        "per pid? | import s first / later call | idle RSS MiB (PSS), processes "
+        "per pid? | import time, first / later call on a pid | idle RSS MiB (PSS), processes "
         "| daemonic workers / torch threads |"
     )
     lines = [BEGIN, header, "|---|---|---|---|---|---|---|"]
     for engine in (e for e in LABELS if e in rows):
         s = rows[engine]["summary"]
-        later = "-" if s["import_later_s"] is None else f"{s['import_later_s']:.4f}"
+        later = "-" if s["import_later_s"] is None else f"{s['import_later_s'] * 1e6:.0f} µs"
         lines.append(
             f"| {LABELS[engine]} | {s['startup_s']:.2f} | {s['overhead_s']:.3f} "
             f"| {', '.join(map(str, s['pids']))} / {'yes' if s['import_once'] else 'no'} "
-            f"| {s['import_first_s']:.2f} / {later} "
+            f"| {s['import_first_s']:.2f} s / {later} "
             f"| {s['rss_mib']:.0f} ({s['pss_mib']:.0f}), {s['processes']:.0f} "
             f"| {'/'.join(map(str, s['daemon']))} / {'/'.join(map(str, s['torch_threads']))} |"
         )

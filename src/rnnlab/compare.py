@@ -268,7 +268,8 @@ def leaderboard_markdown(tables: dict[str, list[dict]], decisions: dict[str, dic
         "",
         "Test metrics are measured once, here, on each dataset's test split. Models are chosen on the validation",
         "split only: the champion is the architecture with the best mean validation metric over seeds, then its best",
-        "seed. ± is the standard deviation over seeds. ↑ higher is better, ↓ lower is better.",
+        "seed. ± is the standard deviation over seeds. ↑ higher is better, ↓ lower is better. Times are means per run:",
+        "fit is the model's `fit`; a whole run adds building, logging and the model's pictures and files.",
         "",
         "## All datasets: each dataset's headline test metric",
         "",
@@ -297,13 +298,13 @@ def leaderboard_markdown(tables: dict[str, list[dict]], decisions: dict[str, dic
             f"is version {d['champion_version']} ({verdict}: {d['reason']}).",
             "",
             "| architecture | " + " | ".join(f"test {METRIC_NAMES.get(n, n)}" for n in names)
-            + f" | val {METRIC_NAMES.get(task.selection_metric, task.selection_metric)} | parameters | train time (s) | epochs | backend | seeds |",
-            "|---|" + "---|" * (len(names) + 7),
+            + f" | val {METRIC_NAMES.get(task.selection_metric, task.selection_metric)} | parameters | fit s/run | whole run s/run | epochs | backend | seeds |",
+            "|---|" + "---|" * (len(names) + 8),
         ]
         for r in rows:
             lines.append(
                 f"| {r['architecture']} | " + " | ".join(_pm(r, f"test_{n}") for n in names)
-                + f" | {_pm(r, f'best_val_{task.selection_metric}')} | {r['num_params']:,} | {r['train_time_s']:.1f} | {r['epochs_trained']:.0f} | {r['backend']} | {r['seeds']} |"
+                + f" | {_pm(r, f'best_val_{task.selection_metric}')} | {r['num_params']:,} | {r['train_time_s']:.1f} | {_seconds(r.get('run_time_s'))} | {r['epochs_trained']:.0f} | {r['backend']} | {r['seeds']} |"
             )
         lines += [""] + [f"![{dataset}]({f})" for f in figures[dataset]]
     return "\n".join(lines) + "\n"
@@ -328,6 +329,10 @@ def yardstick_lines(tables: dict[str, list[dict]], yardsticks: dict[str, list[di
         if not yardsticks.get(dataset):
             lines.append(f"| {dataset} | {headline(task.name)} | {best['architecture']} | no reference for this split | — | — |")
     return lines
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
 
 
 def _pm(row: dict, key: str) -> str:
