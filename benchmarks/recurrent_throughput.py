@@ -2,8 +2,13 @@
 
 Cases: B=64, D=12, H=128 at T=100 and T=1000 (every sequence full length, so packing does no
 extra work). Each candidate is timed interleaved with raw ``torch.nn.LSTM`` (median of several
-repetitions after warm-up) and reported as a ratio to it, so machine noise cancels. Results go to
-reports/benchmarks.md. Run with ``make bench`` (a few minutes on 2 cores).
+repetitions after warm-up) and reported as a ratio to it, so machine noise cancels.
+
+Memory and pondering cells (NTM, ACT) at the default pipeline's sizes (params.yaml ``ntm``, ``act``;
+japanese_vowels' batches: B=32, D=12, T up to 29) are timed against a fused ``torch.nn.LSTM`` that
+does as many multiply-adds per step (formulas in :func:`ntm_macs`, :func:`act_macs`,
+:func:`lstm_macs`). Results go to reports/benchmarks.md. Run with ``make bench`` (about ten
+minutes on 2 cores, most of it compiling).
 
     python benchmarks/recurrent_throughput.py [--quick]
 """
@@ -11,6 +16,7 @@ reports/benchmarks.md. Run with ``make bench`` (a few minutes on 2 cores).
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import statistics
 import time
@@ -24,6 +30,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from tqdm import tqdm
 
 from rnnlab.nn import ElmanCell, GRUCell, LSTMCell, RecurrentStack
+from rnnlab.nn.act import ACTCell
+from rnnlab.nn.ntm import NTMCell
 
 B, D, H = 64, 12, 128
 REPORT = Path(__file__).resolve().parents[1] / "reports" / "benchmarks.md"
@@ -79,6 +87,98 @@ CANDIDATES = [
 ]
 
 
+# --- memory and pondering cells against an LSTM of equal multiply-adds per step ---------------------
+
+SMALL_B, SMALL_D = 32, 12  # japanese_vowels: the default batch of 32, 12 LPC coefficients
+MATCHED_T = (29, 100)  # japanese_vowels' longest sequence; 100 steps as basic_motions and shakespeare's pieces
+NTM_SIZES = dict(controller_size=64, memory_rows=32, memory_width=16, read_heads=1, write_heads=1, shift_range=1)  # params.yaml ntm
+ACT_SIZES = dict(hidden_size=128, time_penalty=0.001, epsilon=0.01, max_steps=10, halting_bias=1.0)  # params.yaml act (Elman core)
+
+
+def lstm_macs(D: int, H: int) -> int:
+    """Multiply-adds per step and sequence of an LSTM: four gates, each W·[x_t; h_{t-1}] = 4H(D + H)."""
+    return 4 * H * (D + H)
+
+
+def ntm_macs(D: int, controller_size: int, memory_rows: int, memory_width: int, read_heads: int, write_heads: int, shift_range: int) -> int:
+    """Multiply-adds per step and sequence of the NTM cell (H controller, N×M memory, R read and W write heads, S shifts):
+
+    controller 4H(D + R·M + H) + head parameters H·(R·A + W·(A + 2M)), A = M + 3 + S
+    + addressing (R + W)·(2NM + SN) (cosine: k·M(i) and ‖M(i)‖; the shift's S terms per row)
+    + write 3WNM (erase weights w eᵀ, erase M ⊙ (1 − w eᵀ), add w aᵀ) + read RNM.
+    Element-wise activations, softmaxes and the sharpening power are not counted (nor are an LSTM's).
+    """
+    H, N, M, R, W = controller_size, memory_rows, memory_width, read_heads, write_heads
+    S = 2 * shift_range + 1
+    A = M + 3 + S
+    return 4 * H * (D + R * M + H) + H * (R * A + W * (A + 2 * M)) + (R + W) * (2 * N * M + S * N) + 3 * W * N * M + R * N * M
+
+
+def act_macs(D: int, H: int, ponder_steps: float) -> float:
+    """Multiply-adds per input step and sequence of ACT around an Elman cell: N̄ ponder steps, each
+    the cell on [x_t; δ] (D + 1 inputs) and the halting unit, N̄·((D + 1)H + H² + H)."""
+    return ponder_steps * ((D + 1) * H + H * H + H)
+
+
+def equal_lstm_hidden(macs: float, D: int) -> int:
+    """The LSTM hidden size whose 4H(D + H) is nearest ``macs``."""
+    return round((-D + math.sqrt(D * D + macs)) / 2)
+
+
+@dataclass
+class Matched:
+    name: str
+    path: str
+    make_cell: Callable[[int], nn.Module]
+    backend: str
+    macs: Callable[[], float]  # per step and sequence
+
+
+def mean_ponder_steps(T: int) -> float:
+    """N̄ of a fresh ACT cell on a random batch (the halting bias +1 gives σ(1) ≈ 0.73 per step: two steps)."""
+    torch.manual_seed(0)
+    stack = RecurrentStack(lambda d: ACTCell(ElmanCell(d + 1, ACT_SIZES["hidden_size"]), *[ACT_SIZES[k] for k in ("time_penalty", "epsilon", "max_steps", "halting_bias")]), SMALL_D, backend="reference")
+    with torch.no_grad():
+        _, final = stack(torch.randn(SMALL_B, T, SMALL_D), torch.full((SMALL_B,), T, dtype=torch.int64))
+    return float(final.steps.mean()) / T
+
+
+def make_act(d: int) -> ACTCell:
+    return ACTCell(ElmanCell(d + 1, ACT_SIZES["hidden_size"]), *[ACT_SIZES[k] for k in ("time_penalty", "epsilon", "max_steps", "halting_bias")])
+
+
+MATCHED = [
+    Matched("NTM (H=64, N×M=32×16, 1R+1W)", "reference (Python loop)", lambda d: NTMCell(d, **NTM_SIZES), "reference", lambda: ntm_macs(SMALL_D, **NTM_SIZES)),
+    Matched("NTM (H=64, N×M=32×16, 1R+1W)", "compiled", lambda d: NTMCell(d, **NTM_SIZES), "compiled", lambda: ntm_macs(SMALL_D, **NTM_SIZES)),
+    Matched("ACT around Elman (H=128, M=10)", "reference (Python loop)", make_act, "reference", lambda: act_macs(SMALL_D, ACT_SIZES["hidden_size"], mean_ponder_steps(29))),
+    Matched("ACT around Elman (H=128, M=10)", "compiled", make_act, "compiled", lambda: act_macs(SMALL_D, ACT_SIZES["hidden_size"], mean_ponder_steps(29))),
+]
+
+
+def measure_matched(case: Matched, T: int, repeats: int) -> tuple[float, float, int, float]:
+    """(cell seconds, equal-FLOPs LSTM seconds, LSTM hidden size, cell MACs), interleaved medians."""
+    torch.manual_seed(0)
+    macs = case.macs()
+    hidden = equal_lstm_hidden(macs, SMALL_D)
+    stack = RecurrentStack(case.make_cell, SMALL_D, backend=case.backend)
+    lstm = nn.LSTM(SMALL_D, hidden, batch_first=True)
+
+    def reference(x, lengths):
+        out, _ = lstm(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+        return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+
+    x = torch.randn(SMALL_B, T, SMALL_D, requires_grad=True)
+    lengths = torch.full((SMALL_B,), T, dtype=torch.int64)
+    run = lambda x, lengths: stack(x, lengths)[0]  # noqa: E731
+    for _ in range(3):  # compilation, allocator, oneDNN primitive cache
+        time_once(run, x, lengths), time_once(reference, x, lengths)
+    mine, theirs = [], []
+    for _ in range(repeats):
+        mine.append(time_once(run, x, lengths))
+        theirs.append(time_once(reference, x, lengths))
+    return statistics.median(mine), statistics.median(theirs), hidden, macs
+
+
 def time_once(run, x, lengths) -> float:
     started = time.perf_counter()
     out = run(x, lengths)
@@ -116,8 +216,11 @@ def main() -> None:
         else:
             seconds, ref_seconds = measure(candidate, reference, T, repeats)
         rows.append((T, candidate, seconds, ref_seconds))
+    matched = []
+    for T, case in tqdm([(T, c) for T in MATCHED_T for c in MATCHED], desc="equal-FLOPs cases", unit="case"):
+        matched.append((T, case, *measure_matched(case, T, repeats=3 if args.quick else 15)))
     REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(render(rows, args.quick))
+    REPORT.write_text(render(rows, args.quick) + render_matched(matched))
     print(REPORT.read_text())
 
 
@@ -147,6 +250,26 @@ def render(rows, quick: bool) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def render_matched(rows) -> str:
+    lines = [
+        "## Memory and pondering cells against an LSTM of equal multiply-adds",
+        "",
+        f"Forward + backward, B={SMALL_B}, D={SMALL_D}, every sequence full length, the default pipeline's "
+        "`ntm` and `act` settings (params.yaml). Ratio = time / time of a fused `torch.nn.LSTM` (pack → kernel → pad) whose "
+        "hidden size H' makes its multiply-adds per step and sequence, 4H'(D + H'), equal to the cell's, measured interleaved in the same run. "
+        "Cell multiply-adds per step: NTM 4H(D + R·M + H) + H·(R·A + W·(A + 2M)) + (R + W)·(2NM + SN) + 3WNM + RNM with "
+        "A = M + 3 + S; ACT around an Elman cell N̄·((D + 1)H + H² + H), N̄ the mean ponder steps of the fresh cell on the batch "
+        "(element-wise activations are counted for neither side). The *reference* rows are the readable Python loop; *compiled* "
+        "is the `backend: compiled` path (src/rnnlab/nn/compiled.py). Target: ≤ 1.5×.",
+        "",
+        "| T | model | path | cell MACs / step | equal-FLOPs LSTM H' | ms / batch | ratio to equal-FLOPs nn.LSTM |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for T, case, seconds, ref_seconds, hidden, macs in rows:
+        lines.append(f"| {T} | {case.name} | {case.path} | {macs:,.0f} | {hidden} | {seconds * 1e3:.1f} | {seconds / ref_seconds:.2f} |")
+    return "\n".join(lines + [""])
 
 
 if __name__ == "__main__":

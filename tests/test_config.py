@@ -27,7 +27,8 @@ def write_params(tmp_path: Path, edit) -> Path:
 
 def test_project_params_load():
     config = load_config(ROOT / "params.yaml")
-    assert config.pipeline.architectures == ["rnn", "lstm", "gru", "dglstm", "dilated", "attention", "dialogue_rnn", "neural_programmer"]
+    assert config.pipeline.architectures == ["rnn", "lstm", "gru", "dglstm", "dilated", "ntm", "attention", "act", "dialogue_rnn", "neural_programmer"]
+    assert len(config.train.seeds) >= 3, "the leaderboard's ± needs seeds"
     assert ("dialogue_rnn", "conversations") in config.pairs() and ("dialogue_rnn", "japanese_vowels") not in config.pairs()
     assert config.architecture("gru").convention == "course"
 

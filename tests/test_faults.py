@@ -177,32 +177,45 @@ def test_dirty_means_code_or_params_differ_not_the_pipelines_own_outputs(tmp_pat
 # --- the code a run is fingerprinted with -------------------------------------------------------
 
 
-def _code_hash(src: Path) -> str:
+def _code_hash(src: Path, *entries: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(src)}
-    probe = "import rnnlab.code as c\nassert c.PACKAGE_DIR.parent == __import__('pathlib').Path(__import__('sys').argv[1]), c.PACKAGE_DIR\n" \
-            "print(c.code_sha256('rnnlab.train'))"
-    done = subprocess.run([sys.executable, "-c", probe, str(src)], env=env, capture_output=True, text=True, timeout=120)
+    probe = "import sys, rnnlab.code as c\nassert c.PACKAGE_DIR.parent == __import__('pathlib').Path(sys.argv[1]), c.PACKAGE_DIR\n" \
+            "print(c.code_sha256(*sys.argv[2:]))"
+    done = subprocess.run([sys.executable, "-c", probe, str(src), *entries], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
 
-def test_the_code_fingerprint_follows_every_module_a_training_imports_and_nothing_else(tmp_path):
-    from rnnlab.code import modules_used
+def test_the_code_fingerprint_follows_the_modules_a_run_uses_and_nothing_else(tmp_path):
+    """A run's code: the training's modules plus those of its model's layers. An edit to the NTM's
+    memory changes the NTM's fingerprint and not the LSTM's; an edit to the CLI changes neither."""
+    from rnnlab.code import model_modules, modules_used
+    from rnnlab.config import load_config
+    from rnnlab.evaluate import build_model
 
-    used = set(modules_used("rnnlab.train"))
-    for module in ("rnnlab.nn.lstm", "rnnlab.nn.ntm", "rnnlab.nn.act", "rnnlab.registry", "rnnlab.data.batching", "rnnlab.tasks", "rnnlab.serving"):
-        assert module in used, module
-    assert "rnnlab.cli" not in used and "rnnlab.compare" not in used
+    training = set(modules_used("rnnlab.train"))
+    for module in ("rnnlab.nn.lstm", "rnnlab.nn.stack", "rnnlab.registry", "rnnlab.data.batching", "rnnlab.tasks", "rnnlab.serving"):
+        assert module in training, module
+    assert not {"rnnlab.cli", "rnnlab.compare", "rnnlab.nn.ntm", "rnnlab.nn.memory", "rnnlab.nn.act", "rnnlab.nn.depth_gated"} & training
+    config = load_config(ROOT / "params.yaml")
+    meta = {"task": "classify", "num_features": 2, "features": ["a", "b"], "num_classes": 3, "classes": ["x", "y", "z"]}
+    ntm = model_modules(build_model(config.architecture("ntm"), meta))
+    assert "rnnlab.nn.ntm" in ntm and "rnnlab.nn.memory" in modules_used("rnnlab.train", *ntm)
+    lstm = model_modules(build_model(config.architecture("lstm"), meta))
+    assert "rnnlab.nn.memory" not in modules_used("rnnlab.train", *lstm)
 
     src = tmp_path / "src"
     shutil.copytree(ROOT / "src" / "rnnlab", src / "rnnlab", ignore=shutil.ignore_patterns("__pycache__"))
-    original = _code_hash(src)
+    before = {name: _code_hash(src, "rnnlab.train", *modules) for name, modules in (("ntm", ntm), ("lstm", lstm))}
     with open(src / "rnnlab" / "cli.py", "a") as unused:
         unused.write("\n# a comment in a module no training imports\n")
-    assert _code_hash(src) == original
-    with open(src / "rnnlab" / "nn" / "gru.py", "a") as cell:
-        cell.write("\n# a comment in a cell\n")
-    assert _code_hash(src) != original
+    with open(src / "rnnlab" / "nn" / "memory.py", "a") as memory:
+        memory.write("\n# a comment in the NTM's memory\n")
+    assert _code_hash(src, "rnnlab.train", *lstm) == before["lstm"]
+    assert _code_hash(src, "rnnlab.train", *ntm) != before["ntm"]
+    with open(src / "rnnlab" / "nn" / "stack.py", "a") as shared:
+        shared.write("\n# a comment in the stacker every recurrent model uses\n")
+    assert _code_hash(src, "rnnlab.train", *lstm) != before["lstm"]
 
 
 def test_a_checkpoint_that_cannot_continue_starts_fresh_saying_why(tmp_path, capsys):

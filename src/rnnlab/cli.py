@@ -46,7 +46,7 @@ def _plan(args) -> None:
     with project_lock(project_root(), "rnnlab plan"):
         config = load_config()
         path = write_plan(project_root(), config)
-    print(f"{path.name}: {len(config.pairs())} training stage(s) over {len(config.pipeline.datasets)} dataset(s)")
+    print(f"{path.name}: {len(config.pairs())} (architecture, dataset) pair(s) over {len(config.pipeline.datasets)} dataset(s), {len(config.pairs()) * len(config.train.seeds)} run(s) with the seeds")
     for architecture, dataset, why in config.skipped():
         print(f"  not trained: {architecture} on {dataset}: {why}")
 
@@ -64,7 +64,7 @@ def _profile(args) -> None:
 
     config = apply_profile(project_root(), args.name)
     print(f"params.yaml now holds profile {args.name!r}: {len(config.pipeline.datasets)} dataset(s), "
-          f"{len(config.pairs())} training stage(s) x {len(config.train.seeds)} seed(s) (git checkout params.yaml plan.yaml: back to the default)")
+          f"{len(config.pairs())} (architecture, dataset) pair(s) x {len(config.train.seeds)} seed(s) (git checkout params.yaml plan.yaml: back to the default)")
 
 
 def _import(args) -> None:

@@ -1,9 +1,10 @@
 """The pipeline plan: which stages `dvc repro` runs, derived from params.yaml and the registry.
 
-DVC expands stages from static lists, so the compatible (architecture, dataset) pairs — and the
-datasets a built-in source ingests (imported ones are already tracked by DVC) — are written to
-``plan.yaml``, which dvc.yaml reads as variables. ``make pipeline`` and ``rnnlab import`` rewrite
-it; ``rnnlab check`` and the tests fail when it is stale. It is derived, never edited by hand.
+DVC expands stages from static lists, so the datasets a built-in source ingests (imported ones
+are already tracked by DVC), the datasets prepared and the compatible (architecture, dataset)
+pairs the train stage trains are written to ``plan.yaml``, which dvc.yaml reads as variables.
+``make pipeline`` and ``rnnlab import`` rewrite it; ``rnnlab check`` and the tests fail when it
+is stale. It is derived, never edited by hand.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ def plan(config: Config) -> dict:
 
 
 def train_stages(config: Config) -> dict[str, dict[str, str]]:
-    """Stage key ``<architecture>-<dataset>`` -> the pair, for every pair the pipeline trains.
+    """Key ``<architecture>-<dataset>`` -> the pair, for every pair the pipeline trains.
 
-    Two pairs with one key would make one DVC stage (and one models/ folder) for both, so that stops the plan.
+    Two pairs with one key would share one models/ folder, so that stops the plan.
     The name rule (no ``-`` in a name) keeps keys distinct; this check holds whatever names reach it.
     """
     stages: dict[str, dict[str, str]] = {}

@@ -7,8 +7,8 @@ Backends compute the same function with the same parameters:
 - ``fused``: torch's fused kernel (oneDNN on CPU, cuDNN on GPU) over packed sequences, fed the
   cells' own parameters through the one mapping in :mod:`rnnlab.nn.convert`. Only for cells whose
   ``fused_mode`` is set.
-- ``compiled``: the driver with the cell's time step compiled by ``torch.compile``; for cells
-  without a fused kernel.
+- ``compiled``: the driver's loop compiled by ``torch.compile``, a block of time steps per
+  compiled call (:mod:`rnnlab.nn.compiled`); for cells without a fused kernel.
 - ``auto``: fused where the cells allow it, else reference.
 """
 
@@ -86,7 +86,7 @@ class RecurrentStack(nn.Module):
         check_batch(x, lengths, self.input_size, type(self).__name__)
         if self.backend == "fused":
             return fused.run(self, x, lengths, state)
-        step_of = compiled.step_for if self.backend == "compiled" else (lambda cell: None)
+        run = compiled.run_cell if self.backend == "compiled" else run_cell
         per_cell = unstack_state(state, len(self.cells)) if state is not None else [None] * len(self.cells)
         finals, layer_input = [], x
         for layer in range(self.num_layers):
@@ -96,9 +96,7 @@ class RecurrentStack(nn.Module):
             for direction in range(self.directions):
                 index = layer * self.directions + direction
                 cell = self.cells[index]
-                out, final = run_cell(
-                    cell, layer_input, lengths, per_cell[index], reverse=direction == 1, step=step_of(cell)
-                )
+                out, final = run(cell, layer_input, lengths, per_cell[index], reverse=direction == 1)
                 outs.append(out)
                 finals.append(final)
             layer_input = torch.cat(outs, dim=-1)  # (B, T, K·H)
