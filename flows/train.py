@@ -30,19 +30,23 @@ def train() -> dict:
     root, config = project_root(), load_config()
     tracking.ready_store(config, root, config.pipeline.datasets)  # tables and experiments made once, before the workers write
     runs = execution.planned_runs(config, root)
-    futures = {train_run.submit(str(root), r.architecture, r.dataset, r.seed): r for r in runs}
     progress = execution.Progress(len(runs), 1 if config.trainer.spans_processes() else config.execution.workers)
-    summaries, failures = {}, []
     print(f"training {len(runs)} runs ({len(config.pairs())} pairs × {len(config.train.seeds)} seeds)", flush=True)
-    for future in as_completed(list(futures)):
-        run = futures[future]
-        try:
-            summaries[run] = future.result()
-            print(progress.line(run, summaries[run]), flush=True)
-        except Exception as err:  # one run's failure is reported; the others go on
-            message = execution.failure(err)
-            failures.append(f"{run}: {message}")
-            print(progress.line(run, None, message), flush=True)
+    futures = {train_run.submit(str(root), r.architecture, r.dataset, r.seed): r for r in runs}
+    summaries, failures = {}, []
+    try:
+        for future in as_completed(list(futures)):
+            run = futures[future]
+            try:
+                summaries[run] = future.result()
+                print(progress.line(run, summaries[run]), flush=True)
+            except Exception as err:  # one run's failure is reported; the others go on
+                message = execution.failure(err)
+                failures.append(f"{run}: {message}")
+                print(progress.line(run, None, message), flush=True)
+    except BaseException:  # Ctrl-C, or the flow itself failing: no run is left RUNNING as if alive
+        execution.close_unfinished(config, root, [r for r in runs if r not in summaries])
+        raise
     if failures:
         raise RnnlabError(f"train: {len(failures)} of {len(runs)} runs failed — " + "; ".join(failures))
     return summarize_training(root, config, summaries)

@@ -142,6 +142,31 @@ def test_a_worker_killed_mid_run_is_retried_and_a_run_that_fails_fails_alone(pro
     assert not [r for ds in ("japanese_vowels", "vowels_overflow") for r in mlflow_runs(root, ds) if r.info.status == "RUNNING"]
 
 
+def test_ctrl_c_leaves_no_run_running_and_no_run_that_looks_finished(project):
+    root = project["root"]
+    set_params(root, pipeline={"datasets": ["japanese_vowels"], "architectures": ["lstm"]}, train={"seeds": [7], "max_epochs": 400, "patience": 400})
+    record = root / "models" / "japanese_vowels" / "lstm" / "runs" / "seed_7" / "resume.json"
+    flow = subprocess.Popen([sys.executable, "flows/train.py"], cwd=root, env=project["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not record.is_file() and time.monotonic() < deadline and flow.poll() is None:
+            time.sleep(0.5)
+        assert record.is_file(), "the run started"
+        time.sleep(2)
+        os.killpg(flow.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the flow and its workers
+        output, _ = flow.communicate(timeout=120)
+    finally:
+        if flow.poll() is None:
+            os.killpg(flow.pid, signal.SIGKILL)
+        set_params(root, train={"max_epochs": 3, "patience": 3})
+    assert flow.returncode != 0
+    run_id = json.loads(record.read_text())["run_id"]
+    assert "marked KILLED" in output and run_id in output, output[-3000:]
+    assert not (record.parent / "run.json").exists(), "no run that looks finished"
+    assert not [r for r in mlflow_runs(root, "japanese_vowels") if r.info.status == "RUNNING"]
+
+
 def test_an_unreachable_scheduler_is_named_in_one_line_and_nothing_trains(project):
     root = project["root"]
     address = f"tcp://127.0.0.1:{free_port()}"

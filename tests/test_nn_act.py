@@ -148,3 +148,35 @@ def test_a_model_with_act_pickles_and_computes_the_same():
     x, lengths = variable_batch(B=5, T=7, D=3)
     again = pickle.loads(pickle.dumps(stack))
     torch.testing.assert_close(again(x, lengths)[0], stack(x, lengths)[0], atol=0, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "halting_bias, weight_scale, counts",
+    [(2.0, 8.0, {2, 3, 4, 5}), (5.0, 0.0, {1})],  # N(t) spread up to M = 5 (odd: the last call's second step is past M); N(t) = 1 throughout
+    ids=["spread", "one-step"],
+)
+def test_compiled_backend_equals_reference(halting_bias, weight_scale, counts):
+    """Compiled ponder steps against the Python loop: outputs, final states (ponder cost, steps) and
+    gradients on a random variable-length batch."""
+    torch.manual_seed(3)
+    stack = RecurrentStack(lambda d: ACTCell(ElmanCell(d + 1, 6), TAU, 0.01, 5, halting_bias), 3, backend="compiled").double()
+    with torch.no_grad():
+        stack.cells[0].halting.weight.mul_(weight_scale)
+    x, lengths = variable_batch(B=5, T=7, D=3)
+    x.requires_grad_(True)
+    inputs = [x, *stack.parameters()]
+    results = {}
+    for backend in ("compiled", "reference"):
+        stack.backend = backend
+        out, final = stack(x, lengths)
+        loss = out.square().sum() + stack.aux_loss(final)
+        results[backend] = (out, *final, *torch.autograd.grad(loss, inputs))
+    cell = stack.cells[0]
+    state, per_step = cell.initial_state(5, x), set()
+    for t in range(x.shape[1]):
+        _, after = cell(x[:, t], state)
+        per_step |= set((after.steps - state.steps).tolist())
+        state = after
+    assert per_step == counts, "the batch must take the ponder counts the case is for"
+    for compiled, reference in zip(results["compiled"], results["reference"]):
+        torch.testing.assert_close(compiled, reference, atol=1e-10, rtol=0)

@@ -161,6 +161,28 @@ def launch_process_group(root: Path, architecture: str, dataset: str, seed: int)
     return read_run(Path(root), dataset, architecture, seed)
 
 
+def close_unfinished(config: Config, root: Path, runs: list[Run]) -> None:
+    """Mark the MLflow run of every run that started but did not finish KILLED (a stopped stage's
+    workers die without closing them); their checkpoints stay, so the next stage resumes them."""
+    import mlflow
+
+    from rnnlab import tracking
+    from rnnlab.train import RESUME_FILE
+
+    client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
+    for run in runs:
+        out = seed_dir(root, run.dataset, run.architecture, run.seed)
+        try:
+            if (out / "run.json").is_file():
+                continue
+            run_id = json.loads((out / RESUME_FILE).read_text())["run_id"]
+            if client.get_run(run_id).info.status == "RUNNING":
+                client.set_terminated(run_id, status="KILLED")
+                print(f"{run}: stopped before it finished; MLflow run {run_id} marked KILLED (the next run of the stage resumes it)", flush=True)
+        except (OSError, ValueError, KeyError, mlflow.exceptions.MlflowException):
+            continue  # never started, or nothing to close
+
+
 def failure(err: BaseException) -> str:
     """One line for a run that did not finish."""
     if type(err).__name__ == "KilledWorker":  # distributed.scheduler.KilledWorker: every worker it ran on died

@@ -17,6 +17,12 @@ state field (h and c of an LSTM, as the paper does); N(t) has no gradient, so th
 is that of R(t): −1 for each h_t^n with n < N(t) and 0 for the last one (eq. 17). The output
 y_t = Σ p y^n is what the task head's linear layer reads, which equals Σ p (W_y y^n + b_y).
 
+The step: the wrapped cell's input terms of [x_t; 1] and [x_t; 0] come from the driver's one
+projection of the whole sequence (``input_projection``); the ponder loop, whose length depends on
+the data, runs its steps two per call of ``_ponder``, and stops once every element has halted (a
+step after that weighs p = 0 and changes nothing). The compiled backend keeps the loop in Python
+and compiles ``_ponder`` (``compiled_step``).
+
 State: the wrapped cell's fields plus ``ponder`` (Σ ρ_t so far) and ``steps`` (Σ N(t) so far),
 each (B,). The driver carries them over padded steps like any field, so at a sequence's end they
 hold its own P(x) and total ponder steps; ``aux_loss`` turns the final state into τ·mean_b P(x_b),
@@ -30,13 +36,29 @@ there. A stack sums the costs of its layers and directions.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import NamedTuple
+from functools import lru_cache, partial
+from typing import Callable, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from rnnlab.nn.cell import RecurrentCell
+
+# Ponder steps per call of ACTCell._ponder, the unit the compiled backend compiles: at the start the
+# halting bias +1 gives h ≈ σ(1) ≈ 0.73 per step, so N(t) = 2 and one call covers an input step.
+PONDER_STEPS_PER_CALL = 2
+
+
+class Pondering(NamedTuple):
+    """An input step's pondering after its ponder step n (every field batch first)."""
+
+    inner: NamedTuple  # s_t^n, the wrapped cell's state
+    mean_y: Tensor  # (B, H) Σ_{n' ≤ n} p_t^{n'} y_t^{n'}
+    mean_state: tuple  # Σ_{n' ≤ n} p_t^{n'} s_t^{n'}, field by field
+    halted: Tensor  # (B,) Σ_{n' ≤ n} h_t^{n'} of the elements still pondering
+    running: Tensor  # (B,) bool: n < N(t)
+    remainder: Tensor  # (B,) R(t), once N(t) ≤ n
+    count: Tensor  # (B,) min(n, N(t))
 
 
 @lru_cache(maxsize=None)
@@ -78,31 +100,62 @@ class ACTCell(RecurrentCell):
         zero = like.new_zeros(batch_size)  # (B,)
         return self.state_type(*self.cell.initial_state(batch_size, like), zero, zero)
 
-    def recurrence(self, x_t: Tensor, state: NamedTuple) -> tuple[Tensor, NamedTuple]:
+    def input_projection(self, x: Tensor) -> Tensor:
+        """The wrapped cell's input terms of [x_t; 1] (ponder step 1) and [x_t; 0] (the later ones), side by side (..., 2G)."""
+        flag = torch.ones_like(x[..., :1])  # δ_{n,1}
+        return torch.cat([self.cell.input_projection(torch.cat([x, flag], -1)), self.cell.input_projection(torch.cat([x, 0 * flag], -1))], -1)
+
+    def compiled_step(self, compile: Callable) -> Callable:
+        """The step with ``_ponder`` compiled by ``compile``, for the compiled backend: the ponder
+        loop's length depends on the data, so the loop stays Python."""
+        return partial(self.recurrence, ponder=compile(self._ponder))
+
+    def recurrence(self, p_t: Tensor, state: NamedTuple, ponder: Callable | None = None) -> tuple[Tensor, NamedTuple]:
+        ponder = ponder or self._ponder
+        B = p_t.shape[0]
+        first, later = p_t.chunk(2, dim=-1)  # (B, G) each
         inner = self.cell.state_type(*state[: len(self.cell.state_type._fields)])
-        B = x_t.shape[0]
-        flag = x_t.new_ones(B, 1)
-        inputs = (torch.cat([x_t, flag], -1), torch.cat([x_t, 0 * flag], -1))  # [x_t; δ_{n,1}] for n = 1 and n > 1
-        halted = x_t.new_zeros(B)  # Σ_{n' < n} h_t^{n'} of the elements still pondering
-        running = torch.ones(B, dtype=torch.bool, device=x_t.device)
-        remainder, count = x_t.new_zeros(B), x_t.new_zeros(B)  # R(t), N(t)
-        mean_y: Tensor | float = 0.0
-        mean_state: list[Tensor | float] = [0.0] * len(inner)
-        for n in range(1, self.max_steps + 1):
-            y, inner = self.cell(inputs[0] if n == 1 else inputs[1], inner)  # s_t^n, y_t^n (B, H)
-            h = torch.sigmoid(self.halting(y)).squeeze(-1)  # h_t^n (B,)
-            last = running & ((halted + h >= 1 - self.epsilon) | (n == self.max_steps))  # n = N(t) here
-            p = torch.where(last, 1 - halted, torch.where(running, h, torch.zeros_like(h)))  # p_t^n; 0 once halted
-            mean_y = mean_y + p[:, None] * y
-            mean_state = [m + p.view(-1, *[1] * (f.dim() - 1)) * f for m, f in zip(mean_state, inner)]
-            remainder = torch.where(last, 1 - halted, remainder)
-            count = count + running.to(count.dtype)
-            halted = halted + torch.where(running & ~last, h, torch.zeros_like(h))
-            running = running & ~last
-            if not bool(running.any()):
+        # before ponder step 1: nothing halted, every element running, empty sums (distinct tensors:
+        # a compiled call is specialised on which of its inputs are one tensor)
+        pondering = Pondering(
+            inner,
+            mean_y=p_t.new_zeros(B, self.output_size),
+            mean_state=tuple(torch.zeros_like(field) for field in inner),
+            halted=p_t.new_zeros(B),
+            running=torch.ones(B, dtype=torch.bool, device=p_t.device),
+            remainder=p_t.new_zeros(B),
+            count=p_t.new_zeros(B),
+        )
+        for _ in range(0, self.max_steps, PONDER_STEPS_PER_CALL):
+            pondering = ponder(first, later, pondering)
+            if not bool(pondering.running.any()):
                 break
-        rho = count + remainder  # ρ_t = N(t) + R(t): gradient through R only
-        return mean_y, self.state_type(*mean_state, state.ponder + rho, state.steps + count)
+        rho = pondering.count + pondering.remainder  # ρ_t = N(t) + R(t): gradient through R only
+        return pondering.mean_y, type(state)(*pondering.mean_state, state.ponder + rho, state.steps + pondering.count)
+
+    def _ponder(self, first: Tensor, later: Tensor, pondering: Pondering) -> Pondering:
+        """PONDER_STEPS_PER_CALL ponder steps."""
+        for _ in range(PONDER_STEPS_PER_CALL):
+            pondering = self._ponder_step(first, later, pondering)
+        return pondering
+
+    def _ponder_step(self, first: Tensor, later: Tensor, pondering: Pondering) -> Pondering:
+        """Ponder step n = count + 1 of the elements still running; the others keep their sums."""
+        inner, running, halted, count = pondering.inner, pondering.running, pondering.halted, pondering.count
+        x_n = torch.where(count[:, None] == 0, first, later)  # [x_t; δ_{n,1}], projected
+        y, inner = self.cell.recurrence(x_n, inner)  # s_t^n, y_t^n (B, H)
+        h = torch.sigmoid(self.halting(y)).squeeze(-1)  # h_t^n (B,)
+        last = running & ((halted + h >= 1 - self.epsilon) | (count + 1 >= self.max_steps))  # n = N(t) here
+        p = torch.where(last, 1 - halted, torch.where(running, h, torch.zeros_like(h)))  # p_t^n; 0 once halted
+        return Pondering(
+            inner,
+            mean_y=pondering.mean_y + p[:, None] * y,  # y_t = Σ_n p_t^n y_t^n
+            mean_state=tuple(m + p.view(-1, *[1] * (f.dim() - 1)) * f for m, f in zip(pondering.mean_state, inner)),  # s_t = Σ_n p_t^n s_t^n
+            halted=halted + torch.where(running & ~last, h, torch.zeros_like(h)),
+            running=running & ~last,
+            remainder=torch.where(last, 1 - halted, pondering.remainder),  # R(t) = 1 − Σ_{n < N(t)} h_t^n
+            count=count + running.to(count.dtype),
+        )
 
     def aux_loss(self, final: NamedTuple) -> Tensor:
         """τ · P(x), averaged over the batch (see "Scale of τ" above)."""

@@ -9,9 +9,9 @@ would bound every compiled cell by that; a block of K steps pays it once per K. 
 padded to a multiple of K with masked steps (they carry the state and output zeros), so every block
 has the same shapes: one compilation per batch size, dtype and grad mode, whatever the lengths.
 
-A cell whose step holds a loop of data-dependent length (ACT's pondering) cannot be one graph; it
-says so with ``data_dependent_step = True`` and runs a step per call of its ``recurrence``
-compiled by :func:`step_for`, where the loop stays in Python and its body is compiled.
+A cell whose step holds a loop of data-dependent length (ACT's pondering) cannot be one graph: it
+offers ``compiled_step(compile)``, its step with the loop body compiled, and runs a step at a time
+in the one driver (:func:`step_for`).
 
 Compiled functions are cached outside the modules (a weak map per cell), so models stay picklable
 and their state_dict is unchanged.
@@ -20,6 +20,7 @@ and their state_dict is unchanged.
 from __future__ import annotations
 
 import weakref
+from functools import partial
 from typing import NamedTuple
 
 import torch
@@ -40,21 +41,23 @@ _BLOCKS: dict = {}
 
 
 def step_for(cell):
-    """The compiled ``cell.recurrence`` (built on first use).
+    """The compiled step of ``cell`` (built on first use): ``cell.recurrence`` compiled whole, or
+    the step the cell builds around its compiled loop body (``cell.compiled_step``).
 
     Static shapes: a batch of another size recompiles once (a handful per training run), where
     ``dynamic=True`` measured slower per step than not compiling at all.
     """
     step = _STEPS.get(cell)
     if step is None:
-        step = torch.compile(cell.recurrence, dynamic=False)
+        compile = partial(torch.compile, dynamic=False)
+        step = cell.compiled_step(compile) if hasattr(cell, "compiled_step") else compile(cell.recurrence)
         _STEPS[cell] = step
     return step
 
 
 def run_cell(cell, x: Tensor, lengths: Tensor, state: NamedTuple | None = None, reverse: bool = False) -> tuple[Tensor, NamedTuple]:
     """:func:`rnnlab.nn.sequence.run_cell`, compiled: the same arguments and results."""
-    if getattr(cell, "data_dependent_step", False):
+    if hasattr(cell, "compiled_step"):
         return sequence.run_cell(cell, x, lengths, state, reverse, step=step_for(cell))
     check_batch(x, lengths, cell.input_size, type(cell).__name__)
     B, T, _ = x.shape
@@ -62,6 +65,10 @@ def run_cell(cell, x: Tensor, lengths: Tensor, state: NamedTuple | None = None, 
         x = reverse_within_length(x, lengths)
     if state is None:
         state = cell.initial_state(B, x)
+    if torch.is_grad_enabled():
+        # torch.compile specialises a graph on which inputs need gradients and which are one tensor:
+        # the initial state made distinct leaves that need them lets the first block share the others' graph
+        state = type(state)(*(f if f.requires_grad else f.detach().clone().requires_grad_() for f in state))
     steps = int(lengths.max()) if B else 0
     if steps == 0:
         out = x.new_zeros(B, T, cell.output_size)

@@ -2,7 +2,9 @@
 
 "Memory is an array of vectors … we read and write everywhere, just to different extents": every
 access is a weighting w over the N rows (w ≥ 0, Σ_i w(i) = 1). Shapes: B batch, N rows, M width,
-S = 2·shift_range + 1 allowed shifts; a weighting is (B, N), a memory (B, N, M).
+S = 2·shift_range + 1 allowed shifts; a weighting is (B, N), a memory (B, N, M). Several heads of a
+kind are addressed at once: a leading heads dimension after the batch, (B, K, N) weightings and
+(B, K, ·) head parameters, over the one (B, N, M) memory.
 
 Addressing, in the course's order (each step a function below):
 
@@ -30,9 +32,12 @@ SHARPEN_EPS = 1e-12
 
 
 def content_weights(key: Tensor, strength: Tensor, memory: Tensor) -> Tensor:
-    """Step 1: w^c = softmax(β · cosine(k, M(i))) over rows. key (B, M), strength β (B, 1), memory (B, N, M) -> (B, N)."""
-    dot = torch.einsum("bm,bnm->bn", key, memory)  # (B, N) k · M(i)
-    norms = key.norm(dim=-1, keepdim=True) * memory.norm(dim=-1)  # (B, N) ‖k‖ ‖M(i)‖
+    """Step 1: w^c = softmax(β · cosine(k, M(i))) over rows. key (B, M), strength β (B, 1), memory (B, N, M) -> (B, N);
+    or K heads: key (B, K, M), strength (B, K, 1) -> (B, K, N)."""
+    B, N, _ = memory.shape
+    dot = torch.einsum("b...m,bnm->b...n", key, memory)  # (B, [K,] N) k · M(i)
+    row_norms = memory.norm(dim=-1).view(B, *[1] * (key.dim() - 2), N)  # (B, [1,] N) ‖M(i)‖, once for every head
+    norms = key.norm(dim=-1, keepdim=True) * row_norms  # (B, [K,] N) ‖k‖ ‖M(i)‖
     similarity = dot / norms.clamp_min(COSINE_EPS)  # K(k, M(i)) ∈ [−1, 1]
     return torch.softmax(strength * similarity, dim=-1)
 
@@ -45,22 +50,26 @@ def interpolate(content: Tensor, previous: Tensor, gate: Tensor) -> Tensor:
 def shift(weights: Tensor, shifts: Tensor) -> Tensor:
     """Step 3, circular convolution: w̃(i) = Σ_k s(k) · w(i − k) for k = −R..R.
 
-    weights (B, N); shifts (B, 2R+1), a distribution over the shifts −R..R in that order.
+    weights (B, [K,] N); shifts (B, [K,] 2R+1), a distribution over the shifts −R..R in that order.
     ``torch.roll(w, k)[i] = w[i − k]``: shift +1 moves the focus one row down.
     """
     reach = (shifts.shape[-1] - 1) // 2
-    rolled = torch.stack([torch.roll(weights, k, dims=-1) for k in range(-reach, reach + 1)], dim=-1)  # (B, N, S)
-    return torch.einsum("bns,bs->bn", rolled, shifts)
+    terms = [shifts[..., j : j + 1] * torch.roll(weights, k, dims=-1) for j, k in enumerate(range(-reach, reach + 1))]  # s(k) · w(i − k)
+    return sum(terms[1:], terms[0])  # a sum of S element-wise terms (no (…, N, S) tensor to gather from)
 
 
 def sharpen(weights: Tensor, gamma: Tensor) -> Tensor:
-    """Step 4: w(i) = w̃(i)^γ / Σ_j w̃(j)^γ. weights (B, N); gamma γ ≥ 1 (B, 1)."""
-    powered = weights.clamp_min(SHARPEN_EPS) ** gamma
+    """Step 4: w(i) = w̃(i)^γ / Σ_j w̃(j)^γ. weights (B, N); gamma γ ≥ 1 (B, 1).
+
+    w̃^γ is computed as exp(γ log w̃): the same function, and a compiled step makes it vectorised
+    exp and log instead of a scalar ``pow`` per row.
+    """
+    powered = torch.exp(gamma * torch.log(weights.clamp_min(SHARPEN_EPS)))
     return powered / powered.sum(dim=-1, keepdim=True)
 
 
 def address(memory: Tensor, previous: Tensor, key: Tensor, strength: Tensor, gate: Tensor, shifts: Tensor, gamma: Tensor) -> Tensor:
-    """The four steps in order: content, interpolation, shift, sharpening -> w_t (B, N)."""
+    """The four steps in order: content, interpolation, shift, sharpening -> w_t (B, N), or (B, K, N) for K heads."""
     w = content_weights(key, strength, memory)
     w = interpolate(w, previous, gate)
     w = shift(w, shifts)

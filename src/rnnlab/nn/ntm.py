@@ -113,9 +113,6 @@ class NTMCell(RecurrentCell):
         return y, NTMState(memory, read_w, write_w, reads, controller_state.h, controller_state.c)
 
     def _address(self, memory: Tensor, previous: Tensor, raw: Tensor) -> Tensor:
-        """Every head of one kind at once: heads fold into the batch. previous (B, K, N), raw (B, K, A) -> (B, K, N)."""
-        B, K, N = previous.shape
-        p = mem.head_activations(raw.reshape(B * K, -1), self.width, self.shift_count)
-        memories = memory.unsqueeze(1).expand(B, K, N, self.width).reshape(B * K, N, self.width)  # (B·K, N, M)
-        w = mem.address(memories, previous.reshape(B * K, N), p["key"], p["strength"], p["gate"], p["shifts"], p["gamma"])
-        return w.view(B, K, N)
+        """Every head of one kind at once, over the one memory. previous (B, K, N), raw (B, K, A) -> (B, K, N)."""
+        p = mem.head_activations(raw, self.width, self.shift_count)  # each (B, K, ·)
+        return mem.address(memory, previous, p["key"], p["strength"], p["gate"], p["shifts"], p["gamma"])

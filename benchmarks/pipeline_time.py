@@ -1,0 +1,84 @@
+"""Where `make pipeline`'s time goes, from the runs it left: reports/pipeline_time.md.
+
+    /usr/bin/time -f %e make pipeline          # on a fresh clone, .venv built: the wall seconds
+    python benchmarks/pipeline_time.py --wall SECONDS [--second SECONDS] [--load AVERAGE] [--project PATH]
+
+Reads every run.json of the pipeline's runs (models/<dataset>/<architecture>/runs/seed_<n>/) of
+the seeds in params.yaml and reports: the runs' summed fit (`train_time_s`) and whole-run
+(`run_time_s`) seconds, the median cost of a run beyond its fit, how busy the workers were
+(wall ÷ (summed fit ÷ workers)), and the pairs and architectures that take the most time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+from rnnlab.config import load_config  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--project", type=Path, default=ROOT, help="the project that ran the pipeline")
+    parser.add_argument("--wall", type=float, required=True, help="seconds `make pipeline` took")
+    parser.add_argument("--second", type=float, default=None, help="seconds a second `make pipeline` took")
+    parser.add_argument("--load", default=None, help="the machine's load while it ran, as measured (free text)")
+    parser.add_argument("--report", type=Path, default=ROOT / "reports" / "pipeline_time.md")
+    args = parser.parse_args()
+    config = load_config(args.project / "params.yaml")
+    runs = []
+    for architecture, dataset in config.pairs():
+        for seed in config.train.seeds:
+            record = args.project / "models" / dataset / architecture / "runs" / f"seed_{seed}" / "run.json"
+            if not record.is_file():
+                raise SystemExit(f"{record}: missing; the pipeline has not finished this run")
+            runs.append(json.loads(record.read_text()))
+    workers = config.execution.workers
+    fit = sum(r["train_time_s"] for r in runs)
+    whole = [r for r in runs if "run_time_s" in r]
+    beyond = statistics.median(r["run_time_s"] - r["train_time_s"] for r in whole) if whole else float("nan")
+    by_pair, by_arch = defaultdict(float), defaultdict(float)
+    for r in runs:
+        by_pair[(r["architecture"], r["dataset"])] += r["train_time_s"]
+        by_arch[r["architecture"]] += r["train_time_s"]
+    lines = [
+        "# Where `make pipeline`'s time goes",
+        "",
+        f"The default profile: {len(config.pairs())} (architecture, dataset) pairs × {len(config.train.seeds)} seeds = {len(runs)} runs, "
+        f"{workers} local workers × {config.train.num_threads} torch thread(s) per run, on a fresh clone with `.venv` built."
+        + (f" Machine load while it ran: {args.load}." if args.load else ""),
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| `make pipeline`, wall | {args.wall / 60:.1f} min ({args.wall:.0f} s) |",
+        f"| runs' fit (`train_time_s`), summed | {fit / 60:.1f} min |",
+        f"| the same ÷ {workers} workers | {fit / workers / 60:.1f} min |",
+        f"| wall ÷ (summed fit ÷ workers) | {args.wall / (fit / workers):.2f} |",
+        f"| runs' whole time (`run_time_s`), summed | {sum(r['run_time_s'] for r in whole) / 60:.1f} min ({len(whole)} runs) |",
+        f"| median of `run_time_s − train_time_s` | {beyond:.2f} s |",
+    ]
+    if args.second is not None:
+        lines.append(f"| a second `make pipeline` (nothing to do) | {args.second:.1f} s |")
+    lines += ["", "## Fit time by architecture (all datasets and seeds)", "", "| architecture | fit summed (min) | share |", "|---|---|---|"]
+    for arch, seconds in sorted(by_arch.items(), key=lambda kv: -kv[1]):
+        lines.append(f"| {arch} | {seconds / 60:.1f} | {seconds / fit:.0%} |")
+    lines += ["", "## The 15 longest pairs (fit, all seeds)", "", "| architecture | dataset | fit summed (s) | epochs per run |", "|---|---|---|---|"]
+    epochs = defaultdict(list)
+    for r in runs:
+        epochs[(r["architecture"], r["dataset"])].append(r["epochs_trained"])
+    for (arch, ds), seconds in sorted(by_pair.items(), key=lambda kv: -kv[1])[:15]:
+        lines.append(f"| {arch} | {ds} | {seconds:.0f} | {', '.join(str(e) for e in epochs[(arch, ds)])} |")
+    command = f"python benchmarks/pipeline_time.py --wall {args.wall:.0f}" + (f" --second {args.second:.1f}" if args.second is not None else "")
+    lines += ["", f"Command: `/usr/bin/time -f %e make pipeline` on a fresh clone, then `{command}`.", ""]
+    args.report.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
