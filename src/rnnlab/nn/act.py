@@ -134,26 +134,27 @@ class ACTCell(RecurrentCell):
         return pondering.mean_y, type(state)(*pondering.mean_state, state.ponder + rho, state.steps + pondering.count)
 
     def _ponder(self, first: Tensor, later: Tensor, pondering: Pondering) -> Pondering:
-        """PONDER_STEPS_PER_CALL ponder steps."""
+        """PONDER_STEPS_PER_CALL ponder steps: the unit the compiled backend compiles."""
         for _ in range(PONDER_STEPS_PER_CALL):
             pondering = self._ponder_step(first, later, pondering)
         return pondering
 
     def _ponder_step(self, first: Tensor, later: Tensor, pondering: Pondering) -> Pondering:
-        """Ponder step n = count + 1 of the elements still running; the others keep their sums."""
+        """Ponder step n = count + 1 of the elements still running (eq. 6–13 of one step); the others
+        keep their sums. n = 1 reads the first-step input, n = M halts every element still running."""
         inner, running, halted, count = pondering.inner, pondering.running, pondering.halted, pondering.count
-        x_n = torch.where(count[:, None] == 0, first, later)  # [x_t; δ_{n,1}], projected
-        y, inner = self.cell.recurrence(x_n, inner)  # s_t^n, y_t^n (B, H)
-        h = torch.sigmoid(self.halting(y)).squeeze(-1)  # h_t^n (B,)
-        last = running & ((halted + h >= 1 - self.epsilon) | (count + 1 >= self.max_steps))  # n = N(t) here
-        p = torch.where(last, 1 - halted, torch.where(running, h, torch.zeros_like(h)))  # p_t^n; 0 once halted
+        x_n = torch.where(count[:, None] == 0, first, later)  # [x_t; δ_{n,1}], projected (eq. 7)
+        y, inner = self.cell.recurrence(x_n, inner)  # s_t^n, y_t^n (B, H) (eq. 8)
+        h = torch.sigmoid(self.halting(y)).squeeze(-1)  # h_t^n (B,) (eq. 6)
+        last = running & ((halted + h >= 1 - self.epsilon) | (count + 1 >= self.max_steps))  # n = N(t) here (eq. 9)
+        p = torch.where(last, 1 - halted, torch.where(running, h, torch.zeros_like(h)))  # p_t^n; 0 once halted (eq. 11)
         return Pondering(
             inner,
-            mean_y=pondering.mean_y + p[:, None] * y,  # y_t = Σ_n p_t^n y_t^n
-            mean_state=tuple(m + p.view(-1, *[1] * (f.dim() - 1)) * f for m, f in zip(pondering.mean_state, inner)),  # s_t = Σ_n p_t^n s_t^n
+            mean_y=pondering.mean_y + p[:, None] * y,  # y_t = Σ_n p_t^n y_t^n (eq. 13)
+            mean_state=tuple(m + p.view(-1, *[1] * (f.dim() - 1)) * f for m, f in zip(pondering.mean_state, inner)),  # s_t = Σ_n p_t^n s_t^n (eq. 12)
             halted=halted + torch.where(running & ~last, h, torch.zeros_like(h)),
             running=running & ~last,
-            remainder=torch.where(last, 1 - halted, pondering.remainder),  # R(t) = 1 − Σ_{n < N(t)} h_t^n
+            remainder=torch.where(last, 1 - halted, pondering.remainder),  # R(t) = 1 − Σ_{n < N(t)} h_t^n (eq. 10)
             count=count + running.to(count.dtype),
         )
 
