@@ -74,6 +74,29 @@ def main() -> None:
         epochs[(r["architecture"], r["dataset"])].append(r["epochs_trained"])
     for (arch, ds), seconds in sorted(by_pair.items(), key=lambda kv: -kv[1])[:15]:
         lines.append(f"| {arch} | {ds} | {seconds:.0f} | {', '.join(str(e) for e in epochs[(arch, ds)])} |")
+    lines += [
+        "",
+        "## By dataset: fit time and where the validation loss was best",
+        "",
+        "Epoch cap and patience from params.yaml; *best epoch* is the epoch of the lowest validation loss (0-based, the "
+        "checkpoint kept), *stopped early* counts the runs that patience ended before the cap, *best in the last 10 %* the runs "
+        "whose best epoch lies in the last tenth of the cap (still improving when the cap ended them: a trim would cost them).",
+        "",
+        "| dataset | runs | fit summed (min) | epoch cap | patience | best epoch, median (range) | stopped early | best in the last 10 % |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    by_dataset = defaultdict(list)
+    for r in runs:
+        by_dataset[r["dataset"]].append(r)
+    for ds, group in sorted(by_dataset.items(), key=lambda kv: -sum(r["train_time_s"] for r in kv[1])):
+        train = config.train_for(ds)
+        best = [r["best_epoch"] for r in group]
+        early = sum(r["epochs_trained"] < train.max_epochs for r in group)
+        late = sum(r["best_epoch"] + 1 > 0.9 * train.max_epochs for r in group)
+        lines.append(
+            f"| {ds} | {len(group)} | {sum(r['train_time_s'] for r in group) / 60:.1f} | {train.max_epochs} | {train.patience} | "
+            f"{statistics.median(best):.0f} ({min(best)}–{max(best)}) | {early} | {late} |"
+        )
     command = f"python benchmarks/pipeline_time.py --wall {args.wall:.0f}" + (f" --second {args.second:.1f}" if args.second is not None else "")
     lines += ["", f"Command: `/usr/bin/time -f %e make pipeline` on a fresh clone, then `{command}`.", ""]
     args.report.write_text("\n".join(lines))

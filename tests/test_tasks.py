@@ -327,3 +327,30 @@ def test_seq2seq_output_symbols_must_not_be_reserved():
                               train={}, target_embedding_size=4)
     with pytest.raises(DataError, match="output symbol '</s>' \\(sequence 'w3'\\) is reserved"):
         steps.finalize({"train": raw, "val": raw, "test": raw}, "toy", settings, {})
+
+
+def test_one_place_knows_which_way_each_metric_improves_and_the_reference_verdict_reads_it():
+    """Every metric a task reports has a direction; the verdict against a reference follows it
+    (a weighted F1 of 0.959 beats a majority class's 0.013; an MAE of 12 beats 13.36)."""
+    from rnnlab.compare import yardstick_lines
+    from rnnlab.tasks import GREATER_IS_BETTER, greater_is_better
+
+    logits, labels = np.array([[2.0, 0.1], [0.2, 1.0], [1.5, 0.3]]), np.array([0, 1, 1])
+    reported = set(TASKS["classify"].metrics(logits, labels, {}))
+    reported |= set(TASKS["forecast"].metrics(np.array([0.1, -0.2]), np.array([0.0, 0.3]), {"target_scale": {"mean": 0.0, "std": 2.0}, "target_signed": True}))
+    reported |= set(TASKS["language_model"].metrics(logits.astype(np.float32), labels, {}))
+    reported |= set(TASKS["label_bits"].metrics(logits, (labels[:, None] == np.array([0, 1])).astype(np.float32), {}))
+    assert reported <= set(GREATER_IS_BETTER), reported - set(GREATER_IS_BETTER)
+    assert all(task.selection_metric in GREATER_IS_BETTER for task in TASKS.values())
+    assert greater_is_better("test_weighted_f1") and not greater_is_better("best_val_mae")
+    with pytest.raises(KeyError, match="'test_perplexity': its direction is not known"):
+        greater_is_better("test_perplexity")
+    ours = {"architecture": "gru", "task": "classify", "seeds": 1, "test_weighted_f1": 0.959, "test_accuracy": 0.96}
+    forecast = {"architecture": "lstm", "task": "forecast", "seeds": 1, "test_mae": 12.0}
+    lines = yardstick_lines(
+        {"vowels": [ours], "sunspots": [forecast]},
+        {"vowels": [{"name": "majority class", "metric": "weighted_f1", "value": 0.013, "origin": "same split"}],
+         "sunspots": [{"name": "AR(34)", "metric": "mae", "value": 13.36, "origin": "same split"}]},
+    )
+    assert lines[2].startswith("| vowels | weighted F1 ↑ |") and lines[2].endswith("| yes |"), lines[2]
+    assert lines[3].startswith("| sunspots | MAE ↓ |") and lines[3].endswith("| yes |"), lines[3]

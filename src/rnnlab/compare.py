@@ -31,7 +31,7 @@ from rnnlab.evaluate import build_model, confusion, predict
 from rnnlab.paths import prepared_dir, reports_dir, seed_dir
 from rnnlab.results import mean_std, read_run
 from rnnlab.errors import DataError, RnnlabError
-from rnnlab.tasks import TASKS
+from rnnlab.tasks import TASKS, greater_is_better
 from rnnlab.yardsticks import PUBLISHED
 
 CHAMPION_ALIAS = "champion"
@@ -319,7 +319,7 @@ def yardstick_lines(tables: dict[str, list[dict]], yardsticks: dict[str, list[di
             key = f"test_{ref['metric']}"
             if key not in best:
                 continue
-            greater = ref["metric"] in ("accuracy", "macro_f1", "direction_accuracy")
+            greater = greater_is_better(ref["metric"])
             ours = best[key]
             wins = ours > ref["value"] if greater else ours < ref["value"]
             lines.append(

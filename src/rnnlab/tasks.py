@@ -34,6 +34,24 @@ from rnnlab.models.seq2seq import END_ID, Seq2Seq, decoded
 
 IGNORE = -100  # target of a padded step (torch's cross_entropy ignore_index)
 
+# Which way every metric a task reports improves: the one place that knows it (selection, champions,
+# the leaderboard's arrows and the verdict against a reference all read it here).
+GREATER_IS_BETTER: dict[str, bool] = {
+    "accuracy": True, "macro_f1": True, "weighted_f1": True, "direction_accuracy": True,
+    "sequence_accuracy": True, "step_accuracy": True,
+    "bits_per_token": False, "mae": False, "rmse": False, "mse": False,
+    "token_error_rate": False, "bit_error_rate": False, "bit_errors_per_step": False, "loss": False,
+}
+
+
+def greater_is_better(metric: str) -> bool:
+    """Whether a larger value of ``metric`` (a name as the tasks report it, with or without a
+    ``test_`` / ``best_val_`` / ``val_`` prefix) is better."""
+    name = metric.removeprefix("test_").removeprefix("best_val_").removeprefix("val_")
+    if name not in GREATER_IS_BETTER:
+        raise KeyError(f"metric {metric!r}: its direction is not known (known: {', '.join(GREATER_IS_BETTER)})")
+    return GREATER_IS_BETTER[name]
+
 
 def classification_metrics(logits: np.ndarray, target: np.ndarray, meta: dict) -> dict[str, float]:
     predicted = logits.argmax(-1)
@@ -141,8 +159,12 @@ class Task:
     flatten: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]  # real targets only
     metrics: Callable[[np.ndarray, np.ndarray, dict], dict[str, float]]  # (flat predictions, flat targets, meta)
     selection_metric: str  # the validation metric that picks the champion
-    greater_is_better: bool
     decodes: bool = False  # writes its own output: teacher-forced loss, metrics of the greedy output
+
+    @property
+    def greater_is_better(self) -> bool:
+        """The direction of the selection metric."""
+        return greater_is_better(self.selection_metric)
 
     def answer(self, prediction: Tensor, length: int) -> Tensor:
         """One sequence's row of a batch prediction, as the metrics read it: the whole row, its
@@ -156,19 +178,19 @@ TASKS: dict[str, Task] = {
     t.name: t
     for t in [
         Task("classify", "class", False, False, lambda enc, meta: SequenceClassifier(enc, meta["num_classes"]),
-             F.cross_entropy, per_sequence, classification_metrics, "accuracy", True),
+             F.cross_entropy, per_sequence, classification_metrics, "accuracy"),
         Task("label_steps", "class", True, False, lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
-             step_cross_entropy, per_step, classification_metrics, "accuracy", True),
+             step_cross_entropy, per_step, classification_metrics, "accuracy"),
         Task("label_bits", "bits", True, False, lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
-             bits_cross_entropy, per_answer_step, bit_metrics, "bit_error_rate", False),
+             bits_cross_entropy, per_answer_step, bit_metrics, "bit_error_rate"),
         Task("language_model", "token", True, True, lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
-             step_cross_entropy, per_step, language_model_metrics, "bits_per_token", False),
+             step_cross_entropy, per_step, language_model_metrics, "bits_per_token"),
         Task("forecast", "value", False, False, lambda enc, meta: Regressor(enc),
-             F.mse_loss, per_sequence, value_metrics, "mae", False),
+             F.mse_loss, per_sequence, value_metrics, "mae"),
         Task("regress", "value", False, False, lambda enc, meta: Regressor(enc),
-             F.mse_loss, per_sequence, value_metrics, "mse", False),
+             F.mse_loss, per_sequence, value_metrics, "mse"),
         Task("seq2seq", "sequence", True, False,
              lambda enc, meta: Seq2Seq(enc, meta["num_classes"], meta["target_embedding_size"], meta["max_output_ratio"]),
-             step_cross_entropy, per_output_sequence, sequence_metrics, "sequence_accuracy", True, decodes=True),
+             step_cross_entropy, per_output_sequence, sequence_metrics, "sequence_accuracy", decodes=True),
     ]
 }
