@@ -269,12 +269,6 @@ def render_matched(rows) -> str:
         "is the `backend: compiled` path (src/rnnlab/nn/compiled.py): the NTM four time steps per compiled call, ACT one "
         "compiled call per two ponder steps (its loop's length depends on the data). Target: ≤ 1.5×.",
         "",
-        "What bounds the ratio (torch.profiler, 1 thread): a compiled call with its backward costs about as much as a whole step of the "
-        "equal-FLOPs fused LSTM at these sizes, and ACT makes at least one per input step; the NTM pays it once per four steps and is "
-        "then bound by its own kernels — per step three small matrix products forward and about five backward, where oneDNN's LSTM "
-        "does the input and weight-gradient products once for all T, and the addressing's element-wise kernels. With 2 threads on "
-        "this shared 2-core machine the many small kernels of both cells lose most: they train faster on 1 thread.",
-        "",
         "| threads | T | model | path | cell MACs / step | equal-FLOPs LSTM H' | ms / batch | ratio to equal-FLOPs nn.LSTM |",
         "|---|---|---|---|---|---|---|---|",
     ]

@@ -4,9 +4,8 @@
 
 A block is K turns of the driver's loop (:func:`rnnlab.nn.sequence.run_cell`): the cell's
 recurrence, the carry over padding and the zero output on padding, as one graph. A compiled call
-and its backward cost about as much as a whole step of a fused LSTM of the same multiply-adds at
-the default pipeline's sizes on a CPU (reports/benchmarks.md), so a call per step would bound
-every compiled cell by that; a block of K steps pays it once per K. The sequence is padded to a
+and its backward have a fixed cost on a CPU, so a call per step would bound every compiled cell
+by it; a block of K steps pays it once per K. The sequence is padded to a
 multiple of K with masked steps (they carry the state and output zeros), so every block has the
 same shapes: one compilation per batch size, dtype and grad mode, whatever the lengths.
 
@@ -30,8 +29,8 @@ from torch import Tensor
 from rnnlab.nn import sequence
 from rnnlab.nn.sequence import carry, check_batch, reverse_within_length, step_mask
 
-# Steps per compiled block. Measured with the default pipeline's NTM (B=32, T=29, 1 thread): 2 and
-# 4 steps per call take 0.93 and 0.85 of the time of 1; 8 gained nothing and doubles the compile time.
+# Steps per compiled block: more steps per call pay the call's fixed cost less often, and a larger
+# K compiles a larger graph (benchmarks/recurrent_throughput.py measures the result).
 STEPS_PER_BLOCK = 4
 # One block function serves every cell: each (cell type and sizes, batch size, dtype, grad mode) is
 # one of its compiled graphs, more than torch's default limit of 8 per function in one process.
