@@ -242,3 +242,23 @@ def test_a_deleted_experiment_is_restored_with_one_line(tmp_path, capsys):
     assert len(lines) == 1 and "restored" in lines[0] and tracking.experiment_name("japanese_vowels") in lines[0]
     assert tracking.ensure_experiment(client, config, tmp_path, "japanese_vowels") == first
     assert capsys.readouterr().err == "", "an active experiment is used silently"
+
+
+def test_experiments_open_on_the_training_runs_view(tmp_path):
+    """MLflow 3's UI opens an experiment without a kind on its GenAI traces page; rnnlab's say they hold
+    model development (the runs table). One made elsewhere without a kind gets it; a kind set in the UI stays."""
+    from mlflow import MlflowClient
+
+    from rnnlab import tracking
+
+    config = load_config(ROOT / "params.yaml")
+    client = MlflowClient(f"sqlite:///{tmp_path}/m.db")
+    made = tracking.ensure_experiment(client, config, tmp_path, "japanese_vowels")
+    assert client.get_experiment(made).tags["mlflow.experimentKind"] == "custom_model_development"
+    bare = client.create_experiment(tracking.experiment_name("sunspots"))
+    assert "mlflow.experimentKind" not in client.get_experiment(bare).tags
+    assert tracking.ensure_experiment(client, config, tmp_path, "sunspots") == bare
+    assert client.get_experiment(bare).tags["mlflow.experimentKind"] == "custom_model_development"
+    client.set_experiment_tag(bare, "mlflow.experimentKind", "forecasting")
+    tracking.ensure_experiment(client, config, tmp_path, "sunspots")
+    assert client.get_experiment(bare).tags["mlflow.experimentKind"] == "forecasting"

@@ -87,7 +87,10 @@ def test_leaderboard_and_figures(project):
     assert "## All datasets: each dataset's headline test metric" in board
     assert "| sunspots | MAE ↓ |" in board and "AR(34), fit before the test part (measured by prepare on the same split)" in board
     assert "5-gram, Kneser-Ney" in board and "MiniRocket" in board
-    for figure in ("japanese_vowels_test_accuracy.png", "japanese_vowels_val_loss.png"):
+    # two architectures and the best measured reference, ranked over the 3 datasets that have a reference
+    assert "### Architectures and the best measured reference across datasets" in board and "| reference | " in board
+    assert "Not computed: the Friedman test needs ≥ 3 entries on ≥ 2 datasets (here 2 on 4)." in board
+    for figure in ("japanese_vowels_test_accuracy.png", "japanese_vowels_val_loss.png", "critical_difference_with_references.png"):
         assert (root / "reports" / "figures" / figure).stat().st_size > 5000
     decision = json.loads((root / "reports" / "champions.json").read_text())["japanese_vowels"]
     assert decision["promoted"] and decision["candidate"]["architecture"] in SMOKE_ARCHITECTURES
@@ -106,6 +109,7 @@ def test_mlflow_runs_metrics_artifacts_and_champion(project):
     uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
     client = mlflow.MlflowClient(uri)
     experiment = client.get_experiment_by_name("rnnlab/japanese_vowels")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development", "the UI opens on the training runs"
     runs = client.search_runs([experiment.experiment_id], filter_string="tags.architecture != ''")
     assert sorted(r.data.tags["architecture"] for r in runs) == sorted(SMOKE_ARCHITECTURES)
     lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]["prepare@japanese_vowels"]["outs"][0]["md5"]

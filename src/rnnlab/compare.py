@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 import mlflow
-from rnnlab import files, plots, tracking
+from rnnlab import files, plots, significance, tracking
 from rnnlab.config import Config
 from rnnlab.data.batching import encode
 from rnnlab.data.prepare import read_prepared
@@ -84,17 +84,26 @@ def test_pictures(meta: dict, predicted: np.ndarray, target: np.ndarray, title: 
 
 
 def aggregate(runs: list[dict], task: str) -> list[dict]:
-    """One row per architecture: mean and std over seeds, best seed by validation; best row first."""
+    """One row per architecture: mean, std and 95 % interval over seeds, best seed by validation, and
+    ``tied_p``: whether the seeds' headline test values can be told from the best mean's (Holm-adjusted
+    Welch p; None with fewer than 2 seeds); best row (on validation) first."""
     selection = f"best_val_{TASKS[task].selection_metric}"
+    headline_key = f"test_{TASKS[task].selection_metric}"
     sign = 1 if TASKS[task].greater_is_better else -1
     rows = []
     for architecture in dict.fromkeys(r["architecture"] for r in runs):
         mine = [r for r in runs if r["architecture"] == architecture]
         row = {**mean_std(mine), "architecture": architecture, "task": task, "seeds": len(mine), "backend": mine[0]["backend"], "num_params": mine[0]["num_params"]}
+        for key in [k for k in row if k.startswith(("test_", "best_val_")) and not k.endswith("_std")]:
+            row[f"{key}_ci"] = significance.interval([r[key] for r in mine])
         best = max(mine, key=lambda r: (sign * r[selection], -r["best_val_loss"]))  # ties: lower val loss
         row["best_seed"], row["best_run_id"], row["best_seed_val"] = best["seed"], best["run_id"], best[selection]
         row["run_ids"] = [r["run_id"] for r in mine]
+        row["seed_values"] = [r[headline_key] for r in mine]
         rows.append(row)
+    tied = significance.tied_with_best({r["architecture"]: r["seed_values"] for r in rows}, TASKS[task].greater_is_better)
+    for row in rows:
+        row["tied_p"] = None if tied is None else tied[row["architecture"]]
     rows.sort(key=lambda r: (-sign * r[selection], r["best_val_loss"]))
     return rows
 
@@ -253,7 +262,7 @@ METRIC_NAMES = {
 def metric_keys(rows: list[dict]) -> list[str]:
     """The task's metrics, selection metric first, as they appear in the rows (``test_<name>``)."""
     task = TASKS[rows[0]["task"]]
-    names = [k.removeprefix("test_") for k in rows[0] if k.startswith("test_") and not k.endswith("_std")]
+    names = [k.removeprefix("test_") for k in rows[0] if k.startswith("test_") and not k.endswith(("_std", "_ci"))]
     return sorted(names, key=lambda n: n != task.selection_metric)
 
 
@@ -262,13 +271,16 @@ def headline(task_name: str) -> str:
     return f"{METRIC_NAMES.get(task.selection_metric, task.selection_metric)} {'↑' if task.greater_is_better else '↓'}"
 
 
-def leaderboard_markdown(tables: dict[str, list[dict]], decisions: dict[str, dict], figures: dict[str, list[str]], yardsticks: dict[str, list[dict]]) -> str:
+def leaderboard_markdown(
+    tables: dict[str, list[dict]], decisions: dict[str, dict], figures: dict[str, list[str]], yardsticks: dict[str, list[dict]], across: list[dict]
+) -> str:
     lines = [
         "# Leaderboard",
         "",
         "Test metrics are measured once, here, on each dataset's test split. Models are chosen on the validation",
         "split only: the champion is the architecture with the best mean validation metric over seeds, then its best",
-        "seed. ± is the standard deviation over seeds. ↑ higher is better, ↓ lower is better. Times are means per run:",
+        "seed. ± is the half-width of the 95 % Student-t interval of the mean over seeds (none for one seed).",
+        "↑ higher is better, ↓ lower is better. Times are means per run:",
         "fit is the model's `fit`; a whole run adds building, logging and the model's pictures and files.",
         "",
         "## All datasets: each dataset's headline test metric",
@@ -285,6 +297,7 @@ def leaderboard_markdown(tables: dict[str, list[dict]], decisions: dict[str, dic
         lines.append(f"| {arch} | " + " | ".join(cells) + " |")
     lines += ["", "## Yardsticks: the best architecture beside references on the same test split", ""]
     lines += yardstick_lines(tables, yardsticks)
+    lines += across_lines(across)
     for dataset, rows in tables.items():
         d = decisions[dataset]
         task = TASKS[rows[0]["task"]]
@@ -297,14 +310,17 @@ def leaderboard_markdown(tables: dict[str, list[dict]], decisions: dict[str, dic
             f"Candidate: **{rows[0]['architecture']}** (seed {rows[0]['best_seed']}). Champion `{d['registered_model']}@{CHAMPION_ALIAS}` "
             f"is version {d['champion_version']} ({verdict}: {d['reason']}).",
             "",
+            f"*vs best*: {significance.TIED_TEST} (α = {significance.ALPHA}) on test {METRIC_NAMES.get(task.selection_metric, task.selection_metric)}; "
+            "**tied** means these seeds cannot tell the architecture from the best.",
+            "",
             "| architecture | " + " | ".join(f"test {METRIC_NAMES.get(n, n)}" for n in names)
-            + f" | val {METRIC_NAMES.get(task.selection_metric, task.selection_metric)} | parameters | fit s/run | whole run s/run | epochs | backend | seeds |",
-            "|---|" + "---|" * (len(names) + 8),
+            + f" | vs best | val {METRIC_NAMES.get(task.selection_metric, task.selection_metric)} | parameters | fit s/run | whole run s/run | epochs | backend | seeds |",
+            "|---|" + "---|" * (len(names) + 9),
         ]
         for r in rows:
             lines.append(
                 f"| {r['architecture']} | " + " | ".join(_pm(r, f"test_{n}") for n in names)
-                + f" | {_pm(r, f'best_val_{task.selection_metric}')} | {r['num_params']:,} | {r['train_time_s']:.1f} | {_seconds(r.get('run_time_s'))} | {r['epochs_trained']:.0f} | {r['backend']} | {r['seeds']} |"
+                + f" | {_versus_best(r)} | {_pm(r, f'best_val_{task.selection_metric}')} | {r['num_params']:,} | {r['train_time_s']:.1f} | {_seconds(r.get('run_time_s'))} | {r['epochs_trained']:.0f} | {r['backend']} | {r['seeds']} |"
             )
         lines += [""] + [f"![{dataset}]({f})" for f in figures[dataset]]
     return "\n".join(lines) + "\n"
@@ -336,7 +352,85 @@ def _seconds(value: float | None) -> str:
 
 
 def _pm(row: dict, key: str) -> str:
-    return f"{row[key]:.4f} ± {row[f'{key}_std']:.4f}" if row["seeds"] > 1 else f"{row[key]:.4f}"
+    half = row.get(f"{key}_ci")
+    return f"{row[key]:.4f}" if half is None else f"{row[key]:.4f} ± {half:.4f}"
+
+
+def _versus_best(row: dict) -> str:
+    p = row.get("tied_p")
+    if p is None:
+        return "— (1 seed)" if row["seeds"] < 2 else "—"
+    if p == 1.0:
+        return "best"
+    return f"**tied** (p {p:.2g})" if p >= significance.ALPHA else f"worse (p {p:.2g})"
+
+
+REFERENCE_ENTRY = "reference"  # in the rankings: the best reference prepare measured on the dataset's test split
+
+
+def across_datasets(tables: dict[str, list[dict]], yardsticks: dict[str, list[dict]]) -> list[dict]:
+    """The leaderboard's two rankings across datasets: the architectures run on every dataset, over
+    every dataset; and the same with ``REFERENCE_ENTRY`` (per dataset the best of the references
+    measured by prepare on its headline metric) over the datasets that have one. Each view holds its
+    ``significance.Ranks``, or ``reason`` when the Friedman test cannot be run."""
+    architectures = list(dict.fromkeys(r["architecture"] for rows in tables.values() for r in rows))
+    common = [a for a in architectures if all(any(r["architecture"] == a for r in rows) for rows in tables.values())]
+    scores, greater, reference = {}, {}, {}
+    for dataset, rows in tables.items():
+        task = TASKS[rows[0]["task"]]
+        key = f"test_{task.selection_metric}"
+        scores[dataset] = {r["architecture"]: r[key] for r in rows if r["architecture"] in common}
+        greater[dataset] = task.greater_is_better
+        measured = [y["value"] for y in yardsticks.get(dataset, []) if y.get("measured") and y["metric"] == task.selection_metric]
+        if measured:
+            reference[dataset] = max(measured) if task.greater_is_better else min(measured)
+    table = pd.DataFrame.from_dict(scores, orient="index")[common] if common else pd.DataFrame(index=list(tables))
+    with_reference = table.loc[list(reference)].assign(**{REFERENCE_ENTRY: pd.Series(reference)})
+    views = [
+        {"title": "Architectures across datasets", "file": "critical_difference_architectures.png", "scores": table},
+        {"title": "Architectures and the best measured reference across datasets", "file": "critical_difference_with_references.png", "scores": with_reference},
+    ]
+    left_out = [a for a in architectures if a not in common]
+    for view in views:
+        view["left_out"] = left_out
+        try:
+            view["ranks"] = significance.ranks_across(view["scores"], greater)
+        except ValueError as err:
+            view["reason"] = str(err)
+    return views
+
+
+def across_lines(views: list[dict]) -> list[str]:
+    lines = [
+        "",
+        "## Across datasets: ranks, the Friedman test and the Nemenyi post-hoc test",
+        "",
+        "Each entry's rank on each dataset's headline test metric (1 = best, ties averaged). The Friedman test asks",
+        "whether all entries rank alike; the Nemenyi test compares each pair; in the critical-difference diagram a",
+        f"bar joins the entries it cannot separate (α = {significance.ALPHA}). *{REFERENCE_ENTRY}*: on each dataset, the best of the",
+        "references prepare measured on its test split (the yardsticks above).",
+    ]
+    for view in views:
+        lines += ["", f"### {view['title']}", ""]
+        if view["left_out"]:
+            lines.append(f"Left out (not run on every dataset): {', '.join(view['left_out'])}.")
+            lines.append("")
+        if "ranks" not in view:
+            lines.append(f"Not computed: {view['reason']}.")
+            continue
+        ranks = view["ranks"]
+        datasets = list(ranks.ranks.index)
+        lines += [
+            f"Friedman χ² = {ranks.friedman_statistic:.2f}, p = {ranks.friedman_p:.3g} over {len(datasets)} datasets; "
+            f"critical difference of mean ranks {ranks.critical_difference:.2f}.",
+            "",
+            "| entry | mean rank | " + " | ".join(datasets) + " |",
+            "|---|---|" + "---|" * len(datasets),
+        ]
+        for entry, mean in ranks.mean_ranks.items():
+            lines.append(f"| {entry} | {mean:.2f} | " + " | ".join(f"{ranks.ranks.loc[d, entry]:g}" for d in datasets) + " |")
+        lines += ["", f"![{view['title']}](figures/{view['file']})"]
+    return lines
 
 
 def dataset_figures(config: Config, root: Path, dataset: str, rows: list[dict]) -> list[Path]:
@@ -354,20 +448,25 @@ def dataset_yardsticks(root: Path, config: Config, dataset: str) -> list[dict]:
     for the split the source defines (only when its test split is used whole)."""
     _, meta = read_prepared(prepared_dir(root, dataset))
     found = [
-        {"name": name, "metric": metric, "value": value, "origin": "measured by prepare on the same split"}
+        {"name": name, "metric": metric, "value": value, "origin": "measured by prepare on the same split", "measured": True}
         for name, metrics in meta.get("baselines", {}).get("test", {}).items()
         for metric, value in metrics.items()
     ]
     published = PUBLISHED.get(config.dataset(dataset).source, [])
-    return found + [{**ref, "origin": f"published: {ref['origin']}"} for ref in published]
+    return found + [{**ref, "origin": f"published: {ref['origin']}", "measured": False} for ref in published]
 
 
 def write_reports(root: Path, tables: dict[str, list[dict]], decisions: dict[str, dict], figures: dict[str, list[Path]], yardsticks: dict[str, list[dict]]) -> Path:
     out = reports_dir(root)
+    across = across_datasets(tables, yardsticks)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    for view in across:
+        if "ranks" in view:
+            plots.critical_difference(view["ranks"], view["title"], out / "figures" / view["file"])
     relative = {ds: [Path(f).relative_to(out).as_posix() for f in files] for ds, files in figures.items()}
-    files.write_text(out / "leaderboard.md", leaderboard_markdown(tables, decisions, relative, yardsticks))
+    files.write_text(out / "leaderboard.md", leaderboard_markdown(tables, decisions, relative, yardsticks, across))
     summary = {
-        ds: {r["architecture"]: {k: r[k] for k in r if (k.startswith("test_") or k.startswith("best_val_")) and not k.endswith("_std")} for r in rows}
+        ds: {r["architecture"]: {k: r[k] for k in r if k.startswith(("test_", "best_val_")) and not k.endswith(("_std", "_ci"))} for r in rows}
         for ds, rows in tables.items()
     }
     files.write_json(out / "metrics.json", summary, sort_keys=True)

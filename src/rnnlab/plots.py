@@ -137,3 +137,24 @@ def alignment(weights: np.ndarray, source: list[str], output: list[str], title: 
     fig.colorbar(image, ax=axis, fraction=0.04)
     fig.tight_layout()
     return save(fig, path)
+
+
+def critical_difference(ranks, title: str, path: Path) -> Path:
+    """Demšar's diagram of ``ranks`` (``significance.Ranks``): the mean rank of each entry on one axis,
+    entries the Nemenyi test cannot separate joined by a bar, drawn by scikit-posthocs."""
+    import scikit_posthocs  # imports seaborn and pyplot: only where this picture is drawn
+
+    from rnnlab.significance import ALPHA
+
+    fig = Figure(figsize=(9, 2.2 + 0.3 * len(ranks.ranks.columns)))
+    ax = fig.subplots()
+    scikit_posthocs.critical_difference_diagram(ranks.mean_ranks, ranks.nemenyi, alpha=ALPHA, ax=ax, cd=ranks.critical_difference)
+    fig.suptitle(title, fontsize=11)
+    fig.text(
+        0.5, 0.01,
+        f"mean rank over {len(ranks.ranks)} datasets (1 = best); Friedman p = {ranks.friedman_p:.3g}\n"
+        f"a bar joins entries the Nemenyi test cannot separate (α = {ALPHA}; critical difference {ranks.critical_difference:.2f})",
+        ha="center", va="bottom", fontsize=8,
+    )
+    fig.subplots_adjust(top=0.72, bottom=0.2, left=0.18, right=0.82)
+    return save(fig, path)

@@ -66,8 +66,13 @@ def experiment_artifacts(config: Config, root: Path, dataset: str) -> str:
     return f"{artifact_root(config, root)}/{dataset}"
 
 
+# MLflow's UI opens an experiment on the view its kind names; without it, MLflow 3 opens the GenAI
+# traces page. Training runs belong in the model-development view (runs, metrics, charts).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
 def ensure_experiment(client, config: Config, root: Path, dataset: str) -> str:
-    """Experiment id for ``dataset``, created with its artifact location on first use.
+    """Experiment id for ``dataset``, created with its artifact location and ``EXPERIMENT_KIND`` on first use.
 
     A deleted experiment (``mlflow experiments delete``, the UI's delete) still holds its name, and MLflow
     creates no runs in it; it is restored, runs and artifacts as they were, and one line on stderr says so.
@@ -81,8 +86,11 @@ def ensure_experiment(client, config: Config, root: Path, dataset: str) -> str:
         print(f"rnnlab: MLflow experiment {name!r} (id {found.experiment_id}) was deleted: restored it to log this run "
               "(to start it afresh, delete it and purge it with `mlflow gc`)", file=sys.stderr)
     if found is not None:
+        for key, value in EXPERIMENT_KIND.items():
+            if key not in found.tags:  # made without a kind (a kind chosen in the UI is kept)
+                client.set_experiment_tag(found.experiment_id, key, value)
         return found.experiment_id
-    return client.create_experiment(name, artifact_location=experiment_artifacts(config, root, dataset))
+    return client.create_experiment(name, artifact_location=experiment_artifacts(config, root, dataset), tags=EXPERIMENT_KIND)
 
 
 # What the pipeline itself rewrites: a difference here says nothing about the code or params a run used.
