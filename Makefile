@@ -18,7 +18,7 @@ export DO_NOT_TRACK := 1
 DATASET ?= japanese_vowels
 PREFECT_URL = $$($(PY) -m rnnlab.services url prefect)
 
-.PHONY: help venv pipeline test ui prefect-ui schedule serve experiment stop bench push pull
+.PHONY: help venv pipeline test tune ui prefect-ui schedule serve experiment stop bench push pull
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ pipeline: $(STAMP) ## run the whole pipeline (DVC -> Prefect -> Lightning -> MLf
 	$(PY) -m rnnlab.services start prefect
 	PREFECT_API_URL=$(PREFECT_URL)/api $(PY) -m rnnlab.lock "make pipeline" -- $(SHELL) -c '$(PY) -m rnnlab.cli plan && dvc repro'
 	@echo "leaderboard: reports/leaderboard.md   runs: make ui   flows: make prefect-ui"
+
+tune: $(STAMP) ## tune every pipeline pair on its validation split (make tune DATASETS="a b" for some); reports/tuning.md
+	$(PY) -m rnnlab.cli tune $(foreach d,$(DATASETS),--dataset $(d))
 
 test: $(STAMP) ## run the test suite
 	$(PY) -m pytest

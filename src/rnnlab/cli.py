@@ -9,6 +9,7 @@
     rnnlab train --architecture A --dataset D --seed S   one training run (as the pipeline does)
     rnnlab predict --dataset D --input FILE --output FILE  predictions of the dataset's champion
     rnnlab experiment NAME  run a study of params.yaml's experiments section; report in reports/experiments/
+    rnnlab tune [--dataset D ...] [--architecture A ...]   Optuna studies of the pipeline's pairs; reports/tuning.md
 """
 
 from __future__ import annotations
@@ -99,6 +100,22 @@ def _experiment(args) -> None:
     print(f"report: {report} (MLflow experiment rnnlab/study-{args.name}; make ui)")
 
 
+def _tune(args) -> None:
+    from rnnlab.config import load_config, project_root
+    from rnnlab.lock import project_lock
+    from rnnlab.tuning import pairs_to_tune, tune_pair
+
+    config, root = load_config(), project_root()
+    pairs = pairs_to_tune(config, args.dataset, args.architecture)
+    with project_lock(root, "rnnlab tune"):  # the prepared data stay as they are while trials read them
+        for k, (architecture, dataset) in enumerate(pairs, 1):
+            result = tune_pair(config, root, architecture, dataset)
+            print(f"[{k}/{len(pairs)}] {architecture} on {dataset}: best {result['metric']} {result['best_value']:.4f} "
+                  f"(trial {result['best_trial']}; {result['trials_complete']} finished, {result['trials_pruned']} pruned, "
+                  f"{result['tuning_time_s']:.0f} s)", flush=True)
+    print("report: reports/tuning.md (MLflow: each study a parent run, its trials nested; make ui)")
+
+
 def _predict(args) -> None:
     from rnnlab.predict import predict_file
 
@@ -141,6 +158,10 @@ def main(argv: list[str] | None = None) -> None:
     experiment = commands.add_parser("experiment", help="run a study from params.yaml's experiments section")
     experiment.add_argument("name", help="an entry of experiments: in params.yaml, e.g. copy_memory, adding_depth, pixel_mnist")
     experiment.set_defaults(run=_experiment)
+    tune = commands.add_parser("tune", help="an Optuna study per (architecture, dataset), the same budget for each (params.yaml: tune)")
+    tune.add_argument("--dataset", action="append", help="a pipeline dataset (repeat for more; default: every one)")
+    tune.add_argument("--architecture", action="append", help="a pipeline architecture (repeat for more; default: every one the dataset takes)")
+    tune.set_defaults(run=_tune)
     args = parser.parse_args(argv)
     args.run(args)
 

@@ -21,6 +21,7 @@ from pydantic import (
 from rnnlab import registry
 from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES, SPEAKER_SOURCES, TABLE_SOURCES
 from rnnlab.errors import ConfigError
+from rnnlab.search_space import ENTRY_TAGS, TRAIN_SPACE, SpaceEntry
 
 PARAMS_FILE = "params.yaml"
 IMPORTED = "imported"  # a dataset written by `rnnlab import` (data/raw/<name>, tracked by DVC)
@@ -313,6 +314,22 @@ class ExperimentConfig(Strict):
     seeds: Annotated[list[Seed], AfterValidator(_distinct_seeds)] = Field(min_length=1)
 
 
+class TuneConfig(Strict):
+    """`rnnlab tune` (make tune): an Optuna study per (architecture, dataset) on the validation split,
+    with the same budget for every architecture of a dataset: ``trials`` trials of at most
+    ``max_epochs`` epochs each."""
+
+    trials: PositiveInt
+    max_epochs: PositiveInt
+    patience: PositiveInt  # early stopping within a trial, as train.patience
+    seed: Seed  # the training seed of every trial
+    sampler_seed: Seed  # TPE's
+    startup_trials: int = Field(ge=0)  # random trials before TPE models the results
+    warmup_epochs: int = Field(ge=0)  # the median pruner stops no trial before this many epochs
+    # per architecture entry: {setting: {low, high, log} | {choices: [...]}}, replacing the registry's range for it
+    space: dict[str, dict[str, SpaceEntry]]
+
+
 class TrackingConfig(Strict):
     tracking_uri: str | None  # null: sqlite database at mlflow/mlflow.db in the project
     artifact_root: str | None  # null: mlflow/artifacts in the project
@@ -347,6 +364,7 @@ class Config(Strict):
     trainer: TrainerConfig
     execution: ExecutionConfig
     experiments: dict[str, ExperimentConfig]
+    tune: TuneConfig
     tracking: TrackingConfig
     schedule: ScheduleConfig
     serving: ServingConfig
@@ -404,6 +422,14 @@ class Config(Strict):
             except ValidationError as err:
                 first = err.errors()[0]
                 raise ValueError(f"datasets.{name}.train.{first['loc'][0]} = {first.get('input')!r}: {first['msg']}") from None
+        for name, space in self.tune.space.items():
+            if name not in self.architectures:
+                raise ValueError(f"tune.space names {name!r}, which is not defined under architectures (defined: {', '.join(self.architectures)})")
+            settings = registry.get(self.architectures[name].type).params.model_fields
+            for key in space:
+                if key not in settings and key not in TRAIN_SPACE or key == "type":
+                    allowed = [k for k in settings if k != "type"] + list(TRAIN_SPACE)
+                    raise ValueError(f"tune.space.{name}: {name} has no setting {key!r} to tune (allowed: {', '.join(allowed)})")
         for ds in self.pipeline.datasets:
             if not any(self._why_not(a, ds) is None for a in self.pipeline.architectures):
                 raise ValueError(f"pipeline: no architecture in pipeline.architectures supports task {self.datasets[ds].task!r} of dataset {ds!r}")
@@ -503,7 +529,8 @@ def one_line(err: ValidationError, prefix: str, model: type[BaseModel]) -> str:
         return str(cause)
     raw_loc = list(first["loc"])
     tagged = len(raw_loc) > 2 and raw_loc[0] == "datasets" and raw_loc[2] in DATASET_MODELS  # the union's tag, not a key
-    loc = [str(p) for i, p in enumerate(raw_loc) if not (tagged and i == 2)]
+    space_tag = len(raw_loc) > 4 and raw_loc[:2] == ["tune", "space"] and raw_loc[4] in ENTRY_TAGS  # SpaceEntry's tag
+    loc = [str(p) for i, p in enumerate(raw_loc) if not (tagged and i == 2) and not (space_tag and i == 4)]
     key = ".".join(([prefix] if prefix else []) + loc)
     more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
     if first["type"] == "extra_forbidden":

@@ -6,7 +6,7 @@ look architectures up here; adding one is a module under ``nn/`` plus one entry 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
@@ -21,6 +21,7 @@ from rnnlab.nn.dialogue import DialogueRNN
 from rnnlab.nn.dilated import DilatedRecurrence
 from rnnlab.nn.ntm import NTMCell
 from rnnlab.nn.programmer import TableProgrammer
+from rnnlab.search_space import RECURRENT_SPACE, Choice, Range, Space
 from rnnlab.tasks import TASKS
 
 
@@ -208,24 +209,36 @@ class Architecture:
     tasks: frozenset[str]
     data: str | None = None  # the kind of dataset it reads (None: any): "dialogue" (speaker one-hot after the
     #                          features) or "table_questions" (a question, then a table)
+    space: Space = field(default_factory=dict)  # what `rnnlab tune` varies (beside search_space.TRAIN_SPACE)
+
+
+WIDTH = Range(low=16, high=128, log=True)
+DROPOUT = Range(low=0.0, high=0.5)
 
 
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in [
-        Architecture("rnn", "Elman RNN: h_t = tanh(U x_t + W h_{t-1} + b)", ElmanParams, build_elman, EVERY_TASK),
-        Architecture("lstm", "LSTM with forget, input and output gates", RecurrentParams, build_lstm, EVERY_TASK),
-        Architecture("gru", "GRU, course (reset before) or pytorch (reset after) convention", GRUParams, build_gru, EVERY_TASK),
-        Architecture("dglstm", "Depth-Gated LSTM: a gated path between memory cells across layers", DGLSTMParams, build_dglstm, EVERY_TASK),
-        Architecture("dilated", "Dilated RNN: skip connections of rate 1, 2, 4, ... over any core cell", DilatedParams, build_dilated, EVERY_TASK),
-        Architecture("ntm", "Neural Turing Machine: LSTM controller, content + location addressing of an N x M memory", NTMParams, build_ntm, EVERY_TASK),
-        Architecture("attention", "Attentional interface: a recurrent encoder read by additive or multiplicative attention", AttentionParams, build_attention, EVERY_TASK),
-        Architecture("act", "Adaptive Computation Time: a core cell that ponders a learned number of steps per input", ACTParams, build_act, EVERY_TASK),
-        Architecture("stepwise", "No recurrence (a baseline): each step through the same MLP, alone", StepwiseParams, build_stepwise, EVERY_TASK),
+        Architecture("rnn", "Elman RNN: h_t = tanh(U x_t + W h_{t-1} + b)", ElmanParams, build_elman, EVERY_TASK, space=RECURRENT_SPACE),
+        Architecture("lstm", "LSTM with forget, input and output gates", RecurrentParams, build_lstm, EVERY_TASK, space=RECURRENT_SPACE),
+        Architecture("gru", "GRU, course (reset before) or pytorch (reset after) convention", GRUParams, build_gru, EVERY_TASK, space=RECURRENT_SPACE),
+        Architecture("dglstm", "Depth-Gated LSTM: a gated path between memory cells across layers", DGLSTMParams, build_dglstm, EVERY_TASK,
+                     space=RECURRENT_SPACE),
+        Architecture("dilated", "Dilated RNN: skip connections of rate 1, 2, 4, ... over any core cell", DilatedParams, build_dilated, EVERY_TASK,
+                     space={"hidden_size": WIDTH, "dropout": DROPOUT}),
+        Architecture("ntm", "Neural Turing Machine: LSTM controller, content + location addressing of an N x M memory", NTMParams, build_ntm, EVERY_TASK,
+                     space={"controller_size": WIDTH, "memory_width": Range(low=8, high=32, log=True)}),
+        Architecture("attention", "Attentional interface: a recurrent encoder read by additive or multiplicative attention", AttentionParams,
+                     build_attention, EVERY_TASK, space={**RECURRENT_SPACE, "attention": Choice(choices=["additive", "general", "dot"])}),
+        Architecture("act", "Adaptive Computation Time: a core cell that ponders a learned number of steps per input", ACTParams, build_act, EVERY_TASK,
+                     space={**RECURRENT_SPACE, "time_penalty": Range(low=1e-4, high=1e-1, log=True)}),
+        Architecture("stepwise", "No recurrence (a baseline): each step through the same MLP, alone", StepwiseParams, build_stepwise, EVERY_TASK,
+                     space={"hidden_size": WIDTH, "num_layers": Range(low=1, high=2), "dropout": DROPOUT}),
         Architecture("dialogue_rnn", "DialogueRNN: a state per party, a global state and an emotion state over a dialogue's utterances",
-                     DialogueParams, build_dialogue, frozenset({"label_steps", "classify", "regress"}), data="dialogue"),
+                     DialogueParams, build_dialogue, frozenset({"label_steps", "classify", "regress"}), data="dialogue",
+                     space={"global_size": WIDTH, "party_size": WIDTH, "emotion_size": WIDTH, "dropout": DROPOUT}),
         Architecture("neural_programmer", "Neural Programmer: a soft program of table operations chosen step by step from the question",
-                     ProgrammerParams, build_programmer, frozenset({"regress"}), data="table_questions"),
+                     ProgrammerParams, build_programmer, frozenset({"regress"}), data="table_questions", space={"hidden_size": WIDTH}),
     ]
 }
 

@@ -306,13 +306,14 @@ def resumable(out: Path, fp: str, client, quiet: bool = False) -> dict | None:
     return None
 
 
-def build_trainer(config: Config, train_cfg: TrainConfig, out: Path, quiet: bool = False) -> L.Trainer:
+def build_trainer(config: Config, train_cfg: TrainConfig, out: Path, quiet: bool = False, extra: tuple[Callback, ...] = ()) -> L.Trainer:
     trainer_cfg = config.trainer
     # A run in one process uses one device: "auto" would start DDP over every GPU of a worker.
     devices = trainer_cfg.devices if trainer_cfg.spans_processes() or isinstance(trainer_cfg.devices, list) else 1
     callbacks: list[Callback] = [
         ModelCheckpoint(dirpath=out, filename="best", monitor=MONITOR, mode="min", save_top_k=1, save_last=True, enable_version_counter=False),
         EarlyStopping(monitor=MONITOR, mode="min", patience=train_cfg.patience),
+        *extra,
     ]
     if os.environ.get(KILL_AFTER_EPOCH_ENV):
         callbacks.append(KillAfterEpoch(int(os.environ[KILL_AFTER_EPOCH_ENV])))
@@ -337,11 +338,15 @@ def build_trainer(config: Config, train_cfg: TrainConfig, out: Path, quiet: bool
     )
 
 
-def train_run(config: Config, root: Path, architecture: str, dataset: str, seed: int, home: Path | None = None, quiet: bool = False) -> dict | None:
+def train_run(
+    config: Config, root: Path, architecture: str, dataset: str, seed: int, home: Path | None = None, quiet: bool = False,
+    callbacks: tuple[Callback, ...] = (), tags: dict[str, str] | None = None,
+) -> dict | None:
     """Train one (architecture, dataset, seed); log it to MLflow; write run.json.
 
     ``home``: the folder of the runs (``paths.models_home``, the pipeline's, by default; a study
-    passes its own); ``quiet``: no progress bar (a worker's runs report one line each). Returns the summary on global rank 0 (``reused`` true when a finished run
+    passes its own); ``quiet``: no progress bar (a worker's runs report one line each); ``callbacks``: more
+    Lightning callbacks (a tuning trial's pruner); ``tags``: more tags of the MLflow run. Returns the summary on global rank 0 (``reused`` true when a finished run
     with the same fingerprint was there), None on the other ranks.
     """
     started = time.perf_counter()
@@ -361,7 +366,7 @@ def train_run(config: Config, root: Path, architecture: str, dataset: str, seed:
     client = mlflow.MlflowClient(uri)
     if (done := finished_run(out, fp, client)) is not None:  # every rank reads the same files: all return here
         return done
-    trainer = build_trainer(config, train_cfg, out, quiet)
+    trainer = build_trainer(config, train_cfg, out, quiet, callbacks)
     if trainer.global_rank != 0:  # rank 0 decided before launching the others; its resume.json says what
         resume = resumable(out, fp, client, quiet=True)
         trainer.fit(module, datamodule=SequenceData(train_set, val_set, train_cfg, seed), ckpt_path=out / "last.ckpt" if resume else None)
@@ -383,7 +388,7 @@ def train_run(config: Config, root: Path, architecture: str, dataset: str, seed:
         active = mlflow.start_run(
             experiment_id=experiment_id,
             run_name=f"{architecture}-seed{seed}",
-            tags=tracking.run_tags(config, root, architecture, dataset, seed, prepared_dir(root, dataset), data_sha256),
+            tags={**tracking.run_tags(config, root, architecture, dataset, seed, prepared_dir(root, dataset), data_sha256), **(tags or {})},
             log_system_metrics=True,  # CPU, memory (and GPU where present) beside the training curves
         )
         mlflow.log_params(tracking.run_params(config, architecture, dataset))

@@ -1,0 +1,284 @@
+"""`rnnlab tune`: an Optuna study per (architecture, dataset), the same budget for every architecture.
+
+Each trial draws the architecture's settings (``Architecture.space`` in the registry, or params.yaml's
+``tune.space``) and the optimiser's (``search_space.TRAIN_SPACE``), then trains exactly as the pipeline
+does (``train.train_run``: the same module, checkpoint and MLflow run) for at most ``tune.max_epochs``
+epochs, with the seed ``tune.seed``. The objective is the pipeline's own selection value: the validation
+metric of the checkpoint with the lowest validation loss. The median pruner stops a trial whose
+validation metric falls behind the median of earlier trials at the same epoch (Lightning callback from
+optuna-integration). TPE draws the settings, seeded. The test split is never read.
+
+A study lives in ``tuning/<dataset>/<architecture>/``: Optuna's journal file (one writer at a time, appended
+line by line, so a kill loses nothing written) and one folder per trial. Run again, a study goes on:
+finished and pruned trials count towards ``tune.trials``; a trial that was running when its process died
+is marked failed and its settings are tried again, once. In MLflow each trial is a run nested under the
+study's parent run (``rnnlab.kind = tuning``) in the dataset's experiment.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from rnnlab import files, registry, tracking
+from rnnlab.config import Config
+from rnnlab.errors import ConfigError, RnnlabError
+from rnnlab.paths import prepared_dir, reports_dir
+from rnnlab.search_space import TRAIN_SPACE, Choice, Space
+from rnnlab.tasks import TASKS, greater_is_better
+
+TUNING_DIR = "tuning"
+JOURNAL = "study.journal"
+RESULTS_FILE = "tuning.json"  # in reports/: every finished study's outcome; tuning.md is written from it
+
+
+def study_dir(root: Path, dataset: str, architecture: str) -> Path:
+    return Path(root) / TUNING_DIR / dataset / architecture
+
+
+def space_for(config: Config, architecture: str, dataset: str) -> Space:
+    """What a trial of ``architecture`` on ``dataset`` draws: the registry's space and the train space,
+    params.yaml's ``tune.space`` entries replacing them, and no choice the task rules out (both
+    directions where each step is predicted from the steps before it)."""
+    params = config.architecture(architecture)
+    space: Space = {**registry.get(params.type).space, **TRAIN_SPACE, **config.tune.space.get(architecture, {})}
+    settings = config.dataset(dataset)
+    kind = "dialogue" if settings.speakers else "table_questions" if registry.get(params.type).data else None
+    for name, entry in list(space.items()):
+        if isinstance(entry, Choice) and name in type(params).model_fields:
+            allowed = [c for c in entry.choices if registry.incompatibility(params.model_copy(update={name: c}), settings.task, kind) is None]
+            if not allowed:
+                raise ConfigError(f"tune.space.{architecture}.{name}: no choice of {entry.choices} can train on {dataset} ({settings.task})")
+            space[name] = Choice(choices=allowed)
+    return space
+
+
+def trial_config(config: Config, architecture: str, dataset: str, values: dict) -> Config:
+    """``config`` with a trial's values: the architecture's settings, and the dataset's train section
+    with the tuning budget (max_epochs, patience) and the optimiser's values."""
+    raw = config.model_dump(mode="json")
+    arch_fields = type(config.architecture(architecture)).model_fields
+    raw["architectures"][architecture].update({k: v for k, v in values.items() if k in arch_fields})
+    train = raw["datasets"][dataset]["train"]
+    train.update({k: v for k, v in values.items() if k in TRAIN_SPACE})
+    train.update(max_epochs=config.tune.max_epochs, patience=config.tune.patience)
+    return Config.model_validate(raw)
+
+
+def check_pair(config: Config, architecture: str, dataset: str) -> None:
+    """One line if the pipeline's plan does not train ``architecture`` on ``dataset``."""
+    config.dataset(dataset)
+    config.architecture(architecture)
+    if (architecture, dataset) in config.pairs():
+        return
+    why = next((w for a, d, w in config.skipped() if (a, d) == (architecture, dataset)), None)
+    if why is None:
+        missing = "dataset" if dataset not in config.pipeline.datasets else "architecture"
+        why = f"the {missing} is not in pipeline.{missing}s"
+    raise ConfigError(f"cannot tune {architecture} on {dataset}: {why}")
+
+
+def pairs_to_tune(config: Config, datasets: list[str] | None, architectures: list[str] | None) -> list[tuple[str, str]]:
+    """(architecture, dataset) pairs, every one checked before any trains: by default every pipeline
+    dataset with every architecture the plan trains on it."""
+    pairs = []
+    for dataset in datasets or config.pipeline.datasets:
+        config.dataset(dataset)
+        if dataset not in config.pipeline.datasets:
+            raise ConfigError(f"cannot tune on {dataset}: the dataset is not in pipeline.datasets")
+        pairs += [(a, dataset) for a in (architectures or config.architectures_for(dataset))]
+    for architecture, dataset in pairs:
+        check_pair(config, architecture, dataset)
+    return pairs
+
+
+def _budget(config: Config, space: Space, data_sha256: str) -> dict:
+    """What a study's trials must share to be counted together: the budget, the space and the data."""
+    tune = config.tune
+    return {
+        "trials": tune.trials, "max_epochs": tune.max_epochs, "patience": tune.patience, "seed": tune.seed,
+        "space": {k: v.model_dump() for k, v in sorted(space.items())}, "data_sha256": data_sha256,
+    }
+
+
+def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=print) -> dict:
+    """Run (or continue) the study of one pair until ``tune.trials`` trials have finished or been pruned."""
+    import mlflow
+    import optuna
+    from optuna.trial import TrialState
+    from optuna_integration import PyTorchLightningPruningCallback
+
+    from rnnlab.train import train_run
+
+    check_pair(config, architecture, dataset)
+    task = TASKS[config.dataset(dataset).task]
+    if not prepared_dir(root, dataset).is_dir():
+        raise RnnlabError(f"{prepared_dir(root, dataset)}: missing; prepare the data first (dvc repro prepare@{dataset}, or make pipeline)")
+    space = space_for(config, architecture, dataset)
+    folder = study_dir(root, dataset, architecture)
+    folder.mkdir(parents=True, exist_ok=True)
+    budget = _budget(config, space, tracking.folder_sha256(prepared_dir(root, dataset)))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(folder / JOURNAL)))
+    study = optuna.create_study(
+        study_name=f"{dataset}/{architecture}", storage=storage, load_if_exists=True,
+        direction="maximize" if task.greater_is_better else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=config.tune.sampler_seed, n_startup_trials=config.tune.startup_trials),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=config.tune.startup_trials, n_warmup_steps=config.tune.warmup_epochs),
+    )
+    if study.user_attrs.get("budget", budget) != budget:
+        raise ConfigError(
+            f"{folder}: this study was run with another budget, search space or data; its trials cannot be counted with new ones "
+            f"(delete {folder} to start it afresh, or restore the settings it was run with)"
+        )
+    study.set_user_attr("budget", budget)
+    uri = tracking.prepare_store(config, root)
+    client = mlflow.MlflowClient(uri)
+    experiment = tracking.ensure_experiment(client, config, root, dataset)
+    parent = study.user_attrs.get("mlflow_parent_run_id")
+    if parent is None:
+        parent = client.create_run(experiment, run_name=f"tune {architecture}", tags={
+            "rnnlab.kind": "tuning", "architecture": architecture, "dataset": dataset, "git_commit": tracking.git_commit(root),
+        }).info.run_id
+        client.log_param(parent, "trials", config.tune.trials)
+        client.log_param(parent, "max_epochs_per_trial", config.tune.max_epochs)
+        client.log_param(parent, "space", json.dumps(budget["space"])[:6000])
+        study.set_user_attr("mlflow_parent_run_id", parent)
+    _requeue_the_dead(study, folder, client)
+
+    def objective(trial: optuna.Trial) -> float:
+        values = {name: entry.suggest(trial, name) for name, entry in space.items()}
+        trial_cfg = trial_config(config, architecture, dataset, values)
+        home = folder / f"trial_{trial.number}"
+        metric = f"val_{task.selection_metric}"
+        tags = {"mlflow.parentRunId": parent, "rnnlab.kind": "trial", "optuna.trial": str(trial.number)}
+        try:
+            summary = train_run(trial_cfg, root, architecture, dataset, config.tune.seed, home=home, quiet=True,
+                                callbacks=(PyTorchLightningPruningCallback(trial, monitor=metric),), tags=tags)
+        except optuna.TrialPruned:
+            run_id = _run_of(home)
+            if run_id:
+                client.set_tag(run_id, "rnnlab.trial_state", "pruned")
+            shutil.rmtree(home, ignore_errors=True)  # its checkpoints: a pruned trial is never refit
+            raise
+        value = summary[f"best_val_{task.selection_metric}"]
+        trial.set_user_attr("run_id", summary["run_id"])
+        trial.set_user_attr("train_time_s", summary["train_time_s"])
+        trial.set_user_attr("epochs_trained", summary["epochs_trained"])
+        return value
+
+    done = lambda: [t for t in study.get_trials(deepcopy=False) if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]  # noqa: E731
+    started = time.perf_counter()
+    while len(done()) < config.tune.trials:
+        ran: list = []
+        study.optimize(objective, n_trials=1, callbacks=[lambda _, trial: ran.append(trial)])
+        last = ran[0]
+        shown = f"{last.value:.4f}" if last.state == TrialState.COMPLETE else f"{last.state.name.lower()} after epoch {last.last_step}"
+        best = f"{study.best_value:.4f}" if any(t.state == TrialState.COMPLETE for t in study.trials) else "—"
+        elapsed = time.perf_counter() - started
+        log(f"[tune {architecture} on {dataset}] trial {last.number}: {shown} "
+            f"({len(done())}/{config.tune.trials} done, best {best}, {elapsed:.0f} s)", flush=True)
+    return _finish(config, root, study, architecture, dataset, parent, client)
+
+
+def _run_of(home: Path) -> str | None:
+    from rnnlab.train import RESUME_FILE
+
+    for record in home.rglob(RESUME_FILE):
+        return json.loads(record.read_text()).get("run_id")
+    return None
+
+
+def _requeue_the_dead(study, folder: Path, client) -> None:
+    """Trials left running by a process that died: failed now, their MLflow runs KILLED, and their
+    settings tried again once (so a kill loses no trial and counts none twice)."""
+    from optuna.trial import TrialState
+
+    requeued = set(study.user_attrs.get("requeued", []))
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study.tell(trial.number, state=TrialState.FAIL)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        if trial.number in requeued:
+            continue
+        run_id = _run_of(folder / f"trial_{trial.number}")
+        if run_id and client.get_run(run_id).info.status == "RUNNING":
+            client.set_terminated(run_id, status="KILLED")
+        study.enqueue_trial(trial.params)
+        requeued.add(trial.number)
+    study.set_user_attr("requeued", sorted(requeued))
+
+
+def _finish(config: Config, root: Path, study, architecture: str, dataset: str, parent: str, client) -> dict:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    seconds = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in trials if t.datetime_complete and t.datetime_start)
+    best = study.best_trial
+    result = {
+        "architecture": architecture, "dataset": dataset, "metric": f"val_{TASKS[config.dataset(dataset).task].selection_metric}",
+        "best_value": best.value, "best_params": best.params, "best_trial": best.number, "best_run_id": best.user_attrs.get("run_id"),
+        "trials_complete": len(complete), "trials_pruned": sum(t.state == TrialState.PRUNED for t in trials),
+        "trials_failed": sum(t.state == TrialState.FAIL for t in trials), "tuning_time_s": seconds,
+        "budget": {k: v for k, v in study.user_attrs["budget"].items() if k != "space"}, "space": study.user_attrs["budget"]["space"],
+    }
+    client.log_metric(parent, "best_value", best.value)
+    client.log_metric(parent, "tuning_time_s", seconds)
+    for name, value in best.params.items():
+        client.set_tag(parent, f"best.{name}", str(value))
+    client.set_terminated(parent, status="FINISHED")
+    record_result(root, result)
+    return result
+
+
+def record_result(root: Path, result: dict) -> Path:
+    """Add one study's outcome to reports/tuning.json and rewrite reports/tuning.md from it."""
+    path = reports_dir(root) / RESULTS_FILE
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    results.setdefault(result["dataset"], {})[result["architecture"]] = result
+    files.write_json(path, results, sort_keys=True)
+    files.write_text(path.with_suffix(".md"), tuning_markdown(results))
+    return path
+
+
+def tuning_markdown(results: dict) -> str:
+    lines = [
+        "# Tuning",
+        "",
+        "One Optuna study per (architecture, dataset) with the same budget for every architecture of a dataset:",
+        "the trials and the per-trial epoch cap below, TPE seeded, the median pruner, selection on the validation",
+        "split only (the value is the pipeline's own: the validation metric of the lowest-validation-loss checkpoint).",
+        "Written by `rnnlab tune` (`make tune`).",
+    ]
+    for dataset, pairs in sorted(results.items()):
+        metric = next(iter(pairs.values()))["metric"]
+        rows = sorted(pairs.values(), key=lambda r: r["best_value"], reverse=greater_is_better(metric))
+        budget = rows[0]["budget"]
+        lines += [
+            "",
+            f"## {dataset}",
+            "",
+            f"Budget per architecture: {budget['trials']} trials of at most {budget['max_epochs']} epochs (patience {budget['patience']}), "
+            f"training seed {budget['seed']}. Value: {metric}.",
+            "",
+            "| architecture | best value | trials finished / pruned | tuning s | best settings |",
+            "|---|---|---|---|---|",
+        ]
+        for r in rows:
+            settings = ", ".join(f"{k}={_short(v)}" for k, v in sorted(r["best_params"].items()))
+            lines.append(f"| {r['architecture']} | {r['best_value']:.4f} | {r['trials_complete']} / {r['trials_pruned']} | {r['tuning_time_s']:.0f} | {settings} |")
+        lines += ["", "Search spaces:", ""]
+        lines += [f"- {r['architecture']}: " + "; ".join(f"{k} {_entry(v)}" for k, v in r["space"].items()) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _entry(entry: dict) -> str:
+    if "choices" in entry:
+        return "{" + ", ".join(str(c) for c in entry["choices"]) + "}"
+    return f"[{entry['low']}, {entry['high']}]" + (" log" if entry.get("log") else "")

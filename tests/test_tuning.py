@@ -1,0 +1,199 @@
+"""`rnnlab tune` on a shrunken budget, real parts only: a real Optuna study (journal file), real
+Lightning trials, real MLflow runs nested under the study's parent run; a study killed mid-trial
+goes on without losing or double-counting a trial; bad settings stop it with one line before anything runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import copy_project
+
+pytestmark = pytest.mark.slow
+
+BUDGET = {"trials": 3, "max_epochs": 3, "patience": 3, "seed": 0, "sampler_seed": 0, "startup_trials": 1, "warmup_epochs": 1, "space": {}}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    from rnnlab.config import load_config
+    from rnnlab.data import prepare
+    from rnnlab.data.sources import SOURCES
+
+    root = copy_project(tmp_path_factory.mktemp("tuning"))
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["pipeline"] = {"datasets": ["japanese_vowels"], "architectures": ["lstm", "gru"]}
+    params["datasets"]["japanese_vowels"]["max_sequences"] = 120
+    params["tune"] = BUDGET
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    config = load_config(root / "params.yaml")
+    splits, meta = prepare.prepare(SOURCES["japanese_vowels"](), "japanese_vowels", config.dataset("japanese_vowels"))
+    prepare.write_prepared(root / "data" / "prepared" / "japanese_vowels", splits, meta)
+    return root
+
+
+def tune(root: Path, *args: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rnnlab.cli", "tune", *args], cwd=root, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", **env},
+    )
+
+
+def journal(root: Path, architecture: str):
+    import optuna
+
+    from rnnlab.tuning import JOURNAL, study_dir
+
+    path = study_dir(root, "japanese_vowels", architecture) / JOURNAL
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    return optuna.load_study(study_name=f"japanese_vowels/{architecture}", storage=storage)
+
+
+def mlflow_client(root: Path):
+    import mlflow
+
+    return mlflow.MlflowClient(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
+
+
+def test_a_study_trains_real_trials_nested_under_its_parent_run(project):
+    from optuna.trial import TrialState
+
+    done = tune(project, "--dataset", "japanese_vowels", "--architecture", "lstm")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "[1/1] lstm on japanese_vowels: best val_accuracy " in done.stdout
+    study = journal(project, "lstm")
+    finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert len(finished) == len(study.trials) == BUDGET["trials"]
+    assert study.direction.name == "MAXIMIZE", "accuracy grows"
+    # the TPE draws differ between trials, inside the registry's space
+    assert len({t.params["hidden_size"] for t in study.trials}) > 1
+    assert all(16 <= t.params["hidden_size"] <= 128 and t.params["batch_size"] in (16, 32, 64) for t in study.trials)
+
+    result = json.loads((project / "reports" / "tuning.json").read_text())["japanese_vowels"]["lstm"]
+    assert result["best_value"] == study.best_value and result["best_params"] == study.best_params
+    assert result["trials_complete"] + result["trials_pruned"] == BUDGET["trials"]
+    assert "| lstm | " in (project / "reports" / "tuning.md").read_text()
+
+    client = mlflow_client(project)
+    experiment = client.get_experiment_by_name("rnnlab/japanese_vowels")
+    parent = client.get_run(study.user_attrs["mlflow_parent_run_id"])
+    assert parent.info.status == "FINISHED" and parent.data.tags["rnnlab.kind"] == "tuning"
+    assert parent.data.metrics["best_value"] == pytest.approx(study.best_value)
+    trials = client.search_runs([experiment.experiment_id], filter_string="tags.`rnnlab.kind` = 'trial'")
+    assert len(trials) == BUDGET["trials"]
+    for run in trials:
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        trial = study.trials[int(run.data.tags["optuna.trial"])]
+        assert run.data.params["arch.hidden_size"] == str(trial.params["hidden_size"]), "the run trained what the trial drew"
+        assert run.data.params["train.max_epochs"] == str(BUDGET["max_epochs"]), "the tuning budget, not the pipeline's"
+        assert not [k for k in run.data.metrics if k.startswith("test_")], "tuning never reads the test split"
+        if trial.state == TrialState.COMPLETE:
+            assert run.data.metrics["best_val_accuracy"] == pytest.approx(trial.value)
+
+
+def test_a_study_killed_mid_trial_goes_on_without_losing_or_double_counting(project):
+    from optuna.trial import TrialState
+
+    marker = project / "killed-once"
+    killed = tune(project, "--dataset", "japanese_vowels", "--architecture", "gru", RNNLAB_KILL_AFTER_EPOCH="0", RNNLAB_KILL_MARKER=str(marker))
+    assert killed.returncode != 0 and marker.exists()
+    study = journal(project, "gru")
+    assert [t.state for t in study.trials] == [TrialState.RUNNING], "the process died inside the first trial"
+    drawn = study.trials[0].params
+
+    again = tune(project, "--dataset", "japanese_vowels", "--architecture", "gru")
+    assert again.returncode == 0, again.stderr[-3000:]
+    study = journal(project, "gru")
+    states = [t.state for t in study.trials]
+    assert states[0] == TrialState.FAIL and study.trials[1].params == drawn, "the killed trial's settings are tried again"
+    assert sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states) == BUDGET["trials"] and len(states) == BUDGET["trials"] + 1
+    client = mlflow_client(project)
+    experiment = client.get_experiment_by_name("rnnlab/japanese_vowels")
+    runs = client.search_runs([experiment.experiment_id], filter_string="tags.architecture = 'gru' and tags.`rnnlab.kind` = 'trial'")
+    assert sorted(r.info.status for r in runs).count("KILLED") >= 1 and not [r for r in runs if r.info.status == "RUNNING"]
+    killed_run = [r for r in runs if r.data.tags["optuna.trial"] == "0"]
+    assert len(killed_run) == 1 and killed_run[0].info.status == "KILLED"
+
+    # run once more: the budget is spent, nothing trains
+    third = tune(project, "--dataset", "japanese_vowels", "--architecture", "gru")
+    assert third.returncode == 0 and len(journal(project, "gru").trials) == BUDGET["trials"] + 1
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"tune": {**BUDGET, "trials": 0}}, "params.yaml: tune.trials = 0: Input should be greater than 0"),
+    ({"tune": {**BUDGET, "space": {"lstm": {"width": {"low": 8, "high": 64}}}}}, "tune.space.lstm: lstm has no setting 'width' to tune (allowed: hidden_size,"),
+    ({"tune": {**BUDGET, "space": {"lstm": {"hidden_size": {"low": 64, "high": 64}}}}}, "tune.space.lstm.hidden_size: empty range: low 64 must be below high 64"),
+    ({"tune": {**BUDGET, "space": {"lstm": {"dropout": {"choices": []}}}}}, "tune.space.lstm.dropout.choices = []: List should have at least 1 item"),
+])
+def test_bad_tuning_settings_stop_with_one_line(project, tmp_path, change, message):
+    bad = copy_project(tmp_path / "bad")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params.update(change)
+    (bad / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    done = tune(bad, "--dataset", "japanese_vowels")
+    assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (bad / "tuning").exists() and not (bad / "mlflow").exists(), "nothing ran"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset", "japanese_vowels", "--architecture", "ntm"], "cannot tune ntm on japanese_vowels: the architecture is not in pipeline.architectures"),
+    (["--dataset", "sunspots"], "cannot tune on sunspots: the dataset is not in pipeline.datasets"),
+    (["--dataset", "nowhere"], "dataset 'nowhere' is not defined in params.yaml"),
+])
+def test_tuning_a_pair_the_plan_rules_out_stops_with_one_line(project, args, message):
+    done = tune(project, *args)
+    assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_a_study_will_not_mix_trials_of_another_budget(project):
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    changed = {**params, "tune": {**BUDGET, "max_epochs": 4}}
+    (project / "params.yaml").write_text(yaml.safe_dump(changed, sort_keys=False))
+    try:
+        done = tune(project, "--dataset", "japanese_vowels", "--architecture", "lstm")
+    finally:
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert done.returncode == 2 and "this study was run with another budget, search space or data" in done.stderr, done.stderr
+
+
+def test_a_trial_behind_the_median_is_pruned_and_its_run_says_so(project, tmp_path):
+    """Two trials queued before TPE draws: a learning rate that trains, then one too small to move the
+    weights; the second falls behind the first's validation accuracy after the warm-up epoch and stops."""
+    import shutil
+
+    import optuna
+    from optuna.trial import TrialState
+
+    from rnnlab.tuning import JOURNAL, study_dir
+
+    root = copy_project(tmp_path / "prune")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    space = {"learning_rate": {"choices": [1e-2, 1e-9]}}
+    params["tune"] = {**BUDGET, "trials": 2, "max_epochs": 4, "patience": 4, "warmup_epochs": 1, "space": {"lstm": space}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    shutil.copytree(project / "data" / "prepared", root / "data" / "prepared")
+    folder = study_dir(root, "japanese_vowels", "lstm")
+    folder.mkdir(parents=True)
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(folder / JOURNAL)))
+    study = optuna.create_study(study_name="japanese_vowels/lstm", storage=storage, direction="maximize")
+    fixed = {"hidden_size": 64, "num_layers": 1, "dropout": 0.0, "bidirectional": False, "weight_decay": 0.0, "batch_size": 16}
+    study.enqueue_trial({**fixed, "learning_rate": 1e-2})
+    study.enqueue_trial({**fixed, "learning_rate": 1e-9})
+
+    done = tune(root, "--dataset", "japanese_vowels", "--architecture", "lstm")
+    assert done.returncode == 0, done.stderr[-3000:]
+    trials = journal(root, "lstm").trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.PRUNED], done.stdout
+    assert trials[1].last_step < params["tune"]["max_epochs"] - 1, "stopped before its epoch cap"
+    assert f"trial 1: pruned after epoch {trials[1].last_step}" in done.stdout, done.stdout
+    client = mlflow_client(root)
+    experiment = client.get_experiment_by_name("rnnlab/japanese_vowels")
+    pruned = client.search_runs([experiment.experiment_id], filter_string="tags.`optuna.trial` = '1'")
+    assert len(pruned) == 1 and pruned[0].data.tags["rnnlab.trial_state"] == "pruned" and pruned[0].info.status == "KILLED"
+    assert not (folder / "trial_1").exists(), "a pruned trial's checkpoints are not kept"
