@@ -189,3 +189,26 @@ def test_a_profile_that_breaks_params_writes_nothing(tmp_path):
     with pytest.raises(ConfigError, match=r"no profile 'huge' \(available: broken\)"):
         apply_profile(tmp_path, "huge")
     assert (tmp_path / "params.yaml").read_text() == before
+
+
+def test_every_search_space_names_settings_its_architecture_has_and_the_task_allows():
+    """The registry's spaces name real settings; a trial's values make a valid config; a causal task
+    (each step predicted from the ones before it) never draws a bidirectional encoder."""
+    from rnnlab.registry import ARCHITECTURES
+    from rnnlab.search_space import Choice
+    from rnnlab.tuning import space_for, trial_config
+
+    for arch in ARCHITECTURES.values():
+        assert arch.space and set(arch.space) <= set(arch.params.model_fields) - {"type"}, arch.name
+    config = load_config(ROOT / "params.yaml")
+    for architecture, dataset in config.pairs():
+        space = space_for(config, architecture, dataset)
+        values = {name: entry.choices[-1] if isinstance(entry, Choice) else entry.high for name, entry in space.items()}
+        trial = trial_config(config, architecture, dataset, values)
+        assert trial.train_for(dataset).max_epochs == config.tune.max_epochs
+        for name, value in values.items():
+            held = getattr(trial.architecture(architecture), name, None)
+            assert held == value or getattr(trial.train_for(dataset), name) == value, (architecture, dataset, name)
+    causal = space_for(config, "lstm", "shakespeare")["bidirectional"]
+    assert causal.choices == [False], "a language model reads only the past"
+    assert space_for(config, "lstm", "japanese_vowels")["bidirectional"].choices == [False, True]

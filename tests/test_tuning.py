@@ -79,6 +79,16 @@ def test_a_study_trains_real_trials_nested_under_its_parent_run(project):
     assert result["best_value"] == study.best_value and result["best_params"] == study.best_params
     assert result["trials_complete"] + result["trials_pruned"] == BUDGET["trials"]
     assert "| lstm | " in (project / "reports" / "tuning.md").read_text()
+    profile = yaml.safe_load((project / "profiles" / "tuned.yaml").read_text())
+    assert profile == {"tuned": {"japanese_vowels": {"lstm": study.best_params}}}
+    applied = subprocess.run([sys.executable, "-m", "rnnlab.cli", "profile", "tuned"], cwd=project, capture_output=True, text=True)
+    assert applied.returncode == 0, applied.stderr
+    from rnnlab.config import load_config
+
+    config = load_config(project / "params.yaml")
+    assert config.architecture("lstm", "japanese_vowels").hidden_size == study.best_params["hidden_size"]
+    assert config.train_for("japanese_vowels", "lstm").learning_rate == study.best_params["learning_rate"]
+    assert config.architecture("gru", "japanese_vowels") == config.architecture("gru"), "only the tuned pair changes"
 
     client = mlflow_client(project)
     experiment = client.get_experiment_by_name("rnnlab/japanese_vowels")

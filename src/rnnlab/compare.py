@@ -50,7 +50,7 @@ def load_trained(config: Config, root: Path, dataset: str, architecture: str, se
     ``home``: the runs' folder (the pipeline's by default, a study's own)."""
     run = read_run(root, dataset, architecture, seed, home)
     splits, meta = read_prepared(prepared_dir(root, dataset))
-    model = build_model(config.architecture(architecture), meta)
+    model = build_model(config.architecture(architecture, dataset), meta)
     state = torch.load(seed_dir(root, dataset, architecture, seed, home) / run["checkpoint"], map_location="cpu", weights_only=True)["state_dict"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
     return run, model.eval(), splits, meta

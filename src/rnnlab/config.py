@@ -365,6 +365,9 @@ class Config(Strict):
     execution: ExecutionConfig
     experiments: dict[str, ExperimentConfig]
     tune: TuneConfig
+    # dataset -> architecture entry -> settings that differ for that pair (what `rnnlab tune` found best:
+    # the architecture's own settings and the train section's); {} = every pair as its entries say
+    tuned: dict[str, dict[str, dict[str, Any]]]
     tracking: TrackingConfig
     schedule: ScheduleConfig
     serving: ServingConfig
@@ -430,14 +433,34 @@ class Config(Strict):
                 if key not in settings and key not in TRAIN_SPACE or key == "type":
                     allowed = [k for k in settings if k != "type"] + list(TRAIN_SPACE)
                     raise ValueError(f"tune.space.{name}: {name} has no setting {key!r} to tune (allowed: {', '.join(allowed)})")
+        for ds, entries in self.tuned.items():
+            if ds not in self.datasets:
+                raise ValueError(f"tuned names dataset {ds!r}, which is not defined under datasets")
+            for name, settings in entries.items():
+                if name not in self.architectures:
+                    raise ValueError(f"tuned.{ds} names {name!r}, which is not defined under architectures")
+                arch_fields = type(self.architectures[name]).model_fields
+                unknown = [k for k in settings if (k not in arch_fields or k == "type") and k not in OVERRIDABLE]
+                if unknown:
+                    raise ValueError(f"tuned.{ds}.{name}: unknown setting {unknown[0]!r} (allowed: the architecture's settings and {', '.join(sorted(OVERRIDABLE))})")
+                try:
+                    self.architecture(name, ds)
+                    self.train_for(ds, name)
+                except ValidationError as err:
+                    first = err.errors()[0]
+                    raise ValueError(f"tuned.{ds}.{name}.{first['loc'][0]} = {first.get('input')!r}: {first['msg']}") from None
         for ds in self.pipeline.datasets:
             if not any(self._why_not(a, ds) is None for a in self.pipeline.architectures):
                 raise ValueError(f"pipeline: no architecture in pipeline.architectures supports task {self.datasets[ds].task!r} of dataset {ds!r}")
         return self
 
-    def train_for(self, dataset: str) -> TrainConfig:
-        """The train section with this dataset's changes applied."""
-        return TrainConfig.model_validate({**self.train.model_dump(), **self.dataset(dataset).train})
+    def train_for(self, dataset: str, architecture: str | None = None) -> TrainConfig:
+        """The train section with this dataset's changes applied, then those tuned for ``architecture`` on it."""
+        tuned = {k: v for k, v in self._tuned(architecture, dataset).items() if k in OVERRIDABLE}
+        return TrainConfig.model_validate({**self.train.model_dump(), **self.dataset(dataset).train, **tuned})
+
+    def _tuned(self, architecture: str | None, dataset: str) -> dict[str, Any]:
+        return self.tuned.get(dataset, {}).get(architecture, {}) if architecture else {}
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every compatible (architecture, dataset) of the pipeline: what `make pipeline` trains."""
@@ -455,10 +478,13 @@ class Config(Strict):
         kind = "dialogue" if settings.speakers else "table_questions" if settings.source in TABLE_SOURCES else None
         return registry.incompatibility(self.architectures[architecture], settings.task, kind)
 
-    def architecture(self, name: str) -> BaseModel:
+    def architecture(self, name: str, dataset: str | None = None) -> BaseModel:
+        """An architecture entry's settings; with ``dataset``, those tuned for it on that dataset applied."""
         if name not in self.architectures:
             raise ConfigError(f"architecture {name!r} is not defined in {PARAMS_FILE} (defined: {', '.join(self.architectures)})")
-        return self.architectures[name]
+        params = self.architectures[name]
+        tuned = {k: v for k, v in self._tuned(name, dataset).items() if k in type(params).model_fields} if dataset else {}
+        return type(params).model_validate({**params.model_dump(), **tuned}) if tuned else params
 
     def dataset(self, name: str) -> DatasetConfig:
         if name not in self.datasets:

@@ -145,7 +145,7 @@ def run_tags(config: Config, root: Path, architecture: str, dataset: str, seed: 
     prepared_rel = prepared.resolve().relative_to(root.resolve()).as_posix()
     return {
         "architecture": architecture,
-        "architecture_type": config.architecture(architecture).type,
+        "architecture_type": config.architecture(architecture, dataset).type,
         "dataset": dataset,
         "task": config.dataset(dataset).task,
         "seed": str(seed),
@@ -158,9 +158,9 @@ def run_tags(config: Config, root: Path, architecture: str, dataset: str, seed: 
 def run_params(config: Config, architecture: str, dataset: str) -> dict[str, str]:
     """Flattened params for MLflow: the architecture's, the dataset's and training's."""
     sections = {
-        "arch": config.architecture(architecture).model_dump(),
+        "arch": config.architecture(architecture, dataset).model_dump(),
         "data": config.dataset(dataset).model_dump(),
-        "train": config.train_for(dataset).model_dump(),
+        "train": config.train_for(dataset, architecture).model_dump(),
     }
     return {f"{section}.{key}": json.dumps(value) if isinstance(value, (list, dict)) else str(value)
             for section, values in sections.items() for key, value in values.items()}

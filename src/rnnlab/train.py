@@ -255,9 +255,9 @@ def fingerprint(config: Config, architecture: str, dataset: str, seed: int, data
     """What must match for a checkpoint to be resumed or a run reused: settings, seed, the prepared
     data, and the code (the training's modules and those of the model's layers) and library versions."""
     settings = {
-        "architecture": config.architecture(architecture).model_dump(),
+        "architecture": config.architecture(architecture, dataset).model_dump(),
         "dataset": config.dataset(dataset).model_dump(),
-        "train": config.train_for(dataset).model_dump(),
+        "train": config.train_for(dataset, architecture).model_dump(),
         "trainer": config.trainer.model_dump(),
         "seed": seed,
         "data": data_sha256,
@@ -350,7 +350,7 @@ def train_run(
     with the same fingerprint was there), None on the other ranks.
     """
     started = time.perf_counter()
-    arch_params, train_cfg = config.architecture(architecture), config.train_for(dataset)
+    arch_params, train_cfg = config.architecture(architecture, dataset), config.train_for(dataset, architecture)
     config.dataset(dataset)
     L.seed_everything(seed, workers=True, verbose=False)
     torch.set_num_threads(train_cfg.num_threads)
@@ -429,7 +429,7 @@ def _finish(config, root, out, architecture, dataset, seed, trainer, module, met
     best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
     module.load_state_dict(best["state_dict"])
     model = module.model
-    predicted, target = predict(model, val_set, meta["task"], config.train_for(dataset).batch_size)
+    predicted, target = predict(model, val_set, meta["task"], config.train_for(dataset, architecture).batch_size)
     val_metrics = {f"best_val_{k}": v for k, v in TASKS[meta["task"]].metrics(predicted, target, meta).items()}
     summary = {
         "architecture": architecture,

@@ -32,6 +32,7 @@ from rnnlab.tasks import TASKS, greater_is_better
 TUNING_DIR = "tuning"
 JOURNAL = "study.journal"
 RESULTS_FILE = "tuning.json"  # in reports/: every finished study's outcome; tuning.md is written from it
+PROFILE = "tuned"  # profiles/tuned.yaml: every tuned pair's best settings, as params.yaml's tuned section
 
 
 def study_dir(root: Path, dataset: str, architecture: str) -> Path:
@@ -59,6 +60,7 @@ def trial_config(config: Config, architecture: str, dataset: str, values: dict) 
     """``config`` with a trial's values: the architecture's settings, and the dataset's train section
     with the tuning budget (max_epochs, patience) and the optimiser's values."""
     raw = config.model_dump(mode="json")
+    raw["tuned"].get(dataset, {}).pop(architecture, None)  # a trial starts from the entries, not from an earlier tuning
     arch_fields = type(config.architecture(architecture)).model_fields
     raw["architectures"][architecture].update({k: v for k, v in values.items() if k in arch_fields})
     train = raw["datasets"][dataset]["train"]
@@ -222,6 +224,7 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
         "best_value": best.value, "best_params": best.params, "best_trial": best.number, "best_run_id": best.user_attrs.get("run_id"),
         "trials_complete": len(complete), "trials_pruned": sum(t.state == TrialState.PRUNED for t in trials),
         "trials_failed": sum(t.state == TrialState.FAIL for t in trials), "tuning_time_s": seconds,
+        "best_train_time_s": best.user_attrs.get("train_time_s"), "best_epochs": best.user_attrs.get("epochs_trained"),
         "budget": {k: v for k, v in study.user_attrs["budget"].items() if k != "space"}, "space": study.user_attrs["budget"]["space"],
     }
     client.log_metric(parent, "best_value", best.value)
@@ -234,12 +237,23 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
 
 
 def record_result(root: Path, result: dict) -> Path:
-    """Add one study's outcome to reports/tuning.json and rewrite reports/tuning.md from it."""
+    """Add one study's outcome to reports/tuning.json; rewrite reports/tuning.md and profiles/tuned.yaml from it."""
+    import yaml
+
+    from rnnlab.profiles import PROFILES_DIR
+
     path = reports_dir(root) / RESULTS_FILE
     results = json.loads(path.read_text()) if path.is_file() else {}
     results.setdefault(result["dataset"], {})[result["architecture"]] = result
     files.write_json(path, results, sort_keys=True)
     files.write_text(path.with_suffix(".md"), tuning_markdown(results))
+    best = {ds: {a: r["best_params"] for a, r in sorted(pairs.items())} for ds, pairs in sorted(results.items())}
+    files.write_text(
+        Path(root) / PROFILES_DIR / f"{PROFILE}.yaml",
+        "# Written by `rnnlab tune` from reports/tuning.json: each tuned pair's best settings on its validation split.\n"
+        f"# `rnnlab profile {PROFILE}` puts them in params.yaml's tuned section; make pipeline then trains with them.\n"
+        + yaml.safe_dump({"tuned": best}, sort_keys=False),
+    )
     return path
 
 
@@ -263,12 +277,13 @@ def tuning_markdown(results: dict) -> str:
             f"Budget per architecture: {budget['trials']} trials of at most {budget['max_epochs']} epochs (patience {budget['patience']}), "
             f"training seed {budget['seed']}. Value: {metric}.",
             "",
-            "| architecture | best value | trials finished / pruned | tuning s | best settings |",
-            "|---|---|---|---|---|",
+            "| architecture | best value | trials finished / pruned | tuning s | best trial: fit s, epochs | best settings |",
+            "|---|---|---|---|---|---|",
         ]
         for r in rows:
             settings = ", ".join(f"{k}={_short(v)}" for k, v in sorted(r["best_params"].items()))
-            lines.append(f"| {r['architecture']} | {r['best_value']:.4f} | {r['trials_complete']} / {r['trials_pruned']} | {r['tuning_time_s']:.0f} | {settings} |")
+            cost = f"{r['best_train_time_s']:.1f}, {r['best_epochs']}" if r.get("best_train_time_s") is not None else "—"
+            lines.append(f"| {r['architecture']} | {r['best_value']:.4f} | {r['trials_complete']} / {r['trials_pruned']} | {r['tuning_time_s']:.0f} | {cost} | {settings} |")
         lines += ["", "Search spaces:", ""]
         lines += [f"- {r['architecture']}: " + "; ".join(f"{k} {_entry(v)}" for k, v in r["space"].items()) for r in rows]
     return "\n".join(lines) + "\n"
