@@ -205,7 +205,7 @@ def test_every_search_space_names_settings_its_architecture_has_and_the_task_all
         space = space_for(config, architecture, dataset)
         values = {name: entry.choices[-1] if isinstance(entry, Choice) else entry.high for name, entry in space.items()}
         trial = trial_config(config, architecture, dataset, values)
-        assert trial.train_for(dataset).max_epochs == config.tune.max_epochs
+        assert trial.train_for(dataset).max_epochs == (config.tune.max_epochs or config.train_for(dataset).max_epochs)
         for name, value in values.items():
             held = getattr(trial.architecture(architecture), name, None)
             assert held == value or getattr(trial.train_for(dataset), name) == value, (architecture, dataset, name)

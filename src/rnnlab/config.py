@@ -317,11 +317,11 @@ class ExperimentConfig(Strict):
 class TuneConfig(Strict):
     """`rnnlab tune` (make tune): an Optuna study per (architecture, dataset) on the validation split,
     with the same budget for every architecture of a dataset: ``trials`` trials of at most
-    ``max_epochs`` epochs each."""
+    ``max_epochs`` epochs each (by default the dataset's own cap, so tuned settings train as they were tuned)."""
 
     trials: PositiveInt
-    max_epochs: PositiveInt
-    patience: PositiveInt  # early stopping within a trial, as train.patience
+    max_epochs: PositiveInt | None  # per trial; null: the dataset's own cap in the pipeline (what the tuned settings then train with)
+    patience: PositiveInt | None  # early stopping within a trial; null: the dataset's own
     seed: Seed  # the training seed of every trial
     sampler_seed: Seed  # TPE's
     startup_trials: int = Field(ge=0)  # random trials before TPE models the results

@@ -3,7 +3,7 @@
 Each trial draws the architecture's settings (``Architecture.space`` in the registry, or params.yaml's
 ``tune.space``) and the optimiser's (``search_space.TRAIN_SPACE``), then trains exactly as the pipeline
 does (``train.train_run``: the same module, checkpoint and MLflow run) for at most ``tune.max_epochs``
-epochs, with the seed ``tune.seed``. The objective is the pipeline's own selection value: the validation
+epochs (by default the dataset's own cap), with the seed ``tune.seed``. The objective is the pipeline's own selection value: the validation
 metric of the checkpoint with the lowest validation loss. The median pruner stops a trial whose
 validation metric falls behind the median of earlier trials at the same epoch (Lightning callback from
 optuna-integration). TPE draws the settings, seeded. The test split is never read.
@@ -65,8 +65,14 @@ def trial_config(config: Config, architecture: str, dataset: str, values: dict) 
     raw["architectures"][architecture].update({k: v for k, v in values.items() if k in arch_fields})
     train = raw["datasets"][dataset]["train"]
     train.update({k: v for k, v in values.items() if k in TRAIN_SPACE})
-    train.update(max_epochs=config.tune.max_epochs, patience=config.tune.patience)
+    train.update({k: v for k, v in epoch_budget(config, dataset).items()})
     return Config.model_validate(raw)
+
+
+def epoch_budget(config: Config, dataset: str) -> dict[str, int]:
+    """A trial's epoch cap and patience on ``dataset``: tune's, or where it sets none the dataset's own."""
+    own = config.train_for(dataset)
+    return {"max_epochs": config.tune.max_epochs or own.max_epochs, "patience": config.tune.patience or own.patience}
 
 
 def check_pair(config: Config, architecture: str, dataset: str) -> None:
@@ -96,11 +102,11 @@ def pairs_to_tune(config: Config, datasets: list[str] | None, architectures: lis
     return pairs
 
 
-def _budget(config: Config, space: Space, data_sha256: str) -> dict:
+def _budget(config: Config, dataset: str, space: Space, data_sha256: str) -> dict:
     """What a study's trials must share to be counted together: the budget, the space and the data."""
     tune = config.tune
     return {
-        "trials": tune.trials, "max_epochs": tune.max_epochs, "patience": tune.patience, "seed": tune.seed,
+        "trials": tune.trials, **epoch_budget(config, dataset), "seed": tune.seed,
         "space": {k: v.model_dump() for k, v in sorted(space.items())}, "data_sha256": data_sha256,
     }
 
@@ -121,7 +127,7 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
     space = space_for(config, architecture, dataset)
     folder = study_dir(root, dataset, architecture)
     folder.mkdir(parents=True, exist_ok=True)
-    budget = _budget(config, space, tracking.folder_sha256(prepared_dir(root, dataset)))
+    budget = _budget(config, dataset, space, tracking.folder_sha256(prepared_dir(root, dataset)))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(folder / JOURNAL)))
     study = optuna.create_study(
@@ -145,7 +151,7 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
             "rnnlab.kind": "tuning", "architecture": architecture, "dataset": dataset, "git_commit": tracking.git_commit(root),
         }).info.run_id
         client.log_param(parent, "trials", config.tune.trials)
-        client.log_param(parent, "max_epochs_per_trial", config.tune.max_epochs)
+        client.log_param(parent, "max_epochs_per_trial", budget["max_epochs"])
         client.log_param(parent, "space", json.dumps(budget["space"])[:6000])
         study.set_user_attr("mlflow_parent_run_id", parent)
     _requeue_the_dead(study, folder, client)
