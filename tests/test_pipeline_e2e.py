@@ -84,6 +84,7 @@ def test_leaderboard_and_figures(project):
     for name in SMOKE_ARCHITECTURES:
         assert f"| {name} | " in board
     assert "Champion `rnnlab-japanese_vowels@champion` is version 1 (promoted: no champion yet)" in board
+    assert "chosen on 54 validation sequences" in board, "JapaneseVowels: 20 % of the 270 training speakers' utterances"
     assert "## All datasets: each dataset's headline test metric" in board
     assert "| sunspots | MAE ↓ |" in board and "AR(34), fit before the test part (measured by prepare on the same split)" in board
     assert "5-gram, Kneser-Ney" in board and "MiniRocket" in board

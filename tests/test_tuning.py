@@ -17,7 +17,8 @@ from tests.conftest import copy_project
 
 pytestmark = pytest.mark.slow
 
-BUDGET = {"trials": 3, "max_epochs": 3, "patience": 3, "seed": 0, "sampler_seed": 0, "startup_trials": 1, "warmup_epochs": 1, "space": {}}
+BUDGET = {"trials": 3, "max_epochs": 3, "patience": 3, "seed": 0, "sampler_seed": 0, "startup_trials": 1, "warmup_epochs": 1,
+          "repeats": 1, "small_validation": 500, "space": {}}
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +208,45 @@ def test_a_trial_behind_the_median_is_pruned_and_its_run_says_so(project, tmp_pa
     pruned = client.search_runs([experiment.experiment_id], filter_string="tags.`optuna.trial` = '1'")
     assert len(pruned) == 1 and pruned[0].data.tags["rnnlab.trial_state"] == "pruned" and pruned[0].info.status == "KILLED"
     assert not (folder / "trial_1").exists(), "a pruned trial's checkpoints are not kept"
+
+
+def test_a_small_validation_split_is_drawn_again_and_a_trial_scores_the_mean(project, tmp_path):
+    """24 validation sequences (< small_validation): each trial trains on the pipeline's split and on one
+    drawn again from train ∪ val, the same size, stratified; its value is the mean; test is never there."""
+    import shutil
+
+    import pandas as pd
+
+    from rnnlab.data.prepare import read_prepared
+    from rnnlab.data.table import LABEL, SEQUENCE_ID
+    from rnnlab.tuning import study_dir
+
+    root = copy_project(tmp_path / "repeats")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["tune"] = {**BUDGET, "trials": 1, "max_epochs": 2, "repeats": 2, "small_validation": 25}
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    shutil.copytree(project / "data" / "prepared", root / "data" / "prepared")
+    done = tune(root, "--dataset", "japanese_vowels", "--architecture", "gru")
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    base, _ = read_prepared(root / "data" / "prepared" / "japanese_vowels")
+    again, meta = read_prepared(root / "tuning" / "japanese_vowels" / "splits" / "split_1")
+    ids = lambda frame: set(frame[SEQUENCE_ID])  # noqa: E731
+    assert len(again["test"]) == 0 and meta["tuning_split"]["repeat"] == 1
+    assert ids(again["train"]) | ids(again["val"]) == ids(base["train"]) | ids(base["val"]), "drawn from the training part only"
+    assert not ids(again["train"]) & ids(again["val"]) and ids(again["val"]) != ids(base["val"])
+    assert len(ids(again["val"])) == len(ids(base["val"])) == 24
+    labels = lambda frame: frame.groupby(SEQUENCE_ID)[LABEL].first().value_counts().sort_index()  # noqa: E731
+    assert (labels(again["val"]) - labels(base["val"])).abs().max() <= 1, "stratified by class"
+
+    trial = journal(root, "gru").trials[0]
+    assert len(trial.user_attrs["split_values"]) == 2
+    assert trial.value == pytest.approx(sum(trial.user_attrs["split_values"]) / 2)
+    client = mlflow_client(root)
+    experiment = client.get_experiment_by_name("rnnlab/japanese_vowels")
+    runs = client.search_runs([experiment.experiment_id], filter_string="tags.`rnnlab.kind` = 'trial'")
+    assert sorted(r.data.tags["rnnlab.split"] for r in runs) == ["0", "1"]
+    by_split = {r.data.tags["rnnlab.split"]: r.data.metrics["best_val_accuracy"] for r in runs}
+    assert [by_split["0"], by_split["1"]] == pytest.approx(trial.user_attrs["split_values"])
+    assert (study_dir(root, "japanese_vowels", "gru") / "trial_0" / "split_1").is_dir()
+    pd.testing.assert_frame_equal(again["test"], base["test"].iloc[0:0])

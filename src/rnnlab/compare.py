@@ -26,7 +26,7 @@ from rnnlab import files, plots, significance, tracking
 from rnnlab.config import Config
 from rnnlab.data.batching import encode
 from rnnlab.data.prepare import read_prepared
-from rnnlab.data.table import LABEL
+from rnnlab.data.table import LABEL, SEQUENCE_ID
 from rnnlab.evaluate import build_model, confusion, predict
 from rnnlab.paths import prepared_dir, reports_dir, seed_dir
 from rnnlab.results import mean_std, read_run
@@ -146,6 +146,7 @@ def decide_champion(config: Config, root: Path, dataset: str, candidate: dict) -
         "registered_model": name,
         "candidate": {"architecture": candidate["architecture"], "seed": candidate["best_seed"], "run_id": candidate["best_run_id"], f"val_{metric}": candidate["best_seed_val"]},
         "margin": margin,
+        "val_sequences": int(read_prepared(prepared_dir(root, dataset))[0]["val"][SEQUENCE_ID].nunique()),  # what the choice rests on
     }
     try:
         current = client.get_model_version_by_alias(name, CHAMPION_ALIAS)
@@ -307,7 +308,8 @@ def leaderboard_markdown(
             "",
             f"## {dataset} ({rows[0]['task']})",
             "",
-            f"Candidate: **{rows[0]['architecture']}** (seed {rows[0]['best_seed']}). Champion `{d['registered_model']}@{CHAMPION_ALIAS}` "
+            f"Candidate: **{rows[0]['architecture']}** (seed {rows[0]['best_seed']}), chosen on {d.get('val_sequences', '?')} validation sequences. "
+            f"Champion `{d['registered_model']}@{CHAMPION_ALIAS}` "
             f"is version {d['champion_version']} ({verdict}: {d['reason']}).",
             "",
             f"*vs best*: {significance.TIED_TEST} (α = {significance.ALPHA}) on test {METRIC_NAMES.get(task.selection_metric, task.selection_metric)}; "

@@ -326,6 +326,11 @@ class TuneConfig(Strict):
     sampler_seed: Seed  # TPE's
     startup_trials: int = Field(ge=0)  # random trials before TPE models the results
     warmup_epochs: int = Field(ge=0)  # the median pruner stops no trial before this many epochs
+    # A validation split of fewer than small_validation sequences is too small to choose on: each trial
+    # then trains on `repeats` splits (the pipeline's and repeats - 1 re-drawn from the training part)
+    # and scores their mean. Forecasts split in time and always use the pipeline's split.
+    repeats: PositiveInt
+    small_validation: PositiveInt
     # per architecture entry: {setting: {low, high, log} | {choices: [...]}}, replacing the registry's range for it
     space: dict[str, dict[str, SpaceEntry]]
 

@@ -340,13 +340,14 @@ def build_trainer(config: Config, train_cfg: TrainConfig, out: Path, quiet: bool
 
 def train_run(
     config: Config, root: Path, architecture: str, dataset: str, seed: int, home: Path | None = None, quiet: bool = False,
-    callbacks: tuple[Callback, ...] = (), tags: dict[str, str] | None = None,
+    callbacks: tuple[Callback, ...] = (), tags: dict[str, str] | None = None, prepared: Path | None = None,
 ) -> dict | None:
     """Train one (architecture, dataset, seed); log it to MLflow; write run.json.
 
     ``home``: the folder of the runs (``paths.models_home``, the pipeline's, by default; a study
     passes its own); ``quiet``: no progress bar (a worker's runs report one line each); ``callbacks``: more
-    Lightning callbacks (a tuning trial's pruner); ``tags``: more tags of the MLflow run. Returns the summary on global rank 0 (``reused`` true when a finished run
+    Lightning callbacks (a tuning trial's pruner); ``tags``: more tags of the MLflow run; ``prepared``: another
+    prepared folder of the dataset (a tuning trial's re-drawn validation split). Returns the summary on global rank 0 (``reused`` true when a finished run
     with the same fingerprint was there), None on the other ranks.
     """
     started = time.perf_counter()
@@ -354,13 +355,14 @@ def train_run(
     config.dataset(dataset)
     L.seed_everything(seed, workers=True, verbose=False)
     torch.set_num_threads(train_cfg.num_threads)
-    splits, meta = read_prepared(prepared_dir(root, dataset))
+    prepared = prepared or prepared_dir(root, dataset)
+    splits, meta = read_prepared(prepared)
     train_set, val_set = (encode(splits[s], meta) for s in ("train", "val"))
     model = build_model(arch_params, meta)
     module = SequenceModule(model, meta, train_cfg.learning_rate, train_cfg.weight_decay, train_cfg.gradient_noise, train_cfg.huber_delta)
 
     out = seed_dir(root, dataset, architecture, seed, home)
-    data_sha256 = tracking.folder_sha256(prepared_dir(root, dataset))  # hashed once: resume fingerprint and run tag
+    data_sha256 = tracking.folder_sha256(prepared)  # hashed once: resume fingerprint and run tag
     fp = fingerprint(config, architecture, dataset, seed, data_sha256, model)
     uri = tracking.prepare_store(config, root)
     client = mlflow.MlflowClient(uri)
@@ -388,7 +390,7 @@ def train_run(
         active = mlflow.start_run(
             experiment_id=experiment_id,
             run_name=f"{architecture}-seed{seed}",
-            tags={**tracking.run_tags(config, root, architecture, dataset, seed, prepared_dir(root, dataset), data_sha256), **(tags or {})},
+            tags={**tracking.run_tags(config, root, architecture, dataset, seed, prepared, data_sha256), **(tags or {})},
             log_system_metrics=True,  # CPU, memory (and GPU where present) beside the training curves
         )
         mlflow.log_params(tracking.run_params(config, architecture, dataset))

@@ -22,6 +22,9 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from rnnlab import files, registry, tracking
 from rnnlab.config import Config
 from rnnlab.errors import ConfigError, RnnlabError
@@ -102,11 +105,39 @@ def pairs_to_tune(config: Config, datasets: list[str] | None, architectures: lis
     return pairs
 
 
+def validation_splits(config: Config, root: Path, dataset: str) -> list[Path]:
+    """The prepared folders a trial trains on: the pipeline's own; and where its validation split holds
+    fewer than ``tune.small_validation`` sequences (and is not a split in time), ``tune.repeats - 1``
+    more whose validation part is drawn again from the pipeline's train ∪ val (seeds 1, 2, ...;
+    stratified by class for classification; the same size). They keep the encoding fitted on the
+    pipeline's train part, and their test part is empty: tuning never reads test."""
+    from rnnlab.data.prepare import draw, read_prepared, write_prepared
+    from rnnlab.data.table import SEQUENCE_ID
+
+    base = prepared_dir(root, dataset)
+    splits, meta = read_prepared(base)
+    val_size = splits["val"][SEQUENCE_ID].nunique()
+    if config.tune.repeats == 1 or TASKS[meta["task"]].name == "forecast" or val_size >= config.tune.small_validation:
+        return [base]
+    source = tracking.folder_sha256(base)
+    pool = pd.concat([splits["train"], splits["val"]], ignore_index=True)
+    fraction = val_size / pool[SEQUENCE_ID].nunique()
+    folders = [base]
+    for repeat in range(1, config.tune.repeats):
+        folder = Path(root) / TUNING_DIR / dataset / "splits" / f"split_{repeat}"
+        made = json.loads((folder / "meta.json").read_text()).get("tuning_split", {}) if (folder / "meta.json").is_file() else {}
+        if made != {"repeat": repeat, "from": source}:
+            train, val = draw(pool, fraction, meta["task"] == "classify", repeat, f"tuning split {repeat} of {dataset}", "val")
+            write_prepared(folder, {"train": train, "val": val, "test": splits["test"].iloc[0:0]}, {**meta, "tuning_split": {"repeat": repeat, "from": source}})
+        folders.append(folder)
+    return folders
+
+
 def _budget(config: Config, dataset: str, space: Space, data_sha256: str) -> dict:
     """What a study's trials must share to be counted together: the budget, the space and the data."""
     tune = config.tune
     return {
-        "trials": tune.trials, **epoch_budget(config, dataset), "seed": tune.seed,
+        "trials": tune.trials, **epoch_budget(config, dataset), "seed": tune.seed, "repeats": tune.repeats, "small_validation": tune.small_validation,
         "space": {k: v.model_dump() for k, v in sorted(space.items())}, "data_sha256": data_sha256,
     }
 
@@ -155,27 +186,33 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
         client.log_param(parent, "space", json.dumps(budget["space"])[:6000])
         study.set_user_attr("mlflow_parent_run_id", parent)
     _requeue_the_dead(study, folder, client)
+    prepared = validation_splits(config, root, dataset)
+    if len(prepared) > 1:
+        client.set_tag(parent, "validation_splits", str(len(prepared)))
 
     def objective(trial: optuna.Trial) -> float:
         values = {name: entry.suggest(trial, name) for name, entry in space.items()}
         trial_cfg = trial_config(config, architecture, dataset, values)
         home = folder / f"trial_{trial.number}"
         metric = f"val_{task.selection_metric}"
-        tags = {"mlflow.parentRunId": parent, "rnnlab.kind": "trial", "optuna.trial": str(trial.number)}
-        try:
-            summary = train_run(trial_cfg, root, architecture, dataset, config.tune.seed, home=home, quiet=True,
-                                callbacks=(PyTorchLightningPruningCallback(trial, monitor=metric),), tags=tags)
-        except optuna.TrialPruned:
-            run_id = _run_of(home)
-            if run_id:
-                client.set_tag(run_id, "rnnlab.trial_state", "pruned")
-            shutil.rmtree(home, ignore_errors=True)  # its checkpoints: a pruned trial is never refit
-            raise
-        value = summary[f"best_val_{task.selection_metric}"]
-        trial.set_user_attr("run_id", summary["run_id"])
-        trial.set_user_attr("train_time_s", summary["train_time_s"])
-        trial.set_user_attr("epochs_trained", summary["epochs_trained"])
-        return value
+        summaries = []
+        for k, split in enumerate(prepared):  # the pruner watches the first split's epochs
+            tags = {"mlflow.parentRunId": parent, "rnnlab.kind": "trial", "optuna.trial": str(trial.number), "rnnlab.split": str(k)}
+            pruner = (PyTorchLightningPruningCallback(trial, monitor=metric),) if k == 0 else ()
+            try:
+                summaries.append(train_run(trial_cfg, root, architecture, dataset, config.tune.seed, home=home / f"split_{k}", quiet=True,
+                                           callbacks=pruner, tags=tags, prepared=split))
+            except optuna.TrialPruned:
+                for run_id in _runs_of(home):
+                    client.set_tag(run_id, "rnnlab.trial_state", "pruned")
+                shutil.rmtree(home, ignore_errors=True)  # its checkpoints: a pruned trial is never refit
+                raise
+        values_per_split = [s[f"best_val_{task.selection_metric}"] for s in summaries]
+        trial.set_user_attr("run_id", summaries[0]["run_id"])
+        trial.set_user_attr("split_values", values_per_split)
+        trial.set_user_attr("train_time_s", sum(s["train_time_s"] for s in summaries) / len(summaries))
+        trial.set_user_attr("epochs_trained", summaries[0]["epochs_trained"])
+        return float(np.mean(values_per_split))
 
     done = lambda: [t for t in study.get_trials(deepcopy=False) if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]  # noqa: E731
     started = time.perf_counter()
@@ -191,12 +228,11 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
     return _finish(config, root, study, architecture, dataset, parent, client)
 
 
-def _run_of(home: Path) -> str | None:
+def _runs_of(home: Path) -> list[str]:
+    """The MLflow runs a trial's folder records (one per validation split it reached)."""
     from rnnlab.train import RESUME_FILE
 
-    for record in home.rglob(RESUME_FILE):
-        return json.loads(record.read_text()).get("run_id")
-    return None
+    return [json.loads(record.read_text())["run_id"] for record in sorted(home.rglob(RESUME_FILE))]
 
 
 def _requeue_the_dead(study, folder: Path, client) -> None:
@@ -210,9 +246,9 @@ def _requeue_the_dead(study, folder: Path, client) -> None:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
         if trial.number in requeued:
             continue
-        run_id = _run_of(folder / f"trial_{trial.number}")
-        if run_id and client.get_run(run_id).info.status == "RUNNING":
-            client.set_terminated(run_id, status="KILLED")
+        for run_id in _runs_of(folder / f"trial_{trial.number}"):
+            if client.get_run(run_id).info.status == "RUNNING":
+                client.set_terminated(run_id, status="KILLED")
         study.enqueue_trial(trial.params)
         requeued.add(trial.number)
     study.set_user_attr("requeued", sorted(requeued))

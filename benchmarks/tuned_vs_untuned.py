@@ -1,0 +1,115 @@
+"""Does tuning help? Each pipeline pair of some datasets trained with its params.yaml entries and with
+the settings `rnnlab tune` found (profiles/tuned.yaml), the same seeds, scored once on the test split:
+reports/tuned_vs_untuned.md.
+
+    python benchmarks/tuned_vs_untuned.py train --variant untuned --datasets japanese_vowels [--project PATH]
+    python benchmarks/tuned_vs_untuned.py train --variant tuned --datasets japanese_vowels      (a second process: in parallel)
+    python benchmarks/tuned_vs_untuned.py report --datasets japanese_vowels
+
+Each variant trains into its own folder (study_runs/tuned_vs_untuned/<variant>) with the pipeline's own
+training run and test evaluation (``train.train_run``, ``compare.evaluate_test``), so it never touches
+the pipeline's runs. The choice of settings used the validation split only; the test numbers here are
+reported, never used to choose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+VARIANTS = ("untuned", "tuned")
+
+
+def variant_config(project: Path, variant: str, datasets: list[str]):
+    import yaml
+
+    from rnnlab.config import Config, load_config
+
+    raw = load_config(project / "params.yaml").model_dump(mode="json")
+    raw["pipeline"]["datasets"] = datasets
+    tuned = yaml.safe_load((project / "profiles" / "tuned.yaml").read_text())["tuned"]
+    raw["tuned"] = {ds: tuned.get(ds, {}) for ds in datasets} if variant == "tuned" else {}
+    return Config.model_validate(raw)
+
+
+def train(project: Path, variant: str, datasets: list[str]) -> None:
+    from rnnlab.compare import evaluate_test
+    from rnnlab.tasks import TASKS
+    from rnnlab.train import train_run
+
+    config = variant_config(project, variant, datasets)
+    home = project / "study_runs" / "tuned_vs_untuned" / variant
+    runs = [(a, ds, s) for a, ds in config.pairs() for s in config.train.seeds]
+    results, started = [], time.perf_counter()
+    for k, (architecture, dataset, seed) in enumerate(runs, 1):
+        summary = train_run(config, project, architecture, dataset, seed, home=home, quiet=True)
+        tested = evaluate_test(config, project, dataset, architecture, seed, home)
+        metric = TASKS[config.dataset(dataset).task].selection_metric
+        results.append({"architecture": architecture, "dataset": dataset, "seed": seed, "metric": metric,
+                        "test": tested[f"test_{metric}"], "val": summary[f"best_val_{metric}"], "train_time_s": summary["train_time_s"]})
+        elapsed = time.perf_counter() - started
+        print(f"[{variant} {k}/{len(runs)}] {architecture} on {dataset} (seed {seed}): test {metric} {results[-1]['test']:.4f} "
+              f"({elapsed:.0f} s, about {elapsed / k * (len(runs) - k):.0f} s left)", flush=True)
+    out = home / "results.json"
+    out.write_text(json.dumps({"tuned": config.tuned, "runs": results}, indent=1))
+
+
+def report(project: Path, datasets: list[str], path: Path) -> None:
+    from rnnlab.significance import interval
+    from rnnlab.tasks import greater_is_better
+
+    found = {v: json.loads((project / "study_runs" / "tuned_vs_untuned" / v / "results.json").read_text()) for v in VARIANTS}
+    lines = [
+        "# Tuned against untuned settings",
+        "",
+        "Each pipeline pair trained with its params.yaml entries (*untuned*) and with the settings `rnnlab tune` chose on",
+        "the validation split (*tuned*, profiles/tuned.yaml), the same seeds and epoch caps; test split, mean ± 95 % Student-t",
+        "interval over seeds. Written by `python benchmarks/tuned_vs_untuned.py report`.",
+    ]
+    for dataset in datasets:
+        rows = {v: [r for r in found[v]["runs"] if r["dataset"] == dataset] for v in VARIANTS}
+        metric = rows["untuned"][0]["metric"]
+        better = greater_is_better(metric)
+        lines += ["", f"## {dataset} (test {metric} {'↑' if better else '↓'})", "",
+                  "| architecture | untuned | tuned | tuned better? | fit s/run untuned → tuned | tuned settings |", "|---|---|---|---|---|---|"]
+        for architecture in dict.fromkeys(r["architecture"] for r in rows["untuned"]):
+            cells, means, fits = [], {}, {}
+            for v in VARIANTS:
+                values = [r["test"] for r in rows[v] if r["architecture"] == architecture]
+                means[v] = sum(values) / len(values)
+                fits[v] = sum(r["train_time_s"] for r in rows[v] if r["architecture"] == architecture) / len(values)
+                half = interval(values)
+                cells.append(f"{means[v]:.4f}" + (f" ± {half:.4f}" if half is not None else ""))
+            gain = (means["tuned"] - means["untuned"]) * (1 if better else -1)
+            settings = found["tuned"]["tuned"].get(dataset, {}).get(architecture, {})
+            shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(settings.items())) or "—"
+            lines.append(f"| {architecture} | {cells[0]} | {cells[1]} | {'yes' if gain > 0 else '**no**' if gain < 0 else 'same'} "
+                         f"| {fits['untuned']:.1f} → {fits['tuned']:.1f} | {shown} |")
+    path.write_text("\n".join(lines) + "\n")
+    print(f"report: {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("step", choices=("train", "report"))
+    parser.add_argument("--variant", choices=VARIANTS)
+    parser.add_argument("--datasets", nargs="+", required=True)
+    parser.add_argument("--project", type=Path, default=ROOT)
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "tuned_vs_untuned.md")
+    args = parser.parse_args()
+    if args.step == "train":
+        if not args.variant:
+            parser.error("train needs --variant")
+        train(args.project, args.variant, args.datasets)
+    else:
+        report(args.project, args.datasets, args.out)
+
+
+if __name__ == "__main__":
+    main()
