@@ -72,7 +72,10 @@ def test_a_study_trains_real_trials_nested_under_its_parent_run(project):
     finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(finished) == len(study.trials) == BUDGET["trials"]
     assert study.direction.name == "MAXIMIZE", "accuracy grows"
-    # the TPE draws differ between trials, inside the registry's space
+    # the first trial is params.yaml's own entry; then TPE's draws, which differ, inside the registry's space
+    entry = yaml.safe_load((project / "params.yaml").read_text())
+    assert study.trials[0].params["hidden_size"] == entry["architectures"]["lstm"]["hidden_size"]
+    assert study.trials[0].params["learning_rate"] == entry["train"]["learning_rate"]
     assert len({t.params["hidden_size"] for t in study.trials}) > 1
     assert all(16 <= t.params["hidden_size"] <= 128 and t.params["batch_size"] in (16, 32, 64) for t in study.trials)
 

@@ -6,7 +6,8 @@ does (``train.train_run``: the same module, checkpoint and MLflow run) for at mo
 epochs (by default the dataset's own cap), with the seed ``tune.seed``. The objective is the pipeline's own selection value: the validation
 metric of the checkpoint with the lowest validation loss. The median pruner stops a trial whose
 validation metric falls behind the median of earlier trials at the same epoch (Lightning callback from
-optuna-integration). TPE draws the settings, seeded. The test split is never read.
+optuna-integration). TPE draws the settings, seeded; the first trial of every study is params.yaml's own settings (where the
+space holds them), so a tuned pair is never worse on validation than its entry. The test split is never read.
 
 A study lives in ``tuning/<dataset>/<architecture>/``: Optuna's journal file (one writer at a time, appended
 line by line, so a kill loses nothing written) and one folder per trial. Run again, a study goes on:
@@ -76,6 +77,18 @@ def epoch_budget(config: Config, dataset: str) -> dict[str, int]:
     """A trial's epoch cap and patience on ``dataset``: tune's, or where it sets none the dataset's own."""
     own = config.train_for(dataset)
     return {"max_epochs": config.tune.max_epochs or own.max_epochs, "patience": config.tune.patience or own.patience}
+
+
+def entry_values(config: Config, architecture: str, dataset: str, space: Space) -> dict:
+    """The settings params.yaml gives the pair, for each entry of ``space`` whose range holds them."""
+    arch, train = config.architecture(architecture, dataset), config.train_for(dataset, architecture)
+    values = {}
+    for name, entry in space.items():
+        value = getattr(arch, name) if name in type(arch).model_fields else getattr(train, name)
+        inside = value in entry.choices if isinstance(entry, Choice) else entry.low <= value <= entry.high
+        if inside:
+            values[name] = value
+    return values
 
 
 def check_pair(config: Config, architecture: str, dataset: str) -> None:
@@ -185,6 +198,8 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
         client.log_param(parent, "max_epochs_per_trial", budget["max_epochs"])
         client.log_param(parent, "space", json.dumps(budget["space"])[:6000])
         study.set_user_attr("mlflow_parent_run_id", parent)
+    if not study.trials:  # the first trial is params.yaml's own settings: tuning can only match or beat them
+        study.enqueue_trial(entry_values(config, architecture, dataset, space))
     _requeue_the_dead(study, folder, client)
     prepared = validation_splits(config, root, dataset)
     if len(prepared) > 1:
