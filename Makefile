@@ -18,7 +18,7 @@ export DO_NOT_TRACK := 1
 DATASET ?= japanese_vowels
 PREFECT_URL = $$($(PY) -m rnnlab.services url prefect)
 
-.PHONY: help venv pipeline test tune ui prefect-ui schedule serve experiment stop bench push pull
+.PHONY: help venv pipeline test tune ui ui-check prefect-ui schedule serve experiment stop bench push pull
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -44,7 +44,7 @@ test: $(STAMP) ## run the test suite
 
 ui: $(STAMP) ## serve the MLflow UI on 127.0.0.1:5000 (make stop ends it)
 	$(PY) -m rnnlab.services start mlflow
-	@echo "MLflow UI: $$($(PY) -m rnnlab.services url mlflow)"
+	@echo "MLflow UI: $$($(PY) -m rnnlab.services view mlflow)"
 
 prefect-ui: $(STAMP) ## start the Prefect server if needed and print its UI address
 	$(PY) -m rnnlab.services start prefect
@@ -64,6 +64,9 @@ experiment: $(STAMP) ## run a study of params.yaml's experiments section (make e
 
 stop: ## stop every server that make started (by recorded pid)
 	@test -x $(PY) && $(PY) -m rnnlab.services stop || true
+
+ui-check: $(STAMP) ## open the MLflow UI in headless Chromium (Debian's chromium): it must open on training runs; screenshots in docs/
+	$(PY) benchmarks/ui_check.py
 
 bench: $(STAMP) ## run the benchmarks; results in reports/benchmarks.md
 	$(PY) benchmarks/recurrent_throughput.py

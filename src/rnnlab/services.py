@@ -313,7 +313,7 @@ def _group_alive(pgid: int) -> bool:
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m rnnlab.services", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["start", "stop", "url", "status"])
+    parser.add_argument("action", choices=["start", "stop", "url", "view", "status"])
     parser.add_argument("names", nargs="*", default=None)
     args = parser.parse_args(argv)
     root = project_root()
@@ -325,6 +325,8 @@ def main(argv: list[str] | None = None) -> None:
             stop(name, root)
         elif args.action == "url":
             print(service(name).url)
+        elif args.action == "view":  # where a person opens it: MLflow on its training-runs pages
+            print(service(name).url + (tracking.UI_VIEW if name == "mlflow" else ""))
         else:
             svc = service(name)
             print(f"{svc.name}: {'up' if healthy(svc, root) else 'down'} at {svc.url}")

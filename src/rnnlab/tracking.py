@@ -69,6 +69,9 @@ def experiment_artifacts(config: Config, root: Path, dataset: str) -> str:
 # MLflow's UI opens an experiment on the view its kind names; without it, MLflow 3 opens the GenAI
 # traces page. Training runs belong in the model-development view (runs, metrics, charts).
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+# MLflow 3.17's UI picks its GenAI or model-training pages from the ``workflowType`` of the address (then
+# from what the browser last chose), whatever the experiment's kind; rnnlab's addresses ask for training.
+UI_VIEW = "/#/experiments?workflowType=machine_learning"
 
 
 def ensure_experiment(client, config: Config, root: Path, dataset: str) -> str:
