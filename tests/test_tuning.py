@@ -73,9 +73,11 @@ def test_a_study_trains_real_trials_nested_under_its_parent_run(project):
     assert len(finished) == len(study.trials) == BUDGET["trials"]
     assert study.direction.name == "MAXIMIZE", "accuracy grows"
     # the first trial is params.yaml's own entry; then TPE's draws, which differ, inside the registry's space
-    entry = yaml.safe_load((project / "params.yaml").read_text())
-    assert study.trials[0].params["hidden_size"] == entry["architectures"]["lstm"]["hidden_size"]
-    assert study.trials[0].params["learning_rate"] == entry["train"]["learning_rate"]
+    from rnnlab.config import load_config
+
+    entry = load_config(project / "params.yaml")
+    assert study.trials[0].params["hidden_size"] == entry.architecture("lstm", "japanese_vowels").hidden_size
+    assert study.trials[0].params["learning_rate"] == entry.train_for("japanese_vowels", "lstm").learning_rate
     assert len({t.params["hidden_size"] for t in study.trials}) > 1
     assert all(16 <= t.params["hidden_size"] <= 128 and t.params["batch_size"] in (16, 32, 64) for t in study.trials)
 
