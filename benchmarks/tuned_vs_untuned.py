@@ -70,7 +70,8 @@ def report(project: Path, datasets: list[str], path: Path) -> None:
         "",
         "Each pipeline pair trained with its params.yaml entries (*untuned*) and with the settings `rnnlab tune` chose on",
         "the validation split (*tuned*, profiles/tuned.yaml), the same seeds and epoch caps; test split, mean ± 95 % Student-t",
-        "interval over seeds. Written by `python benchmarks/tuned_vs_untuned.py report`.",
+        "interval over seeds. Fit seconds are as each variant's runs measured them; the variants train at different",
+        "times, so on a shared machine their costs compare only roughly. Written by `python benchmarks/tuned_vs_untuned.py report`.",
     ]
     for dataset in datasets:
         rows = {v: [r for r in found[v]["runs"] if r["dataset"] == dataset] for v in VARIANTS}
