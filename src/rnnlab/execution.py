@@ -176,8 +176,10 @@ def close_unfinished(config: Config, root: Path, runs: list[Run]) -> None:
             if (out / "run.json").is_file():
                 continue
             run_id = json.loads((out / RESUME_FILE).read_text())["run_id"]
-            if client.get_run(run_id).info.status == "RUNNING":
+            status = client.get_run(run_id).info.status
+            if status == "RUNNING":
                 client.set_terminated(run_id, status="KILLED")
+            if status in ("RUNNING", "KILLED"):  # a worker stopped by the same Ctrl-C may have closed it itself
                 print(f"{run}: stopped before it finished; MLflow run {run_id} marked KILLED (the next run of the stage resumes it)", flush=True)
         except (OSError, ValueError, KeyError, mlflow.exceptions.MlflowException):
             continue  # never started, or nothing to close
