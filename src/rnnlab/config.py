@@ -478,10 +478,13 @@ class Config(Strict):
     def architectures_for(self, dataset: str) -> list[str]:
         return [a for a, ds in self.pairs() if ds == dataset]
 
-    def _why_not(self, architecture: str, dataset: str) -> str | None:
+    def data_kind(self, dataset: str) -> str | None:
+        """The kind of data a dataset holds, as registry.incompatibility reads it."""
         settings = self.datasets[dataset]
-        kind = "dialogue" if settings.speakers else "table_questions" if settings.source in TABLE_SOURCES else None
-        return registry.incompatibility(self.architectures[architecture], settings.task, kind)
+        return "dialogue" if settings.speakers else "table_questions" if settings.source in TABLE_SOURCES else None
+
+    def _why_not(self, architecture: str, dataset: str) -> str | None:
+        return registry.incompatibility(self.architectures[architecture], self.datasets[dataset].task, self.data_kind(dataset))
 
     def architecture(self, name: str, dataset: str | None = None) -> BaseModel:
         """An architecture entry's settings; with ``dataset``, those tuned for it on that dataset applied."""

@@ -49,8 +49,7 @@ def space_for(config: Config, architecture: str, dataset: str) -> Space:
     directions where each step is predicted from the steps before it)."""
     params = config.architecture(architecture)
     space: Space = {**registry.get(params.type).space, **TRAIN_SPACE, **config.tune.space.get(architecture, {})}
-    settings = config.dataset(dataset)
-    kind = "dialogue" if settings.speakers else "table_questions" if registry.get(params.type).data else None
+    settings, kind = config.dataset(dataset), config.data_kind(dataset)
     for name, entry in list(space.items()):
         if isinstance(entry, Choice) and name in type(params).model_fields:
             allowed = [c for c in entry.choices if registry.incompatibility(params.model_copy(update={name: c}), settings.task, kind) is None]
@@ -69,7 +68,7 @@ def trial_config(config: Config, architecture: str, dataset: str, values: dict) 
     raw["architectures"][architecture].update({k: v for k, v in values.items() if k in arch_fields})
     train = raw["datasets"][dataset]["train"]
     train.update({k: v for k, v in values.items() if k in TRAIN_SPACE})
-    train.update({k: v for k, v in epoch_budget(config, dataset).items()})
+    train.update(epoch_budget(config, dataset))
     return Config.model_validate(raw)
 
 
@@ -130,7 +129,7 @@ def validation_splits(config: Config, root: Path, dataset: str) -> list[Path]:
     base = prepared_dir(root, dataset)
     splits, meta = read_prepared(base)
     val_size = splits["val"][SEQUENCE_ID].nunique()
-    if config.tune.repeats == 1 or TASKS[meta["task"]].name == "forecast" or val_size >= config.tune.small_validation:
+    if config.tune.repeats == 1 or meta["task"] == "forecast" or val_size >= config.tune.small_validation:
         return [base]
     source = tracking.folder_sha256(base)
     pool = pd.concat([splits["train"], splits["val"]], ignore_index=True)
