@@ -18,7 +18,7 @@ export DO_NOT_TRACK := 1
 DATASET ?= japanese_vowels
 PREFECT_URL = $$($(PY) -m rnnlab.services url prefect)
 
-.PHONY: help venv pipeline test tune ui ui-check prefect-ui schedule serve experiment stop bench push pull
+.PHONY: help venv pipeline test tune ui ui-check prefect-ui schedule serve experiment stop bench docs push pull
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -56,7 +56,7 @@ schedule: $(STAMP) ## serve the retrain flow on the cron in params.yaml (starts 
 
 serve: $(STAMP) ## serve the champion version of rnnlab-$(DATASET) over HTTP on 127.0.0.1:5001 (make serve DATASET=name)
 	DATASET=$(DATASET) $(PY) -m rnnlab.services start serve
-	@echo "POST a canonical sequence table to http://127.0.0.1:$${RNNLAB_SERVE_PORT:-5001}/invocations (see README)"
+	@echo "POST a canonical sequence table to http://127.0.0.1:$${RNNLAB_SERVE_PORT:-5001}/invocations (see docs/pipeline.md)"
 
 experiment: $(STAMP) ## run a study of params.yaml's experiments section (make experiment NAME=copy_memory)
 	@test -n "$(NAME)" || { echo "make experiment NAME=<study>: one of the experiments in params.yaml"; exit 2; }
@@ -70,6 +70,9 @@ ui-check: $(STAMP) ## open the MLflow UI in headless Chromium (Debian's chromium
 
 bench: $(STAMP) ## run the benchmarks; results in reports/benchmarks.md
 	$(PY) benchmarks/recurrent_throughput.py
+
+docs: $(STAMP) ## regenerate the architecture and dataset tables in docs/ from the registries
+	$(PY) -m rnnlab.doc_tables
 
 push: $(STAMP) ## push DVC-tracked data and models to the DVC remote
 	dvc push

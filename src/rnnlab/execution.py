@@ -94,7 +94,7 @@ def check_address(address: str, timeout_s: float = 5.0) -> None:
         reason = err.strerror or type(err).__name__
     raise ConfigError(
         f"params.yaml: execution.address = {address!r}: no Dask scheduler answers there ({reason}); "
-        "start one (README \"Scaling out\") or set execution.address: null to train on this machine"
+        "start one (docs/scaling.md) or set execution.address: null to train on this machine"
     )
 
 
