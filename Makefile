@@ -18,7 +18,9 @@ export DO_NOT_TRACK := 1
 DATASET ?= japanese_vowels
 PREFECT_URL = $$($(PY) -m rnnlab.services url prefect)
 
-.PHONY: help venv pipeline test tune ui ui-check prefect-ui schedule serve experiment stop bench docs push pull
+LINTED := src flows tests benchmarks
+
+.PHONY: help venv pipeline test lint format tune ui ui-check prefect-ui schedule serve experiment stop bench docs push pull
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -39,8 +41,14 @@ pipeline: $(STAMP) ## run the whole pipeline (DVC -> Prefect -> Lightning -> MLf
 tune: $(STAMP) ## tune every pipeline pair on its validation split (make tune DATASETS="a b" for some); reports/tuning.md
 	$(PY) -m rnnlab.cli tune $(foreach d,$(DATASETS),--dataset $(d))
 
-test: $(STAMP) ## run the test suite
+test: $(STAMP) ## run the test suite (it runs the linter too: tests/test_lint.py)
 	$(PY) -m pytest
+
+lint: $(STAMP) ## ruff: lint and formatting of src, flows, tests and benchmarks (make format rewrites them)
+	$(VENV)/bin/ruff check $(LINTED) && $(VENV)/bin/ruff format --check $(LINTED)
+
+format: $(STAMP) ## ruff: format and fix what it can
+	$(VENV)/bin/ruff check --fix $(LINTED) && $(VENV)/bin/ruff format $(LINTED)
 
 ui: $(STAMP) ## serve the MLflow UI on 127.0.0.1:5000 (make stop ends it)
 	$(PY) -m rnnlab.services start mlflow

@@ -72,6 +72,7 @@ def available(engine: str) -> bool:
 
 # --- child: one repeat of one option ------------------------------------------------------
 
+
 @task(cache_policy=NO_CACHE, persist_result=False)
 def trivial(i: int) -> int:
     return i
@@ -118,9 +119,7 @@ def make_runner(engine: str, ray_dir: str):
     from prefect_ray import RayTaskRunner
 
     # A private temp dir marks this run's Ray processes, so they are found even if re-parented.
-    return RayTaskRunner(
-        init_kwargs={"num_cpus": WORKERS, "include_dashboard": False, "_temp_dir": ray_dir}
-    )
+    return RayTaskRunner(init_kwargs={"num_cpus": WORKERS, "include_dashboard": False, "_temp_dir": ray_dir})
 
 
 def tree_memory(ray_dir: str) -> dict:
@@ -155,8 +154,7 @@ def bench(t0: float, ray_dir: str) -> dict:
         overhead.append(time.perf_counter() - t)
     calls = [f.result() for f in [load_stack.submit(i) for i in range(6)]]
     time.sleep(2)  # workers idle, imports done
-    return {"startup_s": startup, "overhead_s": statistics.median(overhead), "calls": calls,
-            **tree_memory(ray_dir)}
+    return {"startup_s": startup, "overhead_s": statistics.median(overhead), "calls": calls, **tree_memory(ray_dir)}
 
 
 def one_repeat(engine: str, out: Path) -> None:
@@ -172,6 +170,7 @@ def one_repeat(engine: str, out: Path) -> None:
 
 # --- parent: repeats, summary, report -----------------------------------------------------
 
+
 def run_repeat(engine: str, timeout: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="prefect-home-") as home:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
@@ -181,7 +180,11 @@ def run_repeat(engine: str, timeout: float) -> dict:
             # cwd=home: no prefect.toml/.env of the project is picked up.
             child = subprocess.Popen(
                 [sys.executable, os.path.abspath(__file__), "--child", engine, str(out)],
-                cwd=home, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=home,
+                env=env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
             try:
                 child.wait(timeout=timeout)
@@ -201,14 +204,19 @@ def summarize(repeats: list[dict]) -> dict:
     pids = [len({c["pid"] for c in r["calls"]}) for r in repeats]
     once = all(
         sum(c["first"] for c in r["calls"] if c["pid"] == pid) == 1
-        for r in repeats for pid in {c["pid"] for c in r["calls"]}
+        for r in repeats
+        for pid in {c["pid"] for c in r["calls"]}
     )
     calls = [c for r in repeats for c in r["calls"]]
     later = [c["seconds"] for c in calls if not c["first"]]
     return {
-        "startup_s": med("startup_s"), "overhead_s": med("overhead_s"),
-        "rss_mib": med("rss_mib"), "pss_mib": med("pss_mib"), "processes": med("processes"),
-        "pids": pids, "import_once": once,
+        "startup_s": med("startup_s"),
+        "overhead_s": med("overhead_s"),
+        "rss_mib": med("rss_mib"),
+        "pss_mib": med("pss_mib"),
+        "processes": med("processes"),
+        "pids": pids,
+        "import_once": once,
         "import_first_s": statistics.median(c["seconds"] for c in calls if c["first"]),
         "import_later_s": statistics.median(later) if later else None,
         "daemon": sorted({c["daemon"] for c in calls}),
@@ -248,9 +256,11 @@ def render(rows: dict) -> str:
     for engine in (e for e in LABELS if e in rows):
         r = rows[engine]
         load = statistics.median(x.get("load_1min", float("nan")) for x in r["repeats"])
-        lines.append(f"- {LABELS[engine]}: `{r['command']}` ({r['date']}, {len(r['repeats'])} "
-                     f"repeats, median 1-min load {load:.1f} on {os.cpu_count()} cores); "
-                     f"{r['versions']}")
+        lines.append(
+            f"- {LABELS[engine]}: `{r['command']}` ({r['date']}, {len(r['repeats'])} "
+            f"repeats, median 1-min load {load:.1f} on {os.cpu_count()} cores); "
+            f"{r['versions']}"
+        )
     lines += ["", f"<!-- data {json.dumps(rows)} -->", END]
     return "\n".join(lines)
 
@@ -287,13 +297,17 @@ def main() -> None:
             load = os.getloadavg()[0]
             r = run_repeat(engine, args.timeout) | {"load_1min": load}
             repeats[engine].append(r)
-            print(f"{engine} #{i + 1}: start-up {r['startup_s']:.2f} s, overhead "
-                  f"{r['overhead_s']:.3f} s, RSS {r['rss_mib']:.0f} MiB (load {load:.1f})",
-                  flush=True)
+            print(
+                f"{engine} #{i + 1}: start-up {r['startup_s']:.2f} s, overhead "
+                f"{r['overhead_s']:.3f} s, RSS {r['rss_mib']:.0f} MiB (load {load:.1f})",
+                flush=True,
+            )
     python = sys.executable.replace(f"{ROOT}/", "")
     measured = {
         engine: {
-            "summary": summarize(runs), "repeats": runs, "versions": versions(engine),
+            "summary": summarize(runs),
+            "repeats": runs,
+            "versions": versions(engine),
             "command": " ".join([python, "benchmarks/engines.py", *sys.argv[1:]]),
             "date": time.strftime("%Y-%m-%d"),
         }

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +38,9 @@ D, H, P = 12, 128, 3
 REPORT = Path(__file__).resolve().parents[1] / "reports" / "gpu_cells.md"
 
 
-def stack(make_cell: Callable[[int], nn.Module], layers: int = 2, bidirectional: bool = True, backend: str = "reference") -> RecurrentEncoder:
+def stack(
+    make_cell: Callable[[int], nn.Module], layers: int = 2, bidirectional: bool = True, backend: str = "reference"
+) -> RecurrentEncoder:
     return RecurrentEncoder(RecurrentStack(make_cell, D, layers, bidirectional, 0.0, backend))
 
 
@@ -50,12 +52,27 @@ def modules() -> dict[str, Callable[[], nn.Module]]:
         "lstm, fused kernel": lambda: stack(lambda d: LSTMCell(d, H), backend="fused"),
         "gru (course), reference": lambda: stack(lambda d: GRUCell(d, H, "course")),
         "gru (pytorch), fused": lambda: stack(lambda d: GRUCell(d, H, "pytorch"), backend="fused"),
-        "dglstm, depth 3": lambda: RecurrentEncoder(RecurrentStack(lambda d: DepthGatedLSTMCell(d, H, 3), D, 1, True, 0.0, "reference")),
-        "dilated gru 1,2,4,8": lambda: RecurrentEncoder(DilatedRecurrence(lambda d: GRUCell(d, H, "pytorch"), D, [1, 2, 4, 8], 0.0, "reference")),
+        "dglstm, depth 3": lambda: RecurrentEncoder(
+            RecurrentStack(lambda d: DepthGatedLSTMCell(d, H, 3), D, 1, True, 0.0, "reference")
+        ),
+        "dilated gru 1,2,4,8": lambda: RecurrentEncoder(
+            DilatedRecurrence(lambda d: GRUCell(d, H, "pytorch"), D, [1, 2, 4, 8], 0.0, "reference")
+        ),
         "ntm 128 x 20": lambda: stack(lambda d: NTMCell(d, 100, 128, 20), layers=1, bidirectional=False),
-        "act around gru": lambda: stack(lambda d: ACTCell(GRUCell(d + 1, H, "pytorch"), 0.01, 0.01, 10, 1.0), layers=1, bidirectional=False),
-        "attention (additive) encoder": lambda: AttentiveEncoder(RecurrentStack(lambda d: GRUCell(d, H, "pytorch"), D, 1, True, 0.0, "reference"), "additive", 64),
-        "seq2seq, Luong general": lambda: Seq2Seq(AttentiveEncoder(RecurrentStack(lambda d: GRUCell(d, 64, "pytorch"), D, 1, True, 0.0, "reference"), "general", 64), 12, 32, 1.5),
+        "act around gru": lambda: stack(
+            lambda d: ACTCell(GRUCell(d + 1, H, "pytorch"), 0.01, 0.01, 10, 1.0), layers=1, bidirectional=False
+        ),
+        "attention (additive) encoder": lambda: AttentiveEncoder(
+            RecurrentStack(lambda d: GRUCell(d, H, "pytorch"), D, 1, True, 0.0, "reference"), "additive", 64
+        ),
+        "seq2seq, Luong general": lambda: Seq2Seq(
+            AttentiveEncoder(
+                RecurrentStack(lambda d: GRUCell(d, 64, "pytorch"), D, 1, True, 0.0, "reference"), "general", 64
+            ),
+            12,
+            32,
+            1.5,
+        ),
         "dialogue_rnn, bidirectional + attention": lambda: DialogueRNN(D + P, P, 64, 64, 64, 64, "active", True, True),
     }
 
@@ -149,16 +166,20 @@ def ntm_copy_speed(device: str, B: int, compiled: bool, seconds: float = 12.0) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPORT)
-    parser.add_argument("--only", default="", help="check only the modules whose name contains this (and skip the NTM copy timing)")
+    parser.add_argument(
+        "--only", default="", help="check only the modules whose name contains this (and skip the NTM copy timing)"
+    )
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("no GPU: this check compares the GPU with the CPU")
     lines = [
         "# GPU check of the recurrent modules",
         "",
-        f"`python benchmarks/gpu_cells.py` on {torch.cuda.get_device_name()} (torch {torch.__version__}, {torch.get_num_threads()} CPU threads).",
+        f"`python benchmarks/gpu_cells.py` on {torch.cuda.get_device_name()} (torch {torch.__version__}, "
+        f"{torch.get_num_threads()} CPU threads).",
         "",
-        "| module | max abs diff, output (float64) | max abs diff, input gradient | GPU sequences/s | CPU sequences/s | GPU / CPU |",
+        "| module | max abs diff, output (float64) | max abs diff, input "
+        "gradient | GPU sequences/s | CPU sequences/s | GPU / CPU |",
         "|---|---|---|---|---|---|",
     ]
     for name, build in modules().items():
@@ -174,8 +195,13 @@ def main() -> None:
     if args.only:
         print("\n".join(lines))
         return
-    lines += ["", "NTM copy training step (T = 21, memory 128 × 20, Adam), iterations per second:", "",
-              "| batch | device | step | iterations/s |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "NTM copy training step (T = 21, memory 128 × 20, Adam), iterations per second:",
+        "",
+        "| batch | device | step | iterations/s |",
+        "|---|---|---|---|",
+    ]
     for B in (16, 256):
         for device in ("cpu", "cuda"):
             for compiled in (False, True):

@@ -50,7 +50,10 @@ def scratch_project(dataset: str, trainer: dict, work: Path) -> Path:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["trainer"].update(trainer)
     params["train"].update(max_epochs=1, seeds=[0])
-    params["datasets"][dataset]["train"] = {**(params["datasets"][dataset].get("train") or {}), "max_epochs": 1}  # a dataset's own budget too
+    params["datasets"][dataset]["train"] = {
+        **(params["datasets"][dataset].get("train") or {}),
+        "max_epochs": 1,
+    }  # a dataset's own budget too
     params["tracking"].update(tracking_uri=None, artifact_root=None)
     work.mkdir(parents=True)
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -62,7 +65,17 @@ def scratch_project(dataset: str, trainer: dict, work: Path) -> Path:
 
 
 def run_one(work: Path, architecture: str, dataset: str) -> dict:
-    command = [sys.executable, "-m", "rnnlab.train", "--architecture", architecture, "--dataset", dataset, "--seed", "0"]
+    command = [
+        sys.executable,
+        "-m",
+        "rnnlab.train",
+        "--architecture",
+        architecture,
+        "--dataset",
+        dataset,
+        "--seed",
+        "0",
+    ]
     path = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": path}
     result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
@@ -77,30 +90,69 @@ def run_one(work: Path, architecture: str, dataset: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dry-run", action="store_true", help="CPU, devices 2, 32-bit: the same path without a GPU")
-    parser.add_argument("--dataset", action="append", help="a prepared dataset (repeat for several); default: the first dataset of the pipeline")
-    parser.add_argument("--architecture", action="append", help="only these architectures (repeat for several); default: every one the pipeline trains on the dataset")
-    parser.add_argument("--report", type=Path, default=REPORT, help=f"where the table goes (default {REPORT.relative_to(ROOT)})")
+    parser.add_argument(
+        "--dataset",
+        action="append",
+        help="a prepared dataset (repeat for several); default: the first dataset of the pipeline",
+    )
+    parser.add_argument(
+        "--architecture",
+        action="append",
+        help="only these architectures (repeat for several); default: every one the pipeline trains on the dataset",
+    )
+    parser.add_argument(
+        "--report", type=Path, default=REPORT, help=f"where the table goes (default {REPORT.relative_to(ROOT)})"
+    )
     args = parser.parse_args()
     config = load_config(ROOT / "params.yaml")
     datasets = args.dataset or config.pipeline.datasets[:1]
     command = "python benchmarks/gpu_check.py" + (" --dry-run" if args.dry_run else "")
-    command += "".join(f" --dataset {d}" for d in args.dataset or []) + "".join(f" --architecture {a}" for a in args.architecture or [])
+    command += "".join(f" --dataset {d}" for d in args.dataset or []) + "".join(
+        f" --architecture {a}" for a in args.architecture or []
+    )
     rows = []
     with tempfile.TemporaryDirectory(prefix="rnnlab-gpu-check-") as tmp:
         for count in gpu_counts(args.dry_run):
             trainer = (
                 {"accelerator": "cpu", "devices": count, "strategy": "ddp", "precision": "32-true", "num_nodes": 1}
                 if args.dry_run
-                else {"accelerator": "gpu", "devices": count, "strategy": "ddp", "precision": "bf16-mixed", "num_nodes": 1}
+                else {
+                    "accelerator": "gpu",
+                    "devices": count,
+                    "strategy": "ddp",
+                    "precision": "bf16-mixed",
+                    "num_nodes": 1,
+                }
             )
             for dataset in datasets:
                 work = scratch_project(dataset, trainer, Path(tmp) / f"devices_{count}_{dataset}")
-                for architecture in [a for a in config.architectures_for(dataset) if not args.architecture or a in args.architecture]:  # pairs the pipeline trains
+                for architecture in [
+                    a for a in config.architectures_for(dataset) if not args.architecture or a in args.architecture
+                ]:  # pairs the pipeline trains
                     result = run_one(work, architecture, dataset)
-                    rows.append({"devices": count, "dataset": dataset, "architecture": architecture, **trainer, **result})
-                    print(json.dumps({k: rows[-1].get(k) for k in ("devices", "dataset", "architecture", "world_size", "sequences_per_s", "error")}), flush=True)
+                    rows.append(
+                        {"devices": count, "dataset": dataset, "architecture": architecture, **trainer, **result}
+                    )
+                    print(
+                        json.dumps(
+                            {
+                                k: rows[-1].get(k)
+                                for k in (
+                                    "devices",
+                                    "dataset",
+                                    "architecture",
+                                    "world_size",
+                                    "sequences_per_s",
+                                    "error",
+                                )
+                            }
+                        ),
+                        flush=True,
+                    )
                     args.report.parent.mkdir(parents=True, exist_ok=True)
-                    args.report.write_text(render(rows, command, args.dry_run))  # after every run: a cut-off check keeps what it measured
+                    args.report.write_text(
+                        render(rows, command, args.dry_run)
+                    )  # after every run: a cut-off check keeps what it measured
     print(args.report.read_text())
 
 
@@ -108,7 +160,8 @@ def render(rows: list[dict], command: str, dry_run: bool) -> str:
     lines = [
         "# GPU check",
         "",
-        f"One epoch of each architecture the pipeline trains on each dataset, through `python -m rnnlab.train`; written by `{command}`"
+        "One epoch of each architecture the pipeline trains on each "
+        f"dataset, through `python -m rnnlab.train`; written by `{command}`"
         + (" — **dry run on the CPU** (gloo, 2 processes): it checks the path, not GPU speed." if dry_run else "."),
         "",
         "| devices | world size | dataset | architecture | precision | sequences / s | wall time of fit (s) | result |",
@@ -116,9 +169,15 @@ def render(rows: list[dict], command: str, dry_run: bool) -> str:
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['devices']} | — | {r['dataset']} | {r['architecture']} | {r['precision']} | — | — | failed: {r['error']} |")
+            lines.append(
+                f"| {r['devices']} | — | {r['dataset']} | {r['architecture']} "
+                f"| {r['precision']} | — | — | failed: {r['error']} |"
+            )
         else:
-            lines.append(f"| {r['devices']} | {r['world_size']} | {r['dataset']} | {r['architecture']} | {r['precision']} | {r['sequences_per_s']:,.0f} | {r['train_time_s']:.1f} | ok |")
+            lines.append(
+                f"| {r['devices']} | {r['world_size']} | {r['dataset']} | {r['architecture']} | {r['precision']} | "
+                f"{r['sequences_per_s']:,.0f} | {r['train_time_s']:.1f} | ok |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -50,9 +50,9 @@ def main() -> None:
     lines = [
         "# Where `make pipeline`'s time goes",
         "",
-        f"The default profile: {len(config.pairs())} (architecture, dataset) pairs × {len(config.train.seeds)} seeds = {len(runs)} runs, "
-        f"{workers} local workers × {config.train.num_threads} torch thread(s) per run, on a fresh clone with `.venv` built."
-        + (f" Machine load while it ran: {args.load}." if args.load else ""),
+        f"The default profile: {len(config.pairs())} (architecture, dataset) pairs × {len(config.train.seeds)} "
+        f"seeds = {len(runs)} runs, {workers} local workers × {config.train.num_threads} torch thread(s) per run, on "
+        "a fresh clone with `.venv` built." + (f" Machine load while it ran: {args.load}." if args.load else ""),
         "",
         "| measure | value |",
         "|---|---|",
@@ -60,15 +60,28 @@ def main() -> None:
         f"| runs' fit (`train_time_s`), summed | {fit / 60:.1f} min |",
         f"| the same ÷ {workers} workers | {fit / workers / 60:.1f} min |",
         f"| wall ÷ (summed fit ÷ workers) | {args.wall / (fit / workers):.2f} |",
-        f"| runs' whole time (`run_time_s`), summed | {sum(r['run_time_s'] for r in whole) / 60:.1f} min ({len(whole)} runs) |",
+        "| runs' whole time (`run_time_s`), summed | "
+        f"{sum(r['run_time_s'] for r in whole) / 60:.1f} min ({len(whole)} runs) |",
         f"| median of `run_time_s − train_time_s` | {beyond:.2f} s |",
     ]
     if args.second is not None:
         lines.append(f"| a second `make pipeline` (nothing to do) | {args.second:.1f} s |")
-    lines += ["", "## Fit time by architecture (all datasets and seeds)", "", "| architecture | fit summed (min) | share |", "|---|---|---|"]
+    lines += [
+        "",
+        "## Fit time by architecture (all datasets and seeds)",
+        "",
+        "| architecture | fit summed (min) | share |",
+        "|---|---|---|",
+    ]
     for arch, seconds in sorted(by_arch.items(), key=lambda kv: -kv[1]):
         lines.append(f"| {arch} | {seconds / 60:.1f} | {seconds / fit:.0%} |")
-    lines += ["", "## The 15 longest pairs (fit, all seeds)", "", "| architecture | dataset | fit summed (s) | epochs per run |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## The 15 longest pairs (fit, all seeds)",
+        "",
+        "| architecture | dataset | fit summed (s) | epochs per run |",
+        "|---|---|---|---|",
+    ]
     epochs = defaultdict(list)
     for r in runs:
         epochs[(r["architecture"], r["dataset"])].append(r["epochs_trained"])
@@ -78,11 +91,13 @@ def main() -> None:
         "",
         "## By dataset: fit time and where the validation loss was best",
         "",
-        "Epoch cap and patience from params.yaml; *best epoch* is the epoch of the lowest validation loss (0-based, the "
-        "checkpoint kept), *stopped early* counts the runs that patience ended before the cap, *best in the last 10 %* the runs "
-        "whose best epoch lies in the last tenth of the cap (still improving when the cap ended them: a trim would cost them).",
+        "Epoch cap and patience from params.yaml; *best epoch* is the epoch of the lowest validation "
+        "loss (0-based, the checkpoint kept), *stopped early* counts the runs that patience ended "
+        "before the cap, *best in the last 10 %* the runs whose best epoch lies in the last tenth of "
+        "the cap (still improving when the cap ended them: a trim would cost them).",
         "",
-        "| dataset | runs | fit summed (min) | epoch cap | patience | best epoch, median (range) | stopped early | best in the last 10 % |",
+        "| dataset | runs | fit summed (min) | epoch cap | patience | best "
+        "epoch, median (range) | stopped early | best in the last 10 % |",
         "|---|---|---|---|---|---|---|---|",
     ]
     by_dataset = defaultdict(list)
@@ -94,10 +109,12 @@ def main() -> None:
         early = sum(r["epochs_trained"] < train.max_epochs for r in group)
         late = sum(r["best_epoch"] + 1 > 0.9 * train.max_epochs for r in group)
         lines.append(
-            f"| {ds} | {len(group)} | {sum(r['train_time_s'] for r in group) / 60:.1f} | {train.max_epochs} | {train.patience} | "
-            f"{statistics.median(best):.0f} ({min(best)}–{max(best)}) | {early} | {late} |"
+            f"| {ds} | {len(group)} | {sum(r['train_time_s'] for r in group) / 60:.1f} | {train.max_epochs} | "
+            f"{train.patience} | {statistics.median(best):.0f} ({min(best)}–{max(best)}) | {early} | {late} |"
         )
-    command = f"python benchmarks/pipeline_time.py --wall {args.wall:.0f}" + (f" --second {args.second:.1f}" if args.second is not None else "")
+    command = f"python benchmarks/pipeline_time.py --wall {args.wall:.0f}" + (
+        f" --second {args.second:.1f}" if args.second is not None else ""
+    )
     lines += ["", f"Command: `/usr/bin/time -f %e make pipeline` on a fresh clone, then `{command}`.", ""]
     args.report.write_text("\n".join(lines))
     print("\n".join(lines))

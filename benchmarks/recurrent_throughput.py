@@ -20,9 +20,9 @@ import math
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -78,9 +78,17 @@ CANDIDATES = [
     Candidate("rnnlab LSTM", "reference (Python loop)", rnnlab_stack(lambda d: LSTMCell(d, H), "reference")),
     Candidate("torch.nn.GRU, padded tensor", "raw torch", raw_torch(nn.GRU, packed=False)),
     Candidate("torch.nn.GRU, packed", "raw torch", raw_torch(nn.GRU, packed=True), slow_at_long_T=True),
-    Candidate("rnnlab GRU, pytorch convention", "fused (training path)", rnnlab_stack(lambda d: GRUCell(d, H, "pytorch"), "fused")),
+    Candidate(
+        "rnnlab GRU, pytorch convention",
+        "fused (training path)",
+        rnnlab_stack(lambda d: GRUCell(d, H, "pytorch"), "fused"),
+    ),
     Candidate("rnnlab GRU, course convention", "compiled", rnnlab_stack(lambda d: GRUCell(d, H, "course"), "compiled")),
-    Candidate("rnnlab GRU, course convention", "reference (Python loop)", rnnlab_stack(lambda d: GRUCell(d, H, "course"), "reference")),
+    Candidate(
+        "rnnlab GRU, course convention",
+        "reference (Python loop)",
+        rnnlab_stack(lambda d: GRUCell(d, H, "course"), "reference"),
+    ),
     Candidate("torch.nn.RNN, padded tensor", "raw torch", raw_torch(nn.RNN, packed=False)),
     Candidate("torch.nn.RNN, packed", "raw torch", raw_torch(nn.RNN, packed=True), slow_at_long_T=True),
     Candidate("rnnlab Elman RNN", "fused (training path)", rnnlab_stack(lambda d: ElmanCell(d, H), "fused")),
@@ -93,8 +101,12 @@ SMALL_B, SMALL_D = 32, 12  # japanese_vowels: the default batch of 32, 12 LPC co
 # (threads, T): japanese_vowels' longest sequence, and 100 steps as basic_motions' and shakespeare's
 # pieces; the NTM and ACT studies' datasets train on 1 thread (params.yaml), the default is 2
 MATCHED_PLAN = ((1, 29), (1, 100), (2, 29))
-NTM_SIZES = dict(controller_size=64, memory_rows=32, memory_width=16, read_heads=1, write_heads=1, shift_range=1)  # params.yaml ntm
-ACT_SIZES = dict(hidden_size=128, time_penalty=0.001, epsilon=0.01, max_steps=10, halting_bias=1.0)  # params.yaml act (Elman core)
+NTM_SIZES = dict(
+    controller_size=64, memory_rows=32, memory_width=16, read_heads=1, write_heads=1, shift_range=1
+)  # params.yaml ntm
+ACT_SIZES = dict(
+    hidden_size=128, time_penalty=0.001, epsilon=0.01, max_steps=10, halting_bias=1.0
+)  # params.yaml act (Elman core)
 
 
 def lstm_macs(D: int, H: int) -> int:
@@ -102,8 +114,17 @@ def lstm_macs(D: int, H: int) -> int:
     return 4 * H * (D + H)
 
 
-def ntm_macs(D: int, controller_size: int, memory_rows: int, memory_width: int, read_heads: int, write_heads: int, shift_range: int) -> int:
-    """Multiply-adds per step and sequence of the NTM cell (H controller, N×M memory, R read and W write heads, S shifts):
+def ntm_macs(
+    D: int,
+    controller_size: int,
+    memory_rows: int,
+    memory_width: int,
+    read_heads: int,
+    write_heads: int,
+    shift_range: int,
+) -> int:
+    """Multiply-adds per step and sequence of the NTM cell (H controller, N×M memory, R read and W write heads,
+    S shifts):
 
     controller 4H(D + R·M + H) + head parameters H·(R·A + W·(A + 2M)), A = M + 3 + S
     + addressing (R + W)·(2NM + SN) (cosine: k·M(i) and ‖M(i)‖; the shift's S terms per row)
@@ -113,7 +134,13 @@ def ntm_macs(D: int, controller_size: int, memory_rows: int, memory_width: int, 
     H, N, M, R, W = controller_size, memory_rows, memory_width, read_heads, write_heads
     S = 2 * shift_range + 1
     A = M + 3 + S
-    return 4 * H * (D + R * M + H) + H * (R * A + W * (A + 2 * M)) + (R + W) * (2 * N * M + S * N) + 3 * W * N * M + R * N * M
+    return (
+        4 * H * (D + R * M + H)
+        + H * (R * A + W * (A + 2 * M))
+        + (R + W) * (2 * N * M + S * N)
+        + 3 * W * N * M
+        + R * N * M
+    )
 
 
 def act_macs(D: int, H: int, ponder_steps: float) -> float:
@@ -139,21 +166,55 @@ class Matched:
 def mean_ponder_steps(T: int) -> float:
     """N̄ of a fresh ACT cell on a random batch (the halting bias +1 gives σ(1) ≈ 0.73 per step: two steps)."""
     torch.manual_seed(0)
-    stack = RecurrentStack(lambda d: ACTCell(ElmanCell(d + 1, ACT_SIZES["hidden_size"]), *[ACT_SIZES[k] for k in ("time_penalty", "epsilon", "max_steps", "halting_bias")]), SMALL_D, backend="reference")
+    stack = RecurrentStack(
+        lambda d: ACTCell(
+            ElmanCell(d + 1, ACT_SIZES["hidden_size"]),
+            *[ACT_SIZES[k] for k in ("time_penalty", "epsilon", "max_steps", "halting_bias")],
+        ),
+        SMALL_D,
+        backend="reference",
+    )
     with torch.no_grad():
         _, final = stack(torch.randn(SMALL_B, T, SMALL_D), torch.full((SMALL_B,), T, dtype=torch.int64))
     return float(final.steps.mean()) / T
 
 
 def make_act(d: int) -> ACTCell:
-    return ACTCell(ElmanCell(d + 1, ACT_SIZES["hidden_size"]), *[ACT_SIZES[k] for k in ("time_penalty", "epsilon", "max_steps", "halting_bias")])
+    return ACTCell(
+        ElmanCell(d + 1, ACT_SIZES["hidden_size"]),
+        *[ACT_SIZES[k] for k in ("time_penalty", "epsilon", "max_steps", "halting_bias")],
+    )
 
 
 MATCHED = [
-    Matched("NTM (H=64, N×M=32×16, 1R+1W)", "reference (Python loop)", lambda d: NTMCell(d, **NTM_SIZES), "reference", lambda: ntm_macs(SMALL_D, **NTM_SIZES)),
-    Matched("NTM (H=64, N×M=32×16, 1R+1W)", "compiled", lambda d: NTMCell(d, **NTM_SIZES), "compiled", lambda: ntm_macs(SMALL_D, **NTM_SIZES)),
-    Matched("ACT around Elman (H=128, M=10)", "reference (Python loop)", make_act, "reference", lambda: act_macs(SMALL_D, ACT_SIZES["hidden_size"], mean_ponder_steps(29))),
-    Matched("ACT around Elman (H=128, M=10)", "compiled", make_act, "compiled", lambda: act_macs(SMALL_D, ACT_SIZES["hidden_size"], mean_ponder_steps(29))),
+    Matched(
+        "NTM (H=64, N×M=32×16, 1R+1W)",
+        "reference (Python loop)",
+        lambda d: NTMCell(d, **NTM_SIZES),
+        "reference",
+        lambda: ntm_macs(SMALL_D, **NTM_SIZES),
+    ),
+    Matched(
+        "NTM (H=64, N×M=32×16, 1R+1W)",
+        "compiled",
+        lambda d: NTMCell(d, **NTM_SIZES),
+        "compiled",
+        lambda: ntm_macs(SMALL_D, **NTM_SIZES),
+    ),
+    Matched(
+        "ACT around Elman (H=128, M=10)",
+        "reference (Python loop)",
+        make_act,
+        "reference",
+        lambda: act_macs(SMALL_D, ACT_SIZES["hidden_size"], mean_ponder_steps(29)),
+    ),
+    Matched(
+        "ACT around Elman (H=128, M=10)",
+        "compiled",
+        make_act,
+        "compiled",
+        lambda: act_macs(SMALL_D, ACT_SIZES["hidden_size"], mean_ponder_steps(29)),
+    ),
 ]
 
 
@@ -219,7 +280,9 @@ def main() -> None:
             seconds, ref_seconds = measure(candidate, reference, T, repeats)
         rows.append((T, candidate, seconds, ref_seconds))
     matched = []
-    for threads, T, case in tqdm([(n, T, c) for n, T in MATCHED_PLAN for c in MATCHED], desc="equal-FLOPs cases", unit="case"):
+    for threads, T, case in tqdm(
+        [(n, T, c) for n, T in MATCHED_PLAN for c in MATCHED], desc="equal-FLOPs cases", unit="case"
+    ):
         torch.set_num_threads(threads)
         matched.append((threads, T, case, *measure_matched(case, T, repeats=3 if args.quick else 15)))
     torch.set_num_threads(2)
@@ -235,17 +298,21 @@ def render(rows, quick: bool) -> str:
         f"Forward + backward, B={B}, D={D}, H={H}, float32, {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}; written by "
         "`make bench` (benchmarks/recurrent_throughput.py)" + (" — quick run, few repetitions" if quick else "") + ".",
-        "Ratio = time / time of raw `torch.nn.LSTM` on the same batch as a variable-length batch is run in plain "
-        "PyTorch (pack → kernel → pad), measured interleaved in the same run (lower is faster; 1.00 = as fast as raw torch). "
-        "The *padded tensor* rows skip packing, which is only correct when every sequence has the same length. Rows marked *packed* at T=1000 are a single measurement: "
-        "torch's packed GRU/RNN backward on the CPU grows quadratically with T, which is why rnnlab's fused path runs "
-        "those cells unpacked on the CPU (src/rnnlab/nn/fused.py).",
+        "Ratio = time / time of raw `torch.nn.LSTM` on the same batch as a variable-length batch is "
+        "run in plain PyTorch (pack → kernel → pad), measured interleaved in the same run (lower is "
+        "faster; 1.00 = as fast as raw torch). The *padded tensor* rows skip packing, which is only "
+        "correct when every sequence has the same length. Rows marked *packed* at T=1000 are a single "
+        "measurement: torch's packed GRU/RNN backward on the CPU grows quadratically with T, which is "
+        "why rnnlab's fused path runs those cells unpacked on the CPU (src/rnnlab/nn/fused.py).",
         "",
         "| T | model | path | ms / batch | sequences / s | steps / s | ratio to nn.LSTM |",
         "|---|---|---|---|---|---|---|",
     ]
     for T, c, seconds, ref_seconds in rows:
-        lines.append(f"| {T} | {c.name} | {c.path} | {seconds * 1e3:.1f} | {B / seconds:,.0f} | {B * T / seconds:,.0f} | {seconds / ref_seconds:.2f} |")
+        lines.append(
+            f"| {T} | {c.name} | {c.path} | {seconds * 1e3:.1f} | {B / seconds:,.0f} | {B * T / seconds:,.0f} | "
+            f"{seconds / ref_seconds:.2f} |"
+        )
     lines += [
         "",
         "Yardsticks measured earlier on this kind of machine (ratio to fused torch.nn.LSTM): "
@@ -260,21 +327,24 @@ def render_matched(rows) -> str:
     lines = [
         "## Memory and pondering cells against an LSTM of equal multiply-adds",
         "",
-        f"Forward + backward, B={SMALL_B}, D={SMALL_D}, every sequence full length, the default pipeline's "
-        "`ntm` and `act` settings (params.yaml). Ratio = time / time of a fused `torch.nn.LSTM` (pack → kernel → pad) whose "
-        "hidden size H' makes its multiply-adds per step and sequence, 4H'(D + H'), equal to the cell's, measured interleaved in the same run. "
-        "Cell multiply-adds per step: NTM 4H(D + R·M + H) + H·(R·A + W·(A + 2M)) + (R + W)·(2NM + SN) + 3WNM + RNM with "
-        "A = M + 3 + S; ACT around an Elman cell N̄·((D + 1)H + H² + H), N̄ the mean ponder steps of the fresh cell on the batch "
-        "(element-wise activations are counted for neither side). The *reference* rows are the readable Python loop; *compiled* "
-        "is the `backend: compiled` path (src/rnnlab/nn/compiled.py): the NTM four time steps per compiled call, ACT one "
-        "compiled call per two ponder steps (its loop's length depends on the data). Target: ≤ 1.5×.",
+        f"Forward + backward, B={SMALL_B}, D={SMALL_D}, every sequence full length, the default pipeline's `ntm` and "
+        "`act` settings (params.yaml). Ratio = time / time of a fused `torch.nn.LSTM` (pack → kernel → pad) whose "
+        "hidden size H' makes its multiply-adds per step and sequence, 4H'(D + H'), equal to the cell's, measured "
+        "interleaved in the same run. Cell multiply-adds per step: NTM "
+        "4H(D + R·M + H) + H·(R·A + W·(A + 2M)) + (R + W)·(2NM + SN) + 3WNM + RNM with A = M + 3 + S; ACT around an "
+        "Elman cell N̄·((D + 1)H + H² + H), N̄ the mean ponder steps of the fresh cell on the batch (element-wise "
+        "activations are counted for neither side). The *reference* rows are the readable Python loop; *compiled* "
+        "is the `backend: compiled` path (src/rnnlab/nn/compiled.py): the NTM four time steps per compiled call, "
+        "ACT one compiled call per two ponder steps (its loop's length depends on the data). Target: ≤ 1.5×.",
         "",
-        "| threads | T | model | path | cell MACs / step | equal-FLOPs LSTM H' | ms / batch | ratio to equal-FLOPs nn.LSTM |",
+        "| threads | T | model | path | cell MACs / step | equal-FLOPs "
+        "LSTM H' | ms / batch | ratio to equal-FLOPs nn.LSTM |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for threads, T, case, seconds, ref_seconds, hidden, macs in rows:
         lines.append(
-            f"| {threads} | {T} | {case.name} | {case.path} | {macs:,.0f} | {hidden} | {seconds * 1e3:.1f} | {seconds / ref_seconds:.2f} |"
+            f"| {threads} | {T} | {case.name} | {case.path} | {macs:,.0f} | {hidden} | {seconds * 1e3:.1f} | "
+            f"{seconds / ref_seconds:.2f} |"
         )
     return "\n".join(lines + [""])
 

@@ -38,7 +38,9 @@ DEFAULT_ARCHITECTURES = ["rnn", "lstm", "gru", "dglstm", "dilated", "attention"]
 def scratch_project(prepared_from: Path, datasets: list[str]) -> Path:
     """A copy of the project's tracked files with the datasets' prepared data, in a temporary folder."""
     dest = Path(tempfile.mkdtemp(prefix="rnnlab-scaling-"))
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     for rel in listed:
         if (ROOT / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -51,12 +53,14 @@ def scratch_project(prepared_from: Path, datasets: list[str]) -> Path:
     return dest
 
 
-def configure(root: Path, datasets: list[str], architectures: list[str], seeds: list[int], workers: int, threads: int, gpu: bool) -> None:
+def configure(
+    root: Path, datasets: list[str], architectures: list[str], seeds: list[int], workers: int, threads: int, gpu: bool
+) -> None:
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["pipeline"] = {"datasets": datasets, "architectures": architectures}
     params["train"].update(seeds=seeds, num_threads=threads)
     for dataset in datasets:  # a dataset's own thread count would override the configuration's
-        params["datasets"][dataset]["train"].pop("num_threads", None)
+        params["datasets"][dataset].get("train", {}).pop("num_threads", None)
     params["execution"].update(address=None, workers=workers)
     if gpu:
         params["trainer"].update(accelerator="gpu", devices=1)
@@ -80,7 +84,9 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS)
     parser.add_argument("--architectures", nargs="+", default=DEFAULT_ARCHITECTURES)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--workers", nargs="+", type=int, default=None, help="worker counts (default: 1 and the core count)")
+    parser.add_argument(
+        "--workers", nargs="+", type=int, default=None, help="worker counts (default: 1 and the core count)"
+    )
     parser.add_argument("--prepared", type=Path, default=ROOT, help="a project whose data/prepared holds the datasets")
     parser.add_argument("--gpu", action="store_true", help="one GPU per run (workers = GPUs)")
     parser.add_argument("--report", type=Path, default=REPORT)
@@ -88,10 +94,22 @@ def main() -> None:
     cores = os.cpu_count() or 1
     worker_counts = args.workers or sorted({1, cores})
     root = scratch_project(args.prepared.resolve(), args.datasets)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "PREFECT_HOME": str(root / ".prefect"),
-           "RNNLAB_PREFECT_PORT": str(4300 + os.getpid() % 500), "MLFLOW_DISABLE_TELEMETRY": "true", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PREFECT_HOME": str(root / ".prefect"),
+        "RNNLAB_PREFECT_PORT": str(4300 + os.getpid() % 500),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
     env.pop("PREFECT_API_URL", None)
-    subprocess.run([sys.executable, "-m", "rnnlab.services", "start", "prefect"], cwd=root, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "rnnlab.services", "start", "prefect"],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     env["PREFECT_API_URL"] = f"http://127.0.0.1:{env['RNNLAB_PREFECT_PORT']}/api"
     rows = []
     try:
@@ -99,12 +117,24 @@ def main() -> None:
             threads = 1 if args.gpu else max(1, cores // workers)
             configure(root, args.datasets, args.architectures, args.seeds, workers, threads, args.gpu)
             wall, runs = run_stage(root, env)
-            row = {"workers": workers, "threads": threads, "runs": len(runs), "wall_s": wall,
-                   "fit_s": sum(r["train_time_s"] for r in runs), "run_s": sum(r["run_time_s"] for r in runs)}
+            row = {
+                "workers": workers,
+                "threads": threads,
+                "runs": len(runs),
+                "wall_s": wall,
+                "fit_s": sum(r["train_time_s"] for r in runs),
+                "run_s": sum(r["run_time_s"] for r in runs),
+            }
             rows.append(row)
-            print(f"{workers} worker(s) × {threads} thread(s): {len(runs)} runs in {wall:.0f} s (fit {row['fit_s']:.0f} s summed)", flush=True)
+            print(
+                f"{workers} worker(s) × {threads} thread(s): {len(runs)} runs in {wall:.0f} s (fit "
+                f"{row['fit_s']:.0f} s summed)",
+                flush=True,
+            )
     finally:
-        subprocess.run([sys.executable, "-m", "rnnlab.services", "stop", "prefect"], cwd=root, env=env, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "rnnlab.services", "stop", "prefect"], cwd=root, env=env, capture_output=True
+        )
         shutil.rmtree(root, ignore_errors=True)
     write_report(args, rows, cores)
 
@@ -115,20 +145,30 @@ def write_report(args, rows: list[dict], cores: int) -> None:
         "# Scaling of the train stage",
         "",
         f"The same {rows[0]['runs']} runs ({', '.join(args.architectures)} on {', '.join(args.datasets)}, seeds "
-        f"{', '.join(map(str, args.seeds))}) trained from scratch through the train flow on a local Dask cluster, once per "
-        f"configuration, on {cores} cores{' with GPUs' if args.gpu else ''} ({platform.processor() or platform.machine()}).",
+        f"{', '.join(map(str, args.seeds))}) trained from scratch through the train flow on a local Dask cluster, "
+        f"once per configuration, on {cores} cores{' with GPUs' if args.gpu else ''} "
+        f"({platform.processor() or platform.machine()}).",
         "Wall: the stage from start to end (cluster start-up and shutdown included). Fit and whole run: the runs' "
         "`train_time_s` and `run_time_s` summed. Runs per minute: runs ÷ wall.",
         "",
-        "| workers × threads per run | runs | wall (s) | runs per minute | fit summed (s) | whole runs summed (s) | wall ÷ first row's |",
+        "| workers × threads per run | runs | wall (s) | runs per minute "
+        "| fit summed (s) | whole runs summed (s) | wall ÷ first row's |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['workers']} × {r['threads']} | {r['runs']} | {r['wall_s']:.0f} | {60 * r['runs'] / r['wall_s']:.1f} | "
-                     f"{r['fit_s']:.0f} | {r['run_s']:.0f} | {r['wall_s'] / first:.2f} |")
+        lines.append(
+            f"| {r['workers']} × {r['threads']} | {r['runs']} | {r['wall_s']:.0f} | "
+            f"{60 * r['runs'] / r['wall_s']:.1f} | {r['fit_s']:.0f} | {r['run_s']:.0f} | {r['wall_s'] / first:.2f} |"
+        )
     command = "python benchmarks/scaling.py " + " ".join(
-        [f"--datasets {' '.join(args.datasets)}", f"--architectures {' '.join(args.architectures)}", f"--seeds {' '.join(map(str, args.seeds))}"]
-        + ([f"--workers {' '.join(map(str, args.workers))}"] if args.workers else []) + (["--gpu"] if args.gpu else []))
+        [
+            f"--datasets {' '.join(args.datasets)}",
+            f"--architectures {' '.join(args.architectures)}",
+            f"--seeds {' '.join(map(str, args.seeds))}",
+        ]
+        + ([f"--workers {' '.join(map(str, args.workers))}"] if args.workers else [])
+        + (["--gpu"] if args.gpu else [])
+    )
     lines += ["", f"Command: `{command}`", ""]
     args.report.write_text("\n".join(lines))
     print(f"report: {args.report}")

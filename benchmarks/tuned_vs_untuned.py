@@ -3,7 +3,8 @@ the settings `rnnlab tune` found (profiles/tuned.yaml), the same seeds, scored o
 reports/tuned_vs_untuned.md.
 
     python benchmarks/tuned_vs_untuned.py train --variant untuned --datasets japanese_vowels [--project PATH]
-    python benchmarks/tuned_vs_untuned.py train --variant tuned --datasets japanese_vowels      (a second process: in parallel)
+    python benchmarks/tuned_vs_untuned.py train --variant tuned --datasets japanese_vowels
+        (a second process: in parallel)
     python benchmarks/tuned_vs_untuned.py report --datasets japanese_vowels
 
 Each variant trains into its own folder (study_runs/tuned_vs_untuned/<variant>) with the pipeline's own
@@ -51,11 +52,23 @@ def train(project: Path, variant: str, datasets: list[str]) -> None:
         summary = train_run(config, project, architecture, dataset, seed, home=home, quiet=True)
         tested = evaluate_test(config, project, dataset, architecture, seed, home)
         metric = TASKS[config.dataset(dataset).task].selection_metric
-        results.append({"architecture": architecture, "dataset": dataset, "seed": seed, "metric": metric,
-                        "test": tested[f"test_{metric}"], "val": summary[f"best_val_{metric}"], "train_time_s": summary["train_time_s"]})
+        results.append(
+            {
+                "architecture": architecture,
+                "dataset": dataset,
+                "seed": seed,
+                "metric": metric,
+                "test": tested[f"test_{metric}"],
+                "val": summary[f"best_val_{metric}"],
+                "train_time_s": summary["train_time_s"],
+            }
+        )
         elapsed = time.perf_counter() - started
-        print(f"[{variant} {k}/{len(runs)}] {architecture} on {dataset} (seed {seed}): test {metric} {results[-1]['test']:.4f} "
-              f"({elapsed:.0f} s, about {elapsed / k * (len(runs) - k):.0f} s left)", flush=True)
+        print(
+            f"[{variant} {k}/{len(runs)}] {architecture} on {dataset} (seed {seed}): test {metric} "
+            f"{results[-1]['test']:.4f} ({elapsed:.0f} s, about {elapsed / k * (len(runs) - k):.0f} s left)",
+            flush=True,
+        )
     out = home / "results.json"
     out.write_text(json.dumps({"tuned": config.tuned, "runs": results}, indent=1))
 
@@ -64,21 +77,31 @@ def report(project: Path, datasets: list[str], path: Path) -> None:
     from rnnlab.significance import interval
     from rnnlab.tasks import greater_is_better
 
-    found = {v: json.loads((project / "study_runs" / "tuned_vs_untuned" / v / "results.json").read_text()) for v in VARIANTS}
+    found = {
+        v: json.loads((project / "study_runs" / "tuned_vs_untuned" / v / "results.json").read_text()) for v in VARIANTS
+    }
     lines = [
         "# Tuned against untuned settings",
         "",
-        "Each pipeline pair trained with its params.yaml entries (*untuned*) and with the settings `rnnlab tune` chose on",
-        "the validation split (*tuned*, profiles/tuned.yaml), the same seeds and epoch caps; test split, mean ± 95 % Student-t",
+        "Each pipeline pair trained with its params.yaml entries "
+        "(*untuned*) and with the settings `rnnlab tune` chose on",
+        "the validation split (*tuned*, profiles/tuned.yaml), the "
+        "same seeds and epoch caps; test split, mean ± 95 % Student-t",
         "interval over seeds. Fit seconds are as each variant's runs measured them; the variants train at different",
-        "times, so on a shared machine their costs compare only roughly. Written by `python benchmarks/tuned_vs_untuned.py report`.",
+        "times, so on a shared machine their costs compare only roughly. Written by `python "
+        "benchmarks/tuned_vs_untuned.py report`.",
     ]
     for dataset in datasets:
         rows = {v: [r for r in found[v]["runs"] if r["dataset"] == dataset] for v in VARIANTS}
         metric = rows["untuned"][0]["metric"]
         better = greater_is_better(metric)
-        lines += ["", f"## {dataset} (test {metric} {'↑' if better else '↓'})", "",
-                  "| architecture | untuned | tuned | tuned better? | fit s/run untuned → tuned | tuned settings |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {dataset} (test {metric} {'↑' if better else '↓'})",
+            "",
+            "| architecture | untuned | tuned | tuned better? | fit s/run untuned → tuned | tuned settings |",
+            "|---|---|---|---|---|---|",
+        ]
         for architecture in dict.fromkeys(r["architecture"] for r in rows["untuned"]):
             cells, means, fits = [], {}, {}
             for v in VARIANTS:
@@ -89,9 +112,15 @@ def report(project: Path, datasets: list[str], path: Path) -> None:
                 cells.append(f"{means[v]:.4f}" + (f" ± {half:.4f}" if half is not None else ""))
             gain = (means["tuned"] - means["untuned"]) * (1 if better else -1)
             settings = found["tuned"]["tuned"].get(dataset, {}).get(architecture, {})
-            shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(settings.items())) or "—"
-            lines.append(f"| {architecture} | {cells[0]} | {cells[1]} | {'yes' if gain > 0 else '**no**' if gain < 0 else 'same'} "
-                         f"| {fits['untuned']:.1f} → {fits['tuned']:.1f} | {shown} |")
+            shown = (
+                ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(settings.items()))
+                or "—"
+            )
+            lines.append(
+                f"| {architecture} | {cells[0]} | {cells[1]} | "
+                f"{'yes' if gain > 0 else '**no**' if gain < 0 else 'same'} | "
+                f"{fits['untuned']:.1f} → {fits['tuned']:.1f} | {shown} |"
+            )
     path.write_text("\n".join(lines) + "\n")
     print(f"report: {path}")
 

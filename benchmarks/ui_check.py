@@ -24,9 +24,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 # As a headless Chromium must start on a machine without a network (no first-run, sync or update calls).
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--virtual-time-budget=20000", "--window-size=1500,900"]
-GENAI_OVERVIEW = "No data available for the selected time range"  # what MLflow 3's traces overview shows for training runs
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=20000",
+    "--window-size=1500,900",
+]
+GENAI_OVERVIEW = (
+    "No data available for the selected time range"  # what MLflow 3's traces overview shows for training runs
+)
 
 
 def chromium(url: str, *args: str) -> str:
@@ -34,7 +46,12 @@ def chromium(url: str, *args: str) -> str:
     if binary is None:
         raise SystemExit("ui_check: chromium not found (apt-get install chromium)")
     with tempfile.TemporaryDirectory() as profile:
-        done = subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, url], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     return done.stdout
 
 
@@ -52,7 +69,9 @@ def main() -> None:
     service = [sys.executable, "-m", "rnnlab.services"]
     started = subprocess.run([*service, "start", "mlflow"], cwd=args.project, env=env, capture_output=True, text=True)
     if started.returncode != 0:
-        raise SystemExit(f"ui_check: the MLflow server did not start: {started.stderr.strip() or started.stdout.strip()}")
+        raise SystemExit(
+            f"ui_check: the MLflow server did not start: {started.stderr.strip() or started.stdout.strip()}"
+        )
     base = f"http://127.0.0.1:{args.port}"
     try:
         client = mlflow.MlflowClient(base)
@@ -61,7 +80,9 @@ def main() -> None:
             raise SystemExit("ui_check: the store holds no rnnlab experiment; run make pipeline (or make tune) first")
         experiment = experiments[0]
         runs = client.search_runs([experiment.experiment_id], max_results=200)
-        run = [r for r in runs if "mlflow.parentRunId" not in r.data.tags][:1]  # the table shows nested runs folded under their parent
+        run = [r for r in runs if "mlflow.parentRunId" not in r.data.tags][
+            :1
+        ]  # the table shows nested runs folded under their parent
         if not run:
             raise SystemExit(f"ui_check: {experiment.name} holds no top-level run")
         args.out.mkdir(parents=True, exist_ok=True)
@@ -79,8 +100,10 @@ def main() -> None:
             problems.append(f"{page} shows a runs table without the run {run[0].info.run_name!r}")
         if problems:
             raise SystemExit("ui_check: " + "; ".join(problems))
-        print(f"ui_check: {listing} lists {len(experiments)} rnnlab experiment(s); {page} opens on its runs table "
-              f"(run {run[0].info.run_name!r} shown); screenshots in {args.out}")
+        print(
+            f"ui_check: {listing} lists {len(experiments)} rnnlab experiment(s); {page} opens on its runs table "
+            f"(run {run[0].info.run_name!r} shown); screenshots in {args.out}"
+        )
     finally:
         subprocess.run([*service, "stop", "mlflow"], cwd=args.project, env=env, capture_output=True)
 

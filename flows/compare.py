@@ -51,15 +51,19 @@ def compare() -> str:
     config = load_config()
     tables, decisions, figure_files, references = {}, {}, {}, {}
     for dataset in config.pipeline.datasets:
-        runs = [evaluate(dataset, arch, seed) for arch in config.architectures_for(dataset) for seed in config.train.seeds]
+        runs = [
+            evaluate(dataset, arch, seed) for arch in config.architectures_for(dataset) for seed in config.train.seeds
+        ]
         rows = tables[dataset] = steps.aggregate(runs, config.dataset(dataset).task)
         decisions[dataset] = champion(dataset, rows[0])
         figure_files[dataset] = figures(dataset, rows)
         references[dataset] = yardsticks(dataset)
         record(dataset, rows, decisions[dataset], figure_files[dataset])
         metric = steps.TASKS[rows[0]["task"]].selection_metric
-        print(f"{dataset}: candidate {rows[0]['architecture']} (val {metric} {rows[0]['best_val_' + metric]:.4f}); "
-              f"champion {'promoted' if decisions[dataset]['promoted'] else 'kept'}: {decisions[dataset]['reason']}")
+        print(
+            f"{dataset}: candidate {rows[0]['architecture']} (val {metric} {rows[0]['best_val_' + metric]:.4f}); "
+            f"champion {'promoted' if decisions[dataset]['promoted'] else 'kept'}: {decisions[dataset]['reason']}"
+        )
     path = reports(tables, decisions, figure_files, references)
     for decision in decisions.values():
         promote(decision)

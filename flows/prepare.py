@@ -26,7 +26,9 @@ def validate_and_split(raw: pd.DataFrame, dataset: str) -> tuple[dict[str, pd.Da
 
 
 @task
-def encode_on_train(splits: dict[str, pd.DataFrame], dataset: str, baselines: dict) -> tuple[dict[str, pd.DataFrame], dict]:
+def encode_on_train(
+    splits: dict[str, pd.DataFrame], dataset: str, baselines: dict
+) -> tuple[dict[str, pd.DataFrame], dict]:
     """Fit the normalizer or vocabulary on the training split; apply it to every split."""
     return steps.finalize(splits, dataset, load_config().dataset(dataset), baselines)
 
@@ -50,7 +52,12 @@ def prepare(dataset: str) -> dict:
     for part, results in reference_baselines(encoded, meta, dataset).items():
         meta["baselines"].setdefault(part, {}).update(results)
     meta = write(encoded, meta, dataset)
-    print(f"{dataset} ({meta['task']}): " + ", ".join(f"{k} {v['sequences']} sequences (length {v['min']}–{v['max']})" for k, v in meta["lengths"].items()))
+    print(
+        f"{dataset} ({meta['task']}): "
+        + ", ".join(
+            f"{k} {v['sequences']} sequences (length {v['min']}–{v['max']})" for k, v in meta["lengths"].items()
+        )
+    )
     for name, metrics in meta["baselines"].get("test", {}).items():
         print(f"  test baseline {name}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
     return meta

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
@@ -77,8 +77,11 @@ def summary_lines(entry: dict) -> list[str]:
             return [f"Retraining {outcome}: {entry[outcome]}. Champions kept."]
     if not entry["retrained"]:
         return ["Data and params unchanged since the last run: nothing retrained, champions kept."]
-    lines = [f"Stale stages: {', '.join(f'`{s}`' for s in entry['stale'])}; reproduced: "
-             f"{', '.join(f'`{s}`' for s in entry['reproduced']) or 'none (restored from the DVC run cache)'}", ""]
+    lines = [
+        f"Stale stages: {', '.join(f'`{s}`' for s in entry['stale'])}; reproduced: "
+        f"{', '.join(f'`{s}`' for s in entry['reproduced']) or 'none (restored from the DVC run cache)'}",
+        "",
+    ]
     if "decisions" not in entry:
         lines.append("No new comparison ran: champions kept.")
     for d in entry.get("decisions", {}).values():
@@ -94,14 +97,16 @@ def uncommitted(root) -> str | None:
         return f"{root} is not a git checkout, so the code and params a pass would train with are not recorded"
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
-        return f"the working tree differs from commit {tracking.git_commit(root)[:12]} ({shown}); commit or revert first"
+        return (
+            f"the working tree differs from commit {tracking.git_commit(root)[:12]} ({shown}); commit or revert first"
+        )
     return None
 
 
 @flow(name="retrain", log_prints=True)
 def retrain() -> dict:
     root = project_root()
-    entry: dict = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    entry: dict = {"time": datetime.now(UTC).isoformat(timespec="seconds")}
     try:
         with project_lock(root, "the scheduled retrain"):
             why = uncommitted(root)

@@ -28,7 +28,9 @@ def train_run(root: str, architecture: str, dataset: str, seed: int) -> dict:
 @flow(name="train", log_prints=True)
 def train() -> dict:
     root, config = project_root(), load_config()
-    tracking.ready_store(config, root, config.pipeline.datasets)  # tables and experiments made once, before the workers write
+    tracking.ready_store(
+        config, root, config.pipeline.datasets
+    )  # tables and experiments made once, before the workers write
     runs = execution.planned_runs(config, root)
     progress = execution.Progress(len(runs), 1 if config.trainer.spans_processes() else config.execution.workers)
     print(f"training {len(runs)} runs ({len(config.pairs())} pairs × {len(config.train.seeds)} seeds)", flush=True)

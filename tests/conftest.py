@@ -39,7 +39,9 @@ def free_port() -> int:
 
 
 def copy_project(dest: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     for rel in files:
         if (ROOT / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -67,14 +69,22 @@ def dataset_batch(data: str | None, B: int = 5, dtype=torch.float64):
         from rnnlab.data.sources.tables import FEATURES, TableQuestionsOptions, table_questions_source
         from rnnlab.data.table import sequences_of
 
-        table = table_questions_source(TableQuestionsOptions(min_rows=1, max_rows=4, test_rows=[2], sequences=B, test_sequences=1, seed=0))
+        table = table_questions_source(
+            TableQuestionsOptions(min_rows=1, max_rows=4, test_rows=[2], sequences=B, test_sequences=1, seed=0)
+        )
         arrays, _ = sequences_of(table[table["split"] == "train"], FEATURES)
-        x = torch.nn.utils.rnn.pad_sequence([torch.tensor(a.astype(float), dtype=dtype) for a in arrays], batch_first=True)
-        x = x + 1e3 * torch.randn_like(x) * (x.abs().sum(-1, keepdim=True) == 0)  # padded steps hold garbage, as in variable_batch
+        x = torch.nn.utils.rnn.pad_sequence(
+            [torch.tensor(a.astype(float), dtype=dtype) for a in arrays], batch_first=True
+        )
+        x = x + 1e3 * torch.randn_like(x) * (
+            x.abs().sum(-1, keepdim=True) == 0
+        )  # padded steps hold garbage, as in variable_batch
         meta = {"features": FEATURES, "normalizer": None, "target_scale": {"mean": 0.0, "std": 1.0}}
         return x, torch.tensor([len(a) for a in arrays]), meta
     x, lengths = variable_batch(B=B, dtype=dtype)
     if data == "dialogue":
-        speakers = torch.nn.functional.one_hot(torch.randint(0, 2, x.shape[:2], generator=torch.Generator().manual_seed(0)), 2)
+        speakers = torch.nn.functional.one_hot(
+            torch.randint(0, 2, x.shape[:2], generator=torch.Generator().manual_seed(0)), 2
+        )
         return torch.cat([x, speakers.to(dtype)], -1), lengths, {"parties": 2}
     return x, lengths, {}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rnnlab.config import load_config
+from rnnlab.config import load_config, read_params
 from rnnlab.errors import ConfigError
 from tests.conftest import ROOT
 
@@ -18,7 +18,8 @@ PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
 def write_params(tmp_path: Path, edit) -> Path:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    """The project's params.yaml with its study files composed in, edited, as one file in ``tmp_path``."""
+    params, _ = read_params(ROOT / "params.yaml")
     edit(params)
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
@@ -27,60 +28,212 @@ def write_params(tmp_path: Path, edit) -> Path:
 
 def test_project_params_load():
     config = load_config(ROOT / "params.yaml")
-    assert config.pipeline.architectures == ["rnn", "lstm", "gru", "dglstm", "dilated", "ntm", "attention", "act", "dialogue_rnn", "neural_programmer"]
+    assert config.pipeline.architectures == [
+        "rnn",
+        "lstm",
+        "gru",
+        "dglstm",
+        "dilated",
+        "ntm",
+        "attention",
+        "act",
+        "dialogue_rnn",
+        "neural_programmer",
+    ]
     assert len(config.train.seeds) >= 3, "the leaderboard's ± needs seeds"
-    assert ("dialogue_rnn", "conversations") in config.pairs() and ("dialogue_rnn", "japanese_vowels") not in config.pairs()
+    assert ("dialogue_rnn", "conversations") in config.pairs() and (
+        "dialogue_rnn",
+        "japanese_vowels",
+    ) not in config.pairs()
     assert config.architecture("gru").convention == "course"
+
+
+def test_entries_state_only_what_differs_from_the_defaults(tmp_path):
+    """A dataset entry starts from defaults.datasets (a key it sets wins) with its name as source; an
+    architecture entry from its type's defaults in the registry, with its name as type."""
+    assert (
+        "split_seed" not in PARAMS["datasets"]["japanese_vowels"]
+        and "source" not in PARAMS["datasets"]["japanese_vowels"]
+    )
+    config = load_config(ROOT / "params.yaml")
+    vowels = config.dataset("japanese_vowels")
+    assert (vowels.source, vowels.split_seed, vowels.max_length, vowels.train) == ("japanese_vowels", 0, None, {})
+    assert (
+        config.dataset("plaid").max_length
+        == PARAMS["datasets"]["plaid"]["max_length"]
+        != PARAMS["defaults"]["datasets"]["max_length"]
+    )
+    assert (
+        config.architecture("lstm").num_layers,
+        config.architecture("lstm").init,
+        config.architecture("lstm").backend,
+    ) == (1, "pytorch", "auto")
+    assert config.architecture("act_parity").type == "act" and config.architecture("act_parity").max_steps == 20
+
+    def moved(p):
+        p["defaults"]["datasets"]["split_seed"] = 5
+        p["datasets"]["basic_motions"]["split_seed"] = 3
+
+    config = load_config(write_params(tmp_path, moved))
+    assert config.dataset("japanese_vowels").split_seed == 5 and config.dataset("basic_motions").split_seed == 3
 
 
 @pytest.mark.parametrize(
     "edit, message",
     [
+        (
+            lambda p: p["defaults"]["datasets"].update(split_sed=1),
+            r"^params.yaml: defaults.datasets: unknown key 'split_sed' \(allowed: val_fraction, ",
+        ),
+        (lambda p: p["defaults"]["datasets"].update(source="adding"), r"unknown key 'source'"),
+        (lambda p: p["defaults"]["datasets"].pop("split_seed"), r"missing key 'datasets.japanese_vowels.split_seed'"),
         (lambda p: p["train"].update(max_epoch=3), r"unknown key 'train.max_epoch' \(allowed: seeds, max_epochs, "),
         (lambda p: p.update(training={}), r"unknown key 'training' \(allowed: pipeline, datasets, "),
         (lambda p: p["train"].update(batch_size="big"), r"train.batch_size = 'big': Input should be a valid integer"),
         (lambda p: p["train"].update(learning_rate=-1), r"train.learning_rate = -1: Input should be greater than 0"),
-        (lambda p: p["datasets"]["japanese_vowels"].update(source="vowels"), r"datasets.japanese_vowels.source = 'vowels': unknown source \(allowed: japanese_vowels"),
-        (lambda p: p["architectures"].update(transformer={"hidden_size": 4}), r"architectures.transformer.type = 'transformer': unknown architecture "
-                                                                               r"\(allowed: rnn, lstm, gru, dglstm, dilated, ntm, attention, act, stepwise, dialogue_rnn, neural_programmer\)"),
-        (lambda p: p["pipeline"].update(datasets=["japanese_vowels"]) or p["pipeline"].update(architectures=["neural_programmer"]),
-         r"no architecture in pipeline.architectures supports task 'classify' of dataset 'japanese_vowels'"),
-        (lambda p: p["experiments"]["table_programs"].update(datasets=["adding"]),
-         r"experiments.table_programs: neural_programmer cannot train on adding: neural_programmer reads a question and a table: it needs a table_questions dataset"),
-        (lambda p: p["datasets"]["conversations"].pop("speakers"), r"datasets.conversations: source 'conversations' writes dialogues \(a speaker column\): set speakers: true"),
-        (lambda p: p["datasets"]["japanese_vowels"].update(speakers=True), r"datasets.japanese_vowels: speakers: source 'japanese_vowels' has no speaker column"),
-        (lambda p: p["experiments"]["dialogue_parties"].update(datasets=["japanese_vowels"]),
-         r"experiments.dialogue_parties: dialogue_rnn cannot train on japanese_vowels: dialogue_rnn reads who speaks each utterance: it needs a dialogue dataset"),
-        (lambda p: p["datasets"]["conversations"]["generator"].update(min_parties=7), r"generator: need min_parties ≤ max_parties"),
-        (lambda p: p["architectures"]["lstm"].update(convention="course"), r"unknown key 'architectures.lstm.convention' \(allowed: type, hidden_size, "),
-        (lambda p: p["architectures"]["attention"].update(attention="mlp"), r"architectures.attention.attention = 'mlp': Input should be 'additive', 'general' or 'dot'"),
-        (lambda p: p["architectures"]["act"].update(epsilon=1.5), r"architectures.act.epsilon = 1.5: Input should be less than 1"),
-        (lambda p: p["datasets"]["cmudict_g2p"].update(max_length=5), r"datasets.cmudict_g2p: max_length must be null for seq2seq"),
-        (lambda p: p["datasets"]["cmudict_g2p"].pop("target_embedding_size"), r"missing key 'datasets.cmudict_g2p.target_embedding_size'"),
-        (lambda p: p["architectures"]["gru"].update(convention="keras"), r"architectures.gru.convention = 'keras': Input should be 'course' or 'pytorch'"),
+        (
+            lambda p: p["datasets"]["japanese_vowels"].update(source="vowels"),
+            r"datasets.japanese_vowels.source = 'vowels': unknown source \(allowed: japanese_vowels",
+        ),
+        (
+            lambda p: p["architectures"].update(transformer={"hidden_size": 4}),
+            r"architectures.transformer.type = 'transformer': unknown architecture "
+            r"\(allowed: rnn, lstm, gru, dglstm, dilated, ntm, attention, act, stepwise, "
+            r"dialogue_rnn, neural_programmer\)",
+        ),
+        (
+            lambda p: (
+                p["pipeline"].update(datasets=["japanese_vowels"])
+                or p["pipeline"].update(architectures=["neural_programmer"])
+            ),
+            r"no architecture in pipeline.architectures supports task 'classify' of dataset 'japanese_vowels'",
+        ),
+        (
+            lambda p: p["experiments"]["table_programs"].update(datasets=["adding"]),
+            r"experiments.table_programs: neural_programmer cannot train on adding: neural_programmer "
+            r"reads a question and a table: it needs a table_questions dataset",
+        ),
+        (
+            lambda p: p["datasets"]["conversations"].pop("speakers"),
+            r"datasets.conversations: source 'conversations' writes dialogues \(a speaker column\): set speakers: true",
+        ),
+        (
+            lambda p: p["datasets"]["japanese_vowels"].update(speakers=True),
+            r"datasets.japanese_vowels: speakers: source 'japanese_vowels' has no speaker column",
+        ),
+        (
+            lambda p: p["experiments"]["dialogue_parties"].update(datasets=["japanese_vowels"]),
+            r"experiments.dialogue_parties: dialogue_rnn cannot train on japanese_vowels: "
+            r"dialogue_rnn reads who speaks each utterance: it needs a dialogue dataset",
+        ),
+        (
+            lambda p: p["datasets"]["conversations"]["generator"].update(min_parties=7),
+            r"generator: need min_parties ≤ max_parties",
+        ),
+        (
+            lambda p: p["architectures"]["lstm"].update(convention="course"),
+            r"unknown key 'architectures.lstm.convention' \(allowed: type, hidden_size, ",
+        ),
+        (
+            lambda p: p["architectures"]["attention"].update(attention="mlp"),
+            r"architectures.attention.attention = 'mlp': Input should be 'additive', 'general' or 'dot'",
+        ),
+        (
+            lambda p: p["architectures"]["act"].update(epsilon=1.5),
+            r"architectures.act.epsilon = 1.5: Input should be less than 1",
+        ),
+        (
+            lambda p: p["datasets"]["cmudict_g2p"].update(max_length=5),
+            r"datasets.cmudict_g2p: max_length must be null for seq2seq",
+        ),
+        (
+            lambda p: p["datasets"]["cmudict_g2p"].pop("target_embedding_size"),
+            r"missing key 'datasets.cmudict_g2p.target_embedding_size'",
+        ),
+        (
+            lambda p: p["architectures"]["gru"].update(convention="keras"),
+            r"architectures.gru.convention = 'keras': Input should be 'course' or 'pytorch'",
+        ),
         (lambda p: p["architectures"]["rnn"].update(backend="cuda"), r"architectures.rnn.backend = 'cuda'"),
-        (lambda p: p["pipeline"].update(datasets=["timit"]), r"pipeline.datasets names 'timit', which is not defined under datasets"),
-        (lambda p: p["datasets"]["sunspots"].update(task="translate"), r"datasets.sunspots.task = 'translate': unknown task \(allowed: classify, label_steps, label_bits, regress, "),
-        (lambda p: p["datasets"]["copy_memory_100"].pop("generator"), r"datasets.copy_memory_100: source 'copy_memory' is generated: set generator \(delay, copy_length, symbols, sequences, seed\)"),
-        (lambda p: p["datasets"]["copy_memory_100"]["generator"].update(length=5), r"datasets.copy_memory_100: generator: unknown key 'length' \(allowed: delay, "),
-        (lambda p: p["datasets"]["copy_memory_200"]["generator"].update(delay=0), r"datasets.copy_memory_200: generator.delay = 0: Input should be greater than 0"),
+        (
+            lambda p: p["pipeline"].update(datasets=["timit"]),
+            r"pipeline.datasets names 'timit', which is not defined under datasets",
+        ),
+        (
+            lambda p: p["datasets"]["sunspots"].update(task="translate"),
+            r"datasets.sunspots.task = 'translate': unknown task \(allowed: classify, label_steps, "
+            r"label_bits, regress, ",
+        ),
+        (
+            lambda p: p["datasets"]["copy_memory_100"].pop("generator"),
+            r"datasets.copy_memory_100: source 'copy_memory' is generated: set generator \(delay, "
+            r"copy_length, symbols, sequences, seed\)",
+        ),
+        (
+            lambda p: p["datasets"]["copy_memory_100"]["generator"].update(length=5),
+            r"datasets.copy_memory_100: generator: unknown key 'length' \(allowed: delay, ",
+        ),
+        (
+            lambda p: p["datasets"]["copy_memory_200"]["generator"].update(delay=0),
+            r"datasets.copy_memory_200: generator.delay = 0: Input should be greater than 0",
+        ),
         (lambda p: p["datasets"]["adding"]["generator"].pop("seed"), r"datasets.adding: generator: missing key 'seed'"),
-        (lambda p: p["datasets"]["copy_bits"]["generator"].update(min_length=30), r"datasets.copy_bits: generator: min_length 30 > max_length 20$"),
-        (lambda p: p["datasets"]["japanese_vowels"].update(generator={"seed": 1}), r"datasets.japanese_vowels: generator: source 'japanese_vowels' is not generated; remove the generator key"),
-        (lambda p: p["experiments"]["copy_memory"].update(datasets=["timit"]), r"experiments.copy_memory.datasets names 'timit', which is not defined under datasets"),
-        (lambda p: p["experiments"]["pixel_mnist"].update(seeds=[]), r"experiments.pixel_mnist.seeds = \[\]: List should have at least 1 item"),
-        (lambda p: p["datasets"]["sunspots"].update(window=0), r"datasets.sunspots.window = 0: Input should be greater than 0"),
+        (
+            lambda p: p["datasets"]["copy_bits"]["generator"].update(min_length=30),
+            r"datasets.copy_bits: generator: min_length 30 > max_length 20$",
+        ),
+        (
+            lambda p: p["datasets"]["japanese_vowels"].update(generator={"seed": 1}),
+            r"datasets.japanese_vowels: generator: source 'japanese_vowels' is not generated; remove the generator key",
+        ),
+        (
+            lambda p: p["experiments"]["copy_memory"].update(datasets=["timit"]),
+            r"experiments.copy_memory.datasets names 'timit', which is not defined under datasets",
+        ),
+        (
+            lambda p: p["experiments"]["pixel_mnist"].update(seeds=[]),
+            r"experiments.pixel_mnist.seeds = \[\]: List should have at least 1 item",
+        ),
+        (
+            lambda p: p["datasets"]["sunspots"].update(window=0),
+            r"datasets.sunspots.window = 0: Input should be greater than 0",
+        ),
         (lambda p: p["datasets"]["sunspots"].update(max_length=10), r"max_length must be null for forecast"),
-        (lambda p: p["datasets"]["japanese_vowels"].update(window=10), r"unknown key 'datasets.japanese_vowels.window' \(allowed: source, val_fraction, "),
+        (
+            lambda p: p["datasets"]["japanese_vowels"].update(window=10),
+            r"unknown key 'datasets.japanese_vowels.window' \(allowed: source, val_fraction, ",
+        ),
         (lambda p: p["datasets"]["sunspots"].pop("target"), r"missing key 'datasets.sunspots.target'"),
-        (lambda p: p["datasets"]["shakespeare"]["tokens"].update(min_count=0), r"datasets.shakespeare.tokens.min_count = 0"),
-        (lambda p: p["datasets"]["plaid"]["train"].update(seeds=[1]), r"datasets.plaid.train: unknown key 'seeds' \(allowed: batch_size, "),
-        (lambda p: p["datasets"]["plaid"]["train"].update(max_epochs=0), r"datasets.plaid.train.max_epochs = 0: Input should be greater than 0"),
-        (lambda p: p["pipeline"].update(architectures=["birnn"]) or p["architectures"].update(birnn={**p["architectures"]["rnn"], "type": "rnn", "bidirectional": True}) or p["pipeline"].update(datasets=["shakespeare"]),
-         r"no architecture in pipeline.architectures supports task 'language_model' of dataset 'shakespeare'"),
-        (lambda p: p["pipeline"].update(architectures=["transformer"]), r"pipeline.architectures names 'transformer', which is not defined under architectures \(defined: rnn, lstm, gru, dglstm, dilated, "),
+        (
+            lambda p: p["datasets"]["shakespeare"]["tokens"].update(min_count=0),
+            r"datasets.shakespeare.tokens.min_count = 0",
+        ),
+        (
+            lambda p: p["datasets"]["plaid"]["train"].update(seeds=[1]),
+            r"datasets.plaid.train: unknown key 'seeds' \(allowed: batch_size, ",
+        ),
+        (
+            lambda p: p["datasets"]["plaid"]["train"].update(max_epochs=0),
+            r"datasets.plaid.train.max_epochs = 0: Input should be greater than 0",
+        ),
+        (
+            lambda p: (
+                p["pipeline"].update(architectures=["birnn"])
+                or p["architectures"].update(birnn={**p["architectures"]["rnn"], "type": "rnn", "bidirectional": True})
+                or p["pipeline"].update(datasets=["shakespeare"])
+            ),
+            r"no architecture in pipeline.architectures supports task 'language_model' of dataset 'shakespeare'",
+        ),
+        (
+            lambda p: p["pipeline"].update(architectures=["transformer"]),
+            r"pipeline.architectures names 'transformer', which is not defined under architectures "
+            r"\(defined: rnn, lstm, gru, dglstm, dilated, ",
+        ),
         (lambda p: p["train"].pop("seeds"), r"missing key 'train.seeds'"),
-        (lambda p: p["datasets"]["japanese_vowels"].update(val_fraction=1.5), r"datasets.japanese_vowels.val_fraction = 1.5: Input should be less than 1"),
+        (
+            lambda p: p["datasets"]["japanese_vowels"].update(val_fraction=1.5),
+            r"datasets.japanese_vowels.val_fraction = 1.5: Input should be less than 1",
+        ),
     ],
 )
 def test_bad_params_name_key_value_and_allowed(tmp_path, edit, message):
@@ -134,7 +287,9 @@ def test_a_command_stops_before_any_work_with_one_line_and_exit_2(tmp_path):
     (tmp_path / "models").mkdir()
     result = subprocess.run(
         [sys.executable, "-m", "rnnlab.train", "--architecture", "lstm", "--dataset", "japanese_vowels", "--seed", "0"],
-        cwd=path.parent, capture_output=True, text=True,
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
@@ -146,11 +301,26 @@ def test_a_command_stops_before_any_work_with_one_line_and_exit_2(tmp_path):
 def test_unknown_names_on_the_command_line(tmp_path):
     path = write_params(tmp_path, lambda p: None)
     result = subprocess.run(
-        [sys.executable, "-m", "rnnlab.train", "--architecture", "lstmm", "--dataset", "japanese_vowels", "--seed", "0"],
-        cwd=path.parent, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "rnnlab.train",
+            "--architecture",
+            "lstmm",
+            "--dataset",
+            "japanese_vowels",
+            "--seed",
+            "0",
+        ],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2
-    assert "architecture 'lstmm' is not defined in params.yaml (defined: rnn, lstm, gru, dglstm, dilated, " in result.stderr
+    assert (
+        "architecture 'lstmm' is not defined in params.yaml (defined: rnn, lstm, gru, dglstm, dilated, "
+        in result.stderr
+    )
 
 
 @pytest.mark.parametrize("name", ["smoke", "full"])
@@ -184,7 +354,9 @@ def test_a_profile_that_breaks_params_writes_nothing(tmp_path):
     for file in ("params.yaml", "plan.yaml"):
         shutil.copy(ROOT / file, tmp_path / file)
     before = (tmp_path / "params.yaml").read_text()
-    with pytest.raises(ConfigError, match=r"profile broken: params.yaml: train.batch_size = 0: Input should be greater than 0"):
+    with pytest.raises(
+        ConfigError, match=r"profile broken: params.yaml: train.batch_size = 0: Input should be greater than 0"
+    ):
         apply_profile(tmp_path, "broken")
     with pytest.raises(ConfigError, match=r"no profile 'huge' \(available: broken\)"):
         apply_profile(tmp_path, "huge")
@@ -212,3 +384,105 @@ def test_every_search_space_names_settings_its_architecture_has_and_the_task_all
     causal = space_for(config, "lstm", "shakespeare")["bidirectional"]
     assert causal.choices == [False], "a language model reads only the past"
     assert space_for(config, "lstm", "japanese_vowels")["bidirectional"].choices == [False, True]
+
+
+def test_an_entry_with_a_base_is_that_entry_with_its_own_keys_merged_in():
+    config = load_config(ROOT / "params.yaml")
+    p2, p4, conversations = (config.dataset(n) for n in ("conversations_p2", "conversations_p4", "conversations"))
+    assert p2.source == p4.source == "conversations" and p4.task == conversations.task
+    assert (p4.generator["min_parties"], p4.generator["max_parties"]) == (4, 4)
+    assert {k: v for k, v in p4.generator.items() if "parties" not in k} == {
+        k: v for k, v in conversations.generator.items() if "parties" not in k
+    }
+    assert p4.train == {**conversations.train, "num_threads": 1}, "mappings merge key by key, through the chain"
+    tau = config.architecture("act_parity_tau1")
+    assert (tau.type, tau.time_penalty, tau.max_steps) == ("act", 0.1, config.architecture("act_parity").max_steps)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda p: p["datasets"]["basic_motions"].update(base="vowels"),
+            r"^params.yaml: datasets.basic_motions.base = 'vowels': "
+            r"not an entry of datasets \(defined: japanese_vowels, ",
+        ),
+        (
+            lambda p: (
+                p["architectures"]["gru"].update(base="gru_speakers")
+                or p["architectures"]["gru_speakers"].update(base="gru")
+            ),
+            r"^params.yaml: architectures.gru_speakers.base: "
+            r"entries based on each other \(gru -> gru_speakers -> gru\)$",
+        ),
+    ],
+)
+def test_a_bad_base_is_named_in_one_line(tmp_path, edit, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(write_params(tmp_path, edit))
+    assert "\n" not in str(info.value)
+
+
+def study_project(tmp_path: Path, studies: dict[str, str]) -> Path:
+    """params.yaml as the project has it, and the given study files beside it."""
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    (tmp_path / "studies").mkdir()
+    for name, text in studies.items():
+        (tmp_path / "studies" / f"{name}.yaml").write_text(text)
+    return tmp_path / "params.yaml"
+
+
+STUDY = "study: {datasets: [tiny_parity], architectures: [rnn], seeds: [0]}\n"
+TINY = "datasets:\n  tiny_parity: {base: parity, generator: {sequences: 100}}\n"
+
+
+def test_a_study_file_adds_its_experiment_and_its_own_entries(tmp_path):
+    config = load_config(study_project(tmp_path, {"tiny": STUDY + TINY}))
+    assert config.experiments["tiny"].datasets == ["tiny_parity"] and list(config.experiments) == ["tiny"]
+    assert (
+        config.dataset("tiny_parity").generator["sequences"] == 100 and config.dataset("tiny_parity").source == "parity"
+    )
+
+
+@pytest.mark.parametrize(
+    "studies, message",
+    [
+        (
+            {"tiny": STUDY + TINY + "models: {}\n"},
+            r"^studies/tiny.yaml: unknown key 'models' \(allowed: study, datasets, architectures\)$",
+        ),
+        ({"tiny": TINY}, r"^studies/tiny.yaml: missing key 'study' "),
+        (
+            {"tiny": STUDY + TINY, "again": STUDY.replace("rnn", "lstm") + TINY},
+            r"^studies/tiny.yaml: datasets.tiny_parity is defined twice \(also in studies/again.yaml\)$",
+        ),
+        (
+            {"tiny": STUDY + "datasets:\n  parity: {task: classify, val_fraction: 0.1}\n"},
+            r"^studies/tiny.yaml: datasets.parity is defined twice \(also in params.yaml\)$",
+        ),
+        (
+            {"tiny": STUDY.replace("seeds: [0]", "seeds: []") + TINY},
+            r"^studies/tiny.yaml: experiments.tiny.seeds = \[\]: ",
+        ),
+        (
+            {"tiny": STUDY + TINY.replace("sequences: 100", "sequences: 0")},
+            r"^studies/tiny.yaml: datasets.tiny_parity: generator.sequences = 0: ",
+        ),
+        ({"tiny": "study: [\n"}, r"^.*studies/tiny.yaml: line \d+, column \d+ is not valid YAML"),
+    ],
+)
+def test_a_bad_study_file_is_named_in_one_line(tmp_path, studies, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(study_project(tmp_path, studies))
+    assert "\n" not in str(info.value)
+
+
+def test_the_pipeline_entries_live_in_params_yaml(tmp_path):
+    path = study_project(tmp_path, {"tiny": STUDY + TINY})
+    params = yaml.safe_load(path.read_text())
+    params["pipeline"]["datasets"].append("tiny_parity")
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.raises(
+        ConfigError, match=r"^studies/tiny.yaml: defines datasets.tiny_parity, which pipeline.datasets names: "
+    ):
+        load_config(path)

@@ -76,7 +76,10 @@ def test_stack_state_handling(name):
     encoder = build(name, "reference", True, 2)
     stack = getattr(encoder, "stack", None)
     if not isinstance(stack, RecurrentStack):
-        pytest.skip(f"{name}: not a RecurrentStack, so no stacked initial state to pass in (the dilated stack and DialogueRNN keep their own)")
+        pytest.skip(
+            f"{name}: not a RecurrentStack, so no stacked initial state to pass in (the dilated stack and "
+            "DialogueRNN keep their own)"
+        )
     x, lengths = batch_for(name)
     out_default, state_default = stack(x, lengths)
     zero = stack.initial_state(len(lengths), x)
@@ -100,7 +103,11 @@ def test_task_model_trains_one_step(name):
     out = model(x, lengths)
     target = torch.tensor([0, 1, 2, 3, 0]) if task == "classify" else torch.randn(5, dtype=torch.float64)
     assert out.prediction.shape == target.shape + ((4,) if task == "classify" else ())
-    loss = (torch.nn.functional.cross_entropy(out.prediction, target) if task == "classify" else torch.nn.functional.mse_loss(out.prediction, target)) + out.aux_loss
+    loss = (
+        torch.nn.functional.cross_entropy(out.prediction, target)
+        if task == "classify"
+        else torch.nn.functional.mse_loss(out.prediction, target)
+    ) + out.aux_loss
     loss.backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
 

@@ -18,8 +18,17 @@ from rnnlab.errors import DataError
 
 
 def classify_settings(**changes) -> ClassifyDataset:
-    values = dict(source="japanese_vowels", task="classify", val_fraction=0.2, test_fraction=None, max_sequences=None,
-                  max_length=None, split_seed=0, tokens=None, train={})
+    values = dict(
+        source="japanese_vowels",
+        task="classify",
+        val_fraction=0.2,
+        test_fraction=None,
+        max_sequences=None,
+        max_length=None,
+        split_seed=0,
+        tokens=None,
+        train={},
+    )
     return ClassifyDataset(**{**values, **changes})
 
 
@@ -91,12 +100,24 @@ def broken(mutate):
     [
         (lambda: toy_table().drop(columns=["label"]), "toy: missing column 'label'"),
         (lambda: toy_table().iloc[:0], "toy: the table has zero sequences"),
-        (lambda: broken(lambda t: t.__setitem__("f1", t["f1"].where(t.index != 7, np.nan))), r"column 'f1' has nan at sequence 'test-a-0', step \d"),
-        (lambda: broken(lambda t: t.__setitem__("f0", t["f0"].where(t.index != 3, np.inf))), "column 'f0' has inf at sequence"),
-        (lambda: broken(lambda t: t.__setitem__("f0", t["f0"].astype(object).where(t.index != 4, "n/a"))), r"feature column 'f0' is not numeric \(sequence 'train-a-\d', step \d: 'n/a'\)"),
+        (
+            lambda: broken(lambda t: t.__setitem__("f1", t["f1"].where(t.index != 7, np.nan))),
+            r"column 'f1' has nan at sequence 'test-a-0', step \d",
+        ),
+        (
+            lambda: broken(lambda t: t.__setitem__("f0", t["f0"].where(t.index != 3, np.inf))),
+            "column 'f0' has inf at sequence",
+        ),
+        (
+            lambda: broken(lambda t: t.__setitem__("f0", t["f0"].astype(object).where(t.index != 4, "n/a"))),
+            r"feature column 'f0' is not numeric \(sequence 'train-a-\d', step \d: 'n/a'\)",
+        ),
         (lambda: pd.concat([toy_table(), toy_table().iloc[[5]]]), r"duplicate \(sequence_id, step\)"),
         (lambda: toy_table().drop(index=1), r"sequence 'train-a-0' has steps that are not 0..len-1"),
-        (lambda: broken(lambda t: t.__setitem__("label", t["label"].where(t.index != 1, "z"))), "sequence 'train-a-0' has more than one label"),
+        (
+            lambda: broken(lambda t: t.__setitem__("label", t["label"].where(t.index != 1, "z"))),
+            "sequence 'train-a-0' has more than one label",
+        ),
         (lambda: broken(lambda t: t.__setitem__("split", "dev")), r"column 'split' has values \['dev'\]"),
         (lambda: toy_table()[["sequence_id", "step", "label"]], "no feature columns"),
     ],
@@ -110,13 +131,17 @@ def test_zero_sequences_and_length_zero_from_a_source():
     with pytest.raises(DataError, match="src: the source yielded zero sequences"):
         table_from_sequences([], [], [], [], ["f0"], "src")
     with pytest.raises(DataError, match="src: sequence 's1' has length 0"):
-        table_from_sequences([np.ones((3, 1)), np.ones((0, 1))], ["a", "b"], ["train", "train"], ["s0", "s1"], ["f0"], "src")
+        table_from_sequences(
+            [np.ones((3, 1)), np.ones((0, 1))], ["a", "b"], ["train", "train"], ["s0", "s1"], ["f0"], "src"
+        )
 
 
 def test_a_class_with_a_single_training_sequence_cannot_be_stratified():
     table = toy_table()
     lone = table[(table["label"] == "c") & (table["split"] == "train") & (table["sequence_id"] != "train-c-0")].index
-    with pytest.raises(DataError, match="dataset toy: class 'c' has a single sequence; it cannot be split into train and val"):
+    with pytest.raises(
+        DataError, match="dataset toy: class 'c' has a single sequence; it cannot be split into train and val"
+    ):
         steps.split(table.drop(index=lone), "toy", classify_settings(val_fraction=0.3))
 
 
@@ -190,15 +215,30 @@ def test_bucket_sampler_is_deterministic_per_epoch_and_reshuffles_across_epochs(
 def test_bucket_sampler_shards_disjointly_with_equal_batch_counts():
     lengths = np.random.default_rng(1).integers(1, 50, size=203).tolist()
     world = 3
-    shards = [list(LengthBucketBatchSampler(lengths, 16, shuffle=True, seed=5, bucket_width=2, num_replicas=world, rank=r)) for r in range(world)]
+    shards = [
+        list(LengthBucketBatchSampler(lengths, 16, shuffle=True, seed=5, bucket_width=2, num_replicas=world, rank=r))
+        for r in range(world)
+    ]
     counts = {len(s) for s in shards}
-    assert counts == {len(LengthBucketBatchSampler(lengths, 16, True, 5, 2, num_replicas=world, rank=0))}, "same number of batches per rank"
+    assert counts == {len(LengthBucketBatchSampler(lengths, 16, True, 5, 2, num_replicas=world, rank=0))}, (
+        "same number of batches per rank"
+    )
     seen = [i for shard in shards for batch in shard for i in batch]
     assert set(seen) == set(range(203))
     padded = len(seen) - 203
     assert 0 <= padded < 16 * world, "only the padding repeats"
-    evaluation = [list(LengthBucketBatchSampler(lengths, 16, shuffle=False, seed=0, bucket_width=1, num_replicas=world, rank=r, pad=False)) for r in range(world)]
+    evaluation = [
+        list(
+            LengthBucketBatchSampler(
+                lengths, 16, shuffle=False, seed=0, bucket_width=1, num_replicas=world, rank=r, pad=False
+            )
+        )
+        for r in range(world)
+    ]
     flat = [i for shard in evaluation for batch in shard for i in batch]
     assert sorted(flat) == list(range(203)), "evaluation shards never repeat a sequence"
-    tiny = [list(LengthBucketBatchSampler([3, 4], 8, shuffle=True, seed=0, bucket_width=1, num_replicas=4, rank=r)) for r in range(4)]
+    tiny = [
+        list(LengthBucketBatchSampler([3, 4], 8, shuffle=True, seed=0, bucket_width=1, num_replicas=4, rank=r))
+        for r in range(4)
+    ]
     assert all(len(s) == 1 for s in tiny)

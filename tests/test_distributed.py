@@ -35,7 +35,9 @@ def project(tmp_path_factory):
     root = copy_project(tmp_path_factory.mktemp("dist"))
     table = SOURCES["japanese_vowels"]()
     write_table(table, root / "data" / "raw" / "japanese_vowels")
-    splits, meta = prepare.prepare(table, "japanese_vowels", load_config(root / "params.yaml").dataset("japanese_vowels"))
+    splits, meta = prepare.prepare(
+        table, "japanese_vowels", load_config(root / "params.yaml").dataset("japanese_vowels")
+    )
     prepare.write_prepared(root / "data" / "prepared" / "japanese_vowels", splits, meta)
     return root
 
@@ -50,13 +52,25 @@ def configure(root: Path, trainer: dict, max_epochs: int, patience: int) -> None
 
 
 def env_for(root: Path, **extra) -> dict:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "MLFLOW_DISABLE_TELEMETRY": "true", **extra}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        **extra,
+    }
     env.pop("PREFECT_API_URL", None)
     return env
 
 
 def train(root: Path, architecture: str, **extra_env) -> subprocess.CompletedProcess:
-    return subprocess.run(TRAIN + ["--architecture", architecture], cwd=root, env=env_for(root, **extra_env), capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        TRAIN + ["--architecture", architecture],
+        cwd=root,
+        env=env_for(root, **extra_env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def runs_of(root: Path, architecture: str):
@@ -111,7 +125,9 @@ def test_two_processes_ddp_one_run_identical_weights_whole_set_validation(projec
     assert abs(history[summary["best_epoch"]].value - loss) < 1e-5
     accuracies = sorted(client.get_metric_history(runs[0].info.run_id, "val_accuracy"), key=lambda m: m.step)
     assert abs(accuracies[summary["best_epoch"]].value - accuracy) < 1e-9
-    assert list(seed_dir(project, "lstm").glob("*.ckpt")) == [seed_dir(project, "lstm") / "best.ckpt"], "checkpoints written once"
+    assert list(seed_dir(project, "lstm").glob("*.ckpt")) == [seed_dir(project, "lstm") / "best.ckpt"], (
+        "checkpoints written once"
+    )
 
 
 def test_two_node_simulation_with_torchrun(project):
@@ -119,10 +135,32 @@ def test_two_node_simulation_with_torchrun(project):
     port = str(free_port())
     nodes = [
         subprocess.Popen(
-            [str(Path(sys.executable).parent / "torchrun"), "--nnodes", "2", "--nproc-per-node", "1", "--node-rank", str(rank),
-             "--master-addr", "127.0.0.1", "--master-port", port, "-m", "rnnlab.train",
-             "--architecture", "lstm_twin", "--dataset", "japanese_vowels", "--seed", "0"],
-            cwd=project, env=env_for(project), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                str(Path(sys.executable).parent / "torchrun"),
+                "--nnodes",
+                "2",
+                "--nproc-per-node",
+                "1",
+                "--node-rank",
+                str(rank),
+                "--master-addr",
+                "127.0.0.1",
+                "--master-port",
+                port,
+                "-m",
+                "rnnlab.train",
+                "--architecture",
+                "lstm_twin",
+                "--dataset",
+                "japanese_vowels",
+                "--seed",
+                "0",
+            ],
+            cwd=project,
+            env=env_for(project),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for rank in (0, 1)
     ]

@@ -34,7 +34,11 @@ def project(tmp_path_factory):
 
     root = copy_project(tmp_path_factory.mktemp("execution"))
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["datasets"]["vowels_overflow"] = {**params["datasets"]["japanese_vowels"], "train": {"learning_rate": 1e37}}
+    params["datasets"]["vowels_overflow"] = {
+        **params["datasets"]["japanese_vowels"],
+        "source": "japanese_vowels",
+        "train": {"learning_rate": 1e37},
+    }
     params["architectures"]["lstm"]["hidden_size"] = 8
     params["architectures"]["gru"]["hidden_size"] = 8
     params["pipeline"] = {"datasets": ["japanese_vowels"], "architectures": ["lstm", "gru"]}
@@ -47,29 +51,41 @@ def project(tmp_path_factory):
         splits, meta = prepare.prepare(table, name, config.dataset(name))
         prepare.write_prepared(root / "data" / "prepared" / name, splits, meta)
     env = {
-        **os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PREFECT_HOME": str(root / ".prefect"),
-        "RNNLAB_PREFECT_PORT": str(free_port()), "MLFLOW_DISABLE_TELEMETRY": "true", "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "PREFECT_HOME": str(root / ".prefect"),
+        "RNNLAB_PREFECT_PORT": str(free_port()),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
     env.pop("PREFECT_API_URL", None)
-    started = subprocess.run([sys.executable, "-m", "rnnlab.services", "start", "prefect"], cwd=root, env=env, capture_output=True, text=True)
+    started = subprocess.run(
+        [sys.executable, "-m", "rnnlab.services", "start", "prefect"], cwd=root, env=env, capture_output=True, text=True
+    )
     assert started.returncode == 0, started.stdout + started.stderr
     env["PREFECT_API_URL"] = f"http://127.0.0.1:{env['RNNLAB_PREFECT_PORT']}/api"
     try:
         yield {"root": root, "env": env}
     finally:
-        subprocess.run([sys.executable, "-m", "rnnlab.services", "stop", "prefect"], cwd=root, env=env, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "rnnlab.services", "stop", "prefect"], cwd=root, env=env, capture_output=True
+        )
 
 
 def set_params(root: Path, **sections) -> None:
     params = yaml.safe_load((root / "params.yaml").read_text())
     for section, values in sections.items():
-        params[section] = {**params[section], **values} if isinstance(values, dict) and section != "pipeline" else values
+        params[section] = (
+            {**params[section], **values} if isinstance(values, dict) and section != "pipeline" else values
+        )
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def train_flow(project, **extra_env) -> subprocess.CompletedProcess:
     env = {**project["env"], **extra_env}
-    return subprocess.run([sys.executable, "flows/train.py"], cwd=project["root"], env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "flows/train.py"], cwd=project["root"], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def mlflow_runs(root: Path, dataset: str) -> list:
@@ -77,11 +93,19 @@ def mlflow_runs(root: Path, dataset: str) -> list:
 
     client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow' / 'mlflow.db'}")
     experiment = client.get_experiment_by_name(f"rnnlab/{dataset}")
-    return [] if experiment is None else client.search_runs([experiment.experiment_id], filter_string="tags.architecture != ''")
+    return (
+        []
+        if experiment is None
+        else client.search_runs([experiment.experiment_id], filter_string="tags.architecture != ''")
+    )
 
 
 def finished_lines(output: str) -> list[str]:
-    return [line for line in output.splitlines() if "] " in line and ("trained in" in line or "reused" in line or "FAILED" in line)]
+    return [
+        line
+        for line in output.splitlines()
+        if "] " in line and ("trained in" in line or "reused" in line or "FAILED" in line)
+    ]
 
 
 def test_runs_train_through_the_address_of_a_dask_scheduler_and_its_two_worker_processes(project, tmp_path):
@@ -89,12 +113,24 @@ def test_runs_train_through_the_address_of_a_dask_scheduler_and_its_two_worker_p
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     cluster_env = {**env, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
-    scheduler = subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
-                                 cwd=root, env=cluster_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scheduler = subprocess.Popen(
+        [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
+        cwd=root,
+        env=cluster_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     logs = [tmp_path / f"worker_{i}.log" for i in range(2)]
-    workers = [subprocess.Popen([str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{i}"],
-                                cwd=root, env=cluster_env, stdout=subprocess.DEVNULL, stderr=open(log, "w"))
-               for i, log in enumerate(logs)]
+    workers = [
+        subprocess.Popen(
+            [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{i}"],
+            cwd=root,
+            env=cluster_env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(log, "w"),
+        )
+        for i, log in enumerate(logs)
+    ]
     try:
         deadline = time.monotonic() + 60
         while not all("Registered to" in log.read_text() for log in logs) and time.monotonic() < deadline:
@@ -117,9 +153,14 @@ def test_runs_train_through_the_address_of_a_dask_scheduler_and_its_two_worker_p
         assert "Finished in state Completed()" in log.read_text(), log.read_text()[-2000:]
     runs = mlflow_runs(root, "japanese_vowels")
     assert sorted((r.data.tags["architecture"], r.data.tags["seed"]) for r in runs) == [("gru", "0"), ("lstm", "0")]
-    assert all(r.info.status == "FINISHED" and r.data.metrics["run_time_s"] >= r.data.metrics["train_time_s"] > 0 for r in runs)
+    assert all(
+        r.info.status == "FINISHED" and r.data.metrics["run_time_s"] >= r.data.metrics["train_time_s"] > 0 for r in runs
+    )
     training = json.loads((root / "reports" / "training.json").read_text())
-    assert set(training["japanese_vowels"]) == {"lstm", "gru"} and "best_val_accuracy_std" in training["japanese_vowels"]["lstm"]
+    assert (
+        set(training["japanese_vowels"]) == {"lstm", "gru"}
+        and "best_val_accuracy_std" in training["japanese_vowels"]["lstm"]
+    )
 
 
 def test_a_worker_killed_mid_run_is_retried_and_a_run_that_fails_fails_alone(project, tmp_path):
@@ -127,29 +168,51 @@ def test_a_worker_killed_mid_run_is_retried_and_a_run_that_fails_fails_alone(pro
     is started again and resumes in the same MLflow run); lstm on vowels_overflow overflows (it
     fails alone, the other run finishes, the stage fails naming it)."""
     root = project["root"]
-    set_params(root, pipeline={"datasets": ["japanese_vowels", "vowels_overflow"], "architectures": ["lstm"]}, train={"seeds": [2]})
+    set_params(
+        root,
+        pipeline={"datasets": ["japanese_vowels", "vowels_overflow"], "architectures": ["lstm"]},
+        train={"seeds": [2]},
+    )
     marker = tmp_path / "killed-once"
     done = train_flow(project, RNNLAB_KILL_AFTER_EPOCH="1", RNNLAB_KILL_MARKER=str(marker))
     assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
     assert marker.exists(), "a worker died once"
     lines = finished_lines(done.stdout + done.stderr)
     assert any("lstm on japanese_vowels (seed 2): trained in" in line for line in lines), lines
-    assert any("lstm on vowels_overflow (seed 2): FAILED: training stopped: the loss is" in line for line in lines), lines
-    assert "rnnlab: error: train: 1 of 2 runs failed — lstm on vowels_overflow (seed 2): training stopped" in done.stderr
+    assert any("lstm on vowels_overflow (seed 2): FAILED: training stopped: the loss is" in line for line in lines), (
+        lines
+    )
+    assert (
+        "rnnlab: error: train: 1 of 2 runs failed — lstm on vowels_overflow (seed 2): training stopped" in done.stderr
+    )
     assert "resuming lstm on japanese_vowels" in done.stdout + done.stderr
     runs = [r for r in mlflow_runs(root, "japanese_vowels") if r.data.tags["seed"] == "2"]
     assert len(runs) == 1 and runs[0].info.status == "FINISHED", "one MLflow run: the retry resumed the killed one"
-    assert not [r for ds in ("japanese_vowels", "vowels_overflow") for r in mlflow_runs(root, ds) if r.info.status == "RUNNING"]
+    assert not [
+        r for ds in ("japanese_vowels", "vowels_overflow") for r in mlflow_runs(root, ds) if r.info.status == "RUNNING"
+    ]
 
 
 def test_ctrl_c_leaves_no_run_running_and_no_run_that_looks_finished(project):
     root = project["root"]
-    set_params(root, pipeline={"datasets": ["japanese_vowels"], "architectures": ["lstm"]}, train={"seeds": [7], "max_epochs": 400, "patience": 400})
+    set_params(
+        root,
+        pipeline={"datasets": ["japanese_vowels"], "architectures": ["lstm"]},
+        train={"seeds": [7], "max_epochs": 400, "patience": 400},
+    )
     record = root / "models" / "japanese_vowels" / "lstm" / "runs" / "seed_7" / "resume.json"
     # As from a terminal: Ctrl-C's default action restored in the flow. A suite started as a background job
     # (`make test &`, CI) inherits SIGINT ignored, and the flow would inherit that and train on.
-    flow = subprocess.Popen([sys.executable, "flows/train.py"], cwd=root, env=project["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    flow = subprocess.Popen(
+        [sys.executable, "flows/train.py"],
+        cwd=root,
+        env=project["env"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 120
         while not record.is_file() and time.monotonic() < deadline and flow.poll() is None:
@@ -178,7 +241,11 @@ def test_an_unreachable_scheduler_is_named_in_one_line_and_nothing_trains(projec
     finally:
         set_params(root, execution={"address": None})
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
-    assert done.stderr.strip().splitlines()[-1].startswith(f"rnnlab: error: params.yaml: execution.address = '{address}': no Dask scheduler answers there")
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"rnnlab: error: params.yaml: execution.address = '{address}': no Dask scheduler answers there")
+    )
     assert "Flow run" not in done.stdout + done.stderr
 
 
@@ -186,11 +253,12 @@ def test_workers_times_threads_must_fit_the_cores():
     from rnnlab.config import load_config
     from rnnlab.errors import ConfigError
     from rnnlab.execution import check_local_threads
-
     from tests.conftest import ROOT
 
     config = load_config(ROOT / "params.yaml")
     config = config.model_copy(update={"execution": config.execution.model_copy(update={"workers": 2})})
     check_local_threads(config, cores=2 * max(config.train_for(ds).num_threads for ds in config.pipeline.datasets))
-    with pytest.raises(ConfigError, match=r"execution.workers = 2 × .*num_threads = \d+ is \d+ threads on a machine with 1 cores"):
+    with pytest.raises(
+        ConfigError, match=r"execution.workers = 2 × .*num_threads = \d+ is \d+ threads on a machine with 1 cores"
+    ):
         check_local_threads(config, cores=1)

@@ -22,42 +22,96 @@ from tests.conftest import copy_project
 
 
 def shrink(root, overrides: dict) -> None:
+    """Set dotted keys where they are written: a study's experiment (``experiments.NAME``) in
+    studies/NAME.yaml under ``study``, an entry in the file that defines it (params.yaml or a study file)."""
     yaml = YAML()
-    path = root / "params.yaml"
-    params = yaml.load(path)
+    files = {path: yaml.load(path) for path in [root / "params.yaml", *sorted((root / "studies").glob("*.yaml"))]}
     for dotted, value in overrides.items():
-        node, *keys, last = [params, *dotted.split(".")]
+        section, name, *rest = dotted.split(".")
+        if section == "experiments" and (root / "studies" / f"{name}.yaml") in files:
+            node, keys = files[root / "studies" / f"{name}.yaml"], ["study", *rest]
+        else:
+            path = next((p for p, doc in files.items() if name in (doc.get(section) or {})), root / "params.yaml")
+            node, keys = files[path], [section, name, *rest]
+        *keys, last = keys
         for key in keys:
             node = node[key]
         node[last] = value
-    yaml.dump(params, path)
+    for path, doc in files.items():
+        yaml.dump(doc, path)
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     root = copy_project(tmp_path_factory.mktemp("study"))
     tiny = {"max_epochs": 1, "batch_size": 32, "learning_rate": 0.003, "patience": 1, "bucket_width": 1}
-    shrink(root, {
-        "datasets.copy_memory_100.generator.sequences": 200, "datasets.copy_memory_100.generator.delay": 20,
-        "datasets.copy_memory_100.train": tiny, "datasets.adding.generator.sequences": 200, "datasets.adding.train": tiny,
-        "architectures.dilated_gru_copy.dilations": [1, 2, 4], "architectures.dilated_gru_copy.hidden_size": 8,
-        "architectures.lstm_copy.hidden_size": 8, "architectures.dglstm_deep.hidden_size": 8, "architectures.dglstm_deep.num_layers": 3,
-        "architectures.lstm_deep.hidden_size": 8, "architectures.lstm_deep.num_layers": 3,
-        "experiments.copy_memory": {"datasets": ["copy_memory_100"], "architectures": ["dilated_gru_copy", "lstm_copy"], "seeds": [0]},
-        "experiments.adding_depth.seeds": [0],
-        "datasets.copy_bits.generator": {"bits": 3, "min_length": 1, "max_length": 4, "test_lengths": [4, 8], "sequences": 120, "test_sequences": 3, "seed": 0},
-        "datasets.copy_bits.val_fraction": 0.2, "datasets.copy_bits.train": tiny,
-        "architectures.ntm_copy.controller_size": 8, "architectures.ntm_copy.memory_rows": 10, "architectures.ntm_copy.memory_width": 4, "architectures.ntm_copy.backend": "reference",
-        "architectures.lstm_copy_bits.hidden_size": 8, "experiments.ntm_copy.seeds": [0],
-        **{f"datasets.conversations_p{p}.{key}": value for p in (2, 4) for key, value in
-           {"generator.dialogues": 60, "generator.max_length": 12, "train": tiny}.items()},
-        "architectures.dialogue_rnn.global_size": 8, "architectures.dialogue_rnn.party_size": 8, "architectures.dialogue_rnn.emotion_size": 8,
-        "architectures.gru_speakers.hidden_size": 8, "architectures.utterance_mlp.hidden_size": 8,
-        "datasets.table_questions.generator": {"min_rows": 2, "max_rows": 4, "test_rows": [3, 6], "sequences": 150, "test_sequences": 10, "seed": 0},
-        "datasets.table_questions.train": {**tiny, "gradient_noise": 0.01, "huber_delta": 1.0},
-        "architectures.neural_programmer.hidden_size": 8, "architectures.lstm_tables.hidden_size": 8, "experiments.table_programs.seeds": [0],
-        "experiments.dialogue_parties": {"datasets": ["conversations_p2", "conversations_p4"], "architectures": ["utterance_mlp", "gru_speakers", "dialogue_rnn"], "seeds": [0]},
-    })
+    shrink(
+        root,
+        {
+            "datasets.copy_memory_100.generator.sequences": 200,
+            "datasets.copy_memory_100.generator.delay": 20,
+            "datasets.copy_memory_100.train": tiny,
+            "datasets.adding.generator.sequences": 200,
+            "datasets.adding.train": tiny,
+            "architectures.dilated_gru_copy.dilations": [1, 2, 4],
+            "architectures.dilated_gru_copy.hidden_size": 8,
+            "architectures.lstm_copy.hidden_size": 8,
+            "architectures.dglstm_deep.hidden_size": 8,
+            "architectures.dglstm_deep.num_layers": 3,
+            "architectures.lstm_deep.hidden_size": 8,
+            "architectures.lstm_deep.num_layers": 3,
+            "experiments.copy_memory": {
+                "datasets": ["copy_memory_100"],
+                "architectures": ["dilated_gru_copy", "lstm_copy"],
+                "seeds": [0],
+            },
+            "experiments.adding_depth.seeds": [0],
+            "datasets.copy_bits.generator": {
+                "bits": 3,
+                "min_length": 1,
+                "max_length": 4,
+                "test_lengths": [4, 8],
+                "sequences": 120,
+                "test_sequences": 3,
+                "seed": 0,
+            },
+            "datasets.copy_bits.val_fraction": 0.2,
+            "datasets.copy_bits.train": tiny,
+            "architectures.ntm_copy.controller_size": 8,
+            "architectures.ntm_copy.memory_rows": 10,
+            "architectures.ntm_copy.memory_width": 4,
+            "architectures.ntm_copy.backend": "reference",
+            "architectures.lstm_copy_bits.hidden_size": 8,
+            "experiments.ntm_copy.seeds": [0],
+            **{
+                f"datasets.conversations_p{p}.{key}": value
+                for p in (2, 4)
+                for key, value in {"generator.dialogues": 60, "generator.max_length": 12, "train": tiny}.items()
+            },
+            "architectures.dialogue_rnn.global_size": 8,
+            "architectures.dialogue_rnn.party_size": 8,
+            "architectures.dialogue_rnn.emotion_size": 8,
+            "architectures.gru_speakers.hidden_size": 8,
+            "architectures.utterance_mlp.hidden_size": 8,
+            "datasets.table_questions.generator": {
+                "min_rows": 2,
+                "max_rows": 4,
+                "test_rows": [3, 6],
+                "sequences": 150,
+                "test_sequences": 10,
+                "seed": 0,
+            },
+            "datasets.table_questions.train": {**tiny, "gradient_noise": 0.01, "huber_delta": 1.0},
+            "architectures.neural_programmer.hidden_size": 8,
+            "architectures.lstm_tables.hidden_size": 8,
+            "experiments.table_programs.seeds": [0],
+            "experiments.dialogue_parties": {
+                "datasets": ["conversations_p2", "conversations_p4"],
+                "architectures": ["utterance_mlp", "gru_speakers", "dialogue_rnn"],
+                "seeds": [0],
+            },
+        },
+    )
     return root
 
 
@@ -88,13 +142,33 @@ def test_the_pipeline_training_the_same_pair_leaves_the_studys_runs_alone(projec
     import subprocess
     import sys
 
-    study_run = project / "study_runs" / "copy_memory" / "copy_memory_100" / "lstm_copy" / "runs" / "seed_0" / "run.json"
+    study_run = (
+        project / "study_runs" / "copy_memory" / "copy_memory_100" / "lstm_copy" / "runs" / "seed_0" / "run.json"
+    )
     before = json.loads(study_run.read_text())["run_id"]
     env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
-    stage = subprocess.run([sys.executable, "-m", "rnnlab.train", "--architecture", "lstm_copy", "--dataset", "copy_memory_100", "--seed", "0"],
-                           cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    stage = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnlab.train",
+            "--architecture",
+            "lstm_copy",
+            "--dataset",
+            "copy_memory_100",
+            "--seed",
+            "0",
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert stage.returncode == 0, stage.stderr[-3000:]
-    pipeline_run = json.loads((project / "models" / "copy_memory_100" / "lstm_copy" / "runs" / "seed_0" / "run.json").read_text())
+    pipeline_run = json.loads(
+        (project / "models" / "copy_memory_100" / "lstm_copy" / "runs" / "seed_0" / "run.json").read_text()
+    )
     assert pipeline_run["run_id"] != before
     assert json.loads(study_run.read_text())["run_id"] == before
     again = run_experiment(load_config(project / "params.yaml"), project, "copy_memory").read_text()
@@ -115,8 +189,14 @@ def test_ntm_copy_study_counts_bit_errors_per_length_and_draws_the_heads(project
     heatmap = project / "reports" / "experiments" / "ntm_copy" / "weightings_ntm_copy_seed0.png"
     assert heatmap.stat().st_size > 10_000 and not (heatmap.parent / "weightings_lstm_copy_bits_seed0.png").exists()
     client = mlflow.MlflowClient(f"sqlite:///{project}/mlflow/mlflow.db")
-    ntm_run = next(r for r in client.search_runs([client.get_experiment_by_name("rnnlab/copy_bits").experiment_id]) if r.info.run_name == "ntm_copy-seed0")
-    assert "plots/weightings_ntm_copy_seed0.png" in {a.path for a in client.list_artifacts(ntm_run.info.run_id, "plots")}
+    ntm_run = next(
+        r
+        for r in client.search_runs([client.get_experiment_by_name("rnnlab/copy_bits").experiment_id])
+        if r.info.run_name == "ntm_copy-seed0"
+    )
+    assert "plots/weightings_ntm_copy_seed0.png" in {
+        a.path for a in client.list_artifacts(ntm_run.info.run_id, "plots")
+    }
 
 
 def test_bit_errors_count_wrong_bits_of_answer_steps():
@@ -152,40 +232,86 @@ def test_a_study_of_an_imported_dataset_reads_it_as_dvc_tracks_it(project):
 
     table = load("adding", {"length": 6, "length_spread": 0.0, "sequences": 60, "seed": 9})
     store.write_table(table, project / "data" / "raw" / "my_sums")
-    shrink(project, {"datasets.my_sums": {
-        "source": "imported", "task": "regress", "val_fraction": 0.2, "test_fraction": 0.2, "max_sequences": None,
-        "max_length": None, "split_seed": 0, "tokens": None, "train": {}}})
+    shrink(
+        project,
+        {
+            "datasets.my_sums": {
+                "source": "imported",
+                "task": "regress",
+                "val_fraction": 0.2,
+                "test_fraction": 0.2,
+                "max_sequences": None,
+                "max_length": None,
+                "split_seed": 0,
+                "tokens": None,
+                "train": {},
+            }
+        },
+    )
     meta = materialize(load_config(project / "params.yaml"), project, "my_sums")
     assert meta["task"] == "regress" and sum(v["sequences"] for v in meta["lengths"].values()) == 60
 
 
 def test_attention_reversal_study_scores_lengths_and_alignments(project):
     tiny = {"max_epochs": 1, "batch_size": 16, "learning_rate": 0.003, "patience": 1, "bucket_width": 1}
-    shrink(project, {
-        "datasets.reverse_digits.generator": {"min_length": 2, "max_length": 4, "test_min_length": 2, "test_max_length": 6, "sequences": 120, "test_sequences": 30, "seed": 0},
-        "datasets.reverse_digits.train": tiny, "architectures.seq2seq_gru.hidden_size": 4, "architectures.attention.hidden_size": 4,
-        "experiments.attention_reversal": {"datasets": ["reverse_digits"], "architectures": ["seq2seq_gru", "attention"], "seeds": [0]},
-    })
+    shrink(
+        project,
+        {
+            "datasets.reverse_digits.generator": {
+                "min_length": 2,
+                "max_length": 4,
+                "test_min_length": 2,
+                "test_max_length": 6,
+                "sequences": 120,
+                "test_sequences": 30,
+                "seed": 0,
+            },
+            "datasets.reverse_digits.train": tiny,
+            "architectures.seq2seq_gru.hidden_size": 4,
+            "architectures.attention.hidden_size": 4,
+            "experiments.attention_reversal": {
+                "datasets": ["reverse_digits"],
+                "architectures": ["seq2seq_gru", "attention"],
+                "seeds": [0],
+            },
+        },
+    )
     text = run_experiment(load_config(project / "params.yaml"), project, "attention_reversal").read_text()
     assert "exact (trained lengths)" in text and "alignment (longer)" in text
     folder = project / "reports" / "experiments" / "attention_reversal"
     assert (folder / "exact_by_length.png").stat().st_size > 10_000
     heatmaps = sorted(p.name for p in folder.glob("alignment_*.png"))
-    assert heatmaps and all(name.startswith("alignment_attention_seed0_L") for name in heatmaps), "only the attention model has alignments"
+    assert heatmaps and all(name.startswith("alignment_attention_seed0_L") for name in heatmaps), (
+        "only the attention model has alignments"
+    )
     client = mlflow.MlflowClient(f"sqlite:///{project}/mlflow/mlflow.db")
-    run = next(r for r in client.search_runs([client.get_experiment_by_name("rnnlab/reverse_digits").experiment_id]) if r.info.run_name == "attention-seed0")
+    run = next(
+        r
+        for r in client.search_runs([client.get_experiment_by_name("rnnlab/reverse_digits").experiment_id])
+        if r.info.run_name == "attention-seed0"
+    )
     logged = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert {"plots/alignment_val_0.png", f"plots/{heatmaps[0]}"} <= logged, "the training run shows its alignments"
-    assert 0.0 <= run.data.metrics["best_val_sequence_accuracy"] <= 1.0 and run.data.metrics["best_val_token_error_rate"] >= 0.0
+    assert (
+        0.0 <= run.data.metrics["best_val_sequence_accuracy"] <= 1.0
+        and run.data.metrics["best_val_token_error_rate"] >= 0.0
+    )
 
 
 def test_act_parity_study_reports_ponder_steps(project):
     tiny = {"max_epochs": 1, "batch_size": 32, "learning_rate": 0.003, "patience": 1, "bucket_width": 1}
-    shrink(project, {
-        "datasets.parity.generator": {"bits": 4, "sequences": 200, "test_sequences": 40, "seed": 0}, "datasets.parity.val_fraction": 0.1,
-        "datasets.parity.train": tiny, "architectures.rnn.hidden_size": 4, "architectures.act_parity.hidden_size": 4, "architectures.act_parity.max_steps": 3,
-        "experiments.act_parity": {"datasets": ["parity"], "architectures": ["rnn", "act_parity"], "seeds": [0]},
-    })
+    shrink(
+        project,
+        {
+            "datasets.parity.generator": {"bits": 4, "sequences": 200, "test_sequences": 40, "seed": 0},
+            "datasets.parity.val_fraction": 0.1,
+            "datasets.parity.train": tiny,
+            "architectures.rnn.hidden_size": 4,
+            "architectures.act_parity.hidden_size": 4,
+            "architectures.act_parity.max_steps": 3,
+            "experiments.act_parity": {"datasets": ["parity"], "architectures": ["rnn", "act_parity"], "seeds": [0]},
+        },
+    )
     text = run_experiment(load_config(project / "params.yaml"), project, "act_parity").read_text()
     assert "mean ponder steps" in text and "act_parity τ = 0.001" in text
     row = next(line for line in text.splitlines() if line.startswith("| parity | act_parity | 1 |"))
@@ -208,11 +334,21 @@ def test_dialogue_parties_study_and_a_logged_dialogue_model_reads_speaker_names(
     assert "acc. later utterances" in text and "| conversations_p4 | dialogue_rnn | 1 |" in text
     assert (project / "reports" / "experiments" / "dialogue_parties" / "dialogue_parties.png").stat().st_size > 10_000
     client = mlflow.MlflowClient(f"sqlite:///{project}/mlflow/mlflow.db")
-    (run,) = [r for r in client.search_runs([client.get_experiment_by_name("rnnlab/conversations_p2").experiment_id]) if r.info.run_name == "dialogue_rnn-seed0"]
+    (run,) = [
+        r
+        for r in client.search_runs([client.get_experiment_by_name("rnnlab/conversations_p2").experiment_id])
+        if r.info.run_name == "dialogue_rnn-seed0"
+    ]
     model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
     rng = np.random.default_rng(0)
-    talk = pd.DataFrame({"sequence_id": "chat", "step": range(5), **{f"u_{j}": rng.normal(size=5) for j in range(16)},
-                         "speaker": ["Ann", "Bob", "Ann", "Ann", "Bob"]})
+    talk = pd.DataFrame(
+        {
+            "sequence_id": "chat",
+            "step": range(5),
+            **{f"u_{j}": rng.normal(size=5) for j in range(16)},
+            "speaker": ["Ann", "Bob", "Ann", "Ann", "Bob"],
+        }
+    )
     answer = model.predict(talk)
     assert len(answer) == 5 and set(answer["prediction"]) <= {"negative", "neutral", "positive"}
     with pytest.raises(Exception, match="dialogue 'chat' has 3 parties; the training dialogues have at most 2"):
@@ -225,9 +361,14 @@ def test_table_programs_study_scores_answers_by_table_size_and_the_programs(proj
     config = load_config(project / "params.yaml")
     text = run_experiment(config, project, "table_programs").read_text()
     assert "exact, 6 rows" in text and "program acc." in text and "| table_questions | neural_programmer | 1 |" in text
-    assert "| dataset | architecture | seeds | sum col | sum where > | count where < | count where > and < | count rows |" in text  # per template
+    assert (
+        "| dataset | architecture | seeds | sum col | sum where > | count where < | count where > and < | count rows |"
+        in text
+    )  # per template
     assert "The run validation picks among the seeds" in text
-    assert re.search(r"\| neural_programmer \| 0 \| (\w+ ){3}\w+ \(\d+%\) \|", text)  # the program it runs on the first template
+    assert re.search(
+        r"\| neural_programmer \| 0 \| (\w+ ){3}\w+ \(\d+%\) \|", text
+    )  # the program it runs on the first template
     assert (project / "reports" / "experiments" / "table_programs" / "table_programs.png").stat().st_size > 10_000
     client = mlflow.MlflowClient(f"sqlite:///{project}/mlflow/mlflow.db")
     (run,) = client.search_runs([client.get_experiment_by_name("rnnlab/study-table_programs").experiment_id])

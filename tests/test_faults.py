@@ -21,7 +21,13 @@ from rnnlab.lock import HELD_ENV, ProjectBusy, project_lock
 from tests.conftest import ROOT
 from tests.test_import import project, run_import, snapshot, user_table  # noqa: F401 (project: a fixture)
 
-HOLD = "import sys, time\nfrom rnnlab.lock import project_lock\nwith project_lock(sys.argv[1], sys.argv[2]):\n    print('held', flush=True)\n    time.sleep(120)"
+HOLD = (
+    "import sys, time\n"
+    "from rnnlab.lock import project_lock\n"
+    "with project_lock(sys.argv[1], sys.argv[2]):\n"
+    "    print('held', flush=True)\n"
+    "    time.sleep(120)"
+)
 
 
 @pytest.fixture
@@ -65,14 +71,21 @@ def test_a_killed_holder_leaves_the_project_unlocked(tmp_path, holder):
 def test_the_holders_children_pass_through_and_others_wait(tmp_path):
     """`python -m rnnlab.lock` runs its command holding the lock: a child that asks for it again (as
     `rnnlab plan` does inside `make pipeline`) goes through instead of waiting for its parent."""
-    inner = f"from rnnlab.lock import project_lock\nwith project_lock({str(tmp_path)!r}, 'inner'):\n    print('inner ran')"
+    inner = (
+        f"from rnnlab.lock import project_lock\nwith project_lock({str(tmp_path)!r}, 'inner'):\n    print('inner ran')"
+    )
     (tmp_path / "params.yaml").write_text(json.dumps({}))  # what project_root() looks for
-    done = subprocess.run([sys.executable, "-m", "rnnlab.lock", "outer", "--", sys.executable, "-c", inner],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "rnnlab.lock", "outer", "--", sys.executable, "-c", inner],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0 and done.stdout.strip() == "inner ran", done.stderr
 
 
-def test_an_import_while_another_command_holds_the_lock_writes_nothing(project, tmp_path, holder):
+def test_an_import_while_another_command_holds_the_lock_writes_nothing(project, tmp_path, holder):  # noqa: F811 (project: the fixture imported from test_import)
     csv = tmp_path / "motions.csv"
     user_table().to_csv(csv, index=False)
     before = snapshot(project)
@@ -83,7 +96,7 @@ def test_an_import_while_another_command_holds_the_lock_writes_nothing(project, 
     assert snapshot(project) == before
 
 
-def test_an_import_never_replaces_or_deletes_a_folder_that_was_there(project, tmp_path):
+def test_an_import_never_replaces_or_deletes_a_folder_that_was_there(project, tmp_path):  # noqa: F811 (project: the fixture imported from test_import)
     """A user's own folder at data/raw/<name> is refused before anything is written; a folder left by
     a killed import of the same name (its table only) survives an import that then fails (DVC cannot
     track it here), with params.yaml and plan.yaml as they were."""
@@ -94,7 +107,10 @@ def test_an_import_never_replaces_or_deletes_a_folder_that_was_there(project, tm
     (folder / "notes.txt").write_text("mine\n")
     before = snapshot(project)
     refused = run_import(project, csv, name="had_it")
-    assert refused.returncode == 2 and "data/raw/had_it already exists and holds files rnnlab did not write (notes.txt)" in refused.stderr
+    assert (
+        refused.returncode == 2
+        and "data/raw/had_it already exists and holds files rnnlab did not write (notes.txt)" in refused.stderr
+    )
     assert (folder / "notes.txt").read_text() == "mine\n" and snapshot(project) == before
 
     (folder / "notes.txt").unlink()
@@ -111,7 +127,7 @@ def test_an_import_never_replaces_or_deletes_a_folder_that_was_there(project, tm
     shutil.rmtree(folder)
 
 
-def test_an_import_writes_params_last_so_a_retry_after_a_kill_goes_through(project, tmp_path):
+def test_an_import_writes_params_last_so_a_retry_after_a_kill_goes_through(project, tmp_path):  # noqa: F811 (project: the fixture imported from test_import)
     """What a kill just before params.yaml leaves (the table written and tracked by DVC, params.yaml
     untouched) does not stop the same import from completing."""
     csv = tmp_path / "motions.csv"
@@ -150,7 +166,9 @@ def test_a_figure_is_written_whole_under_its_own_name(tmp_path):
     from rnnlab import plots
 
     path = plots.learning_curves({"val_loss": [3.0, 2.0, 1.5]}, "curves", tmp_path / "curves.png")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and sorted(p.name for p in tmp_path.iterdir()) == ["curves.png"]
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "curves.png"
+    ]
 
 
 # --- lineage: what "dirty" means ----------------------------------------------------------------
@@ -179,9 +197,14 @@ def test_dirty_means_code_or_params_differ_not_the_pipelines_own_outputs(tmp_pat
 
 def _code_hash(src: Path, *entries: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(src)}
-    probe = "import sys, rnnlab.code as c\nassert c.PACKAGE_DIR.parent == __import__('pathlib').Path(sys.argv[1]), c.PACKAGE_DIR\n" \
-            "print(c.code_sha256(*sys.argv[2:]))"
-    done = subprocess.run([sys.executable, "-c", probe, str(src), *entries], env=env, capture_output=True, text=True, timeout=120)
+    probe = (
+        "import sys, rnnlab.code as c\n"
+        "assert c.PACKAGE_DIR.parent == __import__('pathlib').Path(sys.argv[1]), c.PACKAGE_DIR\n"
+        "print(c.code_sha256(*sys.argv[2:]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(src), *entries], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -194,9 +217,26 @@ def test_the_code_fingerprint_follows_the_modules_a_run_uses_and_nothing_else(tm
     from rnnlab.evaluate import build_model
 
     training = set(modules_used("rnnlab.train"))
-    for module in ("rnnlab.nn.lstm", "rnnlab.nn.stack", "rnnlab.registry", "rnnlab.data.batching", "rnnlab.tasks", "rnnlab.serving"):
+    for module in (
+        "rnnlab.nn.lstm",
+        "rnnlab.nn.stack",
+        "rnnlab.registry",
+        "rnnlab.data.batching",
+        "rnnlab.tasks",
+        "rnnlab.serving",
+    ):
         assert module in training, module
-    assert not {"rnnlab.cli", "rnnlab.compare", "rnnlab.nn.ntm", "rnnlab.nn.memory", "rnnlab.nn.act", "rnnlab.nn.depth_gated"} & training
+    assert (
+        not {
+            "rnnlab.cli",
+            "rnnlab.compare",
+            "rnnlab.nn.ntm",
+            "rnnlab.nn.memory",
+            "rnnlab.nn.act",
+            "rnnlab.nn.depth_gated",
+        }
+        & training
+    )
     config = load_config(ROOT / "params.yaml")
     meta = {"task": "classify", "num_features": 2, "features": ["a", "b"], "num_classes": 3, "classes": ["x", "y", "z"]}
     ntm = model_modules(build_model(config.architecture("ntm"), meta))

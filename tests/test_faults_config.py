@@ -15,8 +15,18 @@ from rnnlab.errors import ConfigError
 from tests.conftest import ROOT
 from tests.test_config import write_params
 
-LAUNCHER_VARIABLES = ("TORCHELASTIC_RUN_ID", "WORLD_SIZE", "LOCAL_RANK", "GROUP_RANK", "NODE_RANK", "SLURM_NTASKS",
-                      "SLURM_JOB_NAME", "LSB_JOBID", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
+LAUNCHER_VARIABLES = (
+    "TORCHELASTIC_RUN_ID",
+    "WORLD_SIZE",
+    "LOCAL_RANK",
+    "GROUP_RANK",
+    "NODE_RANK",
+    "SLURM_NTASKS",
+    "SLURM_JOB_NAME",
+    "LSB_JOBID",
+    "OMPI_COMM_WORLD_SIZE",
+    "PMI_SIZE",
+)
 
 
 def bad_error(tmp_path: Path, edit) -> str:
@@ -34,8 +44,9 @@ BAD_NAMES = ["x$(touch p)", "../x", "Upper", "yes", "n" * 300, "two words"]
 
 def as_dataset(name):
     def edit(p):
-        p["datasets"][name] = p["datasets"]["japanese_vowels"]
+        p["datasets"][name] = {**p["datasets"]["japanese_vowels"], "source": "japanese_vowels"}
         p["pipeline"]["datasets"] = [name]
+
     return edit
 
 
@@ -43,12 +54,14 @@ def as_architecture(name):
     def edit(p):
         p["architectures"][name] = {**p["architectures"]["lstm"], "type": "lstm"}
         p["pipeline"]["architectures"] = [name]
+
     return edit
 
 
 def as_experiment(name):
     def edit(p):
         p["experiments"][name] = p["experiments"]["copy_memory"]
+
     return edit
 
 
@@ -106,6 +119,7 @@ def test_every_shipped_name_follows_the_rule():
 
 # --- finding 14: impossible settings fail in `rnnlab check`, not later with a traceback ---
 
+
 def train(**changes):
     return lambda p: p["train"].update(changes)
 
@@ -124,10 +138,14 @@ CPU_COUNT = "accelerator cpu takes a count"
         (train(seeds=[-1]), rf"^params.yaml: train.seeds.0 = -1: {SEED_RANGE}"),
         (train(seeds=[0, 2**32]), rf"^params.yaml: train.seeds.1 = 4294967296: {SEED_RANGE}"),
         (train(seeds=[0, 1, 0]), r"^params.yaml: train.seeds = \[0, 1, 0\]: seed 0 is listed twice"),
-        (lambda p: p["experiments"]["g2p"].update(seeds=[1, 1]),
-         r"^params.yaml: experiments.g2p.seeds = \[1, 1\]: seed 1 is listed twice"),
-        (lambda p: p["datasets"]["plaid"].update(split_seed=-1),
-         rf"^params.yaml: datasets.plaid.split_seed = -1: {SEED_RANGE}"),
+        (
+            lambda p: p["experiments"]["g2p"].update(seeds=[1, 1]),
+            r"^params.yaml: experiments.g2p.seeds = \[1, 1\]: seed 1 is listed twice",
+        ),
+        (
+            lambda p: p["datasets"]["plaid"].update(split_seed=-1),
+            rf"^params.yaml: datasets.plaid.split_seed = -1: {SEED_RANGE}",
+        ),
         (trainer(devices=0), r"^params.yaml: trainer.devices = 0: .*a count ≥ 1, -1 \(every GPU\)"),
         (trainer(devices=[]), r"^params.yaml: trainer.devices = \[\]: .*a non-empty list"),
         (trainer(devices=-2), r"^params.yaml: trainer.devices = -2: "),
@@ -135,8 +153,10 @@ CPU_COUNT = "accelerator cpu takes a count"
         (trainer(accelerator="gpu", devices=[-1]), r"^params.yaml: trainer.devices = \[-1\]: "),
         (trainer(accelerator="cpu", devices=-1), rf"^params.yaml: trainer.devices = -1: {CPU_COUNT}"),
         (trainer(accelerator="cpu", devices=[0]), rf"^params.yaml: trainer.devices = \[0\]: {CPU_COUNT}"),
-        (trainer(accelerator="cpu", precision="16-mixed"),
-         r"^params.yaml: trainer.precision = '16-mixed': fp16 mixed precision needs a GPU.*bf16-mixed"),
+        (
+            trainer(accelerator="cpu", precision="16-mixed"),
+            r"^params.yaml: trainer.precision = '16-mixed': fp16 mixed precision needs a GPU.*bf16-mixed",
+        ),
     ],
 )
 def test_impossible_settings_stop_with_one_line(tmp_path, edit, message):
@@ -147,9 +167,13 @@ def test_impossible_settings_stop_with_one_line(tmp_path, edit, message):
 
 @pytest.mark.parametrize(
     "settings",
-    [{"accelerator": "cpu", "precision": "bf16-mixed"}, {"accelerator": "gpu", "devices": [0, 1]},
-     {"accelerator": "gpu", "devices": -1}, {"accelerator": "cpu", "devices": 2},
-     {"accelerator": "auto", "devices": "auto"}],
+    [
+        {"accelerator": "cpu", "precision": "bf16-mixed"},
+        {"accelerator": "gpu", "devices": [0, 1]},
+        {"accelerator": "gpu", "devices": -1},
+        {"accelerator": "cpu", "devices": 2},
+        {"accelerator": "auto", "devices": "auto"},
+    ],
 )
 def test_possible_trainer_settings_load(tmp_path, settings):
     loaded = load_config(write_params(tmp_path, lambda p: p["trainer"].update(settings))).trainer
@@ -222,6 +246,7 @@ def test_train_refuses_several_nodes_without_a_launcher(tmp_path, monkeypatch, c
 
 
 # --- a deleted MLflow experiment: restored, so training can log its runs ---
+
 
 def test_a_deleted_experiment_is_restored_with_one_line(tmp_path, capsys):
     from mlflow import MlflowClient

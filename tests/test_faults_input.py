@@ -88,8 +88,17 @@ def test_the_conv_emotion_layout_still_loads_at_every_protocol_and_from_numpy_1(
     speakers = {v: [np.eye(2, dtype=np.float32)[i % 2] for i in range(4)] for v in videos}  # MELD: one-hot speakers
     labels = {v: [int(y) for y in rng.integers(0, 7, size=4)] for v in videos}
     text = {v: rng.normal(size=(4, 5)).astype(np.float32) for v in videos}
-    items = ({v: [f"{v}_{i}" for i in range(4)] for v in videos}, speakers, labels, text, text, ["s"] * 3,
-             {"v0", "v1"}, {"v2"}, {v: [0] * 4 for v in videos})
+    items = (
+        {v: [f"{v}_{i}" for i in range(4)] for v in videos},
+        speakers,
+        labels,
+        text,
+        text,
+        ["s"] * 3,
+        {"v0", "v1"},
+        {"v2"},
+        {v: [0] * 4 for v in videos},
+    )
     data = pickle.dumps(items, protocol=protocol)
     path = tmp_path / "MELD_features_raw.pkl"
     path.write_bytes(data)
@@ -142,8 +151,14 @@ def request_of(table, sequences):
 
 def synthetic(sequences, length):
     """A well-formed request of ``sequences`` × ``length`` rows."""
-    return pd.DataFrame({"sequence_id": np.repeat([f"s{i}" for i in range(sequences)], length),
-                         "step": np.tile(np.arange(length), sequences), "ax": 0.0, "ay": 0.0})
+    return pd.DataFrame(
+        {
+            "sequence_id": np.repeat([f"s{i}" for i in range(sequences)], length),
+            "step": np.tile(np.arange(length), sequences),
+            "ax": 0.0,
+            "ay": 0.0,
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -152,10 +167,14 @@ def synthetic(sequences, length):
         (lambda t: t.drop(columns=["sequence_id"]), f"missing input column(s) 'sequence_id' {COLUMNS}"),
         (lambda t: t.drop(columns=["step", "ay"]), f"missing input column(s) 'step', 'ay' {COLUMNS}"),
         (lambda t: synthetic(3, 14), "42 rows exceed the limit of 40 per request (serving.max_rows in params.yaml)"),
-        (lambda t: synthetic(5, 2), "5 sequences exceed the limit of 4 per request "
-                                    "(serving.max_sequences in params.yaml)"),
-        (lambda t: synthetic(1, 9), "sequence 's0' has 9 steps, over the limit of 8 per sequence "
-                                    "(serving.max_steps in params.yaml)"),
+        (
+            lambda t: synthetic(5, 2),
+            "5 sequences exceed the limit of 4 per request (serving.max_sequences in params.yaml)",
+        ),
+        (
+            lambda t: synthetic(1, 9),
+            "sequence 's0' has 9 steps, over the limit of 8 per sequence (serving.max_steps in params.yaml)",
+        ),
     ],
     ids=["no sequence_id", "no step", "rows", "sequences", "steps"],
 )
@@ -267,9 +286,17 @@ def test_a_csv_written_with_pandas_index_is_refused(project, tmp_path):  # noqa:
 
 def test_na_none_and_null_in_a_csv_are_tokens_and_classes(tmp_path):
     words = ["NA", "None", "null", "nan", "cat", "N/A"]
-    rows = [{"sequence_id": f"s{i}", "step": j, "token": words[(i + j) % len(words)],
-             "mood": ["NA", "None", "null"][i % 3], "split": "test" if i % 4 == 3 else "train"}
-            for i in range(24) for j in range(4)]
+    rows = [
+        {
+            "sequence_id": f"s{i}",
+            "step": j,
+            "token": words[(i + j) % len(words)],
+            "mood": ["NA", "None", "null"][i % 3],
+            "split": "test" if i % 4 == 3 else "train",
+        }
+        for i in range(24)
+        for j in range(4)
+    ]
     path = tmp_path / "words.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     table, meta = dry_import(path, target="mood")
@@ -293,8 +320,9 @@ def test_a_classification_with_one_class_is_refused(project, tmp_path):  # noqa:
     path = tmp_path / "one.csv"
     table.to_csv(path, index=False)
     line = refused_line(project, path)
-    assert line.endswith("one.csv: target column 'activity' holds one class ('walk') on every row; "
-                         "task classify needs at least two")
+    assert line.endswith(
+        "one.csv: target column 'activity' holds one class ('walk') on every row; task classify needs at least two"
+    )
     steps_table = user_table().assign(activity="walk")
     steps_table.to_parquet(tmp_path / "one.parquet", index=False)
     with pytest.raises(DataError, match="target column 'activity' holds one class"):

@@ -25,7 +25,16 @@ def user_table(n_per_class: int = 6, classes=("walk", "run", "sit"), seed: int =
         for i in range(n_per_class):
             for split in ("train", "test"):
                 for step in range(int(rng.integers(3, 9))):
-                    rows.append({"sequence_id": f"{split}-{label}-{i}", "step": step, "ax": rng.normal() + c, "ay": rng.normal(), "activity": label, "split": split})
+                    rows.append(
+                        {
+                            "sequence_id": f"{split}-{label}-{i}",
+                            "step": step,
+                            "ax": rng.normal() + c,
+                            "ay": rng.normal(),
+                            "activity": label,
+                            "split": split,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -56,7 +65,11 @@ def run_import(root, path, *extra, task="classify", target="activity", name="min
 
 
 def snapshot(root):
-    return (root / "params.yaml").read_text(), (root / "plan.yaml").read_text(), sorted(p.name for p in (root / "data").glob("**/*")) if (root / "data").exists() else []
+    return (
+        (root / "params.yaml").read_text(),
+        (root / "plan.yaml").read_text(),
+        sorted(p.name for p in (root / "data").glob("**/*")) if (root / "data").exists() else [],
+    )
 
 
 def mutate(edit):
@@ -66,18 +79,45 @@ def mutate(edit):
 
 
 BAD = {
-    "missing column": (lambda t: t.drop(columns=["step"]), r"bad.csv: missing column 'step' \(columns: sequence_id, ax, ay, label, split\)"),
-    "duplicate step": (lambda t: t.__setitem__("step", t["step"].where(t.index != 1, 0)), r"bad.csv: duplicate \(sequence_id, step\) = \('train-walk-0', 0\) at row 1"),
-    "gap in step": (lambda t: t.__setitem__("step", t["step"].where(t.index != 2, 20)), r"bad.csv: sequence 'train-walk-0' has steps that are not 0..len-1"),
-    "non-numeric": (lambda t: t.__setitem__("ay", t["ay"].astype(object).where(t.index != 4, "abc")), r"bad.csv: feature column 'ay' is not numeric \(sequence 'train-walk-0', step \d: 'abc'\)"),
-    "nan": (lambda t: t.__setitem__("ax", t["ax"].where(t.index != 3, np.nan)), r"bad.csv: column 'ax' has nan at sequence 'train-walk-0', step 3"),
-    "inf": (lambda t: t.__setitem__("ax", t["ax"].where(t.index != 3, np.inf)), r"bad.csv: column 'ax' has inf at sequence 'train-walk-0', step 3"),
-    "class in one split": (lambda t: t.__setitem__("activity", t["activity"].mask(t["sequence_id"] == "test-sit-0", "jump")),
-                           r"bad.csv: class 'jump' appears in the test split but not in train"),
-    "class only in train": (lambda t: t.drop(index=t.index[(t["activity"] == "sit") & (t["split"] == "test")], inplace=True),
-                            r"bad.csv: class 'sit' appears only in the train split, never in test"),
-    "class with one sequence": (lambda t: t.drop(index=t.index[(t["activity"] == "sit") & (t["split"] == "train") & (t["sequence_id"] != "train-sit-0")], inplace=True),
-                                r"bad.csv: class 'sit' has a single sequence; it cannot be split into train and val"),
+    "missing column": (
+        lambda t: t.drop(columns=["step"]),
+        r"bad.csv: missing column 'step' \(columns: sequence_id, ax, ay, label, split\)",
+    ),
+    "duplicate step": (
+        lambda t: t.__setitem__("step", t["step"].where(t.index != 1, 0)),
+        r"bad.csv: duplicate \(sequence_id, step\) = \('train-walk-0', 0\) at row 1",
+    ),
+    "gap in step": (
+        lambda t: t.__setitem__("step", t["step"].where(t.index != 2, 20)),
+        r"bad.csv: sequence 'train-walk-0' has steps that are not 0..len-1",
+    ),
+    "non-numeric": (
+        lambda t: t.__setitem__("ay", t["ay"].astype(object).where(t.index != 4, "abc")),
+        r"bad.csv: feature column 'ay' is not numeric \(sequence 'train-walk-0', step \d: 'abc'\)",
+    ),
+    "nan": (
+        lambda t: t.__setitem__("ax", t["ax"].where(t.index != 3, np.nan)),
+        r"bad.csv: column 'ax' has nan at sequence 'train-walk-0', step 3",
+    ),
+    "inf": (
+        lambda t: t.__setitem__("ax", t["ax"].where(t.index != 3, np.inf)),
+        r"bad.csv: column 'ax' has inf at sequence 'train-walk-0', step 3",
+    ),
+    "class in one split": (
+        lambda t: t.__setitem__("activity", t["activity"].mask(t["sequence_id"] == "test-sit-0", "jump")),
+        r"bad.csv: class 'jump' appears in the test split but not in train",
+    ),
+    "class only in train": (
+        lambda t: t.drop(index=t.index[(t["activity"] == "sit") & (t["split"] == "test")], inplace=True),
+        r"bad.csv: class 'sit' appears only in the train split, never in test",
+    ),
+    "class with one sequence": (
+        lambda t: t.drop(
+            index=t.index[(t["activity"] == "sit") & (t["split"] == "train") & (t["sequence_id"] != "train-sit-0")],
+            inplace=True,
+        ),
+        r"bad.csv: class 'sit' has a single sequence; it cannot be split into train and val",
+    ),
 }
 
 
@@ -104,15 +144,26 @@ def test_empty_file_wrong_format_and_missing_target(project, tmp_path):
     assert "header.csv: the table has zero sequences" in run_import(project, header_only).stderr
     text = tmp_path / "data.json"
     text.write_text("{}")
-    assert "data.json: rnnlab import reads .csv, .parquet or conv-emotion's .pkl feature files, got '.json'" in run_import(project, text).stderr
+    assert (
+        "data.json: rnnlab import reads .csv, .parquet or conv-emotion's .pkl feature files, got '.json'"
+        in run_import(project, text).stderr
+    )
     good = tmp_path / "good.csv"
     user_table().to_csv(good, index=False)
     missing = run_import(project, good, target="activty")
-    assert missing.returncode == 2 and "good.csv: target column 'activty' does not exist (columns: sequence_id, step, ax, ay, activity, split)" in missing.stderr
+    assert (
+        missing.returncode == 2
+        and "good.csv: target column 'activty' does not exist (columns: sequence_id, step, ax, ay, activity, split)"
+        in missing.stderr
+    )
 
 
 def test_a_runaway_token_vocabulary_is_refused(project, tmp_path):
-    rows = [{"sequence_id": f"s{i}", "step": j, "word": f"w{i}-{j}", "mood": "a" if i % 2 else "b"} for i in range(40) for j in range(5)]
+    rows = [
+        {"sequence_id": f"s{i}", "step": j, "word": f"w{i}-{j}", "mood": "a" if i % 2 else "b"}
+        for i in range(40)
+        for j in range(5)
+    ]
     path = tmp_path / "ids.parquet"
     pd.DataFrame(rows).rename(columns={"word": "token"}).to_parquet(path, index=False)
     result = run_import(project, path, target="mood")
@@ -154,13 +205,31 @@ def test_a_numeric_target_imports_as_a_regression(project, tmp_path):
     bad = tmp_path / "words.csv"
     table.drop(columns=["score"]).to_csv(bad, index=False)
     refused = run_import(project, bad, task="regress", target="activity", name="my_words")
-    assert refused.returncode == 2 and "task regress needs a numeric label; column 'label' holds 'walk'" in refused.stderr
+    assert (
+        refused.returncode == 2 and "task regress needs a numeric label; column 'label' holds 'walk'" in refused.stderr
+    )
 
 
 def test_a_symbol_sequence_target_imports_as_seq2seq(project, tmp_path):
-    words = {"cat": "K AE T", "dog": "D AO G", "tack": "T AE K", "god": "G AA D", "act": "AE K T", "coat": "K OW T",
-             "goat": "G OW T", "toad": "T OW D", "dot": "D AA T", "cod": "K AA D", "tag": "T AE G", "gad": "G AE D"}
-    rows = [{"sequence_id": w, "step": i, "token": letter, "phones": phones} for w, phones in words.items() for i, letter in enumerate(w)]
+    words = {
+        "cat": "K AE T",
+        "dog": "D AO G",
+        "tack": "T AE K",
+        "god": "G AA D",
+        "act": "AE K T",
+        "coat": "K OW T",
+        "goat": "G OW T",
+        "toad": "T OW D",
+        "dot": "D AA T",
+        "cod": "K AA D",
+        "tag": "T AE G",
+        "gad": "G AE D",
+    }
+    rows = [
+        {"sequence_id": w, "step": i, "token": letter, "phones": phones}
+        for w, phones in words.items()
+        for i, letter in enumerate(w)
+    ]
     path = tmp_path / "g2p.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     result = run_import(project, path, task="seq2seq", target="phones", name="my_g2p")
@@ -169,12 +238,17 @@ def test_a_symbol_sequence_target_imports_as_seq2seq(project, tmp_path):
 
     settings = load_config(project / "params.yaml").dataset("my_g2p")
     assert settings.task == "seq2seq" and settings.target_embedding_size == 32 and settings.tokens is not None
-    rows = [{**row, "phones": "   "} if row["sequence_id"] == "cat" else row for row in rows]  # a word with no output symbols
+    rows = [
+        {**row, "phones": "   "} if row["sequence_id"] == "cat" else row for row in rows
+    ]  # a word with no output symbols
     bad = tmp_path / "bad_g2p.parquet"
     pd.DataFrame(rows).to_parquet(bad)
     before = snapshot(project)
     refused = run_import(project, bad, task="seq2seq", target="phones", name="my_bad_g2p")
-    assert refused.returncode == 2 and "task seq2seq needs output symbols in 'label'; sequence 'cat' has none" in refused.stderr
+    assert (
+        refused.returncode == 2
+        and "task seq2seq needs output symbols in 'label'; sequence 'cat' has none" in refused.stderr
+    )
     assert snapshot(project) == before
 
 
@@ -200,7 +274,13 @@ def iemocap_pickle(path, train=6, test=3, seed=0):
 def test_dialogue_features_import_with_speakers(project, tmp_path):
     """conv-emotion's IEMOCAP pickle becomes a dialogue dataset: speakers on, a party one-hot after
     the 100 text features, classes named, the file's own train/test split."""
-    result = run_import(project, iemocap_pickle(tmp_path / "IEMOCAP_features_raw.pkl"), task="label_steps", target="label", name="my_iemocap")
+    result = run_import(
+        project,
+        iemocap_pickle(tmp_path / "IEMOCAP_features_raw.pkl"),
+        task="label_steps",
+        target="label",
+        name="my_iemocap",
+    )
     assert result.returncode == 0, result.stderr
     from rnnlab.config import load_config
     from rnnlab.data.store import read_table
@@ -208,7 +288,14 @@ def test_dialogue_features_import_with_speakers(project, tmp_path):
     config = load_config(project / "params.yaml")
     assert config.dataset("my_iemocap").speakers and ("dialogue_rnn", "my_iemocap") in config.pairs()
     table = read_table(project / "data" / "raw" / "my_iemocap")
-    assert set(table["speaker"]) == {"M", "F"} and set(table["label"]) == {"happy", "sad", "neutral", "angry", "excited", "frustrated"}
+    assert set(table["speaker"]) == {"M", "F"} and set(table["label"]) == {
+        "happy",
+        "sad",
+        "neutral",
+        "angry",
+        "excited",
+        "frustrated",
+    }
     assert table.groupby("split")["sequence_id"].nunique().to_dict() == {"train": 6, "test": 3}
 
     bad = tmp_path / "other.pkl"
@@ -218,7 +305,11 @@ def test_dialogue_features_import_with_speakers(project, tmp_path):
         pickle.dump(({}, {}, {}), handle)
     before = snapshot(project)
     refused = run_import(project, bad, task="label_steps", target="label", name="my_other")
-    assert refused.returncode == 2 and "other.pkl: expected conv-emotion's 9-item feature pickle (IEMOCAP or MELD), got tuple of 3 items" in refused.stderr
+    assert (
+        refused.returncode == 2
+        and "other.pkl: expected conv-emotion's 9-item feature pickle (IEMOCAP or MELD), got tuple of 3 items"
+        in refused.stderr
+    )
     assert snapshot(project) == before
 
 
@@ -228,8 +319,20 @@ def test_a_test_dialogue_with_more_parties_than_training_is_refused(project, tmp
     for d in range(12):
         split, parties = ("test", 3) if d >= 8 else ("train", 2)
         for step in range(6):
-            rows.append({"sequence_id": f"d{d}", "step": step, "u": rng.normal(), "speaker": f"p{step % parties}", "mood": ["a", "b"][step % 2], "split": split})
+            rows.append(
+                {
+                    "sequence_id": f"d{d}",
+                    "step": step,
+                    "u": rng.normal(),
+                    "speaker": f"p{step % parties}",
+                    "mood": ["a", "b"][step % 2],
+                    "split": split,
+                }
+            )
     path = tmp_path / "talk.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     refused = run_import(project, path, task="label_steps", target="mood", name="my_talk")
-    assert refused.returncode == 2 and "talk.csv: test: dialogue 'd8' has 3 parties; the training dialogues have at most 2" in refused.stderr
+    assert (
+        refused.returncode == 2
+        and "talk.csv: test: dialogue 'd8' has 3 parties; the training dialogues have at most 2" in refused.stderr
+    )

@@ -152,14 +152,19 @@ def test_a_model_with_act_pickles_and_computes_the_same():
 
 @pytest.mark.parametrize(
     "halting_bias, weight_scale, counts",
-    [(2.0, 8.0, {2, 3, 4, 5}), (5.0, 0.0, {1})],  # N(t) spread up to M = 5 (odd: the last call's second step is past M); N(t) = 1 throughout
+    [
+        (2.0, 8.0, {2, 3, 4, 5}),
+        (5.0, 0.0, {1}),
+    ],  # N(t) spread up to M = 5 (odd: the last call's second step is past M); N(t) = 1 throughout
     ids=["spread", "one-step"],
 )
 def test_compiled_backend_equals_reference(halting_bias, weight_scale, counts):
     """Compiled ponder steps against the Python loop: outputs, final states (ponder cost, steps) and
     gradients on a random variable-length batch."""
     torch.manual_seed(3)
-    stack = RecurrentStack(lambda d: ACTCell(ElmanCell(d + 1, 6), TAU, 0.01, 5, halting_bias), 3, backend="compiled").double()
+    stack = RecurrentStack(
+        lambda d: ACTCell(ElmanCell(d + 1, 6), TAU, 0.01, 5, halting_bias), 3, backend="compiled"
+    ).double()
     with torch.no_grad():
         stack.cells[0].halting.weight.mul_(weight_scale)
     x, lengths = variable_batch(B=5, T=7, D=3)

@@ -95,8 +95,14 @@ def test_dot_attention_needs_equal_sizes():
 
 # --- the encoder–decoder --------------------------------------------------------------------------
 
-META = {"task": "seq2seq", "num_features": 4, "num_classes": 9, "target_embedding_size": 3, "max_output_ratio": 1.5,
-        "vocabulary": ["<pad>", "<unk>", "a", "b", "c", "d"]}
+META = {
+    "task": "seq2seq",
+    "num_features": 4,
+    "num_classes": 9,
+    "target_embedding_size": 3,
+    "max_output_ratio": 1.5,
+    "vocabulary": ["<pad>", "<unk>", "a", "b", "c", "d"],
+}
 
 
 def seq2seq(arch: str, kind: str = "additive"):
@@ -107,11 +113,15 @@ def seq2seq(arch: str, kind: str = "additive"):
 def source_batch():
     x = torch.tensor([[2, 3, 4, 5, 2], [3, 3, 0, 0, 0], [5, 4, 2, 0, 0]])
     lengths = torch.tensor([5, 2, 3])
-    y = torch.tensor([[4, 5, 6, 7, 8, END_ID], [8, 7, END_ID, IGNORE, IGNORE, IGNORE], [6, 6, 5, END_ID, IGNORE, IGNORE]])
+    y = torch.tensor(
+        [[4, 5, 6, 7, 8, END_ID], [8, 7, END_ID, IGNORE, IGNORE, IGNORE], [6, 6, 5, END_ID, IGNORE, IGNORE]]
+    )
     return x, lengths, y
 
 
-@pytest.mark.parametrize("arch, kind", [("gru", None), ("attention", "additive"), ("attention", "general"), ("attention", "dot")])
+@pytest.mark.parametrize(
+    "arch, kind", [("gru", None), ("attention", "additive"), ("attention", "general"), ("attention", "dot")]
+)
 def test_decoder_outputs_do_not_depend_on_padding_or_batch_mates(arch, kind):
     model = seq2seq(arch, kind)
     x, lengths, y = source_batch()
@@ -203,7 +213,9 @@ def test_after_training_on_reversal_the_alignment_is_anti_diagonal():
 
     def batch(n):
         digits = [rng.integers(0, 10, size=int(rng.integers(3, 9))) for _ in range(n)]
-        return collate([(torch.tensor(d + 2), torch.tensor([*(d[::-1] + 4), END_ID])) for d in digits])  # ids: digit + 2 in, digit + 4 out
+        return collate(
+            [(torch.tensor(d + 2), torch.tensor([*(d[::-1] + 4), END_ID])) for d in digits]
+        )  # ids: digit + 2 in, digit + 4 out
 
     for _ in range(400):
         b = batch(32)
@@ -215,6 +227,8 @@ def test_after_training_on_reversal_the_alignment_is_anti_diagonal():
     b = batch(200)
     with torch.no_grad():
         attention = model(b.x, b.lengths, b.y).attention
-    offsets = np.concatenate([attention[i, :n, :n].argmax(1).numpy() - np.arange(n)[::-1] for i, n in enumerate(b.lengths.tolist())])
+    offsets = np.concatenate(
+        [attention[i, :n, :n].argmax(1).numpy() - np.arange(n)[::-1] for i, n in enumerate(b.lengths.tolist())]
+    )
     assert np.mean(np.abs(offsets) <= 1) > 0.95
     assert np.mean(offsets == 0) > 0.6

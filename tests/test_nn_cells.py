@@ -58,7 +58,12 @@ def test_elman_golden_values():
 def test_gru_golden_values(convention):
     cell = constant(GRUCell(1, 1, convention=convention).double(), 0.5)
     h0 = 0.3
-    out, _ = run_cell(cell, torch.tensor([[[1.0]]], dtype=torch.float64), torch.tensor([1]), state=cell.state_type(torch.tensor([[h0]], dtype=torch.float64)))
+    out, _ = run_cell(
+        cell,
+        torch.tensor([[[1.0]]], dtype=torch.float64),
+        torch.tensor([1]),
+        state=cell.state_type(torch.tensor([[h0]], dtype=torch.float64)),
+    )
     r = z = sigmoid(0.5 * 1 + 0.5 * h0 + 0.5 + (0.5 if convention == "pytorch" else 0.0))
     if convention == "course":
         h_tilde = math.tanh(0.5 * 1 + 0.5 + 0.5 * (r * h0))
@@ -74,7 +79,12 @@ def test_gru_golden_values(convention):
 
 @pytest.mark.parametrize(
     "make_cell",
-    [lambda: ElmanCell(2, 3), lambda: LSTMCell(2, 3), lambda: GRUCell(2, 3, "course"), lambda: GRUCell(2, 3, "pytorch")],
+    [
+        lambda: ElmanCell(2, 3),
+        lambda: LSTMCell(2, 3),
+        lambda: GRUCell(2, 3, "course"),
+        lambda: GRUCell(2, 3, "pytorch"),
+    ],
     ids=["rnn", "lstm", "gru-course", "gru-pytorch"],
 )
 def test_gradcheck_through_the_driver(make_cell):
@@ -147,7 +157,7 @@ def keras_lstm(xs, kernel, recurrent_kernel, bias):
     h = c = np.zeros(H)
     for x in xs:
         z = x @ kernel + h @ recurrent_kernel + bias
-        i, f, g, o = np_sigmoid(z[:H]), np_sigmoid(z[H:2 * H]), np.tanh(z[2 * H:3 * H]), np_sigmoid(z[3 * H:])
+        i, f, g, o = np_sigmoid(z[:H]), np_sigmoid(z[H : 2 * H]), np.tanh(z[2 * H : 3 * H]), np_sigmoid(z[3 * H :])
         c = f * c + i * g
         h = o * np.tanh(c)
     return h
@@ -166,8 +176,8 @@ def keras_gru(xs, kernel, recurrent_kernel, bias, reset_after):
             hh = np.tanh(xh + r * rh)
         else:
             z = np_sigmoid(xz + h @ recurrent_kernel[:, :H])
-            r = np_sigmoid(xr + h @ recurrent_kernel[:, H:2 * H])
-            hh = np.tanh(xh + (r * h) @ recurrent_kernel[:, 2 * H:])
+            r = np_sigmoid(xr + h @ recurrent_kernel[:, H : 2 * H])
+            hh = np.tanh(xh + (r * h) @ recurrent_kernel[:, 2 * H :])
         h = z * h + (1 - z) * hh
     return h
 
@@ -191,7 +201,9 @@ def test_keras_gru_weights_load_exactly(reset_after):
     load_keras_weights(cell, kernel, recurrent, bias)
     xs = rng.normal(size=(6, 3))
     out, _ = run_cell(cell, torch.tensor(xs)[None], torch.tensor([6]))
-    np.testing.assert_allclose(out[0, -1].detach().numpy(), keras_gru(xs, kernel, recurrent, bias, reset_after), atol=1e-12)
+    np.testing.assert_allclose(
+        out[0, -1].detach().numpy(), keras_gru(xs, kernel, recurrent, bias, reset_after), atol=1e-12
+    )
 
 
 def test_keras_gru_convention_mismatch_is_an_error():
@@ -211,7 +223,10 @@ def test_keras_gru_convention_mismatch_is_an_error():
         (lambda: (torch.randn(2, 5, 3), torch.tensor([6, 3])), "sequence 0 has length 6 > padded length T=5"),
         (lambda: (torch.randn(2, 5, 3), torch.tensor([5, 0])), "every length must be ≥ 1; sequence 1 has length 0"),
         (lambda: (torch.randn(2, 5, 3), torch.tensor([5, -2])), "sequence 1 has length -2"),
-        (lambda: (torch.randn(2, 5, 3), torch.tensor([5.0, 3.0])), "lengths must be an int64 tensor, got torch.float32"),
+        (
+            lambda: (torch.randn(2, 5, 3), torch.tensor([5.0, 3.0])),
+            "lengths must be an int64 tensor, got torch.float32",
+        ),
         (lambda: (torch.randn(2, 5, 3), [5, 3]), "lengths must be an int64 tensor, got list"),
         (lambda: (torch.randn(2, 5, 3), torch.tensor([5, 3, 2])), r"lengths must have shape \(2,\)"),
     ],

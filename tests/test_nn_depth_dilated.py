@@ -24,7 +24,9 @@ def test_dglstm_with_the_depth_gate_shut_is_a_stacked_lstm():
     cell = DepthGatedLSTMCell(D, H, depth=L).double()
     with torch.no_grad():
         for l, layer in enumerate(cell.layers):
-            w_ih, w_hh, b_ih, b_hh = (getattr(oracle, f"{n}_l{l}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            w_ih, w_hh, b_ih, b_hh = (
+                getattr(oracle, f"{n}_l{l}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            )
             layer.kernel[:, : 4 * H] = w_ih.t()
             layer.recurrent_kernel.copy_(w_hh.t())
             layer.bias[: 4 * H] = b_ih + b_hh
@@ -96,7 +98,9 @@ def test_fold_then_unfold_is_the_identity():
     for rate in (1, 2, 3, 4, 16):
         torch.testing.assert_close(unfold(fold(x, rate), rate, 11), x, atol=0, rtol=0)
         j = 1 if rate > 1 else 0  # row b·s + j holds x[b, j::s]
-        torch.testing.assert_close(fold(x, rate)[1 * rate + j, : len(range(j, 11, rate))], x[1, j::rate], atol=0, rtol=0)
+        torch.testing.assert_close(
+            fold(x, rate)[1 * rate + j, : len(range(j, 11, rate))], x[1, j::rate], atol=0, rtol=0
+        )
 
 
 @pytest.mark.parametrize("backend", ["reference", "fused"])
@@ -139,7 +143,14 @@ def test_dilated_stack_is_causal():
 
 
 def test_phase_lengths():
-    assert phase_lengths(torch.tensor([7, 2]), 3).tolist() == [3, 2, 2, 1, 1, 1]  # 7: j=0,3,6 | 1,4 | 2,5; 2: j=0 | 1 | (empty -> 1)
+    assert phase_lengths(torch.tensor([7, 2]), 3).tolist() == [
+        3,
+        2,
+        2,
+        1,
+        1,
+        1,
+    ]  # 7: j=0,3,6 | 1,4 | 2,5; 2: j=0 | 1 | (empty -> 1)
 
 
 def test_dilated_bad_arguments():

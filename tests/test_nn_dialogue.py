@@ -72,7 +72,9 @@ def test_the_backward_direction_reads_the_reversed_speakers():
     net = model(bidirectional=True)
     x, lengths = dialogue_batch([8, 6, 3])
     u, speakers = net.split(x, lengths)
-    both, _ = net.run(net.cells[1], reverse_within_length(u, lengths), reverse_within_length(speakers, lengths), lengths)
+    both, _ = net.run(
+        net.cells[1], reverse_within_length(u, lengths), reverse_within_length(speakers, lengths), lengths
+    )
     buggy, _ = net.run(net.cells[1], reverse_within_length(u, lengths), speakers, lengths)
     forward, _ = net.run(net.cells[0], u, speakers, lengths)
     e = torch.cat([forward, reverse_within_length(both, lengths)], -1)
@@ -104,7 +106,15 @@ def test_one_direction_is_causal():
 
 
 def test_gradcheck():
-    net = model(global_size=3, party_size=2, emotion_size=2, output_size=2, listener="active", bidirectional=True, emotion_attention=True)
+    net = model(
+        global_size=3,
+        party_size=2,
+        emotion_size=2,
+        output_size=2,
+        listener="active",
+        bidirectional=True,
+        emotion_attention=True,
+    )
     x, lengths = dialogue_batch([4, 3])
     u = x[..., :D].clone().requires_grad_()
     assert torch.autograd.gradcheck(lambda u: net(torch.cat([u, x[..., D:]], -1), lengths).steps, (u,))

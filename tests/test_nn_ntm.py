@@ -22,7 +22,11 @@ def one_hot(i: int, n: int = 5) -> torch.Tensor:
     return w
 
 
-SHIFT_MINUS, SHIFT_NONE, SHIFT_PLUS = (torch.tensor([[1.0, 0.0, 0.0]], dtype=D), torch.tensor([[0.0, 1.0, 0.0]], dtype=D), torch.tensor([[0.0, 0.0, 1.0]], dtype=D))
+SHIFT_MINUS, SHIFT_NONE, SHIFT_PLUS = (
+    torch.tensor([[1.0, 0.0, 0.0]], dtype=D),
+    torch.tensor([[0.0, 1.0, 0.0]], dtype=D),
+    torch.tensor([[0.0, 0.0, 1.0]], dtype=D),
+)
 
 
 # --- addressing, step by step ------------------------------------------------------------------
@@ -51,16 +55,31 @@ def test_a_shift_is_the_papers_circular_convolution():
 
 def test_sharpening_with_a_large_gamma_gives_the_argmax():
     w = torch.tensor([[0.1, 0.5, 0.3, 0.1]], dtype=D)
-    torch.testing.assert_close(mem.sharpen(w, torch.tensor([[200.0]], dtype=D)), torch.tensor([[0.0, 1.0, 0.0, 0.0]], dtype=D), atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        mem.sharpen(w, torch.tensor([[200.0]], dtype=D)),
+        torch.tensor([[0.0, 1.0, 0.0, 0.0]], dtype=D),
+        atol=1e-12,
+        rtol=0,
+    )
     torch.testing.assert_close(mem.sharpen(w, torch.tensor([[1.0]], dtype=D)), w)  # γ = 1 leaves it alone
 
 
 def test_a_large_key_strength_with_gate_one_gives_a_one_hot_on_the_matching_row():
     memory = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 1.0, 0.0]]], dtype=D)
     key = torch.tensor([[0.0, 2.0, 0.0]], dtype=D)  # the direction of row 1 (cosine ignores the length)
-    w = mem.address(memory, one_hot(3, 4), key, torch.tensor([[500.0]], dtype=D), torch.ones(1, 1, dtype=D), SHIFT_NONE, torch.ones(1, 1, dtype=D))
+    w = mem.address(
+        memory,
+        one_hot(3, 4),
+        key,
+        torch.tensor([[500.0]], dtype=D),
+        torch.ones(1, 1, dtype=D),
+        SHIFT_NONE,
+        torch.ones(1, 1, dtype=D),
+    )
     torch.testing.assert_close(w, one_hot(1, 4), atol=1e-10, rtol=0)  # zeros floored at SHARPEN_EPS before the power
-    kept = mem.interpolate(mem.content_weights(key, torch.tensor([[500.0]], dtype=D), memory), one_hot(3, 4), torch.zeros(1, 1, dtype=D))
+    kept = mem.interpolate(
+        mem.content_weights(key, torch.tensor([[500.0]], dtype=D), memory), one_hot(3, 4), torch.zeros(1, 1, dtype=D)
+    )
     torch.testing.assert_close(kept, one_hot(3, 4))  # g = 0: the previous weighting, content ignored
 
 
@@ -68,7 +87,9 @@ def test_content_weights_are_a_softmax_of_cosine_similarity():
     memory = torch.tensor([[[3.0, 4.0], [4.0, -3.0], [0.0, 0.0]]], dtype=D)  # a zero row: similarity 0, not NaN
     key = torch.tensor([[3.0, 4.0]], dtype=D)
     cosine = torch.tensor([[1.0, 0.0, 0.0]], dtype=D)
-    torch.testing.assert_close(mem.content_weights(key, torch.tensor([[2.0]], dtype=D), memory), torch.softmax(2.0 * cosine, -1))
+    torch.testing.assert_close(
+        mem.content_weights(key, torch.tensor([[2.0]], dtype=D), memory), torch.softmax(2.0 * cosine, -1)
+    )
 
 
 def test_heads_addressed_at_once_equal_each_head_addressed_alone():
@@ -78,7 +99,9 @@ def test_heads_addressed_at_once_equal_each_head_addressed_alone():
     p = mem.head_activations(torch.randn(2, 3, 4 + 3 + 3, dtype=D), width=4, shift_count=3)
     together = mem.address(memory, previous, p["key"], p["strength"], p["gate"], p["shifts"], p["gamma"])
     for k in range(3):
-        alone = mem.address(memory, previous[:, k], *(p[name][:, k] for name in ("key", "strength", "gate", "shifts", "gamma")))
+        alone = mem.address(
+            memory, previous[:, k], *(p[name][:, k] for name in ("key", "strength", "gate", "shifts", "gamma"))
+        )
         torch.testing.assert_close(together[:, k], alone, atol=1e-14, rtol=0)
 
 
@@ -89,16 +112,24 @@ MEMORY = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]], dtype=
 
 
 def test_read_is_the_weighted_sum_of_rows():
-    torch.testing.assert_close(mem.read(MEMORY, torch.tensor([[0.5, 0.5, 0.0, 0.0]], dtype=D)), torch.tensor([[2.0, 3.0]], dtype=D))
-    torch.testing.assert_close(mem.read(MEMORY, torch.tensor([[0.0, 0.0, 0.25, 0.75]], dtype=D)), torch.tensor([[6.5, 7.5]], dtype=D))
+    torch.testing.assert_close(
+        mem.read(MEMORY, torch.tensor([[0.5, 0.5, 0.0, 0.0]], dtype=D)), torch.tensor([[2.0, 3.0]], dtype=D)
+    )
+    torch.testing.assert_close(
+        mem.read(MEMORY, torch.tensor([[0.0, 0.0, 0.25, 0.75]], dtype=D)), torch.tensor([[6.5, 7.5]], dtype=D)
+    )
 
 
 def test_write_erases_then_adds():
     w = torch.tensor([[0.5, 0.5, 0.0, 0.0]], dtype=D)
-    erased = mem.write(MEMORY, w, torch.ones(1, 2, dtype=D), torch.zeros(1, 2, dtype=D))  # e = 1, a = 0: rows 0, 1 halved
+    erased = mem.write(
+        MEMORY, w, torch.ones(1, 2, dtype=D), torch.zeros(1, 2, dtype=D)
+    )  # e = 1, a = 0: rows 0, 1 halved
     torch.testing.assert_close(erased, torch.tensor([[[0.5, 1.0], [1.5, 2.0], [5.0, 6.0], [7.0, 8.0]]], dtype=D))
     added = mem.write(MEMORY, one_hot(2, 4), torch.tensor([[1.0, 0.0]], dtype=D), torch.tensor([[10.0, 10.0]], dtype=D))
-    torch.testing.assert_close(added, torch.tensor([[[1.0, 2.0], [3.0, 4.0], [10.0, 16.0], [7.0, 8.0]]], dtype=D))  # col 0 erased, then +10
+    torch.testing.assert_close(
+        added, torch.tensor([[[1.0, 2.0], [3.0, 4.0], [10.0, 16.0], [7.0, 8.0]]], dtype=D)
+    )  # col 0 erased, then +10
 
 
 def test_two_write_heads_erase_all_then_add_all():
@@ -114,7 +145,9 @@ def test_two_write_heads_erase_all_then_add_all():
 
 def make_cell(**changes) -> NTMCell:
     torch.manual_seed(0)
-    settings = dict(input_size=3, controller_size=6, memory_rows=7, memory_width=4, read_heads=2, write_heads=1, shift_range=1)
+    settings = dict(
+        input_size=3, controller_size=6, memory_rows=7, memory_width=4, read_heads=2, write_heads=1, shift_range=1
+    )
     return NTMCell(**{**settings, **changes}).double()
 
 
@@ -156,7 +189,14 @@ def test_gradcheck_through_addressing_read_and_write():
     lengths = torch.tensor([4, 2])
     assert gradcheck(lambda inputs: run_cell(cell, inputs, lengths)[0], (x,), eps=1e-6, atol=1e-5)
     params = dict(cell.named_parameters())
-    assert gradcheck(lambda w: torch.func.functional_call(cell, {**params, "heads.weight": w}, (x[:, 0], cell.initial_state(2, x)))[0], (params["heads.weight"].detach().clone().requires_grad_(),), eps=1e-6, atol=1e-5)
+    assert gradcheck(
+        lambda w: torch.func.functional_call(cell, {**params, "heads.weight": w}, (x[:, 0], cell.initial_state(2, x)))[
+            0
+        ],
+        (params["heads.weight"].detach().clone().requires_grad_(),),
+        eps=1e-6,
+        atol=1e-5,
+    )
 
 
 def test_bad_settings_are_named():
@@ -168,7 +208,9 @@ def test_compiled_backend_equals_reference():
     """Compiled blocks of steps (padding to whole blocks, reversal, carry) against the Python loop:
     outputs, final states and gradients on a random variable-length batch, in both directions."""
     torch.manual_seed(0)
-    stack = RecurrentStack(lambda d: NTMCell(d, 6, 7, 4, read_heads=2, write_heads=1), 3, bidirectional=True, backend="compiled").double()
+    stack = RecurrentStack(
+        lambda d: NTMCell(d, 6, 7, 4, read_heads=2, write_heads=1), 3, bidirectional=True, backend="compiled"
+    ).double()
     x, lengths = variable_batch(D=3)  # lengths 7, 2, 5, 1, 6: blocks padded past every length
     x.requires_grad_(True)
     inputs = [x, *stack.parameters()]

@@ -41,7 +41,9 @@ def run_torch(module, x, lengths, hx=None):
 def test_outputs_states_and_gradients_match_torch(kind, num_layers, bidirectional, backend):
     make_cell, make_torch = CASES[kind]
     D = 3
-    oracle = make_torch(input_size=D, hidden_size=H, num_layers=num_layers, bidirectional=bidirectional, batch_first=True).double()
+    oracle = make_torch(
+        input_size=D, hidden_size=H, num_layers=num_layers, bidirectional=bidirectional, batch_first=True
+    ).double()
     ours = RecurrentStack(make_cell, D, num_layers=num_layers, bidirectional=bidirectional, backend=backend).double()
     load_torch_module(ours, oracle)
     x, lengths = variable_batch(D=D)

@@ -72,7 +72,9 @@ def test_soft_selections_mix_the_discrete_results_and_keep_row_selectors_in_unit
     torch.testing.assert_close(selected, mixed_rows)
     assert torch.all(lookup[rows == 0] == 0)
     hard = [(table > 50.0).float(), (table > 30.0).float()]  # a soft pivot mixes the hard comparisons with each number
-    torch.testing.assert_close(ops.greater, (beta[:, 0, None, None] * hard[0] + beta[:, 1, None, None] * hard[1]) * rows.unsqueeze(-1))
+    torch.testing.assert_close(
+        ops.greater, (beta[:, 0, None, None] * hard[0] + beta[:, 1, None, None] * hard[1]) * rows.unsqueeze(-1)
+    )
 
 
 def test_padded_rows_never_sum_or_count_whatever_they_hold():
@@ -88,7 +90,11 @@ def programmer_batch(rows: int = 6):
     examples = table_questions(4, 3, rows, seed=0)
     index = {w: i for i, w in enumerate(VOCABULARY)}
     B, Q, R = len(examples), max(len(e.words) for e in examples), max(len(e.table) for e in examples)
-    words, numbers, is_number = torch.zeros(B, Q, dtype=torch.long), torch.zeros(B, Q), torch.zeros(B, Q, dtype=torch.bool)
+    words, numbers, is_number = (
+        torch.zeros(B, Q, dtype=torch.long),
+        torch.zeros(B, Q),
+        torch.zeros(B, Q, dtype=torch.bool),
+    )
     table, row_mask = torch.zeros(B, R, 3), torch.zeros(B, R, dtype=torch.long)
     for b, e in enumerate(examples):
         words[b, : len(e.words)] = torch.tensor([index[w] for w in e.words])
@@ -107,7 +113,11 @@ def test_the_programmer_answers_selects_and_reaches_every_parameter():
     model = NeuralProgrammer(len(VOCABULARY), 3, 16)
     words, numbers, is_number, lengths, table, row_mask = programmer_batch()
     program = model(words, numbers, is_number, lengths, table, row_mask)
-    assert program.answer.shape == (4,) and program.operations.shape == (4, 4, len(OPERATIONS)) and program.columns.shape == (4, 4, 3)
+    assert (
+        program.answer.shape == (4,)
+        and program.operations.shape == (4, 4, len(OPERATIONS))
+        and program.columns.shape == (4, 4, 3)
+    )
     torch.testing.assert_close(program.operations.sum(-1), torch.ones(4, 4))
     program.answer.square().mean().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())  # the pivot choice too
@@ -116,7 +126,9 @@ def test_the_programmer_answers_selects_and_reaches_every_parameter():
     # padding rows with garbage beyond every table changes no answer
     padded_table = torch.cat([table, torch.full((4, 3, 3), 1e4)], 1)
     padded_rows = torch.cat([row_mask, torch.zeros(4, 3, dtype=torch.long)], 1)
-    torch.testing.assert_close(model(words, numbers, is_number, lengths, padded_table, padded_rows).answer, program.answer)
+    torch.testing.assert_close(
+        model(words, numbers, is_number, lengths, padded_table, padded_rows).answer, program.answer
+    )
 
 
 def test_table_questions_answers_follow_their_programs():
@@ -147,9 +159,14 @@ def test_table_programmer_reads_back_the_exact_table_and_numbers_from_standardiz
     from rnnlab.data.sources.tables import FEATURES, VOCABULARY, TableQuestionsOptions, table_questions_source
     from rnnlab.nn.programmer import TableProgrammer
 
-    table = table_questions_source(TableQuestionsOptions(min_rows=5, max_rows=6, test_rows=[7], sequences=30, test_sequences=1, seed=3))
+    table = table_questions_source(
+        TableQuestionsOptions(min_rows=5, max_rows=6, test_rows=[7], sequences=30, test_sequences=1, seed=3)
+    )
     values = table[FEATURES].to_numpy()
-    normalizer = {"mean": (values.mean(0) + 0.123).tolist(), "std": (values.std(0) * 1.37 + 0.01).tolist()}  # awkward, non-dyadic scales
+    normalizer = {
+        "mean": (values.mean(0) + 0.123).tolist(),
+        "std": (values.std(0) * 1.37 + 0.01).tolist(),
+    }  # awkward, non-dyadic scales
     with_number = table.loc[table["number"] > 0, "sequence_id"].iloc[0]  # a question with a number in it
     first = table[table["sequence_id"] == with_number]
     raw = first[FEATURES].to_numpy()

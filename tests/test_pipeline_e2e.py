@@ -22,7 +22,12 @@ from tests.conftest import copy_project, free_port
 pytestmark = pytest.mark.slow
 
 SMOKE_ARCHITECTURES = ["lstm", "gru"]  # fused (packed LSTM) and reference (course GRU) paths
-SMOKE_DATASETS = ["japanese_vowels", "shakespeare", "sunspots", "reverse_digits_small"]  # classify, language model (tokens), forecast, seq2seq
+SMOKE_DATASETS = [
+    "japanese_vowels",
+    "shakespeare",
+    "sunspots",
+    "reverse_digits_small",
+]  # classify, language model (tokens), forecast, seq2seq
 
 
 @pytest.fixture(scope="module")
@@ -86,12 +91,19 @@ def test_leaderboard_and_figures(project):
     assert "Champion `rnnlab-japanese_vowels@champion` is version 1 (promoted: no champion yet)" in board
     assert "chosen on 54 validation sequences" in board, "JapaneseVowels: 20 % of the 270 training speakers' utterances"
     assert "## All datasets: each dataset's headline test metric" in board
-    assert "| sunspots | MAE ↓ |" in board and "AR(34), fit before the test part (measured by prepare on the same split)" in board
+    assert (
+        "| sunspots | MAE ↓ |" in board
+        and "AR(34), fit before the test part (measured by prepare on the same split)" in board
+    )
     assert "5-gram, Kneser-Ney" in board and "MiniRocket" in board
     # two architectures and the best measured reference, ranked over the 3 datasets that have a reference
     assert "### Architectures and the best measured reference across datasets" in board and "| reference | " in board
     assert "Not computed: the Friedman test needs ≥ 3 entries on ≥ 2 datasets (here 2 on 4)." in board
-    for figure in ("japanese_vowels_test_accuracy.png", "japanese_vowels_val_loss.png", "critical_difference_with_references.png"):
+    for figure in (
+        "japanese_vowels_test_accuracy.png",
+        "japanese_vowels_val_loss.png",
+        "critical_difference_with_references.png",
+    ):
         assert (root / "reports" / "figures" / figure).stat().st_size > 5000
     decision = json.loads((root / "reports" / "champions.json").read_text())["japanese_vowels"]
     assert decision["promoted"] and decision["candidate"]["architecture"] in SMOKE_ARCHITECTURES
@@ -100,7 +112,10 @@ def test_leaderboard_and_figures(project):
     assert all(0.0 <= m["test_accuracy"] <= 1.0 for m in metrics["japanese_vowels"].values())
     assert all(m["test_mae"] > 0 and m["test_rmse"] >= m["test_mae"] for m in metrics["sunspots"].values())
     assert all(0 < m["test_bits_per_token"] < 8 for m in metrics["shakespeare"].values())
-    assert all(0.0 <= m["test_sequence_accuracy"] <= 1.0 and m["test_token_error_rate"] >= 0.0 for m in metrics["reverse_digits_small"].values())
+    assert all(
+        0.0 <= m["test_sequence_accuracy"] <= 1.0 and m["test_token_error_rate"] >= 0.0
+        for m in metrics["reverse_digits_small"].values()
+    )
 
 
 def test_mlflow_runs_metrics_artifacts_and_champion(project):
@@ -120,7 +135,15 @@ def test_mlflow_runs_metrics_artifacts_and_champion(project):
         assert len(tags["git_commit"]) >= 40
         assert tags["data_dvc_md5"] == lock
         assert run.data.params["arch.hidden_size"] == "16"
-        for key in ("train_loss", "val_loss", "val_accuracy", "test_accuracy", "test_macro_f1", "num_params", "train_time_s"):
+        for key in (
+            "train_loss",
+            "val_loss",
+            "val_accuracy",
+            "test_accuracy",
+            "test_macro_f1",
+            "num_params",
+            "train_time_s",
+        ):
             assert key in metrics, key
         history = client.get_metric_history(run.info.run_id, "val_loss")
         assert len(history) == int(metrics["epochs_trained"]) >= 1
@@ -132,7 +155,9 @@ def test_mlflow_runs_metrics_artifacts_and_champion(project):
 
     parents = client.search_runs([experiment.experiment_id], filter_string="tags.`rnnlab.kind` = 'comparison'")
     assert len(parents) == 1
-    assert all(r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for r in runs), "training runs nest under the comparison"
+    assert all(r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for r in runs), (
+        "training runs nest under the comparison"
+    )
     parent_artifacts = {a.path for a in client.list_artifacts(parents[0].info.run_id)}
     assert {"leaderboard.json", "champion_decision.json", "japanese_vowels_test_accuracy.png"} <= parent_artifacts
 
@@ -146,14 +171,28 @@ def test_training_is_deterministic_for_a_seed(project):
 
     root, run = project["root"], project["run"]
     run_dir = root / "models" / "japanese_vowels" / "lstm" / "runs" / "seed_0"
-    reused = run(sys.executable, "-m", "rnnlab.train", "--architecture", "lstm", "--dataset", "japanese_vowels", "--seed", "0")
-    assert reused.returncode == 0 and "finished before with these settings, data and code; reused" in reused.stdout, reused.stderr[-3000:]
+    reused = run(
+        sys.executable, "-m", "rnnlab.train", "--architecture", "lstm", "--dataset", "japanese_vowels", "--seed", "0"
+    )
+    assert reused.returncode == 0 and "finished before with these settings, data and code; reused" in reused.stdout, (
+        reused.stderr[-3000:]
+    )
     first = json.loads((run_dir / "run.json").read_text())
     first_weights = torch.load(run_dir / "best.ckpt", weights_only=True)["state_dict"]
     aside = run_dir.with_name("seed_0.pipeline")
     run_dir.rename(aside)
     try:
-        again = run(sys.executable, "-m", "rnnlab.train", "--architecture", "lstm", "--dataset", "japanese_vowels", "--seed", "0")
+        again = run(
+            sys.executable,
+            "-m",
+            "rnnlab.train",
+            "--architecture",
+            "lstm",
+            "--dataset",
+            "japanese_vowels",
+            "--seed",
+            "0",
+        )
         assert again.returncode == 0, again.stderr[-3000:]
         second = json.loads((run_dir / "run.json").read_text())
         for key in ("best_epoch", "epochs_trained", "best_val_loss", "best_val_accuracy"):
@@ -174,7 +213,9 @@ def test_predict_command_answers_for_variable_length_sequences(project):
     test = raw[raw["split"] == "test"].drop(columns=["split"])
     chosen = test["sequence_id"].unique()[[0, 100, 200, 300]]
     test[test["sequence_id"].isin(chosen)].to_csv(root / "four.csv", index=False)
-    result = run("rnnlab", "predict", "--dataset", "japanese_vowels", "--input", "four.csv", "--output", "out/four.parquet")
+    result = run(
+        "rnnlab", "predict", "--dataset", "japanese_vowels", "--input", "four.csv", "--output", "out/four.parquet"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     answers = pd.read_parquet(root / "out" / "four.parquet")
     assert answers["sequence_id"].tolist() == sorted(chosen)
@@ -205,21 +246,27 @@ def test_served_champion_answers_a_real_http_request(project):
     env["RNNLAB_SERVE_PORT"] = str(port)
     try:
         started = run(sys.executable, "-m", "rnnlab.services", "start", "serve")
-        assert started.returncode == 0, started.stdout + started.stderr + (root / ".run" / "serve.log").read_text()[-3000:]
+        assert started.returncode == 0, (
+            started.stdout + started.stderr + (root / ".run" / "serve.log").read_text()[-3000:]
+        )
         raw = pd.read_parquet(root / "data" / "raw" / "japanese_vowels" / "table.parquet")
         test = raw[raw["split"] == "test"].drop(columns=["split", "label"])
         chosen = test["sequence_id"].unique()[:3]
         table = test[test["sequence_id"].isin(chosen)]
         assert table.groupby("sequence_id").size().nunique() > 1, "the request must mix lengths"
         body = json.dumps({"dataframe_split": table.to_dict(orient="split")}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             answers = json.loads(response.read())["predictions"]
         assert [a["sequence_id"] for a in answers] == sorted(chosen)
         assert all(a["prediction"].startswith("speaker_") for a in answers)
 
         no_ids = json.dumps({"dataframe_split": table.drop(columns=["sequence_id"]).to_dict(orient="split")}).encode()
-        bad = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=no_ids, headers={"Content-Type": "application/json"})
+        bad = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=no_ids, headers={"Content-Type": "application/json"}
+        )
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(bad, timeout=60)
         assert refused.value.code == 400
@@ -246,8 +293,11 @@ def test_champion_moves_only_when_beaten_by_the_margin(project):
     name = "rnnlab-japanese_vowels"
     before = client.get_model_version_by_alias(name, "champion")
     score = compare.score_model_version(config, root, "japanese_vowels", before.version)
-    other = next(r for r in client.search_runs([client.get_experiment_by_name("rnnlab/japanese_vowels").experiment_id])
-                 if r.info.run_id != before.run_id and "architecture" in r.data.tags)
+    other = next(
+        r
+        for r in client.search_runs([client.get_experiment_by_name("rnnlab/japanese_vowels").experiment_id])
+        if r.info.run_id != before.run_id and "architecture" in r.data.tags
+    )
     candidate = {"architecture": other.data.tags["architecture"], "best_seed": 0, "best_run_id": other.info.run_id}
     margin = 0.02
     config = config.model_copy(update={"schedule": config.schedule.model_copy(update={"promote_margin": margin})})
@@ -255,13 +305,17 @@ def test_champion_moves_only_when_beaten_by_the_margin(project):
         kept = compare.decide_champion(config, root, "japanese_vowels", {**candidate, "best_seed_val": score + margin})
         assert not kept["promoted"] and "does not beat" in kept["reason"]
         assert client.get_model_version_by_alias(name, "champion").version == before.version
-        promoted = compare.decide_champion(config, root, "japanese_vowels", {**candidate, "best_seed_val": score + margin + 0.01})
+        promoted = compare.decide_champion(
+            config, root, "japanese_vowels", {**candidate, "best_seed_val": score + margin + 0.01}
+        )
         assert promoted["promoted"] and "beats the champion" in promoted["reason"]
         assert client.get_model_version_by_alias(name, "champion").version == before.version, "deciding moves nothing"
         compare.move_alias(config, root, compare.register_candidate(config, root, promoted))
         now = client.get_model_version_by_alias(name, "champion")
         assert now.run_id == other.info.run_id and int(now.version) > int(before.version)
-        assert client.get_model_version(name, before.version).run_id == before.run_id, "earlier champions stay as versions"
+        assert client.get_model_version(name, before.version).run_id == before.run_id, (
+            "earlier champions stay as versions"
+        )
     finally:
         client.set_registered_model_alias(name, "champion", before.version)
 
@@ -282,15 +336,27 @@ def test_champion_promotion_survives_a_crash_and_only_unusable_champions_are_rep
     name = "rnnlab-japanese_vowels"
     before = client.get_model_version_by_alias(name, "champion")
     versions = lambda: sorted(int(v.version) for v in client.search_model_versions(f"name = '{name}'"))  # noqa: E731
-    other = next(r for r in client.search_runs([client.get_experiment_by_name("rnnlab/japanese_vowels").experiment_id])
-                 if r.info.run_id != before.run_id and "architecture" in r.data.tags)
-    candidate = {"architecture": other.data.tags["architecture"], "best_seed": 0, "best_run_id": other.info.run_id, "best_seed_val": 2.0}
+    other = next(
+        r
+        for r in client.search_runs([client.get_experiment_by_name("rnnlab/japanese_vowels").experiment_id])
+        if r.info.run_id != before.run_id and "architecture" in r.data.tags
+    )
+    candidate = {
+        "architecture": other.data.tags["architecture"],
+        "best_seed": 0,
+        "best_run_id": other.info.run_id,
+        "best_seed_val": 2.0,
+    }
     try:
-        first = compare.register_candidate(config, root, compare.decide_champion(config, root, "japanese_vowels", candidate))
+        first = compare.register_candidate(
+            config, root, compare.decide_champion(config, root, "japanese_vowels", candidate)
+        )
         registered = versions()
         # ... the reports are written here, and the process dies before the alias moves
         assert client.get_model_version_by_alias(name, "champion").version == before.version
-        again = compare.register_candidate(config, root, compare.decide_champion(config, root, "japanese_vowels", candidate))
+        again = compare.register_candidate(
+            config, root, compare.decide_champion(config, root, "japanese_vowels", candidate)
+        )
         assert again["promoted"] and again["champion_version"] == first["champion_version"] and versions() == registered
         compare.move_alias(config, root, again)
         assert client.get_model_version_by_alias(name, "champion").run_id == other.info.run_id
@@ -306,7 +372,10 @@ def test_champion_promotion_survives_a_crash_and_only_unusable_champions_are_rep
         # A champion whose model cannot be loaded at all is a failure, not a reason to promote.
         lost = client.create_model_version(name, str(root / "mlflow" / "no-such-model"), run_id=forecaster.run_id)
         client.set_registered_model_alias(name, "champion", lost.version)
-        with pytest.raises(RnnlabError, match=r"^compare stopped: re-scoring the champion of japanese_vowels .* no champion was changed$"):
+        with pytest.raises(
+            RnnlabError,
+            match=r"^compare stopped: re-scoring the champion of japanese_vowels .* no champion was changed$",
+        ):
             compare.decide_champion(config, root, "japanese_vowels", candidate)
         assert client.get_model_version_by_alias(name, "champion").version == lost.version
     finally:
@@ -319,7 +388,9 @@ def test_notebook_executes_against_the_run(project):
 
     root = project["root"]
     notebook = nbformat.read(root / "notebooks" / "compare.ipynb", as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(root / "notebooks")}}).execute()
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(root / "notebooks")}}
+    ).execute()
     outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2
@@ -401,8 +472,16 @@ def test_a_retrain_pass_refuses_uncommitted_params_and_skips_while_the_project_i
         params_path.write_text(original)
     assert refused.returncode == 0, refused.stderr[-3000:]
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom rnnlab.lock import project_lock\nwith project_lock(sys.argv[1], 'a test'):\n"
-         "    print('held', flush=True)\n    time.sleep(120)", str(root)], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom rnnlab.lock import project_lock\nwith project_lock(sys.argv[1], 'a test'):\n"
+            "    print('held', flush=True)\n    time.sleep(120)",
+            str(root),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         skipped = run(sys.executable, "flows/retrain.py")
@@ -410,9 +489,11 @@ def test_a_retrain_pass_refuses_uncommitted_params_and_skips_while_the_project_i
         holder.kill()
         holder.wait()
     assert skipped.returncode == 0, skipped.stderr[-3000:]
-    lines = [json.loads(line) for line in history.read_text().splitlines()[len(before):]]
+    lines = [json.loads(line) for line in history.read_text().splitlines()[len(before) :]]
     assert len(lines) == 2, lines
-    assert "params.yaml" in lines[0]["refused"] and "commit or revert" in lines[0]["refused"] and "stale" not in lines[0]
+    assert (
+        "params.yaml" in lines[0]["refused"] and "commit or revert" in lines[0]["refused"] and "stale" not in lines[0]
+    )
     assert "a test (pid" in lines[1]["skipped"] and "stale" not in lines[1]
 
 
@@ -421,9 +502,14 @@ def test_language_model_and_forecast_runs_log_their_pictures(project):
 
     client = mlflow.MlflowClient(f"sqlite:///{project['root'] / 'mlflow' / 'mlflow.db'}")
     found = {}
-    for dataset, folder, expected in (("shakespeare", "samples", "samples/generated.txt"), ("sunspots", "plots", "plots/forecast_test.png")):
+    for dataset, folder, expected in (
+        ("shakespeare", "samples", "samples/generated.txt"),
+        ("sunspots", "plots", "plots/forecast_test.png"),
+    ):
         experiment = client.get_experiment_by_name(f"rnnlab/{dataset}")
-        found[dataset] = client.search_runs([experiment.experiment_id], filter_string="tags.architecture = 'lstm'")[0].info.run_id
+        found[dataset] = client.search_runs([experiment.experiment_id], filter_string="tags.architecture = 'lstm'")[
+            0
+        ].info.run_id
         assert expected in {a.path for a in client.list_artifacts(found[dataset], folder)}
     text = Path(client.download_artifacts(found["shakespeare"], "samples/generated.txt")).read_text()
     assert text.count("⟫") == 1 and len(text.split("⟫")[1].strip()) >= 10, "a prompt and its sampled continuation"
@@ -466,10 +552,16 @@ def test_an_imported_file_and_one_changed_architecture_train_only_their_runs(pro
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     ran = sorted(line.split("'")[1] for line in rerun.stdout.splitlines() if line.startswith("Running stage"))
     assert ran == ["compare", "prepare@my_motions", "train"]
-    progress = [line.split("] ", 1)[1] for line in (rerun.stdout + rerun.stderr).splitlines() if " (seed 0): " in line and "] " in line]
+    progress = [
+        line.split("] ", 1)[1]
+        for line in (rerun.stdout + rerun.stderr).splitlines()
+        if " (seed 0): " in line and "] " in line
+    ]
     trained = sorted(line.split(":")[0] for line in progress if "trained in" in line)
     reused = sorted(line.split(":")[0] for line in progress if "reused" in line)
-    assert trained == sorted([f"gru on {ds} (seed 0)" for ds in [*SMOKE_DATASETS, "my_motions"]] + ["lstm on my_motions (seed 0)"]), progress
+    assert trained == sorted(
+        [f"gru on {ds} (seed 0)" for ds in [*SMOKE_DATASETS, "my_motions"]] + ["lstm on my_motions (seed 0)"]
+    ), progress
     assert reused == sorted(f"lstm on {ds} (seed 0)" for ds in SMOKE_DATASETS), progress
     metrics = json.loads((root / "reports" / "metrics.json").read_text())["my_motions"]
     assert set(metrics) == set(SMOKE_ARCHITECTURES)

@@ -73,8 +73,9 @@ def side_by_side(action, root: Path, names: tuple[str, ...]) -> None:
 def request(url: str, method: str = "GET", body: dict | None = None, headers: dict | None = None):
     """(status, headers, body text) of one HTTP request; an HTTP error status is an answer too."""
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as response:
             return response.status, response.headers, response.read().decode()
@@ -206,16 +207,18 @@ def registry(shared):
             experiment = tracking.ensure_experiment(client, config, shared, dataset)
             for value in values:
                 with mlflow.start_run(experiment_id=experiment):
-                    info = mlflow.pyfunc.log_model(name="model", python_model=Constant(value),
-                                                   pip_requirements=["mlflow"])
+                    info = mlflow.pyfunc.log_model(
+                        name="model", python_model=Constant(value), pip_requirements=["mlflow"]
+                    )
                 mlflow.register_model(info.model_uri, f"rnnlab-{dataset}")
             client.set_registered_model_alias(f"rnnlab-{dataset}", "champion", "1")
     return client
 
 
 def predictions(port: int) -> list:
-    status, _, body = request(f"http://127.0.0.1:{port}/invocations", "POST",
-                              {"dataframe_split": {"columns": ["x"], "data": [[0.0]]}})
+    status, _, body = request(
+        f"http://127.0.0.1:{port}/invocations", "POST", {"dataframe_split": {"columns": ["x"], "data": [[0.0]]}}
+    )
     assert status == 200, body
     return json.loads(body)["predictions"]
 
@@ -228,14 +231,16 @@ def test_serve_change_compares_dataset_and_champion_version(shared, registry, mo
     assert services.serve_change(running, wanted) is None
     monkeypatch.setenv("DATASET", OTHER_DATASET)
     assert services.serve_change(running, services.wanted_model(shared)) == (
-        f"it serves dataset {DATASET!r}, not {OTHER_DATASET!r}")
+        f"it serves dataset {DATASET!r}, not {OTHER_DATASET!r}"
+    )
     monkeypatch.setenv("DATASET", DATASET)
     registry.set_registered_model_alias(f"rnnlab-{DATASET}", "champion", "2")
     try:
         promoted = services.wanted_model(shared)
         assert promoted["model_uri"] == f"models:/rnnlab-{DATASET}/2"
         assert services.serve_change(running, promoted) == (
-            f"it serves version 1 of rnnlab-{DATASET}, the champion is version 2")
+            f"it serves version 1 of rnnlab-{DATASET}, the champion is version 2"
+        )
     finally:
         registry.set_registered_model_alias(f"rnnlab-{DATASET}", "champion", "1")
 
@@ -317,8 +322,15 @@ def test_prefect_start_records_pid_start_time_and_command(shared, prefect):
 def test_prefect_grants_cors_only_to_its_own_ui(prefect):
     _, headers, _ = request(prefect + "/api/health", headers={"Origin": EVIL})
     assert headers.get("Access-Control-Allow-Origin") is None
-    status, headers, _ = request(prefect + "/api/flows/", "OPTIONS", headers={
-        "Origin": EVIL, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"})
+    status, headers, _ = request(
+        prefect + "/api/flows/",
+        "OPTIONS",
+        headers={
+            "Origin": EVIL,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert status == 400 and headers.get("Access-Control-Allow-Origin") is None
     _, headers, _ = request(prefect + "/api/health", headers={"Origin": prefect})
     assert headers.get("Access-Control-Allow-Origin") == prefect
@@ -345,8 +357,9 @@ def test_prefect_client_runs_a_flow_against_the_protected_server(shared, prefect
     )
     env = services.environment(shared)
     assert env["PREFECT_API_URL"] == prefect + "/api"
-    done = subprocess.run([sys.executable, "-c", script], cwd=shared, env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=shared, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "csrf-check" in done.stdout.splitlines()[-1]
     status, _, body = request(prefect + "/api/flows/name/csrf-check")

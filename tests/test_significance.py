@@ -51,16 +51,31 @@ def test_ranks_friedman_and_the_critical_difference_match_hand_worked_values():
     chi2 = 12 * n / (k * (k + 1)) * (1.25**2 + 1.75**2 + 3.0**2) - 3 * n * (k + 1)
     assert result.friedman_statistic == pytest.approx(chi2)
     assert result.critical_difference == pytest.approx(2.343 * math.sqrt(k * (k + 1) / (6 * n)), abs=1e-3)
-    assert result.nemenyi.loc["x", "z"] < result.nemenyi.loc["x", "y"], "the pair further apart in rank is the more different"
+    assert result.nemenyi.loc["x", "z"] < result.nemenyi.loc["x", "y"], (
+        "the pair further apart in rank is the more different"
+    )
     with pytest.raises(ValueError, match="needs ≥ 3 entries on ≥ 2 datasets \\(here 2 on 4\\)"):
         significance.ranks_across(scores[["x", "y"]], {"a": True, "b": True, "c": True, "err": False})
 
 
 def _runs(task: str, metric: str, values: dict[str, list[float]]) -> list[dict]:
     return [
-        {"architecture": arch, "seed": seed, "run_id": f"{arch}{seed}", "backend": "fused", "num_params": 100, "task": task,
-         f"test_{metric}": v, f"best_val_{metric}": v, "best_val_loss": 1.0 - v, "train_time_s": 1.0, "run_time_s": 2.0, "epochs_trained": 3}
-        for arch, seeds in values.items() for seed, v in enumerate(seeds)
+        {
+            "architecture": arch,
+            "seed": seed,
+            "run_id": f"{arch}{seed}",
+            "backend": "fused",
+            "num_params": 100,
+            "task": task,
+            f"test_{metric}": v,
+            f"best_val_{metric}": v,
+            "best_val_loss": 1.0 - v,
+            "train_time_s": 1.0,
+            "run_time_s": 2.0,
+            "epochs_trained": 3,
+        }
+        for arch, seeds in values.items()
+        for seed, v in enumerate(seeds)
     ]
 
 
@@ -70,15 +85,39 @@ def test_the_leaderboard_shows_intervals_ties_and_the_critical_difference_diagra
         "motions": {"lstm": [0.90, 0.92, 0.91], "gru": [0.85, 0.86, 0.84], "rnn": [0.70, 0.72, 0.71]},
     }
     tables = {ds: aggregate(_runs("classify", "accuracy", v), "classify") for ds, v in accuracies.items()}
-    tables["sunspots"] = aggregate(_runs("forecast", "mae", {"lstm": [12.0, 12.5, 12.2], "gru": [13.0, 13.1, 13.2], "rnn": [15.0, 15.5, 15.2]}), "forecast")
+    tables["sunspots"] = aggregate(
+        _runs("forecast", "mae", {"lstm": [12.0, 12.5, 12.2], "gru": [13.0, 13.1, 13.2], "rnn": [15.0, 15.5, 15.2]}),
+        "forecast",
+    )
     yardsticks = {
-        "vowels": [{"name": "logistic regression", "metric": "accuracy", "value": 0.99, "origin": "same split", "measured": True},
-                   {"name": "published", "metric": "accuracy", "value": 0.999, "origin": "a paper", "measured": False}],
-        "motions": [{"name": "logistic regression", "metric": "accuracy", "value": 0.5, "origin": "same split", "measured": True}],
-        "sunspots": [{"name": "AR", "metric": "mae", "value": 13.36, "origin": "same split", "measured": True},
-                     {"name": "naive", "metric": "mae", "value": 14.8, "origin": "same split", "measured": True}],
+        "vowels": [
+            {
+                "name": "logistic regression",
+                "metric": "accuracy",
+                "value": 0.99,
+                "origin": "same split",
+                "measured": True,
+            },
+            {"name": "published", "metric": "accuracy", "value": 0.999, "origin": "a paper", "measured": False},
+        ],
+        "motions": [
+            {
+                "name": "logistic regression",
+                "metric": "accuracy",
+                "value": 0.5,
+                "origin": "same split",
+                "measured": True,
+            }
+        ],
+        "sunspots": [
+            {"name": "AR", "metric": "mae", "value": 13.36, "origin": "same split", "measured": True},
+            {"name": "naive", "metric": "mae", "value": 14.8, "origin": "same split", "measured": True},
+        ],
     }
-    decisions = {ds: {"registered_model": f"rnnlab-{ds}", "champion_version": "1", "promoted": True, "reason": "no champion yet"} for ds in tables}
+    decisions = {
+        ds: {"registered_model": f"rnnlab-{ds}", "champion_version": "1", "promoted": True, "reason": "no champion yet"}
+        for ds in tables
+    }
     board = write_reports(tmp_path, tables, decisions, {ds: [] for ds in tables}, yardsticks).read_text()
     assert f"| 0.9700 ± {significance.interval([0.97, 0.96, 0.98]):.4f} |" in board
     assert "| rnn | 0.8000 ± " in board and "worse (p " in board and "**tied** (p " in board

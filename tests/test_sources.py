@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES, load as load_source, stocks, synthetic, text, timeseries
+from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES, stocks, synthetic, text, timeseries
+from rnnlab.data.sources import load as load_source
 from rnnlab.data.table import LABEL, SEQUENCE_ID, SPEAKER, SPLIT, STEP, TOKEN, feature_columns, validate_table
 from rnnlab.errors import DataError
 
@@ -18,7 +19,8 @@ DIGITS = [str(d) for d in range(10)]
 
 @functools.cache
 def load(name: str) -> pd.DataFrame:
-    """Load a source once per test session (tests only read it) and validate it: one label per sequence when it has one, else none."""
+    """Load a source once per test session (tests only read it) and validate it: one label per sequence when it
+    has one, else none."""
     table = SOURCES[name]()
 
     validate_table(table, f"source {name}", label="sequence" if LABEL in table.columns else None)
@@ -51,9 +53,27 @@ def class_counts(summary: pd.DataFrame) -> dict[str, int]:
 
 
 NEW_SOURCES = [
-    "plaid", "basic_motions", "amp_peptides", "shakespeare", "fine_food", "sunspots", "sp500", "djia",
-    "mnist_pixels", "mnist_pixels_permuted", "mnist_rows", "digits_rows", "copy_memory", "adding", "copy_bits", "associative_recall",
-    "cmudict_g2p", "reverse_digits", "parity", "conversations", "table_questions",
+    "plaid",
+    "basic_motions",
+    "amp_peptides",
+    "shakespeare",
+    "fine_food",
+    "sunspots",
+    "sp500",
+    "djia",
+    "mnist_pixels",
+    "mnist_pixels_permuted",
+    "mnist_rows",
+    "digits_rows",
+    "copy_memory",
+    "adding",
+    "copy_bits",
+    "associative_recall",
+    "cmudict_g2p",
+    "reverse_digits",
+    "parity",
+    "conversations",
+    "table_questions",
 ]
 
 
@@ -90,7 +110,9 @@ def test_basic_motions_is_40_40_of_100_steps_with_6_named_channels():
     assert split_counts(summary) == {"train": 40, "test": 40}
     assert length_range(summary) == (100, 100)
     assert summary.groupby([SPLIT, LABEL]).size().to_dict() == {
-        (split, activity): 10 for split in ("test", "train") for activity in ("badminton", "running", "standing", "walking")
+        (split, activity): 10
+        for split in ("test", "train")
+        for activity in ("badminton", "running", "standing", "walking")
     }
 
 
@@ -124,7 +146,12 @@ def test_shakespeare_is_31353_character_turns_split_by_play():
     assert length_range(summary) == (2, 3052)
     plays = summary.index.str.split("/").str[0]
     assert plays.nunique() == 38
-    assert sorted(plays[summary[SPLIT] == "test"].unique()) == ["henry-viii", "the-tempest", "troilus-and-cressida", "two-gentlemen-of-verona"]
+    assert sorted(plays[summary[SPLIT] == "test"].unique()) == [
+        "henry-viii",
+        "the-tempest",
+        "troilus-and-cressida",
+        "two-gentlemen-of-verona",
+    ]
     assert shakespeare[TOKEN].nunique() == 74
     assert not set(shakespeare[TOKEN].unique()) & {"\\", "*", "#"}
 
@@ -134,18 +161,43 @@ def test_shakespeare_turns_hold_only_the_spoken_lines():
     hamlet = shakespeare[shakespeare[SEQUENCE_ID].str.startswith("hamlet/")]
     turns = hamlet.groupby(SEQUENCE_ID, sort=True)[TOKEN].agg("".join)
     assert turns.index[0] == "hamlet/00000"
-    assert list(turns.iloc[:3]) == ["Who's there?", "Nay, answer me: stand, and unfold yourself.", "Long live the king!"]
+    assert list(turns.iloc[:3]) == [
+        "Who's there?",
+        "Nay, answer me: stand, and unfold yourself.",
+        "Long live the king!",
+    ]
     assert turns.iloc[7] == "For this relief much thanks: 'tis bitter cold,\nAnd I am sick at heart."
 
 
 def test_parse_turns_follows_the_markdown_layout():
-    markdown = "\n".join([
-        "# A Play", "", "## ACT I", "", "_Enter A and B_", "",
-        "**A**  ", "First line,  ", "second line.", "",
-        "**B**  ", "_[Aside]_  ", "Quietly \\-- now.", "*[Exit.]*", "",
-        "**A**", "", "_Exit A, then B,", "slowly_", "",
-        "**B**  ", "One.", "**A**  ", "Two.",
-    ])
+    markdown = "\n".join(
+        [
+            "# A Play",
+            "",
+            "## ACT I",
+            "",
+            "_Enter A and B_",
+            "",
+            "**A**  ",
+            "First line,  ",
+            "second line.",
+            "",
+            "**B**  ",
+            "_[Aside]_  ",
+            "Quietly \\-- now.",
+            "*[Exit.]*",
+            "",
+            "**A**",
+            "",
+            "_Exit A, then B,",
+            "slowly_",
+            "",
+            "**B**  ",
+            "One.",
+            "**A**  ",
+            "Two.",
+        ]
+    )
     assert text.parse_turns(markdown) == ["First line,\nsecond line.", "Quietly -- now.", "One.", "Two."]
 
 
@@ -155,7 +207,10 @@ def test_fine_food_is_4000_1000_word_sequences_great_or_other():
     assert split_counts(summary) == {"train": 4000, "test": 1000}
     assert length_range(summary) == (10, 1687)
     assert summary.groupby([SPLIT, LABEL]).size().to_dict() == {
-        ("test", "great"): 658, ("test", "other"): 342, ("train", "great"): 2600, ("train", "other"): 1400,
+        ("test", "great"): 658,
+        ("test", "other"): 342,
+        ("train", "great"): 2600,
+        ("train", "other"): 1400,
     }
     tokens = fine_food[TOKEN]
     assert (tokens == tokens.str.lower()).all() and not tokens.str.contains(r"\s").any()
@@ -164,7 +219,23 @@ def test_fine_food_is_4000_1000_word_sequences_great_or_other():
 
 def test_review_words_splits_words_and_punctuation_and_drops_html():
     review = "Great TEA!<br /><br />I'd buy it again &quot;soon&quot;, 10/10."
-    assert text.review_words(review) == ["great", "tea", "!", "i'd", "buy", "it", "again", '"', "soon", '"', ",", "10", "/", "10", "."]
+    assert text.review_words(review) == [
+        "great",
+        "tea",
+        "!",
+        "i'd",
+        "buy",
+        "it",
+        "again",
+        '"',
+        "soon",
+        '"',
+        ",",
+        "10",
+        "/",
+        "10",
+        ".",
+    ]
 
 
 # --- time series and stocks -----------------------------------------------------------------
@@ -202,7 +273,10 @@ def test_djia_is_37930_daily_percent_log_returns_with_black_monday():
 
 
 def test_log_returns_drop_missing_prices_and_sort_by_date():
-    prices = pd.Series([110.0, np.nan, 100.0, 0.0, 121.0], index=pd.to_datetime(["2020-01-02", "2020-01-03", "2020-01-01", "2020-01-04", "2020-01-05"]))
+    prices = pd.Series(
+        [110.0, np.nan, 100.0, 0.0, 121.0],
+        index=pd.to_datetime(["2020-01-02", "2020-01-03", "2020-01-01", "2020-01-04", "2020-01-05"]),
+    )
     np.testing.assert_allclose(stocks.log_returns(prices, "toy"), 100 * np.log([1.1, 1.1]))
 
 
@@ -237,7 +311,18 @@ def test_digits_rows_is_1797_images_of_8_rows_of_8():
     assert SPLIT not in digits_rows.columns
     assert feature_columns(digits_rows) == [f"col_{j}" for j in range(8)]
     assert len(summary) == 1797 and length_range(summary) == (8, 8)
-    assert class_counts(summary) == {"0": 178, "1": 182, "2": 177, "3": 183, "4": 181, "5": 182, "6": 181, "7": 179, "8": 174, "9": 180}
+    assert class_counts(summary) == {
+        "0": 178,
+        "1": 182,
+        "2": 177,
+        "3": 183,
+        "4": 181,
+        "5": 182,
+        "6": 181,
+        "7": 179,
+        "8": 174,
+        "9": 180,
+    }
     assert digits_rows[feature_columns(digits_rows)].to_numpy().max() == 1.0
 
 
@@ -295,12 +380,29 @@ def test_generators_are_reproducible_from_their_seed():
 
 
 def test_generator_options_are_checked():
-    assert set(GENERATOR_OPTIONS) == {"copy_memory", "adding", "copy_bits", "associative_recall", "reverse_digits", "parity", "conversations", "table_questions"}
+    assert set(GENERATOR_OPTIONS) == {
+        "copy_memory",
+        "adding",
+        "copy_bits",
+        "associative_recall",
+        "reverse_digits",
+        "parity",
+        "conversations",
+        "table_questions",
+    }
     with pytest.raises(ValueError, match="delay"):
         load_source("copy_memory", {**COPY, "delay": 0})
 
 
-BITS = {"bits": 4, "min_length": 2, "max_length": 5, "test_lengths": [5, 10], "sequences": 40, "test_sequences": 3, "seed": 0}
+BITS = {
+    "bits": 4,
+    "min_length": 2,
+    "max_length": 5,
+    "test_lengths": [5, 10],
+    "sequences": 40,
+    "test_sequences": 3,
+    "seed": 0,
+}
 
 
 def test_copy_bits_shows_vectors_a_delimiter_then_asks_for_them_back():
@@ -319,7 +421,16 @@ def test_copy_bits_shows_vectors_a_delimiter_then_asks_for_them_back():
 
 
 def test_associative_recall_answers_the_item_after_the_query():
-    options = {"bits": 8, "item_length": 2, "min_items": 2, "max_items": 4, "test_items": [6], "sequences": 30, "test_sequences": 2, "seed": 5}  # 2^16 items: no repeats
+    options = {
+        "bits": 8,
+        "item_length": 2,
+        "min_items": 2,
+        "max_items": 4,
+        "test_items": [6],
+        "sequences": 30,
+        "test_sequences": 2,
+        "seed": 5,
+    }  # 2^16 items: no repeats
     table = load_source("associative_recall", options)
     validate_table(table, "recall", label="step")
     for _, one in table.groupby(SEQUENCE_ID):
@@ -336,12 +447,22 @@ def test_associative_recall_answers_the_item_after_the_query():
 
 
 def test_reverse_digits_labels_each_string_reversed_with_longer_test_strings():
-    options = {"min_length": 3, "max_length": 6, "test_min_length": 3, "test_max_length": 10, "sequences": 200, "test_sequences": 100, "seed": 2}
+    options = {
+        "min_length": 3,
+        "max_length": 6,
+        "test_min_length": 3,
+        "test_max_length": 10,
+        "sequences": 200,
+        "test_sequences": 100,
+        "seed": 2,
+    }
     table = load_source("reverse_digits", options)
     validate_table(table, "reverse", label="sequence")
     summary = per_sequence(table)
     assert split_counts(summary) == {"train": 200, "test": 100}
-    assert length_range(summary[summary[SPLIT] == "train"]) == (3, 6) and length_range(summary[summary[SPLIT] == "test"]) == (3, 10)
+    assert length_range(summary[summary[SPLIT] == "train"]) == (3, 6) and length_range(
+        summary[summary[SPLIT] == "test"]
+    ) == (3, 10)
     for _, one in table.groupby(SEQUENCE_ID):
         assert one[LABEL].iloc[0].split() == one[TOKEN].tolist()[::-1]
     with pytest.raises(ValueError, match="test_min_length 9 > test_max_length 4"):
@@ -370,8 +491,19 @@ def test_cmudict_g2p_is_117493_words_to_39_phones():
     assert "".join(cat[TOKEN]) == "cat" and cat[LABEL].iloc[0] == "K AE T"
 
 
-CONVERSATION = {"min_parties": 2, "max_parties": 5, "min_length": 8, "max_length": 30, "features": 6, "fillers": 2,
-                "mood_shift": 0.2, "insult": 0.15, "noise": 0.0, "dialogues": 300, "seed": 3}
+CONVERSATION = {
+    "min_parties": 2,
+    "max_parties": 5,
+    "min_length": 8,
+    "max_length": 30,
+    "features": 6,
+    "fillers": 2,
+    "mood_shift": 0.2,
+    "insult": 0.15,
+    "noise": 0.0,
+    "dialogues": 300,
+    "seed": 3,
+}
 
 
 def replay_moods(table: pd.DataFrame, kinds: np.ndarray, shown: dict, insult) -> dict[str, int] | None:
@@ -429,7 +561,9 @@ def test_table_questions_are_a_question_then_a_table_with_larger_test_tables():
         is_row = one["row"].to_numpy() == 1
         question = int((~is_row).sum())
         assert question >= 2 and not is_row[:question].any() and is_row[question:].all()  # the question, then the rows
-        assert (one.loc[~is_row, [c for c in FEATURES if c.startswith("word_")]].sum(1) == 1).all()  # one word per question step
+        assert (
+            one.loc[~is_row, [c for c in FEATURES if c.startswith("word_")]].sum(1) == 1
+        ).all()  # one word per question step
         rows = int(is_row.sum())
         assert (3 <= rows <= 6) if sid.startswith("tableq-train") else rows == int(sid.split("test")[1].split("-")[0])
         assert one.loc[is_row, list(COLUMNS)].to_numpy().max() <= 99

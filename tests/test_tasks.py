@@ -28,14 +28,31 @@ COMMON = dict(val_fraction=0.2, max_sequences=None, split_seed=0, train={})
 
 
 def forecast_settings(**changes) -> ForecastDataset:
-    values = dict(source="sunspots", task="forecast", test_fraction=0.25, max_length=None, tokens=None, target="y", window=4, ar_order=2, **COMMON)
+    values = dict(
+        source="sunspots",
+        task="forecast",
+        test_fraction=0.25,
+        max_length=None,
+        tokens=None,
+        target="y",
+        window=4,
+        ar_order=2,
+        **COMMON,
+    )
     return ForecastDataset(**{**values, **changes})
 
 
 def lm_settings(**changes) -> LanguageModelDataset:
-    values = dict(source="shakespeare", task="language_model", test_fraction=0.25, max_length=None,
-                  tokens={"embedding_size": 4, "min_count": 1, "max_vocabulary": 50},
-                  generate={"samples": 2, "length": 5, "temperature": 1.0}, ngram_order=3, **COMMON)
+    values = dict(
+        source="shakespeare",
+        task="language_model",
+        test_fraction=0.25,
+        max_length=None,
+        tokens={"embedding_size": 4, "min_count": 1, "max_vocabulary": 50},
+        generate={"samples": 2, "length": 5, "temperature": 1.0},
+        ngram_order=3,
+        **COMMON,
+    )
     return LanguageModelDataset(**{**values, **changes})
 
 
@@ -56,7 +73,9 @@ def test_forecast_windows_read_only_the_past_and_split_in_time():
         np.testing.assert_array_equal(targets, np.arange(lo, hi))
         for sid, window in parts[part].groupby("sequence_id"):
             t = int(sid.split("@")[1])
-            np.testing.assert_array_equal(window["y"].to_numpy() / 10, np.arange(t - 4, t))  # the 4 steps before the target
+            np.testing.assert_array_equal(
+                window["y"].to_numpy() / 10, np.arange(t - 4, t)
+            )  # the 4 steps before the target
     naive = baselines["test"]["naive last value"]
     assert naive == {"mae": pytest.approx(10.0), "rmse": pytest.approx(10.0)}, "y grows by 10 per step"
     assert baselines["test"]["AR(2), fit before the test part"]["mae"] < 1e-6, "a linear trend is AR(2)-exact"
@@ -75,8 +94,14 @@ def test_forecast_split_column_must_run_forward_in_time():
 def test_forecast_metrics_are_in_the_series_units():
     meta = {"target_scale": {"mean": 100.0, "std": 10.0}, "target_signed": False}
     metrics = TASKS["forecast"].metrics(np.array([0.0, 1.0]), np.array([0.5, 0.0]), meta)
-    assert metrics == {"mae": pytest.approx(7.5), "rmse": pytest.approx(math.sqrt((25 + 100) / 2)), "mse": pytest.approx((25 + 100) / 2)}
-    signed = TASKS["forecast"].metrics(np.array([0.5, -0.5]), np.array([1.0, 0.5]), {"target_scale": {"mean": 0.0, "std": 1.0}, "target_signed": True})
+    assert metrics == {
+        "mae": pytest.approx(7.5),
+        "rmse": pytest.approx(math.sqrt((25 + 100) / 2)),
+        "mse": pytest.approx((25 + 100) / 2),
+    }
+    signed = TASKS["forecast"].metrics(
+        np.array([0.5, -0.5]), np.array([1.0, 0.5]), {"target_scale": {"mean": 0.0, "std": 1.0}, "target_signed": True}
+    )
     assert signed["direction_accuracy"] == 0.5
 
 
@@ -112,11 +137,16 @@ def test_per_step_labels_are_kept_per_step():
     sequences = [rng.normal(size=(int(n), 1)) for n in rng.integers(3, 8, size=20)]
     labels = [np.where(s[:, 0] > 0, "up", "down") for s in sequences]
     raw = table_from_sequences(sequences, labels, None, [f"s{i}" for i in range(20)], ["x"], "toy")
-    settings = LabelStepsDataset(source="japanese_vowels", task="label_steps", test_fraction=0.25, max_length=None, tokens=None, **COMMON)
+    settings = LabelStepsDataset(
+        source="japanese_vowels", task="label_steps", test_fraction=0.25, max_length=None, tokens=None, **COMMON
+    )
     splits, meta = steps.prepare(raw, "toy", settings)
     data = encode(splits["test"], meta)
     assert all(len(x) == len(y) for x, y in zip(data.inputs, data.targets))
-    assert torch.equal(torch.cat(data.targets), torch.tensor([meta["classes"].index(v) for v in splits["test"].sort_values(["sequence_id", "step"])["label"]]))
+    assert torch.equal(
+        torch.cat(data.targets),
+        torch.tensor([meta["classes"].index(v) for v in splits["test"].sort_values(["sequence_id", "step"])["label"]]),
+    )
 
 
 def bits_table(labels_of=lambda s: np.where(s > 0, "10", "01")) -> pd.DataFrame:
@@ -128,7 +158,9 @@ def bits_table(labels_of=lambda s: np.where(s > 0, "10", "01")) -> pd.DataFrame:
 
 
 def bits_settings() -> LabelBitsDataset:
-    return LabelBitsDataset(source="japanese_vowels", task="label_bits", test_fraction=0.25, max_length=None, tokens=None, **COMMON)
+    return LabelBitsDataset(
+        source="japanese_vowels", task="label_bits", test_fraction=0.25, max_length=None, tokens=None, **COMMON
+    )
 
 
 def test_label_bits_targets_loss_and_metrics_by_hand():
@@ -136,14 +168,32 @@ def test_label_bits_targets_loss_and_metrics_by_hand():
     assert meta["classes"] == ["bit_0", "bit_1"] and meta["num_classes"] == 2
     data = encode(splits["test"], meta)
     first = data.targets[0]
-    assert torch.all(first[0] == IGNORE) and set(first[1:].flatten().tolist()) <= {0.0, 1.0} and torch.all(first[1:].sum(-1) == 1)
-    logits = torch.tensor([[[9.0, 9.0], [2.0, -1.0], [-3.0, 4.0]]])  # one sequence: no answer, then "10" right, "01" right
+    assert (
+        torch.all(first[0] == IGNORE)
+        and set(first[1:].flatten().tolist()) <= {0.0, 1.0}
+        and torch.all(first[1:].sum(-1) == 1)
+    )
+    logits = torch.tensor(
+        [[[9.0, 9.0], [2.0, -1.0], [-3.0, 4.0]]]
+    )  # one sequence: no answer, then "10" right, "01" right
     target = torch.tensor([[[IGNORE, IGNORE], [1.0, 0.0], [1.0, 1.0]]])
-    by_hand = -(np.log(1 / (1 + np.exp(-2.0))) + np.log(1 / (1 + np.exp(-1.0))) + np.log(1 / (1 + np.exp(3.0))) + np.log(1 / (1 + np.exp(-4.0)))) / 4
+    by_hand = (
+        -(
+            np.log(1 / (1 + np.exp(-2.0)))
+            + np.log(1 / (1 + np.exp(-1.0)))
+            + np.log(1 / (1 + np.exp(3.0)))
+            + np.log(1 / (1 + np.exp(-4.0)))
+        )
+        / 4
+    )
     assert TASKS["label_bits"].loss(logits, target).item() == pytest.approx(by_hand)  # the unanswered step adds nothing
     prediction, flat = TASKS["label_bits"].flatten(logits, target)
     metrics = TASKS["label_bits"].metrics(prediction.numpy(), flat.numpy(), meta)
-    assert metrics == {"bit_error_rate": 0.25, "step_accuracy": 0.5, "bit_errors_per_step": 0.5}  # one wrong bit of four
+    assert metrics == {
+        "bit_error_rate": 0.25,
+        "step_accuracy": 0.5,
+        "bit_errors_per_step": 0.5,
+    }  # one wrong bit of four
 
 
 def test_label_bits_predictions_are_bit_strings_and_scores_count_answer_steps_only():
@@ -151,16 +201,23 @@ def test_label_bits_predictions_are_bit_strings_and_scores_count_answer_steps_on
     splits, meta = steps.prepare(raw, "toy", bits_settings())
     model = build_model(settings_for("lstm"), meta).eval()
     answer = predict_table(model, meta, raw[raw["sequence_id"] == "s0"].drop(columns=["label"]))
-    assert list(answer.columns) == ["sequence_id", "step", "prediction"] and answer["prediction"].str.fullmatch("[01]{2}").all()
+    assert (
+        list(answer.columns) == ["sequence_id", "step", "prediction"]
+        and answer["prediction"].str.fullmatch("[01]{2}").all()
+    )
     data = encode(splits["test"], meta)
     metrics = evaluate(model, data, meta, 8)
     answer_steps = sum(len(t) - 1 for t in data.targets)  # every sequence's first step has no answer
     assert set(metrics) == {"bit_error_rate", "step_accuracy", "bit_errors_per_step"}
-    assert metrics["bit_errors_per_step"] * answer_steps == pytest.approx(round(metrics["bit_error_rate"] * 2 * answer_steps))
+    assert metrics["bit_errors_per_step"] * answer_steps == pytest.approx(
+        round(metrics["bit_error_rate"] * 2 * answer_steps)
+    )
 
 
 def test_label_bits_refuses_labels_that_are_not_bits_of_one_width():
-    with pytest.raises(DataError, match=r"task label_bits needs each label to be bits of one width \('\d+'\) or '-'; found '012'"):
+    with pytest.raises(
+        DataError, match=r"task label_bits needs each label to be bits of one width \('\d+'\) or '-'; found '012'"
+    ):
         steps.prepare(bits_table(lambda v: np.where(v > 0, "012", "011")), "toy", bits_settings())
     with pytest.raises(DataError, match=r"found '1'"):
         steps.prepare(bits_table(lambda v: np.where(v > 0, "10", "1")), "toy", bits_settings())
@@ -177,13 +234,26 @@ META = {
     "label_bits": {"task": "label_bits", "num_features": 3, "num_classes": 4},
     "forecast": {"task": "forecast", "num_features": 3, "num_classes": 0},
     "regress": {"task": "regress", "num_features": 3, "num_classes": 0},
-    "language_model": {"task": "language_model", "num_features": 3, "num_classes": 6, "vocabulary": ["<pad>", "<unk>", "a", "b", "c", "d"]},
-    "seq2seq": {"task": "seq2seq", "num_features": 3, "num_classes": 7, "target_embedding_size": 4, "max_output_ratio": 1.5,
-                "vocabulary": ["<pad>", "<unk>", "a", "b", "c", "d"]},
+    "language_model": {
+        "task": "language_model",
+        "num_features": 3,
+        "num_classes": 6,
+        "vocabulary": ["<pad>", "<unk>", "a", "b", "c", "d"],
+    },
+    "seq2seq": {
+        "task": "seq2seq",
+        "num_features": 3,
+        "num_classes": 7,
+        "target_embedding_size": 4,
+        "max_output_ratio": 1.5,
+        "vocabulary": ["<pad>", "<unk>", "a", "b", "c", "d"],
+    },
 }
 
 
-@pytest.mark.parametrize("arch, task", [(a, t) for a, spec in registry.ARCHITECTURES.items() for t in TASKS if t in spec.tasks])
+@pytest.mark.parametrize(
+    "arch, task", [(a, t) for a, spec in registry.ARCHITECTURES.items() for t in TASKS if t in spec.tasks]
+)
 def test_every_head_composes_with_every_encoder(arch, task):
     data = registry.get(arch).data  # a dialogue or table-question model reads its kind of data
     lengths = torch.tensor([5, 2, 4])
@@ -193,7 +263,11 @@ def test_every_head_composes_with_every_encoder(arch, task):
         x, lengths, extra = dataset_batch(data, B=3)
         meta |= {"num_features": x.shape[-1], **extra}
     model = build_model(settings_for(arch), meta).double().eval()
-    y = {"classify": torch.tensor([0, 1, 3]), "forecast": torch.randn(3, dtype=torch.float64), "regress": torch.randn(3, dtype=torch.float64)}.get(task)
+    y = {
+        "classify": torch.tensor([0, 1, 3]),
+        "forecast": torch.randn(3, dtype=torch.float64),
+        "regress": torch.randn(3, dtype=torch.float64),
+    }.get(task)
     if task == "label_bits":  # a 0/1 vector per step; padding and a step without an answer are IGNORE
         y = torch.randint(0, 2, (3, x.shape[1], 4)).double()
         y[torch.arange(x.shape[1])[None, :] >= lengths[:, None]] = IGNORE
@@ -204,7 +278,15 @@ def test_every_head_composes_with_every_encoder(arch, task):
         y[torch.arange(steps)[None, :] >= lengths[:, None]] = IGNORE
     prediction = model(x, lengths, y).prediction
     T = x.shape[1]
-    expected = {"classify": (3, 4), "label_steps": (3, T, 4), "label_bits": (3, T, 4), "forecast": (3,), "regress": (3,), "language_model": (3, T, 6), "seq2seq": (3, 6, 7)}[task]
+    expected = {
+        "classify": (3, 4),
+        "label_steps": (3, T, 4),
+        "label_bits": (3, T, 4),
+        "forecast": (3,),
+        "regress": (3,),
+        "language_model": (3, T, 6),
+        "seq2seq": (3, 6, 7),
+    }[task]
     assert prediction.shape == expected
     loss = TASKS[task].loss(prediction, y)
     assert torch.isfinite(loss)
@@ -271,7 +353,15 @@ def test_served_answers_per_task():
 
 
 def regress_settings(**changes) -> RegressDataset:
-    values = dict(source="adding", task="regress", test_fraction=0.25, max_length=None, tokens=None, generator={"length": 10, "length_spread": 0.5, "sequences": 80, "seed": 0}, **COMMON)
+    values = dict(
+        source="adding",
+        task="regress",
+        test_fraction=0.25,
+        max_length=None,
+        tokens=None,
+        generator={"length": 10, "length_spread": 0.5, "sequences": 80, "seed": 0},
+        **COMMON,
+    )
     return RegressDataset(**{**values, **changes})
 
 
@@ -286,11 +376,21 @@ def sums_table(n: int = 80) -> pd.DataFrame:
 
 def test_regression_standardizes_the_label_on_train_and_scores_in_its_units():
     splits, meta = steps.prepare(sums_table(), "toy", regress_settings())
-    train_labels = sums_table().set_index("sequence_id").loc[splits["train"]["sequence_id"].unique(), "label"].groupby(level=0).first()
+    train_labels = (
+        sums_table()
+        .set_index("sequence_id")
+        .loc[splits["train"]["sequence_id"].unique(), "label"]
+        .groupby(level=0)
+        .first()
+    )
     assert meta["target_scale"]["mean"] == pytest.approx(train_labels.mean()) and meta["classes"] == []
     data = encode(splits["train"], meta)
     assert data.targets[0].dtype == torch.float32 and abs(float(torch.stack(data.targets).mean())) < 1e-5
-    metrics = TASKS["regress"].metrics(np.array([1.0, -1.0]), np.array([0.0, 0.0]), {"target_scale": {"mean": 100.0, "std": 2.0}, "target_signed": False})
+    metrics = TASKS["regress"].metrics(
+        np.array([1.0, -1.0]),
+        np.array([0.0, 0.0]),
+        {"target_scale": {"mean": 100.0, "std": 2.0}, "target_signed": False},
+    )
     assert metrics == {"mae": pytest.approx(2.0), "rmse": pytest.approx(2.0), "mse": pytest.approx(4.0)}
     references = measure_references(splits, meta, regress_settings())["test"]
     ridge, mean = references["ridge regression on mean/std/min/max/first/last"], references["training mean"]
@@ -302,7 +402,9 @@ def test_regression_answers_in_the_label_units():
     model = build_model(settings_for("gru"), meta).eval()
     answers = predict_table(model, meta, sums_table())
     assert list(answers.columns) == ["sequence_id", "prediction"] and len(answers) == 80
-    assert abs(answers["prediction"].mean() - meta["target_scale"]["mean"]) < 5 * meta["target_scale"]["std"]  # de-normalized: near 100, not near 0
+    assert (
+        abs(answers["prediction"].mean() - meta["target_scale"]["mean"]) < 5 * meta["target_scale"]["std"]
+    )  # de-normalized: near 100, not near 0
 
 
 def test_regression_label_must_be_a_number():
@@ -322,9 +424,18 @@ def test_seq2seq_output_symbols_must_not_be_reserved():
     words = [list("ab"), list("ba"), list("aab"), list("bb"), list("aa")]
     labels = ["X Y", "Y X", "X X Y", "</s> Y", "X X"]
     raw = table_from_tokens(words, labels, None, [f"w{i}" for i in range(5)], "toy")
-    settings = Seq2SeqDataset(source="japanese_vowels", task="seq2seq", val_fraction=0.2, test_fraction=None, max_sequences=None,
-                              max_length=None, split_seed=0, tokens={"embedding_size": 4, "min_count": 1, "max_vocabulary": 8},
-                              train={}, target_embedding_size=4)
+    settings = Seq2SeqDataset(
+        source="japanese_vowels",
+        task="seq2seq",
+        val_fraction=0.2,
+        test_fraction=None,
+        max_sequences=None,
+        max_length=None,
+        split_seed=0,
+        tokens={"embedding_size": 4, "min_count": 1, "max_vocabulary": 8},
+        train={},
+        target_embedding_size=4,
+    )
     with pytest.raises(DataError, match="output symbol '</s>' \\(sequence 'w3'\\) is reserved"):
         steps.finalize({"train": raw, "val": raw, "test": raw}, "toy", settings, {})
 
@@ -337,7 +448,13 @@ def test_one_place_knows_which_way_each_metric_improves_and_the_reference_verdic
 
     logits, labels = np.array([[2.0, 0.1], [0.2, 1.0], [1.5, 0.3]]), np.array([0, 1, 1])
     reported = set(TASKS["classify"].metrics(logits, labels, {}))
-    reported |= set(TASKS["forecast"].metrics(np.array([0.1, -0.2]), np.array([0.0, 0.3]), {"target_scale": {"mean": 0.0, "std": 2.0}, "target_signed": True}))
+    reported |= set(
+        TASKS["forecast"].metrics(
+            np.array([0.1, -0.2]),
+            np.array([0.0, 0.3]),
+            {"target_scale": {"mean": 0.0, "std": 2.0}, "target_signed": True},
+        )
+    )
     reported |= set(TASKS["language_model"].metrics(logits.astype(np.float32), labels, {}))
     reported |= set(TASKS["label_bits"].metrics(logits, (labels[:, None] == np.array([0, 1])).astype(np.float32), {}))
     assert reported <= set(GREATER_IS_BETTER), reported - set(GREATER_IS_BETTER)
@@ -349,8 +466,10 @@ def test_one_place_knows_which_way_each_metric_improves_and_the_reference_verdic
     forecast = {"architecture": "lstm", "task": "forecast", "seeds": 1, "test_mae": 12.0}
     lines = yardstick_lines(
         {"vowels": [ours], "sunspots": [forecast]},
-        {"vowels": [{"name": "majority class", "metric": "weighted_f1", "value": 0.013, "origin": "same split"}],
-         "sunspots": [{"name": "AR(34)", "metric": "mae", "value": 13.36, "origin": "same split"}]},
+        {
+            "vowels": [{"name": "majority class", "metric": "weighted_f1", "value": 0.013, "origin": "same split"}],
+            "sunspots": [{"name": "AR(34)", "metric": "mae", "value": 13.36, "origin": "same split"}],
+        },
     )
     assert lines[2].startswith("| vowels | weighted F1 ↑ |") and lines[2].endswith("| yes |"), lines[2]
     assert lines[3].startswith("| sunspots | MAE ↓ |") and lines[3].endswith("| yes |"), lines[3]

@@ -11,7 +11,9 @@ from rnnlab.evaluate import build_model
 from rnnlab.registry import RecurrentParams
 from rnnlab.train import SequenceModule
 
-PARAMS = RecurrentParams(type="lstm", hidden_size=4, num_layers=1, bidirectional=False, dropout=0.0, init="pytorch", backend="auto")
+PARAMS = RecurrentParams(
+    type="lstm", hidden_size=4, num_layers=1, bidirectional=False, dropout=0.0, init="pytorch", backend="auto"
+)
 META = {"task": "classify", "num_features": 3, "num_classes": 2}
 
 
@@ -45,7 +47,9 @@ def test_huber_loss_for_value_targets_only_when_asked():
     plain = SequenceModule(build_model(PARAMS, regress), regress, 1e-3, 0.0)
     huber = SequenceModule(build_model(PARAMS, regress), regress, 1e-3, 0.0, huber_delta=1.0)
     assert plain.loss(prediction, target).item() == pytest.approx((0.25 + 9.0) / 2)  # MSE
-    assert huber.loss(prediction, target).item() == pytest.approx((0.5 * 0.25 + (3.0 - 0.5)) / 2)  # quadratic inside δ, linear outside
+    assert huber.loss(prediction, target).item() == pytest.approx(
+        (0.5 * 0.25 + (3.0 - 0.5)) / 2
+    )  # quadratic inside δ, linear outside
     scaled = {**regress, "target_scale": {"mean": 40.0, "std": 10.0}}  # δ is in the target's own units: errors 5 and 30
     in_units = SequenceModule(build_model(PARAMS, scaled), scaled, 1e-3, 0.0, huber_delta=10.0)
     assert in_units.loss(prediction, target).item() == pytest.approx((0.5 * 25.0 + 10.0 * (30.0 - 5.0)) / 2)

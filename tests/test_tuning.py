@@ -17,8 +17,18 @@ from tests.conftest import copy_project
 
 pytestmark = pytest.mark.slow
 
-BUDGET = {"trials": 3, "max_epochs": 3, "patience": 3, "seed": 0, "sampler_seed": 0, "startup_trials": 1, "warmup_epochs": 1,
-          "repeats": 1, "small_validation": 500, "space": {}}
+BUDGET = {
+    "trials": 3,
+    "max_epochs": 3,
+    "patience": 3,
+    "seed": 0,
+    "sampler_seed": 0,
+    "startup_trials": 1,
+    "warmup_epochs": 1,
+    "repeats": 1,
+    "small_validation": 500,
+    "space": {},
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +51,11 @@ def project(tmp_path_factory):
 
 def tune(root: Path, *args: str, **env) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "rnnlab.cli", "tune", *args], cwd=root, capture_output=True, text=True, timeout=900,
+        [sys.executable, "-m", "rnnlab.cli", "tune", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=900,
         env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", **env},
     )
 
@@ -87,14 +101,18 @@ def test_a_study_trains_real_trials_nested_under_its_parent_run(project):
     assert "| lstm | " in (project / "reports" / "tuning.md").read_text()
     profile = yaml.safe_load((project / "profiles" / "tuned.yaml").read_text())
     assert profile["tuned"]["japanese_vowels"]["lstm"] == study.best_params
-    applied = subprocess.run([sys.executable, "-m", "rnnlab.cli", "profile", "tuned"], cwd=project, capture_output=True, text=True)
+    applied = subprocess.run(
+        [sys.executable, "-m", "rnnlab.cli", "profile", "tuned"], cwd=project, capture_output=True, text=True
+    )
     assert applied.returncode == 0, applied.stderr
     from rnnlab.config import load_config
 
     config = load_config(project / "params.yaml")
     assert config.architecture("lstm", "japanese_vowels").hidden_size == study.best_params["hidden_size"]
     assert config.train_for("japanese_vowels", "lstm").learning_rate == study.best_params["learning_rate"]
-    assert config.architecture("lstm", "basic_motions") == config.architecture("lstm"), "a dataset the profile does not name keeps its entries"
+    assert config.architecture("lstm", "basic_motions") == config.architecture("lstm"), (
+        "a dataset the profile does not name keeps its entries"
+    )
 
     client = mlflow_client(project)
     experiment = client.get_experiment_by_name("rnnlab/japanese_vowels")
@@ -106,7 +124,9 @@ def test_a_study_trains_real_trials_nested_under_its_parent_run(project):
     for run in trials:
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
         trial = study.trials[int(run.data.tags["optuna.trial"])]
-        assert run.data.params["arch.hidden_size"] == str(trial.params["hidden_size"]), "the run trained what the trial drew"
+        assert run.data.params["arch.hidden_size"] == str(trial.params["hidden_size"]), (
+            "the run trained what the trial drew"
+        )
         assert run.data.params["train.max_epochs"] == str(BUDGET["max_epochs"]), "the tuning budget, not the pipeline's"
         assert not [k for k in run.data.metrics if k.startswith("test_")], "tuning never reads the test split"
         if trial.state == TrialState.COMPLETE:
@@ -117,7 +137,15 @@ def test_a_study_killed_mid_trial_goes_on_without_losing_or_double_counting(proj
     from optuna.trial import TrialState
 
     marker = project / "killed-once"
-    killed = tune(project, "--dataset", "japanese_vowels", "--architecture", "gru", RNNLAB_KILL_AFTER_EPOCH="0", RNNLAB_KILL_MARKER=str(marker))
+    killed = tune(
+        project,
+        "--dataset",
+        "japanese_vowels",
+        "--architecture",
+        "gru",
+        RNNLAB_KILL_AFTER_EPOCH="0",
+        RNNLAB_KILL_MARKER=str(marker),
+    )
     assert killed.returncode != 0 and marker.exists()
     study = journal(project, "gru")
     assert [t.state for t in study.trials] == [TrialState.RUNNING], "the process died inside the first trial"
@@ -127,12 +155,21 @@ def test_a_study_killed_mid_trial_goes_on_without_losing_or_double_counting(proj
     assert again.returncode == 0, again.stderr[-3000:]
     study = journal(project, "gru")
     states = [t.state for t in study.trials]
-    assert states[0] == TrialState.FAIL and study.trials[1].params == drawn, "the killed trial's settings are tried again"
-    assert sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states) == BUDGET["trials"] and len(states) == BUDGET["trials"] + 1
+    assert states[0] == TrialState.FAIL and study.trials[1].params == drawn, (
+        "the killed trial's settings are tried again"
+    )
+    assert (
+        sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states) == BUDGET["trials"]
+        and len(states) == BUDGET["trials"] + 1
+    )
     client = mlflow_client(project)
     experiment = client.get_experiment_by_name("rnnlab/japanese_vowels")
-    runs = client.search_runs([experiment.experiment_id], filter_string="tags.architecture = 'gru' and tags.`rnnlab.kind` = 'trial'")
-    assert sorted(r.info.status for r in runs).count("KILLED") >= 1 and not [r for r in runs if r.info.status == "RUNNING"]
+    runs = client.search_runs(
+        [experiment.experiment_id], filter_string="tags.architecture = 'gru' and tags.`rnnlab.kind` = 'trial'"
+    )
+    assert sorted(r.info.status for r in runs).count("KILLED") >= 1 and not [
+        r for r in runs if r.info.status == "RUNNING"
+    ]
     killed_run = [r for r in runs if r.data.tags["optuna.trial"] == "0"]
     assert len(killed_run) == 1 and killed_run[0].info.status == "KILLED"
 
@@ -141,12 +178,24 @@ def test_a_study_killed_mid_trial_goes_on_without_losing_or_double_counting(proj
     assert third.returncode == 0 and len(journal(project, "gru").trials) == BUDGET["trials"] + 1
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"tune": {**BUDGET, "trials": 0}}, "params.yaml: tune.trials = 0: Input should be greater than 0"),
-    ({"tune": {**BUDGET, "space": {"lstm": {"width": {"low": 8, "high": 64}}}}}, "tune.space.lstm: lstm has no setting 'width' to tune (allowed: hidden_size,"),
-    ({"tune": {**BUDGET, "space": {"lstm": {"hidden_size": {"low": 64, "high": 64}}}}}, "tune.space.lstm.hidden_size: empty range: low 64 must be below high 64"),
-    ({"tune": {**BUDGET, "space": {"lstm": {"dropout": {"choices": []}}}}}, "tune.space.lstm.dropout.choices = []: List should have at least 1 item"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"tune": {**BUDGET, "trials": 0}}, "params.yaml: tune.trials = 0: Input should be greater than 0"),
+        (
+            {"tune": {**BUDGET, "space": {"lstm": {"width": {"low": 8, "high": 64}}}}},
+            "tune.space.lstm: lstm has no setting 'width' to tune (allowed: hidden_size,",
+        ),
+        (
+            {"tune": {**BUDGET, "space": {"lstm": {"hidden_size": {"low": 64, "high": 64}}}}},
+            "tune.space.lstm.hidden_size: empty range: low 64 must be below high 64",
+        ),
+        (
+            {"tune": {**BUDGET, "space": {"lstm": {"dropout": {"choices": []}}}}},
+            "tune.space.lstm.dropout.choices = []: List should have at least 1 item",
+        ),
+    ],
+)
 def test_bad_tuning_settings_stop_with_one_line(project, tmp_path, change, message):
     bad = copy_project(tmp_path / "bad")
     params = yaml.safe_load((project / "params.yaml").read_text())
@@ -157,11 +206,17 @@ def test_bad_tuning_settings_stop_with_one_line(project, tmp_path, change, messa
     assert not (bad / "tuning").exists() and not (bad / "mlflow").exists(), "nothing ran"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--dataset", "japanese_vowels", "--architecture", "ntm"], "cannot tune ntm on japanese_vowels: the architecture is not in pipeline.architectures"),
-    (["--dataset", "sunspots"], "cannot tune on sunspots: the dataset is not in pipeline.datasets"),
-    (["--dataset", "nowhere"], "dataset 'nowhere' is not defined in params.yaml"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--dataset", "japanese_vowels", "--architecture", "ntm"],
+            "cannot tune ntm on japanese_vowels: the architecture is not in pipeline.architectures",
+        ),
+        (["--dataset", "sunspots"], "cannot tune on sunspots: the dataset is not in pipeline.datasets"),
+        (["--dataset", "nowhere"], "dataset 'nowhere' is not defined in params.yaml"),
+    ],
+)
 def test_tuning_a_pair_the_plan_rules_out_stops_with_one_line(project, args, message):
     done = tune(project, *args)
     assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
@@ -175,7 +230,9 @@ def test_a_study_will_not_mix_trials_of_another_budget(project):
         done = tune(project, "--dataset", "japanese_vowels", "--architecture", "lstm")
     finally:
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert done.returncode == 2 and "this study was run with another budget, search space or data" in done.stderr, done.stderr
+    assert done.returncode == 2 and "this study was run with another budget, search space or data" in done.stderr, (
+        done.stderr
+    )
 
 
 def test_a_trial_behind_the_median_is_pruned_and_its_run_says_so(project, tmp_path):
@@ -191,14 +248,28 @@ def test_a_trial_behind_the_median_is_pruned_and_its_run_says_so(project, tmp_pa
     root = copy_project(tmp_path / "prune")
     params = yaml.safe_load((project / "params.yaml").read_text())
     space = {"learning_rate": {"choices": [1e-2, 1e-9]}}
-    params["tune"] = {**BUDGET, "trials": 2, "max_epochs": 4, "patience": 4, "warmup_epochs": 1, "space": {"lstm": space}}
+    params["tune"] = {
+        **BUDGET,
+        "trials": 2,
+        "max_epochs": 4,
+        "patience": 4,
+        "warmup_epochs": 1,
+        "space": {"lstm": space},
+    }
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.copytree(project / "data" / "prepared", root / "data" / "prepared")
     folder = study_dir(root, "japanese_vowels", "lstm")
     folder.mkdir(parents=True)
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(folder / JOURNAL)))
     study = optuna.create_study(study_name="japanese_vowels/lstm", storage=storage, direction="maximize")
-    fixed = {"hidden_size": 64, "num_layers": 1, "dropout": 0.0, "bidirectional": False, "weight_decay": 0.0, "batch_size": 16}
+    fixed = {
+        "hidden_size": 64,
+        "num_layers": 1,
+        "dropout": 0.0,
+        "bidirectional": False,
+        "weight_decay": 0.0,
+        "batch_size": 16,
+    }
     study.enqueue_trial({**fixed, "learning_rate": 1e-2})
     study.enqueue_trial({**fixed, "learning_rate": 1e-9})
 
@@ -211,7 +282,9 @@ def test_a_trial_behind_the_median_is_pruned_and_its_run_says_so(project, tmp_pa
     client = mlflow_client(root)
     experiment = client.get_experiment_by_name("rnnlab/japanese_vowels")
     pruned = client.search_runs([experiment.experiment_id], filter_string="tags.`optuna.trial` = '1'")
-    assert len(pruned) == 1 and pruned[0].data.tags["rnnlab.trial_state"] == "pruned" and pruned[0].info.status == "KILLED"
+    assert (
+        len(pruned) == 1 and pruned[0].data.tags["rnnlab.trial_state"] == "pruned" and pruned[0].info.status == "KILLED"
+    )
     assert not (folder / "trial_1").exists(), "a pruned trial's checkpoints are not kept"
 
 
@@ -238,7 +311,9 @@ def test_a_small_validation_split_is_drawn_again_and_a_trial_scores_the_mean(pro
     again, meta = read_prepared(root / "tuning" / "japanese_vowels" / "splits" / "split_1")
     ids = lambda frame: set(frame[SEQUENCE_ID])  # noqa: E731
     assert len(again["test"]) == 0 and meta["tuning_split"]["repeat"] == 1
-    assert ids(again["train"]) | ids(again["val"]) == ids(base["train"]) | ids(base["val"]), "drawn from the training part only"
+    assert ids(again["train"]) | ids(again["val"]) == ids(base["train"]) | ids(base["val"]), (
+        "drawn from the training part only"
+    )
     assert not ids(again["train"]) & ids(again["val"]) and ids(again["val"]) != ids(base["val"])
     assert len(ids(again["val"])) == len(ids(base["val"])) == 24
     labels = lambda frame: frame.groupby(SEQUENCE_ID)[LABEL].first().value_counts().sort_index()  # noqa: E731

@@ -1,15 +1,15 @@
 """The ``rnnlab`` command.
 
-    rnnlab check            validate params.yaml (one line per problem, exit 2) and plan.yaml
-    rnnlab plan             write plan.yaml: the stages dvc.yaml expands (make pipeline runs it)
-    rnnlab architectures    the registered architectures and the tasks they support
-    rnnlab sources          the built-in data sources
-    rnnlab import FILE --name N --task K --target C   a user's CSV/Parquet as a DVC-tracked dataset
-    rnnlab profile NAME     apply profiles/NAME.yaml (smoke, full) to params.yaml and plan.yaml
-    rnnlab train --architecture A --dataset D --seed S   one training run (as the pipeline does)
-    rnnlab predict --dataset D --input FILE --output FILE  predictions of the dataset's champion
-    rnnlab experiment NAME  run a study of params.yaml's experiments section; report in reports/experiments/
-    rnnlab tune [--dataset D ...] [--architecture A ...]   Optuna studies of the pipeline's pairs; reports/tuning.md
+rnnlab check            validate params.yaml (one line per problem, exit 2) and plan.yaml
+rnnlab plan             write plan.yaml: the stages dvc.yaml expands (make pipeline runs it)
+rnnlab architectures    the registered architectures and the tasks they support
+rnnlab sources          the built-in data sources
+rnnlab import FILE --name N --task K --target C   a user's CSV/Parquet as a DVC-tracked dataset
+rnnlab profile NAME     apply profiles/NAME.yaml (smoke, full) to params.yaml and plan.yaml
+rnnlab train --architecture A --dataset D --seed S   one training run (as the pipeline does)
+rnnlab predict --dataset D --input FILE --output FILE  predictions of the dataset's champion
+rnnlab experiment NAME  run a study (studies/NAME.yaml); report in reports/experiments/
+rnnlab tune [--dataset D ...] [--architecture A ...]   Optuna studies of the pipeline's pairs; reports/tuning.md
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ def _check(args) -> None:
     if problem := launch_problem(config.trainer, os.environ):
         raise ConfigError(problem)
     runs = len(config.pairs()) * len(config.train.seeds)
-    print(f"params.yaml is valid: {len(config.pipeline.datasets)} dataset(s), {len(config.pipeline.architectures)} architecture(s), "
-          f"{len(config.pairs())} compatible pair(s), {runs} training run(s)")
+    print(
+        f"params.yaml is valid: {len(config.pipeline.datasets)} dataset(s), {len(config.pipeline.architectures)} "
+        f"architecture(s), {len(config.pairs())} compatible pair(s), {runs} training run(s)"
+    )
     for architecture, dataset, why in config.skipped():
         print(f"  not trained: {architecture} on {dataset}: {why}")
     check_plan(project_root(), config)
@@ -47,7 +49,10 @@ def _plan(args) -> None:
     with project_lock(project_root(), "rnnlab plan"):
         config = load_config()
         path = write_plan(project_root(), config)
-    print(f"{path.name}: {len(config.pairs())} (architecture, dataset) pair(s) over {len(config.pipeline.datasets)} dataset(s), {len(config.pairs()) * len(config.train.seeds)} run(s) with the seeds")
+    print(
+        f"{path.name}: {len(config.pairs())} (architecture, dataset) pair(s) over {len(config.pipeline.datasets)} "
+        f"dataset(s), {len(config.pairs()) * len(config.train.seeds)} run(s) with the seeds"
+    )
     for architecture, dataset, why in config.skipped():
         print(f"  not trained: {architecture} on {dataset}: {why}")
 
@@ -64,8 +69,11 @@ def _profile(args) -> None:
     from rnnlab.profiles import apply_profile
 
     config = apply_profile(project_root(), args.name)
-    print(f"params.yaml now holds profile {args.name!r}: {len(config.pipeline.datasets)} dataset(s), "
-          f"{len(config.pairs())} (architecture, dataset) pair(s) x {len(config.train.seeds)} seed(s) (git checkout params.yaml plan.yaml: back to the default)")
+    print(
+        f"params.yaml now holds profile {args.name!r}: {len(config.pipeline.datasets)} dataset(s), "
+        f"{len(config.pairs())} (architecture, dataset) pair(s) x {len(config.train.seeds)} seed(s) (git checkout "
+        "params.yaml plan.yaml: back to the default)"
+    )
 
 
 def _import(args) -> None:
@@ -74,8 +82,11 @@ def _import(args) -> None:
 
     meta = import_file(project_root(), Path(args.file), args.name, args.task, args.target, args.window)
     sizes = ", ".join(f"{k} {v['sequences']}" for k, v in meta["lengths"].items())
-    print(f"imported {args.file} as dataset {args.name!r} ({args.task}; {sizes} sequences): data/raw/{args.name} is tracked by DVC "
-          f"(data/raw/{args.name}.dvc), params.yaml and plan.yaml list it. Next: git add data/raw/{args.name}.dvc params.yaml plan.yaml; make pipeline")
+    print(
+        f"imported {args.file} as dataset {args.name!r} ({args.task}; {sizes} sequences): data/raw/{args.name} is "
+        f"tracked by DVC (data/raw/{args.name}.dvc), params.yaml and plan.yaml list it. Next: git add "
+        f"data/raw/{args.name}.dvc params.yaml plan.yaml; make pipeline"
+    )
 
 
 def _sources(args) -> None:
@@ -110,9 +121,12 @@ def _tune(args) -> None:
     with project_lock(root, "rnnlab tune"):  # the prepared data stay as they are while trials read them
         for k, (architecture, dataset) in enumerate(pairs, 1):
             result = tune_pair(config, root, architecture, dataset)
-            print(f"[{k}/{len(pairs)}] {architecture} on {dataset}: best {result['metric']} {result['best_value']:.4f} "
-                  f"(trial {result['best_trial']}; {result['trials_complete']} finished, {result['trials_pruned']} pruned, "
-                  f"{result['tuning_time_s']:.0f} s)", flush=True)
+            print(
+                f"[{k}/{len(pairs)}] {architecture} on {dataset}: best {result['metric']} {result['best_value']:.4f} "
+                f"(trial {result['best_trial']}; {result['trials_complete']} finished, {result['trials_pruned']} "
+                f"pruned, {result['tuning_time_s']:.0f} s)",
+                flush=True,
+            )
     print("report: reports/tuning.md (MLflow: each study a parent run, its trials nested; make ui)")
 
 
@@ -125,17 +139,25 @@ def _predict(args) -> None:
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="rnnlab", description="A reproducible laboratory for recurrent neural networks.")
+    parser = argparse.ArgumentParser(
+        prog="rnnlab", description="A reproducible laboratory for recurrent neural networks."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("check", help="validate params.yaml and plan.yaml").set_defaults(run=_check)
-    commands.add_parser("plan", help="write plan.yaml: the compatible (architecture, dataset) pairs dvc.yaml runs").set_defaults(run=_plan)
+    commands.add_parser(
+        "plan", help="write plan.yaml: the compatible (architecture, dataset) pairs dvc.yaml runs"
+    ).set_defaults(run=_plan)
     commands.add_parser("architectures", help="list registered architectures").set_defaults(run=_architectures)
     importer = commands.add_parser("import", help="add a CSV or Parquet file (long format) as a DVC-tracked dataset")
-    importer.add_argument("file", help="one row per step: sequence_id, step, features or token, the target; optional split")
+    importer.add_argument(
+        "file", help="one row per step: sequence_id, step, features or token, the target; optional split"
+    )
     importer.add_argument("--name", required=True, help="the dataset's name in params.yaml")
     importer.add_argument("--task", required=True, help="classify | label_steps | regress | language_model | forecast")
     importer.add_argument("--target", required=True, help="the column to predict (forecast: a numeric feature column)")
-    importer.add_argument("--window", type=int, default=24, help="forecast only: steps of history per example, written to params.yaml")
+    importer.add_argument(
+        "--window", type=int, default=24, help="forecast only: steps of history per example, written to params.yaml"
+    )
     importer.set_defaults(run=_import)
     profile = commands.add_parser("profile", help="apply profiles/NAME.yaml (smoke, full) to params.yaml")
     profile.add_argument("name")
@@ -151,16 +173,28 @@ def main(argv: list[str] | None = None) -> None:
     predict.add_argument("--input", required=True, help="canonical sequence table, .csv or .parquet")
     predict.add_argument("--output", required=True, help=".csv or .parquet: one row per sequence")
     predict.add_argument(
-        "--model", default=None,
-        help="a model URI instead of models:/rnnlab-<dataset>@champion; trusted models only: loading a model runs its code",
+        "--model",
+        default=None,
+        help=(
+            "a model URI instead of models:/rnnlab-<dataset>@champion; "
+            "trusted models only: loading a model runs its code"
+        ),
     )
     predict.set_defaults(run=_predict)
-    experiment = commands.add_parser("experiment", help="run a study from params.yaml's experiments section")
-    experiment.add_argument("name", help="an entry of experiments: in params.yaml, e.g. copy_memory, adding_depth, pixel_mnist")
+    experiment = commands.add_parser("experiment", help="run a study (studies/NAME.yaml)")
+    experiment.add_argument(
+        "name", help="a study: a file studies/NAME.yaml, e.g. copy_memory, adding_depth, pixel_mnist"
+    )
     experiment.set_defaults(run=_experiment)
-    tune = commands.add_parser("tune", help="an Optuna study per (architecture, dataset), the same budget for each (params.yaml: tune)")
+    tune = commands.add_parser(
+        "tune", help="an Optuna study per (architecture, dataset), the same budget for each (params.yaml: tune)"
+    )
     tune.add_argument("--dataset", action="append", help="a pipeline dataset (repeat for more; default: every one)")
-    tune.add_argument("--architecture", action="append", help="a pipeline architecture (repeat for more; default: every one the dataset takes)")
+    tune.add_argument(
+        "--architecture",
+        action="append",
+        help="a pipeline architecture (repeat for more; default: every one the dataset takes)",
+    )
     tune.set_defaults(run=_tune)
     args = parser.parse_args(argv)
     args.run(args)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import platform
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -31,7 +31,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 def _source(module: str) -> Path | None:
     """The file of an rnnlab module, found without importing it (None: not a module of the package)."""
     parts = module.split(".")[1:]
-    for path in (PACKAGE_DIR.joinpath(*parts, "__init__.py"), PACKAGE_DIR.joinpath(*parts).with_suffix(".py") if parts else None):
+    for path in (
+        PACKAGE_DIR.joinpath(*parts, "__init__.py"),
+        PACKAGE_DIR.joinpath(*parts).with_suffix(".py") if parts else None,
+    ):
         if path is not None and path.is_file():
             return path
     return None
@@ -51,20 +54,28 @@ def _from_imports(module: str, path: Path):
                 yield base, alias.name, alias.asname or alias.name
 
 
-@lru_cache(maxsize=None)
+@cache
 def _exports(package: str) -> dict[str, str]:
     """Name -> the module a package's ``__init__`` takes it from (``from rnnlab.nn import LSTMCell``
     uses ``rnnlab.nn.lstm``)."""
     path = _source(package)
     if path is None or path.name != "__init__.py":
         return {}
-    return {bound: (f"{base}.{name}" if _source(f"{base}.{name}") else base) for base, name, bound in _from_imports(package, path)}
+    return {
+        bound: (f"{base}.{name}" if _source(f"{base}.{name}") else base)
+        for base, name, bound in _from_imports(package, path)
+    }
 
 
 def _imports(module: str, path: Path) -> set[str]:
     """rnnlab modules named by ``import`` statements anywhere in the file (``from rnnlab import x``
     names module ``rnnlab.x`` when it is one, and a name a package re-exports names its module)."""
-    found = {alias.name for node in ast.walk(ast.parse(path.read_text(), str(path))) if isinstance(node, ast.Import) for alias in node.names}
+    found = {
+        alias.name
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
     for base, name, _ in _from_imports(module, path):
         found.add(base)
         found.add(f"{base}.{name}" if _source(f"{base}.{name}") else _exports(base).get(name, base))
@@ -74,7 +85,7 @@ def _imports(module: str, path: Path) -> set[str]:
     return found
 
 
-@lru_cache(maxsize=None)
+@cache
 def modules_used(*entries: str) -> tuple[str, ...]:
     """Every rnnlab module the ``entries`` import, directly or through others, themselves included;
     sorted. The packages they sit in count too (Python runs each ``__init__``), for their own text."""
@@ -96,7 +107,7 @@ def model_modules(model) -> tuple[str, ...]:
     return tuple(sorted({type(m).__module__ for m in model.modules() if type(m).__module__.startswith(PACKAGE + ".")}))
 
 
-@lru_cache(maxsize=None)
+@cache
 def code_sha256(*entries: str) -> str:
     """Hash of the source of every module the ``entries`` use, with the Python and library versions."""
     digest = hashlib.sha256()

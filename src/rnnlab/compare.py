@@ -17,20 +17,20 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import torch
 
-import mlflow
 from rnnlab import files, plots, significance, tracking
 from rnnlab.config import Config
 from rnnlab.data.batching import encode
 from rnnlab.data.prepare import read_prepared
 from rnnlab.data.table import LABEL, SEQUENCE_ID
+from rnnlab.errors import DataError, RnnlabError
 from rnnlab.evaluate import build_model, confusion, predict
 from rnnlab.paths import prepared_dir, reports_dir, seed_dir
 from rnnlab.results import mean_std, read_run
-from rnnlab.errors import DataError, RnnlabError
 from rnnlab.tasks import TASKS, greater_is_better
 from rnnlab.yardsticks import PUBLISHED
 
@@ -45,18 +45,24 @@ def registered_model_name(dataset: str) -> str:
     return f"{MODEL_PREFIX}{dataset}"
 
 
-def load_trained(config: Config, root: Path, dataset: str, architecture: str, seed: int, home: Path | None = None) -> tuple[dict, torch.nn.Module, dict, dict]:
+def load_trained(
+    config: Config, root: Path, dataset: str, architecture: str, seed: int, home: Path | None = None
+) -> tuple[dict, torch.nn.Module, dict, dict]:
     """(run summary, model with its best checkpoint's weights in eval mode, prepared splits, meta);
     ``home``: the runs' folder (the pipeline's by default, a study's own)."""
     run = read_run(root, dataset, architecture, seed, home)
     splits, meta = read_prepared(prepared_dir(root, dataset))
     model = build_model(config.architecture(architecture, dataset), meta)
-    state = torch.load(seed_dir(root, dataset, architecture, seed, home) / run["checkpoint"], map_location="cpu", weights_only=True)["state_dict"]
+    state = torch.load(
+        seed_dir(root, dataset, architecture, seed, home) / run["checkpoint"], map_location="cpu", weights_only=True
+    )["state_dict"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
     return run, model.eval(), splits, meta
 
 
-def evaluate_test(config: Config, root: Path, dataset: str, architecture: str, seed: int, home: Path | None = None) -> dict:
+def evaluate_test(
+    config: Config, root: Path, dataset: str, architecture: str, seed: int, home: Path | None = None
+) -> dict:
     """Test metrics of one trained run, logged into its MLflow run (metrics and confusion PNG)."""
     run, model, splits, meta = load_trained(config, root, dataset, architecture, seed, home)
     predicted, target = predict(model, encode(splits["test"], meta), meta["task"], config.train.batch_size)
@@ -73,13 +79,35 @@ def evaluate_test(config: Config, root: Path, dataset: str, architecture: str, s
 
 def test_pictures(meta: dict, predicted: np.ndarray, target: np.ndarray, title: str, folder: Path) -> list[Path]:
     if meta["task"] in ("classify", "label_steps"):
-        return [plots.confusion_matrix(confusion(predicted, target, meta["num_classes"]), meta["classes"], f"confusion: {title}", folder / "confusion_test.png")]
+        return [
+            plots.confusion_matrix(
+                confusion(predicted, target, meta["num_classes"]),
+                meta["classes"],
+                f"confusion: {title}",
+                folder / "confusion_test.png",
+            )
+        ]
     if meta["task"] == "forecast":
         scale = meta["target_scale"]
-        return [plots.forecast(target * scale["std"] + scale["mean"], predicted * scale["std"] + scale["mean"], meta["target"], f"one step ahead: {title}", folder / "forecast_test.png")]
+        return [
+            plots.forecast(
+                target * scale["std"] + scale["mean"],
+                predicted * scale["std"] + scale["mean"],
+                meta["target"],
+                f"one step ahead: {title}",
+                folder / "forecast_test.png",
+            )
+        ]
     if meta["task"] == "regress":
         scale = meta["target_scale"]
-        return [plots.predicted_vs_actual(target * scale["std"] + scale["mean"], predicted * scale["std"] + scale["mean"], f"test: {title}", folder / "predicted_vs_actual_test.png")]
+        return [
+            plots.predicted_vs_actual(
+                target * scale["std"] + scale["mean"],
+                predicted * scale["std"] + scale["mean"],
+                f"test: {title}",
+                folder / "predicted_vs_actual_test.png",
+            )
+        ]
     return []
 
 
@@ -93,7 +121,14 @@ def aggregate(runs: list[dict], task: str) -> list[dict]:
     rows = []
     for architecture in dict.fromkeys(r["architecture"] for r in runs):
         mine = [r for r in runs if r["architecture"] == architecture]
-        row = {**mean_std(mine), "architecture": architecture, "task": task, "seeds": len(mine), "backend": mine[0]["backend"], "num_params": mine[0]["num_params"]}
+        row = {
+            **mean_std(mine),
+            "architecture": architecture,
+            "task": task,
+            "seeds": len(mine),
+            "backend": mine[0]["backend"],
+            "num_params": mine[0]["num_params"],
+        }
         for key in [k for k in row if k.startswith(("test_", "best_val_")) and not k.endswith("_std")]:
             row[f"{key}_ci"] = significance.interval([r[key] for r in mine])
         best = max(mine, key=lambda r: (sign * r[selection], -r["best_val_loss"]))  # ties: lower val loss
@@ -101,7 +136,9 @@ def aggregate(runs: list[dict], task: str) -> list[dict]:
         row["run_ids"] = [r["run_id"] for r in mine]
         row["seed_values"] = [r[headline_key] for r in mine]
         rows.append(row)
-    tied = significance.tied_with_best({r["architecture"]: r["seed_values"] for r in rows}, TASKS[task].greater_is_better)
+    tied = significance.tied_with_best(
+        {r["architecture"]: r["seed_values"] for r in rows}, TASKS[task].greater_is_better
+    )
     for row in rows:
         row["tied_p"] = None if tied is None else tied[row["architecture"]]
     rows.sort(key=lambda r: (-sign * r[selection], r["best_val_loss"]))
@@ -113,7 +150,9 @@ def raw_split(root: Path, dataset: str, part: str) -> pd.DataFrame:
     splits, meta = read_prepared(prepared_dir(root, dataset))
     table = splits[part].copy()
     if meta["normalizer"]:
-        table[meta["features"]] = table[meta["features"]].to_numpy() * np.array(meta["normalizer"]["std"]) + np.array(meta["normalizer"]["mean"])
+        table[meta["features"]] = table[meta["features"]].to_numpy() * np.array(meta["normalizer"]["std"]) + np.array(
+            meta["normalizer"]["mean"]
+        )
     if TASKS[meta["task"]].target == "value":
         table[LABEL] = table[LABEL] * meta["target_scale"]["std"] + meta["target_scale"]["mean"]
     return table
@@ -144,20 +183,34 @@ def decide_champion(config: Config, root: Path, dataset: str, candidate: dict) -
     decision = {
         "dataset": dataset,
         "registered_model": name,
-        "candidate": {"architecture": candidate["architecture"], "seed": candidate["best_seed"], "run_id": candidate["best_run_id"], f"val_{metric}": candidate["best_seed_val"]},
+        "candidate": {
+            "architecture": candidate["architecture"],
+            "seed": candidate["best_seed"],
+            "run_id": candidate["best_run_id"],
+            f"val_{metric}": candidate["best_seed_val"],
+        },
         "margin": margin,
-        "val_sequences": int(read_prepared(prepared_dir(root, dataset))[0]["val"][SEQUENCE_ID].nunique()),  # what the choice rests on
+        "val_sequences": int(
+            read_prepared(prepared_dir(root, dataset))[0]["val"][SEQUENCE_ID].nunique()
+        ),  # what the choice rests on
     }
     try:
         current = client.get_model_version_by_alias(name, CHAMPION_ALIAS)
     except mlflow.exceptions.MlflowException as err:
         if err.error_code not in NOT_FOUND:
-            raise RnnlabError(f"compare stopped: cannot read the champion of {dataset}: {_first_line(err)}; no champion was changed") from None
+            raise RnnlabError(
+                f"compare stopped: cannot read the champion of {dataset}: {_first_line(err)}; no champion was changed"
+            ) from None
         current = None
     if current is None:
         return {**decision, "promoted": True, "champion_version": None, "reason": "no champion yet"}
     if current.run_id == candidate["best_run_id"]:
-        return {**decision, "promoted": False, "champion_version": current.version, "reason": "the candidate already is the champion"}
+        return {
+            **decision,
+            "promoted": False,
+            "champion_version": current.version,
+            "reason": "the candidate already is the champion",
+        }
     try:
         champion_score = score_model_version(config, root, dataset, current.version)
     except DataError as err:  # the one failure that makes a champion unusable: it cannot answer today's data
@@ -169,12 +222,21 @@ def decide_champion(config: Config, root: Path, dataset: str, candidate: dict) -
             f"compare stopped: re-scoring the champion of {dataset} (version {current.version}) failed with "
             f"{type(err).__name__}: {_first_line(err)}; no champion was changed"
         ) from err
-    decision["champion_before"] = {"version": current.version, "run_id": current.run_id, f"val_{metric}": champion_score}
+    decision["champion_before"] = {
+        "version": current.version,
+        "run_id": current.run_id,
+        f"val_{metric}": champion_score,
+    }
     value = candidate["best_seed_val"]
     gain = (value - champion_score) * (1 if task.greater_is_better else -1)
-    beats = value > champion_score + margin if task.greater_is_better else value < champion_score - margin  # no rounding of a difference
+    beats = (
+        value > champion_score + margin if task.greater_is_better else value < champion_score - margin
+    )  # no rounding of a difference
     if not beats:
-        why = f"validation {metric} {value:.4f} does not beat the champion's {champion_score:.4f} by more than the margin {margin}"
+        why = (
+            f"validation {metric} {value:.4f} does not beat the champion's "
+            f"{champion_score:.4f} by more than the margin {margin}"
+        )
         return {**decision, "promoted": False, "champion_version": current.version, "reason": why}
     why = f"validation {metric} {value:.4f} beats the champion's {champion_score:.4f} by {gain:.4f} > margin {margin}"
     return {**decision, "promoted": True, "champion_version": None, "reason": why}
@@ -224,18 +286,27 @@ def _first_line(err: BaseException) -> str:
 def val_loss_curves(config: Config, root: Path, rows: list[dict]) -> dict[str, list[list[float]]]:
     client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
     return {
-        row["architecture"]: [[m.value for m in sorted(client.get_metric_history(run_id, "val_loss"), key=lambda m: m.step)] for run_id in row["run_ids"]]
+        row["architecture"]: [
+            [m.value for m in sorted(client.get_metric_history(run_id, "val_loss"), key=lambda m: m.step)]
+            for run_id in row["run_ids"]
+        ]
         for row in rows
     }
 
 
-def log_comparison(config: Config, root: Path, dataset: str, rows: list[dict], decision: dict, files: list[Path]) -> str:
+def log_comparison(
+    config: Config, root: Path, dataset: str, rows: list[dict], decision: dict, files: list[Path]
+) -> str:
     """A parent run per comparison in the dataset's experiment; the compared training runs nest under it."""
     uri = tracking.tracking_uri(config, root)
     client = mlflow.MlflowClient(uri)
     experiment = tracking.ensure_experiment(client, config, root, dataset)
     commit = tracking.git_commit(root)
-    parent = client.create_run(experiment, run_name=f"compare@{commit[:8]}", tags={"rnnlab.kind": "comparison", "git_commit": commit, "dataset": dataset})
+    parent = client.create_run(
+        experiment,
+        run_name=f"compare@{commit[:8]}",
+        tags={"rnnlab.kind": "comparison", "git_commit": commit, "dataset": dataset},
+    )
     run_id = parent.info.run_id
     table = pd.DataFrame([{k: v for k, v in r.items() if not isinstance(v, list)} for r in rows])
     mlflow.set_tracking_uri(uri)
@@ -254,9 +325,16 @@ def log_comparison(config: Config, root: Path, dataset: str, rows: list[dict], d
 
 
 METRIC_NAMES = {
-    "accuracy": "accuracy", "macro_f1": "macro-F1", "weighted_f1": "weighted F1", "bits_per_token": "bits/token",
-    "mae": "MAE", "rmse": "RMSE", "mse": "MSE", "direction_accuracy": "direction acc.",
-    "sequence_accuracy": "exact-sequence acc.", "token_error_rate": "token error rate",
+    "accuracy": "accuracy",
+    "macro_f1": "macro-F1",
+    "weighted_f1": "weighted F1",
+    "bits_per_token": "bits/token",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "mse": "MSE",
+    "direction_accuracy": "direction acc.",
+    "sequence_accuracy": "exact-sequence acc.",
+    "token_error_rate": "token error rate",
 }
 
 
@@ -273,7 +351,11 @@ def headline(task_name: str) -> str:
 
 
 def leaderboard_markdown(
-    tables: dict[str, list[dict]], decisions: dict[str, dict], figures: dict[str, list[str]], yardsticks: dict[str, list[dict]], across: list[dict]
+    tables: dict[str, list[dict]],
+    decisions: dict[str, dict],
+    figures: dict[str, list[str]],
+    yardsticks: dict[str, list[dict]],
+    across: list[dict],
 ) -> str:
     lines = [
         "# Leaderboard",
@@ -308,28 +390,38 @@ def leaderboard_markdown(
             "",
             f"## {dataset} ({rows[0]['task']})",
             "",
-            f"Candidate: **{rows[0]['architecture']}** (seed {rows[0]['best_seed']}), chosen on {d.get('val_sequences', '?')} validation sequences. "
-            f"Champion `{d['registered_model']}@{CHAMPION_ALIAS}` "
-            f"is version {d['champion_version']} ({verdict}: {d['reason']}).",
+            f"Candidate: **{rows[0]['architecture']}** (seed {rows[0]['best_seed']}), "
+            f"chosen on {d.get('val_sequences', '?')} validation sequences. Champion "
+            f"`{d['registered_model']}@{CHAMPION_ALIAS}` is version "
+            f"{d['champion_version']} ({verdict}: {d['reason']}).",
             "",
-            f"*vs best*: {significance.TIED_TEST} (α = {significance.ALPHA}) on test {METRIC_NAMES.get(task.selection_metric, task.selection_metric)}; "
-            "**tied** means these seeds cannot tell the architecture from the best.",
+            f"*vs best*: {significance.TIED_TEST} (α = {significance.ALPHA}) on test "
+            f"{METRIC_NAMES.get(task.selection_metric, task.selection_metric)}; **tied** means these seeds cannot "
+            "tell the architecture from the best.",
             "",
-            "| architecture | " + " | ".join(f"test {METRIC_NAMES.get(n, n)}" for n in names)
-            + f" | vs best | val {METRIC_NAMES.get(task.selection_metric, task.selection_metric)} | parameters | fit s/run | whole run s/run | epochs | backend | seeds |",
+            "| architecture | "
+            + " | ".join(f"test {METRIC_NAMES.get(n, n)}" for n in names)
+            + f" | vs best | val {METRIC_NAMES.get(task.selection_metric, task.selection_metric)} | parameters | fit "
+            "s/run | whole run s/run | epochs | backend | seeds |",
             "|---|" + "---|" * (len(names) + 9),
         ]
         for r in rows:
             lines.append(
-                f"| {r['architecture']} | " + " | ".join(_pm(r, f"test_{n}") for n in names)
-                + f" | {_versus_best(r)} | {_pm(r, f'best_val_{task.selection_metric}')} | {r['num_params']:,} | {r['train_time_s']:.1f} | {_seconds(r.get('run_time_s'))} | {r['epochs_trained']:.0f} | {r['backend']} | {r['seeds']} |"
+                f"| {r['architecture']} | "
+                + " | ".join(_pm(r, f"test_{n}") for n in names)
+                + f" | {_versus_best(r)} | {_pm(r, f'best_val_{task.selection_metric}')} | {r['num_params']:,} | "
+                f"{r['train_time_s']:.1f} | {_seconds(r.get('run_time_s'))} | {r['epochs_trained']:.0f} | "
+                f"{r['backend']} | {r['seeds']} |"
             )
         lines += [""] + [f"![{dataset}]({f})" for f in figures[dataset]]
     return "\n".join(lines) + "\n"
 
 
 def yardstick_lines(tables: dict[str, list[dict]], yardsticks: dict[str, list[dict]]) -> list[str]:
-    lines = ["| dataset | metric | best rnnlab model (test) | reference | reference value | rnnlab better? |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| dataset | metric | best rnnlab model (test) | reference | reference value | rnnlab better? |",
+        "|---|---|---|---|---|---|",
+    ]
     for dataset, rows in tables.items():
         task = TASKS[rows[0]["task"]]
         best = rows[0]  # chosen on validation, not on these test numbers
@@ -341,11 +433,14 @@ def yardstick_lines(tables: dict[str, list[dict]], yardsticks: dict[str, list[di
             ours = best[key]
             wins = ours > ref["value"] if greater else ours < ref["value"]
             lines.append(
-                f"| {dataset} | {METRIC_NAMES.get(ref['metric'], ref['metric'])} {'↑' if greater else '↓'} | {best['architecture']} {_pm(best, key)} "
-                f"| {ref['name']} ({ref['origin']}) | {ref['value']:.4f} | {'yes' if wins else '**no**'} |"
+                f"| {dataset} | {METRIC_NAMES.get(ref['metric'], ref['metric'])} {'↑' if greater else '↓'} | "
+                f"{best['architecture']} {_pm(best, key)} | {ref['name']} ({ref['origin']}) | {ref['value']:.4f} | "
+                f"{'yes' if wins else '**no**'} |"
             )
         if not yardsticks.get(dataset):
-            lines.append(f"| {dataset} | {headline(task.name)} | {best['architecture']} | no reference for this split | — | — |")
+            lines.append(
+                f"| {dataset} | {headline(task.name)} | {best['architecture']} | no reference for this split | — | — |"
+            )
     return lines
 
 
@@ -383,14 +478,22 @@ def across_datasets(tables: dict[str, list[dict]], yardsticks: dict[str, list[di
         key = f"test_{task.selection_metric}"
         scores[dataset] = {r["architecture"]: r[key] for r in rows if r["architecture"] in common}
         greater[dataset] = task.greater_is_better
-        measured = [y["value"] for y in yardsticks.get(dataset, []) if y.get("measured") and y["metric"] == task.selection_metric]
+        measured = [
+            y["value"]
+            for y in yardsticks.get(dataset, [])
+            if y.get("measured") and y["metric"] == task.selection_metric
+        ]
         if measured:
             reference[dataset] = max(measured) if task.greater_is_better else min(measured)
     table = pd.DataFrame.from_dict(scores, orient="index")[common] if common else pd.DataFrame(index=list(tables))
     with_reference = table.loc[list(reference)].assign(**{REFERENCE_ENTRY: pd.Series(reference)})
     views = [
         {"title": "Architectures across datasets", "file": "critical_difference_architectures.png", "scores": table},
-        {"title": "Architectures and the best measured reference across datasets", "file": "critical_difference_with_references.png", "scores": with_reference},
+        {
+            "title": "Architectures and the best measured reference across datasets",
+            "file": "critical_difference_with_references.png",
+            "scores": with_reference,
+        },
     ]
     left_out = [a for a in architectures if a not in common]
     for view in views:
@@ -409,7 +512,8 @@ def across_lines(views: list[dict]) -> list[str]:
         "",
         "Each entry's rank on each dataset's headline test metric (1 = best, ties averaged). The Friedman test asks",
         "whether all entries rank alike; the Nemenyi test compares each pair; in the critical-difference diagram a",
-        f"bar joins the entries it cannot separate (α = {significance.ALPHA}). *{REFERENCE_ENTRY}*: on each dataset, the best of the",
+        f"bar joins the entries it cannot separate (α = {significance.ALPHA}). "
+        f"*{REFERENCE_ENTRY}*: on each dataset, the best of the",
         "references prepare measured on its test split (the yardsticks above).",
     ]
     for view in views:
@@ -430,7 +534,9 @@ def across_lines(views: list[dict]) -> list[str]:
             "|---|---|" + "---|" * len(datasets),
         ]
         for entry, mean in ranks.mean_ranks.items():
-            lines.append(f"| {entry} | {mean:.2f} | " + " | ".join(f"{ranks.ranks.loc[d, entry]:g}" for d in datasets) + " |")
+            lines.append(
+                f"| {entry} | {mean:.2f} | " + " | ".join(f"{ranks.ranks.loc[d, entry]:g}" for d in datasets) + " |"
+            )
         lines += ["", f"![{view['title']}](figures/{view['file']})"]
     return lines
 
@@ -441,7 +547,12 @@ def dataset_figures(config: Config, root: Path, dataset: str, rows: list[dict]) 
     metric = f"test_{TASKS[rows[0]['task']].selection_metric}"
     return [
         plots.metric_bars(rows, metric, f"{dataset}: {metric.replace('_', ' ')}", folder / f"{dataset}_{metric}.png"),
-        plots.overlaid_curves(val_loss_curves(config, root, rows), "val_loss", f"{dataset}: validation loss per epoch", folder / f"{dataset}_val_loss.png"),
+        plots.overlaid_curves(
+            val_loss_curves(config, root, rows),
+            "val_loss",
+            f"{dataset}: validation loss per epoch",
+            folder / f"{dataset}_val_loss.png",
+        ),
     ]
 
 
@@ -450,7 +561,13 @@ def dataset_yardsticks(root: Path, config: Config, dataset: str) -> list[dict]:
     for the split the source defines (only when its test split is used whole)."""
     _, meta = read_prepared(prepared_dir(root, dataset))
     found = [
-        {"name": name, "metric": metric, "value": value, "origin": "measured by prepare on the same split", "measured": True}
+        {
+            "name": name,
+            "metric": metric,
+            "value": value,
+            "origin": "measured by prepare on the same split",
+            "measured": True,
+        }
         for name, metrics in meta.get("baselines", {}).get("test", {}).items()
         for metric, value in metrics.items()
     ]
@@ -458,7 +575,13 @@ def dataset_yardsticks(root: Path, config: Config, dataset: str) -> list[dict]:
     return found + [{**ref, "origin": f"published: {ref['origin']}", "measured": False} for ref in published]
 
 
-def write_reports(root: Path, tables: dict[str, list[dict]], decisions: dict[str, dict], figures: dict[str, list[Path]], yardsticks: dict[str, list[dict]]) -> Path:
+def write_reports(
+    root: Path,
+    tables: dict[str, list[dict]],
+    decisions: dict[str, dict],
+    figures: dict[str, list[Path]],
+    yardsticks: dict[str, list[dict]],
+) -> Path:
     out = reports_dir(root)
     across = across_datasets(tables, yardsticks)
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -468,7 +591,12 @@ def write_reports(root: Path, tables: dict[str, list[dict]], decisions: dict[str
     relative = {ds: [Path(f).relative_to(out).as_posix() for f in files] for ds, files in figures.items()}
     files.write_text(out / "leaderboard.md", leaderboard_markdown(tables, decisions, relative, yardsticks, across))
     summary = {
-        ds: {r["architecture"]: {k: r[k] for k in r if k.startswith(("test_", "best_val_")) and not k.endswith(("_std", "_ci"))} for r in rows}
+        ds: {
+            r["architecture"]: {
+                k: r[k] for k in r if k.startswith(("test_", "best_val_")) and not k.endswith(("_std", "_ci"))
+            }
+            for r in rows
+        }
         for ds, rows in tables.items()
     }
     files.write_json(out / "metrics.json", summary, sort_keys=True)

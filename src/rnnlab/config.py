@@ -8,22 +8,33 @@ the run before any work with one line naming the key, the bad value and what is 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, ValidationError, ValidationInfo, field_validator,
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
 from rnnlab import registry
 from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES, SPEAKER_SOURCES, TABLE_SOURCES
 from rnnlab.errors import ConfigError
+from rnnlab.params_file import merged
 from rnnlab.search_space import ENTRY_TAGS, TRAIN_SPACE, SpaceEntry
 
 PARAMS_FILE = "params.yaml"
+STUDIES_DIR = "studies"  # one file per study: its experiment and the entries only it uses
+STUDY_KEYS = ("study", "datasets", "architectures")
+STUDY_SECTIONS = ("datasets", "architectures", "experiments")
 IMPORTED = "imported"  # a dataset written by `rnnlab import` (data/raw/<name>, tracked by DVC)
 
 # The one rule for the names of datasets, architectures and experiments. A name becomes a word of
@@ -53,6 +64,37 @@ def _checked_names(value: Any, section: str) -> Any:
         for name in value:
             check_name(name, f"{PARAMS_FILE}: {section} key")
     return value
+
+
+def _with_bases(entries: dict[str, Any], section: str, start: Callable[[str], dict]) -> dict[str, Any]:
+    """Every entry of a section resolved: ``start(name)`` (or, with ``base: NAME``, entry NAME resolved)
+    with the entry's own keys merged in."""
+    resolved: dict[str, Any] = {}
+
+    def resolve(name: str, chain: list[str]) -> Any:
+        if name in resolved:
+            return resolved[name]
+        entry = entries[name]
+        if not isinstance(entry, dict):
+            return entry  # the schema names what is wrong with it
+        own = {k: v for k, v in entry.items() if k != "base"}
+        base = entry.get("base")
+        if base is None:
+            resolved[name] = merged(start(name), own)
+            return resolved[name]
+        if not isinstance(base, str) or base not in entries:
+            raise ConfigError(
+                f"{PARAMS_FILE}: {section}.{name}.base = {base!r}: not an entry of {section} "
+                f"(defined: {', '.join(entries)})"
+            )
+        if base in chain:
+            raise ConfigError(
+                f"{PARAMS_FILE}: {section}.{name}.base: entries based on each other ({' -> '.join([*chain, base])})"
+            )
+        resolved[name] = merged(resolve(base, [*chain, base]), own)
+        return resolved[name]
+
+    return {name: resolve(name, [name]) for name in entries}
 
 
 def _seed_in_range(seed: int) -> int:
@@ -97,6 +139,8 @@ class GenerateConfig(Strict):
 
 
 class DatasetBase(Strict):
+    # An entry in params.yaml states what differs from `defaults.datasets` there (merged in by Config);
+    # `source` defaults to the entry's name.
     source: str  # a built-in source (`rnnlab sources`) or `imported` (written by `rnnlab import`)
     val_fraction: float = Field(gt=0.0, lt=1.0)  # drawn from the training part; never from test
     test_fraction: float | None = Field(gt=0.0, lt=1.0)  # only for sources without a split column
@@ -105,10 +149,10 @@ class DatasetBase(Strict):
     split_seed: Seed  # the splits belong to the dataset: fixed across training seeds
     tokens: TokenConfig | None  # required when the data has a `token` column
     train: dict[str, Any]  # this dataset's changes to the train section, e.g. {max_epochs: 20}; {} = none
-    # The one optional key: the options of a generated source (GENERATOR_OPTIONS: copy_memory, adding,
-    # copy_bits, associative_recall); absent for every other source.
+    # The options of a generated source (GENERATOR_OPTIONS: copy_memory, adding, copy_bits,
+    # associative_recall); absent for every other source.
     generator: dict[str, Any] | None = None
-    # Optional too: true for a dialogue (a ``speaker`` column: who says each utterance); absent = false.
+    # true for a dialogue (a ``speaker`` column: who says each utterance)
     speakers: bool = False
 
     @field_validator("source")
@@ -119,15 +163,18 @@ class DatasetBase(Strict):
         return value
 
     @model_validator(mode="after")
-    def _speaker_sources(self) -> "DatasetBase":
+    def _speaker_sources(self) -> DatasetBase:
         if self.source in SPEAKER_SOURCES and not self.speakers:
             raise ValueError(f"source {self.source!r} writes dialogues (a speaker column): set speakers: true")
         if self.source not in SPEAKER_SOURCES and self.source != IMPORTED and self.speakers:
-            raise ValueError(f"speakers: source {self.source!r} has no speaker column (dialogue sources: {', '.join(SPEAKER_SOURCES)})")
+            raise ValueError(
+                f"speakers: source {self.source!r} has no speaker column "
+                f"(dialogue sources: {', '.join(SPEAKER_SOURCES)})"
+            )
         return self
 
     @model_validator(mode="after")
-    def _generator_options(self) -> "DatasetBase":
+    def _generator_options(self) -> DatasetBase:
         options = GENERATOR_OPTIONS.get(self.source)
         if options is None:
             if self.generator is not None:
@@ -141,7 +188,9 @@ class DatasetBase(Strict):
             first = err.errors()[0]
             key = ".".join(str(p) for p in first["loc"])
             if first["type"] == "extra_forbidden":
-                raise ValueError(f"generator: unknown key {key!r} (allowed: {', '.join(options.model_fields)})") from None
+                raise ValueError(
+                    f"generator: unknown key {key!r} (allowed: {', '.join(options.model_fields)})"
+                ) from None
             if first["type"] == "missing":
                 raise ValueError(f"generator: missing key {key!r}") from None
             if not key:  # a check across keys
@@ -191,9 +240,12 @@ class Seq2SeqDataset(DatasetBase):
     target_embedding_size: PositiveInt  # the decoder's embedding of the previous output symbol
 
     @model_validator(mode="after")
-    def _whole_sources(self) -> "Seq2SeqDataset":
+    def _whole_sources(self) -> Seq2SeqDataset:
         if self.max_length is not None:
-            raise ValueError("max_length must be null for seq2seq: cutting the source would leave its label describing steps it no longer has")
+            raise ValueError(
+                "max_length must be null for seq2seq: cutting the source would leave its label "
+                "describing steps it no longer has"
+            )
         return self
 
 
@@ -206,18 +258,30 @@ class ForecastDataset(DatasetBase):
     ar_order: PositiveInt  # order p of the autoregressive baseline fit on the training part
 
     @model_validator(mode="after")
-    def _windows_set_the_length(self) -> "ForecastDataset":
+    def _windows_set_the_length(self) -> ForecastDataset:
         if self.max_length is not None:
             raise ValueError("max_length must be null for forecast: the window sets each example's length")
         return self
 
 
 DATASET_MODELS = {
-    "classify": ClassifyDataset, "label_steps": LabelStepsDataset, "label_bits": LabelBitsDataset, "regress": RegressDataset,
-    "language_model": LanguageModelDataset, "forecast": ForecastDataset, "seq2seq": Seq2SeqDataset,
+    "classify": ClassifyDataset,
+    "label_steps": LabelStepsDataset,
+    "label_bits": LabelBitsDataset,
+    "regress": RegressDataset,
+    "language_model": LanguageModelDataset,
+    "forecast": ForecastDataset,
+    "seq2seq": Seq2SeqDataset,
 }
 DatasetConfig = Annotated[
-    ClassifyDataset | LabelStepsDataset | LabelBitsDataset | RegressDataset | LanguageModelDataset | ForecastDataset | Seq2SeqDataset, Field(discriminator="task")
+    ClassifyDataset
+    | LabelStepsDataset
+    | LabelBitsDataset
+    | RegressDataset
+    | LanguageModelDataset
+    | ForecastDataset
+    | Seq2SeqDataset,
+    Field(discriminator="task"),
 ]
 
 
@@ -232,12 +296,27 @@ class TrainConfig(Strict):
     bucket_width: PositiveInt  # batches per length bucket (1 = batches of near-equal length)
     num_threads: PositiveInt  # torch intra-op threads per training process
     deterministic: bool
-    gradient_noise: float = Field(ge=0.0)  # η: Gaussian noise of variance η/(1 + t)^0.55 on every gradient (Neelakantan et al. 2015); 0 = none
-    huber_delta: float | None = Field(gt=0.0)  # value targets: Huber loss with this δ, in the target's own units, instead of MSE; null = MSE
+    gradient_noise: float = Field(
+        ge=0.0
+    )  # η: Gaussian noise of variance η/(1 + t)^0.55 on every gradient (Neelakantan et al. 2015); 0 = none
+    huber_delta: float | None = Field(
+        gt=0.0
+    )  # value targets: Huber loss with this δ, in the target's own units, instead of MSE; null = MSE
 
 
 # What a dataset may change in the train section (seeds stay global: every comparison has the same).
-OVERRIDABLE = {"max_epochs", "batch_size", "learning_rate", "weight_decay", "gradient_clip", "patience", "bucket_width", "num_threads", "gradient_noise", "huber_delta"}
+OVERRIDABLE = {
+    "max_epochs",
+    "batch_size",
+    "learning_rate",
+    "weight_decay",
+    "gradient_clip",
+    "patience",
+    "bucket_width",
+    "num_threads",
+    "gradient_noise",
+    "huber_delta",
+}
 
 
 class TrainerConfig(Strict):
@@ -264,11 +343,13 @@ class TrainerConfig(Strict):
         """A run on several devices or nodes is several processes (DDP): it is launched as its own
         process group, never trained inside a long-lived worker."""
         devices = self.devices
-        several = (isinstance(devices, list) and len(devices) > 1) or (isinstance(devices, int) and (devices > 1 or devices == -1))
+        several = (isinstance(devices, list) and len(devices) > 1) or (
+            isinstance(devices, int) and (devices > 1 or devices == -1)
+        )
         return several or self.num_nodes > 1
 
     @model_validator(mode="after")
-    def _cpu_settings(self) -> "TrainerConfig":
+    def _cpu_settings(self) -> TrainerConfig:
         if self.accelerator != "cpu":
             return self
         if isinstance(self.devices, list) or self.devices == -1:
@@ -291,7 +372,9 @@ class ExecutionConfig(Strict):
 
     address: str | None  # null: a local cluster of `workers` processes; "tcp://host:8786": an existing Dask scheduler
     workers: PositiveInt  # local worker processes (× the runs' torch threads must fit the machine's cores)
-    retries: int = Field(ge=0, le=10)  # a run whose worker died is started again this many times; then the stage fails naming it
+    retries: int = Field(
+        ge=0, le=10
+    )  # a run whose worker died is started again this many times; then the stage fails naming it
 
     @field_validator("address")
     @classmethod
@@ -320,7 +403,9 @@ class TuneConfig(Strict):
     ``max_epochs`` epochs each (by default the dataset's own cap, so tuned settings train as they were tuned)."""
 
     trials: PositiveInt
-    max_epochs: PositiveInt | None  # per trial; null: the dataset's own cap in the pipeline (what the tuned settings then train with)
+    max_epochs: (
+        PositiveInt | None
+    )  # per trial; null: the dataset's own cap in the pipeline (what the tuned settings then train with)
     patience: PositiveInt | None  # early stopping within a trial; null: the dataset's own
     seed: Seed  # the training seed of every trial
     sampler_seed: Seed  # TPE's
@@ -361,14 +446,25 @@ class ServingConfig(Strict):
     max_steps: PositiveInt  # steps of any one sequence
 
 
+class DefaultsConfig(Strict):
+    """Values written once: every dataset entry starts from ``datasets`` and states only what differs
+    (mappings merge key by key). Architecture settings default per type, in the registry."""
+
+    datasets: dict[str, Any]
+
+
+DATASET_DEFAULTABLE = [k for k in DatasetBase.model_fields if k not in ("source", "generator")]
+
+
 class Config(Strict):
     pipeline: PipelineConfig
     datasets: dict[str, DatasetConfig]
+    defaults: DefaultsConfig = DefaultsConfig(datasets={})
     architectures: dict[str, Any]  # name -> the registry's params model for its type
     train: TrainConfig
     trainer: TrainerConfig
     execution: ExecutionConfig
-    experiments: dict[str, ExperimentConfig]
+    experiments: dict[str, ExperimentConfig] = Field(default_factory=dict)  # studies: studies/<name>.yaml
     tune: TuneConfig
     # dataset -> architecture entry -> settings that differ for that pair (what `rnnlab tune` found best:
     # the architecture's own settings and the train section's); {} = every pair as its entries say
@@ -376,6 +472,28 @@ class Config(Strict):
     tracking: TrackingConfig
     schedule: ScheduleConfig
     serving: ServingConfig
+
+    @model_validator(mode="before")
+    @classmethod
+    def _composed(cls, data: Any) -> Any:
+        """Entries written as differences: a dataset entry on top of ``defaults.datasets`` (its name as
+        its source), an architecture entry on top of its type's defaults (its name as its type), and an
+        entry with ``base: NAME`` on top of entry NAME of its section. Mappings merge key by key."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        defaults = data.get("defaults", {}).get("datasets", {}) if isinstance(data.get("defaults"), dict) else {}
+        defaults = defaults if isinstance(defaults, dict) else {}
+        for key in defaults:  # checked here, before the entries take them
+            if key not in DATASET_DEFAULTABLE:
+                raise ConfigError(
+                    f"{PARAMS_FILE}: defaults.datasets: unknown key {key!r} (allowed: {', '.join(DATASET_DEFAULTABLE)})"
+                )
+        if isinstance(data.get("datasets"), dict):
+            data["datasets"] = _with_bases(data["datasets"], "datasets", lambda name: {"source": name, **defaults})
+        if isinstance(data.get("architectures"), dict):
+            data["architectures"] = _with_bases(data["architectures"], "architectures", lambda name: {"type": name})
+        return data
 
     @field_validator("datasets", "experiments", mode="before")
     @classmethod
@@ -406,17 +524,22 @@ class Config(Strict):
         return typed
 
     @model_validator(mode="after")
-    def _pipeline_refers_to_defined(self) -> "Config":
+    def _pipeline_refers_to_defined(self) -> Config:
         for kind in ("datasets", "architectures"):
             defined = getattr(self, kind)
             for name in getattr(self.pipeline, kind):
                 if name not in defined:
-                    raise ValueError(f"pipeline.{kind} names {name!r}, which is not defined under {kind} (defined: {', '.join(defined)})")
+                    raise ValueError(
+                        f"pipeline.{kind} names {name!r}, which is not defined under {kind} (defined: "
+                        f"{', '.join(defined)})"
+                    )
         for study, spec in self.experiments.items():
             for kind in ("datasets", "architectures"):
                 for name in getattr(spec, kind):
                     if name not in getattr(self, kind):
-                        raise ValueError(f"experiments.{study}.{kind} names {name!r}, which is not defined under {kind}")
+                        raise ValueError(
+                            f"experiments.{study}.{kind} names {name!r}, which is not defined under {kind}"
+                        )
             for a in spec.architectures:
                 for ds in spec.datasets:
                     if why := self._why_not(a, ds):
@@ -424,20 +547,30 @@ class Config(Strict):
         for name, settings in self.datasets.items():
             unknown = set(settings.train) - OVERRIDABLE
             if unknown:
-                raise ValueError(f"datasets.{name}.train: unknown key {sorted(unknown)[0]!r} (allowed: {', '.join(sorted(OVERRIDABLE))})")
+                raise ValueError(
+                    f"datasets.{name}.train: unknown key {sorted(unknown)[0]!r} "
+                    f"(allowed: {', '.join(sorted(OVERRIDABLE))})"
+                )
             try:
                 self.train_for(name)
             except ValidationError as err:
                 first = err.errors()[0]
-                raise ValueError(f"datasets.{name}.train.{first['loc'][0]} = {first.get('input')!r}: {first['msg']}") from None
+                raise ValueError(
+                    f"datasets.{name}.train.{first['loc'][0]} = {first.get('input')!r}: {first['msg']}"
+                ) from None
         for name, space in self.tune.space.items():
             if name not in self.architectures:
-                raise ValueError(f"tune.space names {name!r}, which is not defined under architectures (defined: {', '.join(self.architectures)})")
+                raise ValueError(
+                    f"tune.space names {name!r}, which is not defined under architectures (defined: "
+                    f"{', '.join(self.architectures)})"
+                )
             settings = registry.get(self.architectures[name].type).params.model_fields
             for key in space:
                 if key not in settings and key not in TRAIN_SPACE or key == "type":
                     allowed = [k for k in settings if k != "type"] + list(TRAIN_SPACE)
-                    raise ValueError(f"tune.space.{name}: {name} has no setting {key!r} to tune (allowed: {', '.join(allowed)})")
+                    raise ValueError(
+                        f"tune.space.{name}: {name} has no setting {key!r} to tune (allowed: {', '.join(allowed)})"
+                    )
         for ds, entries in self.tuned.items():
             if ds not in self.datasets:
                 raise ValueError(f"tuned names dataset {ds!r}, which is not defined under datasets")
@@ -447,16 +580,24 @@ class Config(Strict):
                 arch_fields = type(self.architectures[name]).model_fields
                 unknown = [k for k in settings if (k not in arch_fields or k == "type") and k not in OVERRIDABLE]
                 if unknown:
-                    raise ValueError(f"tuned.{ds}.{name}: unknown setting {unknown[0]!r} (allowed: the architecture's settings and {', '.join(sorted(OVERRIDABLE))})")
+                    raise ValueError(
+                        f"tuned.{ds}.{name}: unknown setting {unknown[0]!r} (allowed: the "
+                        f"architecture's settings and {', '.join(sorted(OVERRIDABLE))})"
+                    )
                 try:
                     self.architecture(name, ds)
                     self.train_for(ds, name)
                 except ValidationError as err:
                     first = err.errors()[0]
-                    raise ValueError(f"tuned.{ds}.{name}.{first['loc'][0]} = {first.get('input')!r}: {first['msg']}") from None
+                    raise ValueError(
+                        f"tuned.{ds}.{name}.{first['loc'][0]} = {first.get('input')!r}: {first['msg']}"
+                    ) from None
         for ds in self.pipeline.datasets:
             if not any(self._why_not(a, ds) is None for a in self.pipeline.architectures):
-                raise ValueError(f"pipeline: no architecture in pipeline.architectures supports task {self.datasets[ds].task!r} of dataset {ds!r}")
+                raise ValueError(
+                    "pipeline: no architecture in pipeline.architectures supports task "
+                    f"{self.datasets[ds].task!r} of dataset {ds!r}"
+                )
         return self
 
     def train_for(self, dataset: str, architecture: str | None = None) -> TrainConfig:
@@ -469,11 +610,21 @@ class Config(Strict):
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every compatible (architecture, dataset) of the pipeline: what `make pipeline` trains."""
-        return [(a, ds) for ds in self.pipeline.datasets for a in self.pipeline.architectures if self._why_not(a, ds) is None]
+        return [
+            (a, ds)
+            for ds in self.pipeline.datasets
+            for a in self.pipeline.architectures
+            if self._why_not(a, ds) is None
+        ]
 
     def skipped(self) -> list[tuple[str, str, str]]:
         """(architecture, dataset, reason) for every pipeline pair that is not trained."""
-        return [(a, ds, why) for ds in self.pipeline.datasets for a in self.pipeline.architectures if (why := self._why_not(a, ds))]
+        return [
+            (a, ds, why)
+            for ds in self.pipeline.datasets
+            for a in self.pipeline.architectures
+            if (why := self._why_not(a, ds))
+        ]
 
     def architectures_for(self, dataset: str) -> list[str]:
         return [a for a, ds in self.pairs() if ds == dataset]
@@ -484,14 +635,20 @@ class Config(Strict):
         return "dialogue" if settings.speakers else "table_questions" if settings.source in TABLE_SOURCES else None
 
     def _why_not(self, architecture: str, dataset: str) -> str | None:
-        return registry.incompatibility(self.architectures[architecture], self.datasets[dataset].task, self.data_kind(dataset))
+        return registry.incompatibility(
+            self.architectures[architecture], self.datasets[dataset].task, self.data_kind(dataset)
+        )
 
     def architecture(self, name: str, dataset: str | None = None) -> BaseModel:
         """An architecture entry's settings; with ``dataset``, those tuned for it on that dataset applied."""
         if name not in self.architectures:
-            raise ConfigError(f"architecture {name!r} is not defined in {PARAMS_FILE} (defined: {', '.join(self.architectures)})")
+            raise ConfigError(
+                f"architecture {name!r} is not defined in {PARAMS_FILE} (defined: {', '.join(self.architectures)})"
+            )
         params = self.architectures[name]
-        tuned = {k: v for k, v in self._tuned(name, dataset).items() if k in type(params).model_fields} if dataset else {}
+        tuned = (
+            {k: v for k, v in self._tuned(name, dataset).items() if k in type(params).model_fields} if dataset else {}
+        )
         return type(params).model_validate({**params.model_dump(), **tuned}) if tuned else params
 
     def dataset(self, name: str) -> DatasetConfig:
@@ -502,8 +659,16 @@ class Config(Strict):
 
 # What a multi-node launcher sets in each process it starts: torchrun (torch.distributed.elastic), SLURM's srun,
 # LSF's jsrun, MPI, or a manual launch per node as Lightning documents it (NODE_RANK with MASTER_ADDR/PORT).
-LAUNCHER_VARIABLES = ("TORCHELASTIC_RUN_ID", "WORLD_SIZE", "GROUP_RANK", "NODE_RANK", "SLURM_NTASKS", "LSB_JOBID",
-                      "OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
+LAUNCHER_VARIABLES = (
+    "TORCHELASTIC_RUN_ID",
+    "WORLD_SIZE",
+    "GROUP_RANK",
+    "NODE_RANK",
+    "SLURM_NTASKS",
+    "LSB_JOBID",
+    "OMPI_COMM_WORLD_SIZE",
+    "PMI_SIZE",
+)
 
 
 def launch_problem(trainer: TrainerConfig, environ: Mapping[str, str]) -> str | None:
@@ -538,7 +703,20 @@ def project_root(start: Path | None = None) -> Path:
 
 
 def load_config(path: Path | str | None = None) -> Config:
+    """params.yaml with the study files beside it (``studies/*.yaml``) composed in, validated."""
     path = Path(path) if path else project_root() / PARAMS_FILE
+    raw, origins = read_params(path)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as err:
+        message = one_line(err, "", Config)
+        loc = [str(part) for part in err.errors()[0]["loc"]]
+        origin = origins.get(tuple(loc[:2]))
+        raise ConfigError(message.replace(f"{PARAMS_FILE}:", f"{origin}:", 1) if origin else message) from None
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML file holding a mapping, or one line saying why not."""
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -549,10 +727,55 @@ def load_config(path: Path | str | None = None) -> Config:
         raise ConfigError(f"{path}:{where} is not valid YAML ({getattr(err, 'problem', err)})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(raw).__name__}")
-    try:
-        return Config.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(one_line(err, "", Config)) from None
+    return raw
+
+
+def read_params(path: Path) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
+    """params.yaml as one mapping with every study file of ``studies/`` beside it composed in, and
+    where each study's entries were written: (section, name) -> "studies/<file>"."""
+    return with_studies(read_yaml(Path(path)), Path(path).parent / STUDIES_DIR)
+
+
+def with_studies(raw: dict[str, Any], folder: Path) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
+    """``raw`` with the study files of ``folder`` composed in. A study file holds ``study`` (its
+    datasets, architectures and seeds: experiments.<file name>) and the ``datasets`` and
+    ``architectures`` entries only it uses; a name is defined once in the project. The pipeline's
+    entries stay in params.yaml, where DVC tracks them."""
+    origins: dict[tuple[str, str], str] = {}
+    if not folder.is_dir():
+        return raw, origins
+    sections = {s: dict(raw.get(s) or {}) if isinstance(raw.get(s) or {}, dict) else raw[s] for s in STUDY_SECTIONS}
+    for file in sorted(folder.glob("*.yaml")):
+        where = f"{STUDIES_DIR}/{file.name}"
+        study = read_yaml(file)
+        unknown = [key for key in study if key not in STUDY_KEYS]
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(STUDY_KEYS)})")
+        if "study" not in study:
+            raise ConfigError(f"{where}: missing key 'study' (the study's datasets, architectures and seeds)")
+        parts = {
+            "datasets": study.get("datasets") or {},
+            "architectures": study.get("architectures") or {},
+            "experiments": {file.stem: study["study"]},
+        }
+        for section, entries in parts.items():
+            if not isinstance(entries, dict) or not isinstance(sections[section], dict):
+                raise ConfigError(f"{where}: {section} must be a mapping of name -> settings")
+            for name, entry in entries.items():
+                if name in sections[section]:
+                    also = origins.get((section, name), PARAMS_FILE)
+                    raise ConfigError(f"{where}: {section}.{name} is defined twice (also in {also})")
+                sections[section][name] = entry
+                origins[(section, name)] = where
+    pipeline = raw.get("pipeline") if isinstance(raw.get("pipeline"), dict) else {}
+    for section in ("datasets", "architectures"):
+        for name in pipeline.get(section) or []:
+            if (section, name) in origins:
+                raise ConfigError(
+                    f"{origins[(section, name)]}: defines {section}.{name}, which pipeline.{section} names: "
+                    f"the pipeline's entries live in {PARAMS_FILE}, where DVC tracks them"
+                )
+    return {**raw, **sections}, origins
 
 
 def one_line(err: ValidationError, prefix: str, model: type[BaseModel]) -> str:
@@ -562,13 +785,19 @@ def one_line(err: ValidationError, prefix: str, model: type[BaseModel]) -> str:
     if isinstance(cause, ConfigError):  # raised by our own validators, already one line
         return str(cause)
     raw_loc = list(first["loc"])
-    tagged = len(raw_loc) > 2 and raw_loc[0] == "datasets" and raw_loc[2] in DATASET_MODELS  # the union's tag, not a key
+    tagged = (
+        len(raw_loc) > 2 and raw_loc[0] == "datasets" and raw_loc[2] in DATASET_MODELS
+    )  # the union's tag, not a key
     space_tag = len(raw_loc) > 4 and raw_loc[:2] == ["tune", "space"] and raw_loc[4] in ENTRY_TAGS  # SpaceEntry's tag
     loc = [str(p) for i, p in enumerate(raw_loc) if not (tagged and i == 2) and not (space_tag and i == 4)]
     key = ".".join(([prefix] if prefix else []) + loc)
     more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
     if first["type"] == "extra_forbidden":
-        allowed = list(DATASET_MODELS[raw_loc[2]].model_fields) if tagged and len(raw_loc) == 4 else _fields_at(model, first["loc"][:-1])
+        allowed = (
+            list(DATASET_MODELS[raw_loc[2]].model_fields)
+            if tagged and len(raw_loc) == 4
+            else _fields_at(model, first["loc"][:-1])
+        )
         return f"{PARAMS_FILE}: unknown key {key!r} (allowed: {', '.join(allowed)}){more}"
     if first["type"] == "missing":
         return f"{PARAMS_FILE}: missing key {key!r}{more}"

@@ -77,7 +77,11 @@ def check_local_threads(config: Config, cores: int | None = None) -> None:
     workers = config.execution.workers
     threads, dataset = max((config.train_for(ds).num_threads, ds) for ds in config.pipeline.datasets)
     if workers * threads > cores:
-        where = "train.num_threads" if config.train_for(dataset).num_threads == config.train.num_threads else f"datasets.{dataset}.train.num_threads"
+        where = (
+            "train.num_threads"
+            if config.train_for(dataset).num_threads == config.train.num_threads
+            else f"datasets.{dataset}.train.num_threads"
+        )
         raise ConfigError(
             f"params.yaml: execution.workers = {workers} × {where} = {threads} is {workers * threads} threads "
             f"on a machine with {cores} cores; lower one of them so that their product is at most {cores}"
@@ -111,15 +115,23 @@ def task_runner(config: Config):
         check_address(config.execution.address)
         return DaskTaskRunner(address=config.execution.address)
     check_local_threads(config)
-    dask.config.set({
-        "logging.distributed": "warning",  # the cluster's start and stop, not one line per worker event
-        "distributed.worker.daemon": False,  # a run may start processes (DataLoader workers, DDP)
-        "distributed.scheduler.allowed-failures": config.execution.retries,  # a run whose worker died: started again this often
-        "distributed.worker.memory.terminate": False,  # a worker is never killed for memory mid-run; the OS decides
-    })
+    dask.config.set(
+        {
+            "logging.distributed": "warning",  # the cluster's start and stop, not one line per worker event
+            "distributed.worker.daemon": False,  # a run may start processes (DataLoader workers, DDP)
+            # a run whose worker died: started again this often
+            "distributed.scheduler.allowed-failures": config.execution.retries,
+            "distributed.worker.memory.terminate": False,  # a worker is never killed for memory mid-run; the OS decides
+        }
+    )
     return DaskTaskRunner(
         cluster_class="distributed.LocalCluster",
-        cluster_kwargs={"n_workers": config.execution.workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None},
+        cluster_kwargs={
+            "n_workers": config.execution.workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+        },
     )
 
 
@@ -145,15 +157,31 @@ def _quiet_libraries() -> None:
     """A worker's terminal shows the flow's one line per run, not each library's chatter per run."""
     import logging
 
-    for name, level in {"distributed": logging.WARNING, "lightning.pytorch": logging.WARNING, "lightning.fabric": logging.WARNING,
-                        "mlflow.pyfunc": logging.ERROR, "mlflow.system_metrics": logging.WARNING, "mlflow.models": logging.ERROR}.items():
+    for name, level in {
+        "distributed": logging.WARNING,
+        "lightning.pytorch": logging.WARNING,
+        "lightning.fabric": logging.WARNING,
+        "mlflow.pyfunc": logging.ERROR,
+        "mlflow.system_metrics": logging.WARNING,
+        "mlflow.models": logging.ERROR,
+    }.items():
         logging.getLogger(name).setLevel(level)
 
 
 def launch_process_group(root: Path, architecture: str, dataset: str, seed: int) -> dict:
     from rnnlab.results import read_run
 
-    command = [sys.executable, "-m", "rnnlab.train", "--architecture", architecture, "--dataset", dataset, "--seed", str(seed)]
+    command = [
+        sys.executable,
+        "-m",
+        "rnnlab.train",
+        "--architecture",
+        architecture,
+        "--dataset",
+        dataset,
+        "--seed",
+        str(seed),
+    ]
     print("$ " + " ".join(command[1:]), flush=True)
     completed = subprocess.run(command, cwd=root)
     if completed.returncode != 0:
@@ -180,7 +208,11 @@ def close_unfinished(config: Config, root: Path, runs: list[Run]) -> None:
             if status == "RUNNING":
                 client.set_terminated(run_id, status="KILLED")
             if status in ("RUNNING", "KILLED"):  # a worker stopped by the same Ctrl-C may have closed it itself
-                print(f"{run}: stopped before it finished; MLflow run {run_id} marked KILLED (the next run of the stage resumes it)", flush=True)
+                print(
+                    f"{run}: stopped before it finished; MLflow run {run_id} "
+                    "marked KILLED (the next run of the stage resumes it)",
+                    flush=True,
+                )
         except (OSError, ValueError, KeyError, mlflow.exceptions.MlflowException):
             continue  # never started, or nothing to close
 
@@ -211,7 +243,10 @@ class Progress:
             what = "reused (finished before with these settings, data and code)"
         else:
             self.trained_s.append(summary["run_time_s"])
-            what = f"trained in {summary['run_time_s']:.1f} s (fit {summary['train_time_s']:.1f} s, {summary['epochs_trained']} epochs)"
+            what = (
+                f"trained in {summary['run_time_s']:.1f} s (fit {summary['train_time_s']:.1f} s, "
+                f"{summary['epochs_trained']} epochs)"
+            )
         left = self.total - self.done
         if left == 0:
             eta = "done"

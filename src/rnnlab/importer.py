@@ -21,14 +21,23 @@ import pandas as pd
 import yaml
 
 from rnnlab import files, params_file
-from rnnlab.config import DATASET_MODELS, IMPORTED, PARAMS_FILE, Config, check_name, load_config
+from rnnlab.config import (
+    DATASET_MODELS,
+    IMPORTED,
+    PARAMS_FILE,
+    STUDIES_DIR,
+    Config,
+    check_name,
+    load_config,
+    with_studies,
+)
 from rnnlab.data import prepare as steps
 from rnnlab.data.sources.dialogue import read_feature_pickle
 from rnnlab.data.store import TABLE_FILE, write_table
 from rnnlab.data.table import LABEL, SPEAKER, SPLIT, TOKEN, label_mode, validate_table
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.paths import raw_dir
 from rnnlab.lock import project_lock
+from rnnlab.paths import raw_dir
 from rnnlab.plan import PLAN_FILE, write_plan
 
 # .pkl: the feature files of the public DialogueRNN code (IEMOCAP, MELD), read into a dialogue table
@@ -37,7 +46,10 @@ READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pkl": read_featur
 
 def read_file(path: Path) -> pd.DataFrame:
     if path.suffix.lower() not in READERS:
-        raise DataError(f"{path}: rnnlab import reads .csv, .parquet or conv-emotion's .pkl feature files, got {path.suffix or 'no extension'!r}")
+        raise DataError(
+            f"{path}: rnnlab import reads .csv, .parquet or conv-emotion's .pkl feature files, got "
+            f"{path.suffix or 'no extension'!r}"
+        )
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     if path.stat().st_size == 0:
@@ -63,8 +75,16 @@ def canonical(table: pd.DataFrame, task: str, target: str, where: str) -> pd.Dat
     """The user's target column under its canonical name: ``label`` (classes), ``token`` (language
     models); a forecast target stays a feature column (the model reads its past values)."""
     if target not in table.columns:
-        raise DataError(f"{where}: target column {target!r} does not exist (columns: {', '.join(map(str, table.columns))})")
-    renamed = {"classify": LABEL, "label_steps": LABEL, "regress": LABEL, "seq2seq": LABEL, "language_model": TOKEN}.get(task)
+        raise DataError(
+            f"{where}: target column {target!r} does not exist (columns: {', '.join(map(str, table.columns))})"
+        )
+    renamed = {
+        "classify": LABEL,
+        "label_steps": LABEL,
+        "regress": LABEL,
+        "seq2seq": LABEL,
+        "language_model": TOKEN,
+    }.get(task)
     if renamed and target != renamed:
         if renamed in table.columns:
             raise DataError(f"{where}: has a {renamed!r} column and the target {target!r}; which one is the target?")
@@ -75,7 +95,8 @@ def canonical(table: pd.DataFrame, task: str, target: str, where: str) -> pd.Dat
         classes = table[LABEL].dropna().unique()
         if len(classes) == 1:  # nothing to learn: any model scores accuracy 1.0
             raise DataError(
-                f"{where}: target column {target!r} holds one class ({classes[0]!r}) on every row; task {task} needs at least two"
+                f"{where}: target column {target!r} holds one class "
+                f"({classes[0]!r}) on every row; task {task} needs at least two"
             )
     return table
 
@@ -123,14 +144,18 @@ def import_file(root: Path, path: Path, name: str, task: str, target: str, windo
         folder = raw_dir(root, name)
         foreign = sorted(p.name for p in folder.iterdir() if p.name != TABLE_FILE) if folder.is_dir() else []
         if foreign or (folder.exists() and not folder.is_dir()):
-            raise ConfigError(f"--name {name!r}: {folder.relative_to(root)} already exists and holds files rnnlab did not write "
-                              f"({', '.join(foreign[:3]) or 'not a folder'}); move it or choose another name")
+            raise ConfigError(
+                f"--name {name!r}: {folder.relative_to(root)} already exists and holds files rnnlab did not write "
+                f"({', '.join(foreign[:3]) or 'not a folder'}); move it or choose another name"
+            )
         where = str(path)
         table = canonical(read_file(path), task, target, where)
         validate_table(table, where, label_mode(task))
         entry = dataset_entry(task, target, table, window)
         settings = DATASET_MODELS[task].model_validate(entry)
-        _, meta = steps.prepare(table, where, settings)  # what prepare will do (splits, classes, vocabulary): fails here, naming the file
+        _, meta = steps.prepare(
+            table, where, settings
+        )  # what prepare will do (splits, classes, vocabulary): fails here, naming the file
         _write(root, table, name, entry)
     return meta
 
@@ -164,12 +189,16 @@ def _add_to_params(root: Path, name: str, entry: dict) -> Config:
     params["datasets"][name] = entry
     params["pipeline"]["datasets"].append(name)
     text = params_file.dump(params)
-    config = Config.model_validate(yaml.safe_load(text))
+    config = Config.model_validate(with_studies(yaml.safe_load(text), root / STUDIES_DIR)[0])
     files.write_text(root / PARAMS_FILE, text)
     return config
 
 
 def _dvc_add(root: Path, folder: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "dvc", "add", str(folder.relative_to(root))], cwd=root, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", "add", str(folder.relative_to(root))], cwd=root, capture_output=True, text=True
+    )
     if result.returncode != 0:
-        raise DataError(f"dvc add {folder.relative_to(root)} failed: {(result.stderr or result.stdout).strip().splitlines()[-1]}")
+        raise DataError(
+            f"dvc add {folder.relative_to(root)} failed: {(result.stderr or result.stdout).strip().splitlines()[-1]}"
+        )

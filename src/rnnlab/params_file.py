@@ -3,8 +3,10 @@ indentation kept, ``null`` written as null."""
 
 from __future__ import annotations
 
+import copy
 import io
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 
@@ -25,3 +27,18 @@ def dump(params) -> str:
     buffer = io.StringIO()
     _editor().dump(params, buffer)
     return buffer.getvalue()
+
+
+def merge(base, changes):
+    """``changes`` applied to ``base`` in place: mappings key by key, anything else (and {}) replaced."""
+    for key, value in changes.items():
+        if isinstance(value, dict) and value and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A new mapping: ``base`` with ``changes`` merged in as ``merge`` does; neither is modified."""
+    return merge(copy.deepcopy(dict(base)), copy.deepcopy(dict(changes)))

@@ -57,7 +57,15 @@ def confusion_matrix(matrix: np.ndarray, classes: list[str], title: str, path: P
     axis.set(xlabel="predicted", ylabel="true", title=title)
     if n <= MAX_ANNOTATED_CLASSES:
         for (i, j), value in np.ndenumerate(matrix):
-            axis.text(j, i, int(value), ha="center", va="center", color="white" if value > matrix.max() / 2 else "black", fontsize=8)
+            axis.text(
+                j,
+                i,
+                int(value),
+                ha="center",
+                va="center",
+                color="white" if value > matrix.max() / 2 else "black",
+                fontsize=8,
+            )
     fig.colorbar(image, ax=axis, fraction=0.046)
     fig.tight_layout()
     return save(fig, path)
@@ -73,7 +81,9 @@ def metric_bars(rows: list[dict], metric: str, title: str, path: Path) -> Path:
     bars = axis.bar(names, values, yerr=errors, capsize=4, color="#4C72B0")
     axis.bar_label(bars, labels=[f"{v:.3f}" for v in values], padding=3)
     low = min(values)
-    axis.set_ylim(max(0.0, low - 0.1 * max(abs(low), 1e-3) - max(errors, default=0)), max(values) * 1.05 + max(errors, default=0))
+    axis.set_ylim(
+        max(0.0, low - 0.1 * max(abs(low), 1e-3) - max(errors, default=0)), max(values) * 1.05 + max(errors, default=0)
+    )
     axis.set(ylabel=f"{metric} (mean ± std over seeds)", title=title)
     axis.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -87,7 +97,14 @@ def overlaid_curves(curves: dict[str, list[list[float]]], metric: str, title: st
     colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for (name, runs), colour in zip(curves.items(), colours * 4):
         for i, values in enumerate(runs):
-            axis.plot(np.arange(1, len(values) + 1), values, color=colour, alpha=0.85, linewidth=1.4, label=name if i == 0 else None)
+            axis.plot(
+                np.arange(1, len(values) + 1),
+                values,
+                color=colour,
+                alpha=0.85,
+                linewidth=1.4,
+                label=name if i == 0 else None,
+            )
     axis.set(xlabel="epoch", ylabel=metric, title=title)
     axis.grid(alpha=0.3)
     axis.legend()
@@ -148,13 +165,19 @@ def critical_difference(ranks, title: str, path: Path) -> Path:
 
     fig = Figure(figsize=(9, 2.2 + 0.3 * len(ranks.ranks.columns)))
     ax = fig.subplots()
-    scikit_posthocs.critical_difference_diagram(ranks.mean_ranks, ranks.nemenyi, alpha=ALPHA, ax=ax, cd=ranks.critical_difference)
+    scikit_posthocs.critical_difference_diagram(
+        ranks.mean_ranks, ranks.nemenyi, alpha=ALPHA, ax=ax, cd=ranks.critical_difference
+    )
     fig.suptitle(title, fontsize=11)
     fig.text(
-        0.5, 0.01,
+        0.5,
+        0.01,
         f"mean rank over {len(ranks.ranks)} datasets (1 = best); Friedman p = {ranks.friedman_p:.3g}\n"
-        f"a bar joins entries the Nemenyi test cannot separate (α = {ALPHA}; critical difference {ranks.critical_difference:.2f})",
-        ha="center", va="bottom", fontsize=8,
+        f"a bar joins entries the Nemenyi test cannot separate (α = {ALPHA}; critical difference "
+        f"{ranks.critical_difference:.2f})",
+        ha="center",
+        va="bottom",
+        fontsize=8,
     )
     fig.subplots_adjust(top=0.72, bottom=0.2, left=0.18, right=0.82)
     return save(fig, path)

@@ -15,9 +15,10 @@ from pathlib import Path
 import yaml
 
 from rnnlab import files, params_file
-from rnnlab.config import PARAMS_FILE, Config, one_line
+from rnnlab.config import PARAMS_FILE, STUDIES_DIR, Config, one_line, with_studies
 from rnnlab.errors import ConfigError
 from rnnlab.lock import project_lock
+from rnnlab.params_file import merge
 from rnnlab.plan import write_plan
 
 PROFILES_DIR = "profiles"
@@ -25,16 +26,6 @@ PROFILES_DIR = "profiles"
 
 def available(root: Path) -> list[str]:
     return sorted(p.stem for p in (Path(root) / PROFILES_DIR).glob("*.yaml"))
-
-
-def merge(base, changes):
-    """``changes`` applied to ``base`` in place: mappings key by key, anything else (and {}) replaced."""
-    for key, value in changes.items():
-        if isinstance(value, dict) and value and isinstance(base.get(key), dict):
-            merge(base[key], value)
-        else:
-            base[key] = value
-    return base
 
 
 def apply_profile(root: Path, name: str) -> Config:
@@ -51,7 +42,7 @@ def apply_profile(root: Path, name: str) -> Config:
         merge(params, changes)
         text = params_file.dump(params)
         try:
-            config = Config.model_validate(yaml.safe_load(text))
+            config = Config.model_validate(with_studies(yaml.safe_load(text), root / STUDIES_DIR)[0])
         except Exception as err:  # pydantic's ValidationError or our ConfigError: one line either way
             message = one_line(err, "", Config) if hasattr(err, "errors") else str(err)
             raise ConfigError(f"profile {name}: {message}") from None

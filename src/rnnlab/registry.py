@@ -6,8 +6,9 @@ look architectures up here; adding one is a module under ``nn/`` plus one entry 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from torch import nn
@@ -26,30 +27,35 @@ from rnnlab.tasks import TASKS
 
 
 class RecurrentParams(BaseModel):
-    """Values every stacked recurrent encoder takes (all set in params.yaml)."""
+    """Values every stacked recurrent encoder takes; an entry in params.yaml states the ones that differ
+    from these defaults (its hidden size always)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: str
     hidden_size: PositiveInt
-    num_layers: PositiveInt
-    bidirectional: bool
-    dropout: float = Field(ge=0.0, lt=1.0)
-    init: Literal["pytorch", "keras"]
-    backend: Literal["auto", "fused", "reference", "compiled"]
+    num_layers: PositiveInt = 1
+    bidirectional: bool = False
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    init: Literal["pytorch", "keras"] = (
+        "pytorch"  # pytorch: U(±1/√H) like torch.nn; keras: glorot/orthogonal/forget bias 1
+    )
+    backend: Literal["auto", "fused", "reference", "compiled"] = "auto"
 
 
 class ElmanParams(RecurrentParams):
-    nonlinearity: Literal["tanh", "relu"]
+    nonlinearity: Literal["tanh", "relu"] = "tanh"
 
 
 class GRUParams(RecurrentParams):
-    convention: Literal["course", "pytorch"]
+    convention: Literal["course", "pytorch"] = (
+        "course"  # course: reset before the product (Cho); pytorch: after (cuDNN)
+    )
 
 
 class DGLSTMParams(RecurrentParams):
     """``num_layers`` is the depth of the depth-gated stack (one cell holds every layer)."""
 
-    peepholes: bool
+    peepholes: bool = False
 
 
 class DilatedParams(BaseModel):
@@ -58,9 +64,9 @@ class DilatedParams(BaseModel):
     cell: Literal["rnn", "lstm", "gru"]  # Elman tanh, LSTM, GRU (pytorch convention: a fused kernel exists)
     hidden_size: PositiveInt
     dilations: list[PositiveInt] = Field(min_length=1)  # one layer per entry, e.g. [1, 2, 4, 8]
-    dropout: float = Field(ge=0.0, lt=1.0)
-    init: Literal["pytorch", "keras"]
-    backend: Literal["auto", "fused", "reference", "compiled"]
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    init: Literal["pytorch", "keras"] = "pytorch"
+    backend: Literal["auto", "fused", "reference", "compiled"] = "auto"
 
 
 class NTMParams(BaseModel):
@@ -69,31 +75,31 @@ class NTMParams(BaseModel):
     controller_size: PositiveInt  # H of the LSTM controller
     memory_rows: PositiveInt  # N: must exceed the longest sequence a copy should hold
     memory_width: PositiveInt  # M
-    read_heads: PositiveInt
-    write_heads: PositiveInt
-    shift_range: int = Field(ge=0)  # allowed shifts -R..R (1 in the paper)
-    init: Literal["pytorch", "keras"]  # the controller's
-    backend: Literal["auto", "reference", "compiled"]  # no fused kernel exists for a memory cell
+    read_heads: PositiveInt = 1
+    write_heads: PositiveInt = 1
+    shift_range: int = Field(1, ge=0)  # allowed shifts -R..R (1 in the paper)
+    init: Literal["pytorch", "keras"] = "pytorch"  # the controller's
+    backend: Literal["auto", "reference", "compiled"] = "auto"  # no fused kernel exists for a memory cell
 
 
 class AttentionParams(RecurrentParams):
     """A recurrent encoder (any core cell) read through attention: pooling for one answer per
     sequence, the decoder's alignment for seq2seq. Bahdanau's encoder is bidirectional."""
 
-    cell: Literal["rnn", "lstm", "gru"]
-    attention: Literal["additive", "general", "dot"]  # Bahdanau (mlp), Luong general, Luong dot
+    cell: Literal["rnn", "lstm", "gru"] = "gru"
+    attention: Literal["additive", "general", "dot"] = "additive"  # Bahdanau (mlp), Luong general, Luong dot
     attention_size: PositiveInt  # A of additive attention (unused by general and dot)
 
 
 class ACTParams(RecurrentParams):
     """Adaptive Computation Time around a core cell (Graves 2016)."""
 
-    cell: Literal["rnn", "lstm", "gru"]
-    time_penalty: float = Field(ge=0.0)  # τ: the weight of the ponder cost
-    epsilon: float = Field(gt=0.0, lt=1.0)  # ε (0.01 in the paper)
-    max_steps: PositiveInt  # M: ponder steps per input step at most
-    halting_bias: float  # b_h at initialisation (+1 in the paper)
-    backend: Literal["auto", "reference"]  # a data-dependent loop per step: no fused kernel, not compiled
+    cell: Literal["rnn", "lstm", "gru"] = "rnn"
+    time_penalty: float = Field(0.001, ge=0.0)  # τ: the weight of the ponder cost
+    epsilon: float = Field(0.01, gt=0.0, lt=1.0)  # ε (0.01 in the paper)
+    max_steps: PositiveInt = 10  # M: ponder steps per input step at most
+    halting_bias: float = 1.0  # b_h at initialisation (+1 in the paper)
+    backend: Literal["auto", "reference"] = "auto"  # a data-dependent loop per step: no fused kernel, not compiled
 
 
 class StepwiseParams(BaseModel):
@@ -102,8 +108,8 @@ class StepwiseParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: str
     hidden_size: PositiveInt
-    num_layers: PositiveInt
-    dropout: float = Field(ge=0.0, lt=1.0)
+    num_layers: PositiveInt = 1
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
 
 class DialogueParams(BaseModel):
@@ -115,10 +121,10 @@ class DialogueParams(BaseModel):
     party_size: PositiveInt  # Q of each party's state
     emotion_size: PositiveInt  # E of the emotion GRU
     output_size: PositiveInt  # l_t = ReLU(W_l ẽ_t): what the task head reads
-    listener: Literal["passive", "active"]  # listeners keep their state, or update it (the authors' code)
-    bidirectional: bool  # BiDialogueRNN
-    emotion_attention: bool  # +Att: each utterance attends over the dialogue's emotion states
-    dropout: float = Field(ge=0.0, lt=1.0)
+    listener: Literal["passive", "active"] = "passive"  # listeners keep their state, or update it (the authors' code)
+    bidirectional: bool = False  # BiDialogueRNN
+    emotion_attention: bool = False  # +Att: each utterance attends over the dialogue's emotion states
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
 
 class ProgrammerParams(BaseModel):
@@ -127,13 +133,11 @@ class ProgrammerParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: str
     hidden_size: PositiveInt  # H of the question RNN, the history RNN and the embeddings
-    steps: PositiveInt  # T: operations per program (4 in the paper)
+    steps: PositiveInt = 4  # T: operations per program (4 in the paper)
 
 
 def _stack(make_cell: Callable[[int], nn.Module], input_size: int, p: RecurrentParams) -> RecurrentEncoder:
-    return RecurrentEncoder(
-        RecurrentStack(make_cell, input_size, p.num_layers, p.bidirectional, p.dropout, p.backend)
-    )
+    return RecurrentEncoder(RecurrentStack(make_cell, input_size, p.num_layers, p.bidirectional, p.dropout, p.backend))
 
 
 def build_elman(input_size: int, p: ElmanParams) -> RecurrentEncoder:
@@ -154,7 +158,9 @@ def build_dglstm(input_size: int, p: DGLSTMParams) -> RecurrentEncoder:
 
 
 def build_ntm(input_size: int, p: NTMParams) -> RecurrentEncoder:
-    cell = lambda d: NTMCell(d, p.controller_size, p.memory_rows, p.memory_width, p.read_heads, p.write_heads, p.shift_range, p.init)  # noqa: E731
+    cell = lambda d: NTMCell(  # noqa: E731
+        d, p.controller_size, p.memory_rows, p.memory_width, p.read_heads, p.write_heads, p.shift_range, p.init
+    )
     return RecurrentEncoder(RecurrentStack(cell, input_size, 1, False, 0.0, p.backend))
 
 
@@ -166,7 +172,9 @@ CORE_CELLS = {  # the cells a wrapper or a dilated stack builds on (GRU in the p
 
 
 def build_attention(input_size: int, p: AttentionParams) -> AttentiveEncoder:
-    stack = RecurrentStack(lambda d: CORE_CELLS[p.cell](d, p), input_size, p.num_layers, p.bidirectional, p.dropout, p.backend)
+    stack = RecurrentStack(
+        lambda d: CORE_CELLS[p.cell](d, p), input_size, p.num_layers, p.bidirectional, p.dropout, p.backend
+    )
     return AttentiveEncoder(stack, p.attention, p.attention_size)
 
 
@@ -187,12 +195,23 @@ def build_stepwise(input_size: int, p: StepwiseParams) -> StepwiseEncoder:
 def build_programmer(input_size: int, p: ProgrammerParams, meta: dict) -> TableProgrammer:
     from rnnlab.data.sources.tables import VOCABULARY
 
-    return TableProgrammer(meta["features"], meta.get("normalizer"), meta["target_scale"], len(VOCABULARY), p.hidden_size, p.steps)
+    return TableProgrammer(
+        meta["features"], meta.get("normalizer"), meta["target_scale"], len(VOCABULARY), p.hidden_size, p.steps
+    )
 
 
 def build_dialogue(input_size: int, p: DialogueParams, meta: dict) -> DialogueRNN:
     return DialogueRNN(
-        input_size, meta.get("parties", 0), p.global_size, p.party_size, p.emotion_size, p.output_size, p.listener, p.bidirectional, p.emotion_attention, p.dropout
+        input_size,
+        meta.get("parties", 0),
+        p.global_size,
+        p.party_size,
+        p.emotion_size,
+        p.output_size,
+        p.listener,
+        p.bidirectional,
+        p.emotion_attention,
+        p.dropout,
     )
 
 
@@ -205,7 +224,9 @@ class Architecture:
     name: str
     summary: str
     params: type[BaseModel]
-    build_encoder: Callable[..., nn.Module]  # (input_size, params), or (input_size, params, dataset meta) where data is set
+    build_encoder: Callable[
+        ..., nn.Module
+    ]  # (input_size, params), or (input_size, params, dataset meta) where data is set
     tasks: frozenset[str]
     data: str | None = None  # the kind of dataset it reads (None: any): "dialogue" (speaker one-hot after the
     #                          features) or "table_questions" (a question, then a table)
@@ -219,26 +240,96 @@ DROPOUT = Range(low=0.0, high=0.5)
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in [
-        Architecture("rnn", "Elman RNN: h_t = tanh(U x_t + W h_{t-1} + b)", ElmanParams, build_elman, EVERY_TASK, space=RECURRENT_SPACE),
-        Architecture("lstm", "LSTM with forget, input and output gates", RecurrentParams, build_lstm, EVERY_TASK, space=RECURRENT_SPACE),
-        Architecture("gru", "GRU, course (reset before) or pytorch (reset after) convention", GRUParams, build_gru, EVERY_TASK, space=RECURRENT_SPACE),
-        Architecture("dglstm", "Depth-Gated LSTM: a gated path between memory cells across layers", DGLSTMParams, build_dglstm, EVERY_TASK,
-                     space=RECURRENT_SPACE),
-        Architecture("dilated", "Dilated RNN: skip connections of rate 1, 2, 4, ... over any core cell", DilatedParams, build_dilated, EVERY_TASK,
-                     space={"hidden_size": WIDTH, "dropout": DROPOUT}),
-        Architecture("ntm", "Neural Turing Machine: LSTM controller, content + location addressing of an N x M memory", NTMParams, build_ntm, EVERY_TASK,
-                     space={"controller_size": WIDTH, "memory_width": Range(low=8, high=32, log=True)}),
-        Architecture("attention", "Attentional interface: a recurrent encoder read by additive or multiplicative attention", AttentionParams,
-                     build_attention, EVERY_TASK, space={**RECURRENT_SPACE, "attention": Choice(choices=["additive", "general", "dot"])}),
-        Architecture("act", "Adaptive Computation Time: a core cell that ponders a learned number of steps per input", ACTParams, build_act, EVERY_TASK,
-                     space={**RECURRENT_SPACE, "time_penalty": Range(low=1e-4, high=1e-1, log=True)}),
-        Architecture("stepwise", "No recurrence (a baseline): each step through the same MLP, alone", StepwiseParams, build_stepwise, EVERY_TASK,
-                     space={"hidden_size": WIDTH, "num_layers": Range(low=1, high=2), "dropout": DROPOUT}),
-        Architecture("dialogue_rnn", "DialogueRNN: a state per party, a global state and an emotion state over a dialogue's utterances",
-                     DialogueParams, build_dialogue, frozenset({"label_steps", "classify", "regress"}), data="dialogue",
-                     space={"global_size": WIDTH, "party_size": WIDTH, "emotion_size": WIDTH, "dropout": DROPOUT}),
-        Architecture("neural_programmer", "Neural Programmer: a soft program of table operations chosen step by step from the question",
-                     ProgrammerParams, build_programmer, frozenset({"regress"}), data="table_questions", space={"hidden_size": WIDTH}),
+        Architecture(
+            "rnn",
+            "Elman RNN: h_t = tanh(U x_t + W h_{t-1} + b)",
+            ElmanParams,
+            build_elman,
+            EVERY_TASK,
+            space=RECURRENT_SPACE,
+        ),
+        Architecture(
+            "lstm",
+            "LSTM with forget, input and output gates",
+            RecurrentParams,
+            build_lstm,
+            EVERY_TASK,
+            space=RECURRENT_SPACE,
+        ),
+        Architecture(
+            "gru",
+            "GRU, course (reset before) or pytorch (reset after) convention",
+            GRUParams,
+            build_gru,
+            EVERY_TASK,
+            space=RECURRENT_SPACE,
+        ),
+        Architecture(
+            "dglstm",
+            "Depth-Gated LSTM: a gated path between memory cells across layers",
+            DGLSTMParams,
+            build_dglstm,
+            EVERY_TASK,
+            space=RECURRENT_SPACE,
+        ),
+        Architecture(
+            "dilated",
+            "Dilated RNN: skip connections of rate 1, 2, 4, ... over any core cell",
+            DilatedParams,
+            build_dilated,
+            EVERY_TASK,
+            space={"hidden_size": WIDTH, "dropout": DROPOUT},
+        ),
+        Architecture(
+            "ntm",
+            "Neural Turing Machine: LSTM controller, content + location addressing of an N x M memory",
+            NTMParams,
+            build_ntm,
+            EVERY_TASK,
+            space={"controller_size": WIDTH, "memory_width": Range(low=8, high=32, log=True)},
+        ),
+        Architecture(
+            "attention",
+            "Attentional interface: a recurrent encoder read by additive or multiplicative attention",
+            AttentionParams,
+            build_attention,
+            EVERY_TASK,
+            space={**RECURRENT_SPACE, "attention": Choice(choices=["additive", "general", "dot"])},
+        ),
+        Architecture(
+            "act",
+            "Adaptive Computation Time: a core cell that ponders a learned number of steps per input",
+            ACTParams,
+            build_act,
+            EVERY_TASK,
+            space={**RECURRENT_SPACE, "time_penalty": Range(low=1e-4, high=1e-1, log=True)},
+        ),
+        Architecture(
+            "stepwise",
+            "No recurrence (a baseline): each step through the same MLP, alone",
+            StepwiseParams,
+            build_stepwise,
+            EVERY_TASK,
+            space={"hidden_size": WIDTH, "num_layers": Range(low=1, high=2), "dropout": DROPOUT},
+        ),
+        Architecture(
+            "dialogue_rnn",
+            "DialogueRNN: a state per party, a global state and an emotion state over a dialogue's utterances",
+            DialogueParams,
+            build_dialogue,
+            frozenset({"label_steps", "classify", "regress"}),
+            data="dialogue",
+            space={"global_size": WIDTH, "party_size": WIDTH, "emotion_size": WIDTH, "dropout": DROPOUT},
+        ),
+        Architecture(
+            "neural_programmer",
+            "Neural Programmer: a soft program of table operations chosen step by step from the question",
+            ProgrammerParams,
+            build_programmer,
+            frozenset({"regress"}),
+            data="table_questions",
+            space={"hidden_size": WIDTH},
+        ),
     ]
 }
 
@@ -265,7 +356,9 @@ def incompatibility(params: BaseModel, task: str, data: str | None = None) -> st
     if arch.data is not None and arch.data != data:
         return f"{arch.name} {DATA_NEEDS[arch.data]}"
     if TASKS[task].causal and getattr(params, "bidirectional", False):
-        return f"task {task!r} predicts each step from the steps before it; a bidirectional encoder would read the answer"
+        return (
+            f"task {task!r} predicts each step from the steps before it; a bidirectional encoder would read the answer"
+        )
     return None
 
 

@@ -21,7 +21,7 @@ class Range(BaseModel):
     log: bool = False
 
     @model_validator(mode="after")
-    def _not_empty(self) -> "Range":
+    def _not_empty(self) -> Range:
         if not self.low < self.high:
             raise ValueError(f"empty range: low {self.low} must be below high {self.high}")
         if self.log and self.low <= 0:

@@ -76,20 +76,40 @@ class Service:
         if self.name == "serve":
             assert model is not None, "serve needs the model version it serves"
             return [
-                str(bin_dir / "mlflow"), "models", "serve", "-m", model["model_uri"],
-                "--env-manager", "local", "--host", HOST, "--port", str(self.port),
+                str(bin_dir / "mlflow"),
+                "models",
+                "serve",
+                "-m",
+                model["model_uri"],
+                "--env-manager",
+                "local",
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
             ]
         config = load_config(root / "params.yaml")
         return [
-            str(bin_dir / "mlflow"), "server",
-            "--backend-store-uri", tracking.prepare_store(config, root),
-            "--default-artifact-root", tracking.artifact_root(config, root),
-            "--host", HOST, "--port", str(self.port), "--workers", "1",
+            str(bin_dir / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            tracking.prepare_store(config, root),
+            "--default-artifact-root",
+            tracking.artifact_root(config, root),
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
             # Writes from a web page of another origin are refused (MLflow always lets localhost origins
             # through, whatever this says), and a Host other than this address (DNS rebinding) gets 403.
-            "--cors-allowed-origins", self.url,
-            "--allowed-hosts", f"{HOST}:{self.port},localhost:{self.port}",
-            "--x-frame-options", "SAMEORIGIN",
+            "--cors-allowed-origins",
+            self.url,
+            "--allowed-hosts",
+            f"{HOST}:{self.port},localhost:{self.port}",
+            "--x-frame-options",
+            "SAMEORIGIN",
         ]
 
 
@@ -143,8 +163,12 @@ def recorded_process(root: Path, svc: Service) -> tuple[dict | None, str]:
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         return None, "it is not a process record written by rnnlab.services"
     well_formed = (
-        type(pid) is int and pid > 1 and type(started) in (int, float)
-        and isinstance(cmdline, list) and cmdline and all(isinstance(part, str) for part in cmdline)
+        type(pid) is int
+        and pid > 1
+        and type(started) in (int, float)
+        and isinstance(cmdline, list)
+        and cmdline
+        and all(isinstance(part, str) for part in cmdline)
     )
     if not well_formed:
         return None, "it is not a process record written by rnnlab.services"
@@ -183,14 +207,17 @@ def wanted_model(root: Path) -> dict:
     config.dataset(dataset)  # one line naming the defined datasets when it is not one of them
     uri = tracking.tracking_uri(config, root)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        raise RnnlabError(f"no MLflow store at {uri.removeprefix('sqlite:///')}: run the pipeline first "
-                          "(make pipeline)")
+        raise RnnlabError(
+            f"no MLflow store at {uri.removeprefix('sqlite:///')}: run the pipeline first (make pipeline)"
+        )
     name = f"rnnlab-{dataset}"
     try:
         version = MlflowClient(uri).get_model_version_by_alias(name, "champion").version
     except MlflowException:
-        raise RnnlabError(f"no champion to serve for dataset {dataset!r}: {name}@champion is not in {uri} "
-                          "(make pipeline registers one)") from None
+        raise RnnlabError(
+            f"no champion to serve for dataset {dataset!r}: {name}@champion is not in {uri} "
+            "(make pipeline registers one)"
+        ) from None
     return {"dataset": dataset, "version": str(version), "model_uri": f"models:/{name}/{version}"}
 
 
@@ -199,8 +226,10 @@ def serve_change(recorded: dict, wanted: dict) -> str | None:
     if recorded.get("dataset") != wanted["dataset"]:
         return f"it serves dataset {recorded.get('dataset')!r}, not {wanted['dataset']!r}"
     if str(recorded.get("version")) != wanted["version"]:
-        return (f"it serves version {recorded.get('version')} of rnnlab-{wanted['dataset']}, "
-                f"the champion is version {wanted['version']}")
+        return (
+            f"it serves version {recorded.get('version')} of rnnlab-{wanted['dataset']}, "
+            f"the champion is version {wanted['version']}"
+        )
     return None
 
 
@@ -236,8 +265,10 @@ def start(name: str, root: Path) -> str:
     if healthy(svc, root):
         if svc.name == "serve":
             if record is None:
-                raise RnnlabError(f"port {svc.port} answers, but not with a model server started here: "
-                                  "stop what listens there or set RNNLAB_SERVE_PORT to a free port")
+                raise RnnlabError(
+                    f"port {svc.port} answers, but not with a model server started here: "
+                    "stop what listens there or set RNNLAB_SERVE_PORT to a free port"
+                )
             change = serve_change(record, model)
             if change is None:
                 print(f"{svc.name}: already serving {model['model_uri']} at {svc.url}")
@@ -254,8 +285,13 @@ def start(name: str, root: Path) -> str:
     log.parent.mkdir(exist_ok=True)
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            svc.command(root, model), cwd=root, env=environment(root), stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,  # its own process group, for stop
+            svc.command(root, model),
+            cwd=root,
+            env=environment(root),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, for stop
         )
     try:
         record = {**process_record(process.pid), **(model or {})}

@@ -24,14 +24,14 @@ answers HTTP 400 with that line as the message and no stack trace.
 
 from __future__ import annotations
 
+import mlflow
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
-
-import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from torch import nn
+
 from rnnlab.data.batching import SequenceSet, encode
 from rnnlab.data.prepare import check_parties, normalize
 from rnnlab.data.table import LABEL, SEQUENCE_ID, SPEAKER, STEP, TOKEN, label_mode, speaker_index, validate_table
@@ -40,7 +40,18 @@ from rnnlab.evaluate import forward_all, predict
 from rnnlab.tasks import TASKS
 
 PREDICT_BATCH_SIZE = 64  # inference batches: memory only, results do not depend on it
-META_KEYS = ("dataset", "task", "features", "parties", "vocabulary", "classes", "normalizer", "target", "target_scale", "target_signed")
+META_KEYS = (
+    "dataset",
+    "task",
+    "features",
+    "parties",
+    "vocabulary",
+    "classes",
+    "normalizer",
+    "target",
+    "target_scale",
+    "target_signed",
+)
 LIMITS = ("max_rows", "max_sequences", "max_steps")  # params.yaml serving.<key>; meta["limits"] holds them
 
 
@@ -78,7 +89,9 @@ class SequenceModel(mlflow.pyfunc.PythonModel):
         except DataError as err:
             raise RequestError(str(err)) from None
 
-    def score(self, table: pd.DataFrame, batch_size: int = PREDICT_BATCH_SIZE, task: str | None = None) -> dict[str, float]:
+    def score(
+        self, table: pd.DataFrame, batch_size: int = PREDICT_BATCH_SIZE, task: str | None = None
+    ) -> dict[str, float]:
         """The task's metrics on a labelled table in raw units (as ingest wrote it), with this model's own
         encoding. DataError when this model cannot answer this data: another ``task``, or labels it never
         learned."""
@@ -89,7 +102,9 @@ class SequenceModel(mlflow.pyfunc.PythonModel):
         if kind == "class" and LABEL in table.columns:
             unknown = sorted(set(table[LABEL].astype(str)) - set(map(str, self.meta["classes"])))
             if unknown:
-                raise DataError(f"{where}: label(s) {', '.join(map(repr, unknown[:5]))} are not among the classes it learned")
+                raise DataError(
+                    f"{where}: label(s) {', '.join(map(repr, unknown[:5]))} are not among the classes it learned"
+                )
         data = model_input(self.meta, table, with_targets=True)
         prediction, target = predict(self.model, data, self.meta["task"], batch_size)
         return TASKS[self.meta["task"]].metrics(prediction, target, self.meta)
@@ -159,19 +174,39 @@ def predict_table(model: nn.Module, meta: dict, table: pd.DataFrame) -> pd.DataF
         values = torch.stack(answers).double().numpy() * scale["std"] + scale["mean"]
         return pd.DataFrame({SEQUENCE_ID: data.ids, "prediction": values})
     if task == "label_bits":  # one bit string per step (σ > 0.5 reads 1)
-        rows = [pd.DataFrame({SEQUENCE_ID: sid, STEP: np.arange(len(a)), "prediction": ["".join("01"[int(b)] for b in step) for step in (a > 0).tolist()]}) for sid, a in zip(data.ids, answers)]
+        rows = [
+            pd.DataFrame(
+                {
+                    SEQUENCE_ID: sid,
+                    STEP: np.arange(len(a)),
+                    "prediction": ["".join("01"[int(b)] for b in step) for step in (a > 0).tolist()],
+                }
+            )
+            for sid, a in zip(data.ids, answers)
+        ]
         return pd.concat(rows, ignore_index=True)
     if task == "label_steps":
         labels = np.asarray(meta["classes"])
-        rows = [pd.DataFrame({SEQUENCE_ID: sid, STEP: np.arange(len(a)), "prediction": labels[a.argmax(-1).numpy()]}) for sid, a in zip(data.ids, answers)]
+        rows = [
+            pd.DataFrame({SEQUENCE_ID: sid, STEP: np.arange(len(a)), "prediction": labels[a.argmax(-1).numpy()]})
+            for sid, a in zip(data.ids, answers)
+        ]
         return pd.concat(rows, ignore_index=True)
     if TASKS[task].target == "sequence":
         symbols = np.asarray(meta["classes"])
-        return pd.DataFrame({SEQUENCE_ID: data.ids, "prediction": [" ".join(symbols[a[:-1].numpy()]) for a in answers]})  # </s> dropped
+        return pd.DataFrame(
+            {SEQUENCE_ID: data.ids, "prediction": [" ".join(symbols[a[:-1].numpy()]) for a in answers]}
+        )  # </s> dropped
     if task == "language_model":
         last = torch.softmax(torch.stack([a[-1] for a in answers]), dim=-1)  # (B, V) after each sequence's last token
         best = last.argmax(-1)
-        return pd.DataFrame({SEQUENCE_ID: data.ids, "prediction": np.asarray(meta["classes"])[best.numpy()], "probability": last.gather(1, best[:, None])[:, 0].numpy()})
+        return pd.DataFrame(
+            {
+                SEQUENCE_ID: data.ids,
+                "prediction": np.asarray(meta["classes"])[best.numpy()],
+                "probability": last.gather(1, best[:, None])[:, 0].numpy(),
+            }
+        )
     probabilities = torch.softmax(torch.stack(answers), dim=-1).numpy()
     out = pd.DataFrame({SEQUENCE_ID: data.ids, "prediction": np.asarray(meta["classes"])[probabilities.argmax(1)]})
     for i, name in enumerate(meta["classes"]):

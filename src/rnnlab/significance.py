@@ -14,6 +14,7 @@ or called best.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -73,7 +74,9 @@ def ranks_across(scores: pd.DataFrame, greater: dict[str, bool]) -> Ranks:
     import scikit_posthocs
 
     if scores.shape[1] < 3 or scores.shape[0] < 2:
-        raise ValueError(f"the Friedman test needs ≥ 3 entries on ≥ 2 datasets (here {scores.shape[1]} on {scores.shape[0]})")
+        raise ValueError(
+            f"the Friedman test needs ≥ 3 entries on ≥ 2 datasets (here {scores.shape[1]} on {scores.shape[0]})"
+        )
     if scores.isna().any().any():
         raise ValueError("every entry needs a value on every dataset (the Friedman test takes complete blocks)")
     oriented = scores.apply(lambda row: row if greater[row.name] else -row, axis=1)  # larger is better everywhere

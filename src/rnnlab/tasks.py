@@ -10,18 +10,19 @@ The training module, evaluation and compare ask the task, never the architecture
     regress         one number per sequence       value (B,)        MSE, MAE, RMSE (original units)
     seq2seq         a symbol sequence per sequence logits (B, L, V)  exact-sequence accuracy, token error rate
 
-Per-step targets are padded with ``IGNORE`` (a bit target: every bit of a step without an answer): padded steps add nothing to the loss or the metrics.
-Metrics take the raw predictions of the real targets only (``flatten``), so bits per token come
-from the logits and forecasting errors are measured in the series' own units. A seq2seq model
-writes its own output (``decodes``): its loss is teacher-forced, its metrics score the greedy
-output, flattened to token ids with each sequence ending at </s>.
+Per-step targets are padded with ``IGNORE`` (a bit target: every bit of a step without an answer):
+padded steps add nothing to the loss or the metrics. Metrics take the raw predictions of the real
+targets only (``flatten``), so bits per token come from the logits and forecasting errors are
+measured in the series' own units. A seq2seq model writes its own output (``decodes``): its loss is
+teacher-forced, its metrics score the greedy output, flattened to token ids with each sequence
+ending at </s>.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -37,10 +38,20 @@ IGNORE = -100  # target of a padded step (torch's cross_entropy ignore_index)
 # Which way every metric a task reports improves: the one place that knows it (selection, champions,
 # the leaderboard's arrows and the verdict against a reference all read it here).
 GREATER_IS_BETTER: dict[str, bool] = {
-    "accuracy": True, "macro_f1": True, "weighted_f1": True, "direction_accuracy": True,
-    "sequence_accuracy": True, "step_accuracy": True,
-    "bits_per_token": False, "mae": False, "rmse": False, "mse": False,
-    "token_error_rate": False, "bit_error_rate": False, "bit_errors_per_step": False, "loss": False,
+    "accuracy": True,
+    "macro_f1": True,
+    "weighted_f1": True,
+    "direction_accuracy": True,
+    "sequence_accuracy": True,
+    "step_accuracy": True,
+    "bits_per_token": False,
+    "mae": False,
+    "rmse": False,
+    "mse": False,
+    "token_error_rate": False,
+    "bit_error_rate": False,
+    "bit_errors_per_step": False,
+    "loss": False,
 }
 
 
@@ -112,7 +123,11 @@ def sequence_metrics(predicted: np.ndarray, target: np.ndarray, meta: dict) -> d
 def bit_metrics(logits: np.ndarray, target: np.ndarray, meta: dict) -> dict[str, float]:
     """Answer steps' bits: the share that is wrong (σ > 0.5 reads 1), and the share of steps with every bit right."""
     wrong = (logits > 0) != (target > 0.5)  # (N, b)
-    return {"bit_error_rate": float(wrong.mean()), "step_accuracy": float((~wrong.any(-1)).mean()), "bit_errors_per_step": float(wrong.sum(-1).mean())}
+    return {
+        "bit_error_rate": float(wrong.mean()),
+        "step_accuracy": float((~wrong.any(-1)).mean()),
+        "bit_errors_per_step": float(wrong.sum(-1).mean()),
+    }
 
 
 def per_answer_step(prediction: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -177,20 +192,85 @@ class Task:
 TASKS: dict[str, Task] = {
     t.name: t
     for t in [
-        Task("classify", "class", False, False, lambda enc, meta: SequenceClassifier(enc, meta["num_classes"]),
-             F.cross_entropy, per_sequence, classification_metrics, "accuracy"),
-        Task("label_steps", "class", True, False, lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
-             step_cross_entropy, per_step, classification_metrics, "accuracy"),
-        Task("label_bits", "bits", True, False, lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
-             bits_cross_entropy, per_answer_step, bit_metrics, "bit_error_rate"),
-        Task("language_model", "token", True, True, lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
-             step_cross_entropy, per_step, language_model_metrics, "bits_per_token"),
-        Task("forecast", "value", False, False, lambda enc, meta: Regressor(enc),
-             F.mse_loss, per_sequence, value_metrics, "mae"),
-        Task("regress", "value", False, False, lambda enc, meta: Regressor(enc),
-             F.mse_loss, per_sequence, value_metrics, "mse"),
-        Task("seq2seq", "sequence", True, False,
-             lambda enc, meta: Seq2Seq(enc, meta["num_classes"], meta["target_embedding_size"], meta["max_output_ratio"]),
-             step_cross_entropy, per_output_sequence, sequence_metrics, "sequence_accuracy", decodes=True),
+        Task(
+            "classify",
+            "class",
+            False,
+            False,
+            lambda enc, meta: SequenceClassifier(enc, meta["num_classes"]),
+            F.cross_entropy,
+            per_sequence,
+            classification_metrics,
+            "accuracy",
+        ),
+        Task(
+            "label_steps",
+            "class",
+            True,
+            False,
+            lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
+            step_cross_entropy,
+            per_step,
+            classification_metrics,
+            "accuracy",
+        ),
+        Task(
+            "label_bits",
+            "bits",
+            True,
+            False,
+            lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
+            bits_cross_entropy,
+            per_answer_step,
+            bit_metrics,
+            "bit_error_rate",
+        ),
+        Task(
+            "language_model",
+            "token",
+            True,
+            True,
+            lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
+            step_cross_entropy,
+            per_step,
+            language_model_metrics,
+            "bits_per_token",
+        ),
+        Task(
+            "forecast",
+            "value",
+            False,
+            False,
+            lambda enc, meta: Regressor(enc),
+            F.mse_loss,
+            per_sequence,
+            value_metrics,
+            "mae",
+        ),
+        Task(
+            "regress",
+            "value",
+            False,
+            False,
+            lambda enc, meta: Regressor(enc),
+            F.mse_loss,
+            per_sequence,
+            value_metrics,
+            "mse",
+        ),
+        Task(
+            "seq2seq",
+            "sequence",
+            True,
+            False,
+            lambda enc, meta: Seq2Seq(
+                enc, meta["num_classes"], meta["target_embedding_size"], meta["max_output_ratio"]
+            ),
+            step_cross_entropy,
+            per_output_sequence,
+            sequence_metrics,
+            "sequence_accuracy",
+            decodes=True,
+        ),
     ]
 }

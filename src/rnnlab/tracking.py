@@ -86,14 +86,19 @@ def ensure_experiment(client, config: Config, root: Path, dataset: str) -> str:
     found = client.get_experiment_by_name(name)
     if found is not None and found.lifecycle_stage == "deleted":
         client.restore_experiment(found.experiment_id)
-        print(f"rnnlab: MLflow experiment {name!r} (id {found.experiment_id}) was deleted: restored it to log this run "
-              "(to start it afresh, delete it and purge it with `mlflow gc`)", file=sys.stderr)
+        print(
+            f"rnnlab: MLflow experiment {name!r} (id {found.experiment_id}) was deleted: restored it to log this run "
+            "(to start it afresh, delete it and purge it with `mlflow gc`)",
+            file=sys.stderr,
+        )
     if found is not None:
         for key, value in EXPERIMENT_KIND.items():
             if key not in found.tags:  # made without a kind (a kind chosen in the UI is kept)
                 client.set_experiment_tag(found.experiment_id, key, value)
         return found.experiment_id
-    return client.create_experiment(name, artifact_location=experiment_artifacts(config, root, dataset), tags=EXPERIMENT_KIND)
+    return client.create_experiment(
+        name, artifact_location=experiment_artifacts(config, root, dataset), tags=EXPERIMENT_KIND
+    )
 
 
 # What the pipeline itself rewrites: a difference here says nothing about the code or params a run used.
@@ -107,7 +112,10 @@ def changed_sources(root: Path) -> list[str] | None:
     try:
         result = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *excluded],
-            cwd=root, capture_output=True, text=True, check=True,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
         )
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -144,7 +152,9 @@ def folder_sha256(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def run_tags(config: Config, root: Path, architecture: str, dataset: str, seed: int, prepared: Path, data_sha256: str) -> dict[str, str]:
+def run_tags(
+    config: Config, root: Path, architecture: str, dataset: str, seed: int, prepared: Path, data_sha256: str
+) -> dict[str, str]:
     prepared_rel = prepared.resolve().relative_to(root.resolve()).as_posix()
     return {
         "architecture": architecture,
@@ -165,5 +175,8 @@ def run_params(config: Config, architecture: str, dataset: str) -> dict[str, str
         "data": config.dataset(dataset).model_dump(),
         "train": config.train_for(dataset, architecture).model_dump(),
     }
-    return {f"{section}.{key}": json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-            for section, values in sections.items() for key, value in values.items()}
+    return {
+        f"{section}.{key}": json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+        for section, values in sections.items()
+        for key, value in values.items()
+    }

@@ -37,6 +37,7 @@ import warnings
 from pathlib import Path
 
 import lightning as L
+import mlflow
 import numpy as np
 import torch
 import torch.distributed as dist
@@ -46,7 +47,6 @@ from lightning.pytorch.loggers import MLFlowLogger
 from torch import nn
 from torch.utils.data import DataLoader
 
-import mlflow
 from rnnlab import files, plots, tracking
 from rnnlab.code import code_sha256, model_modules
 from rnnlab.config import Config, TrainConfig, load_config, project_root
@@ -82,7 +82,15 @@ class SequenceModule(L.LightningModule):
     cost, for instance), so no architecture needs a case here.
     """
 
-    def __init__(self, model: nn.Module, meta: dict, learning_rate: float, weight_decay: float, gradient_noise: float = 0.0, huber_delta: float | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        meta: dict,
+        learning_rate: float,
+        weight_decay: float,
+        gradient_noise: float = 0.0,
+        huber_delta: float | None = None,
+    ) -> None:
         super().__init__()
         self.model = model
         self.meta = meta
@@ -188,9 +196,14 @@ class SequenceData(L.LightningDataModule):
         if not shuffle:  # evaluation: at least one batch per rank, or a rank would skip the gather
             batch_size = max(1, min(batch_size, -(-len(data) // self.trainer.world_size)))
         sampler = LengthBucketBatchSampler(
-            data.lengths, batch_size, shuffle=shuffle, seed=self.seed,
+            data.lengths,
+            batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
             bucket_width=self.train_cfg.bucket_width if shuffle else 1,
-            num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, pad=shuffle,
+            num_replicas=self.trainer.world_size,
+            rank=self.trainer.global_rank,
+            pad=shuffle,
         )
         return DataLoader(data, batch_sampler=sampler, collate_fn=collate)
 
@@ -242,7 +255,11 @@ class OncePerStepLogger(MLFlowLogger):
     def __init__(self, tracking_uri: str, run_id: str) -> None:
         super().__init__(tracking_uri=tracking_uri, run_id=run_id)
         client = mlflow.MlflowClient(tracking_uri)
-        self._logged = {(m.key, m.step) for key in client.get_run(run_id).data.metrics for m in client.get_metric_history(run_id, key)}
+        self._logged = {
+            (m.key, m.step)
+            for key in client.get_run(run_id).data.metrics
+            for m in client.get_metric_history(run_id, key)
+        }
 
     def log_metrics(self, metrics, step=None) -> None:
         fresh = {k: v for k, v in metrics.items() if (k, step or 0) not in self._logged}
@@ -306,12 +323,22 @@ def resumable(out: Path, fp: str, client, quiet: bool = False) -> dict | None:
     return None
 
 
-def build_trainer(config: Config, train_cfg: TrainConfig, out: Path, quiet: bool = False, extra: tuple[Callback, ...] = ()) -> L.Trainer:
+def build_trainer(
+    config: Config, train_cfg: TrainConfig, out: Path, quiet: bool = False, extra: tuple[Callback, ...] = ()
+) -> L.Trainer:
     trainer_cfg = config.trainer
     # A run in one process uses one device: "auto" would start DDP over every GPU of a worker.
     devices = trainer_cfg.devices if trainer_cfg.spans_processes() or isinstance(trainer_cfg.devices, list) else 1
     callbacks: list[Callback] = [
-        ModelCheckpoint(dirpath=out, filename="best", monitor=MONITOR, mode="min", save_top_k=1, save_last=True, enable_version_counter=False),
+        ModelCheckpoint(
+            dirpath=out,
+            filename="best",
+            monitor=MONITOR,
+            mode="min",
+            save_top_k=1,
+            save_last=True,
+            enable_version_counter=False,
+        ),
         EarlyStopping(monitor=MONITOR, mode="min", patience=train_cfg.patience),
         *extra,
     ]
@@ -339,16 +366,24 @@ def build_trainer(config: Config, train_cfg: TrainConfig, out: Path, quiet: bool
 
 
 def train_run(
-    config: Config, root: Path, architecture: str, dataset: str, seed: int, home: Path | None = None, quiet: bool = False,
-    callbacks: tuple[Callback, ...] = (), tags: dict[str, str] | None = None, prepared: Path | None = None,
+    config: Config,
+    root: Path,
+    architecture: str,
+    dataset: str,
+    seed: int,
+    home: Path | None = None,
+    quiet: bool = False,
+    callbacks: tuple[Callback, ...] = (),
+    tags: dict[str, str] | None = None,
+    prepared: Path | None = None,
 ) -> dict | None:
     """Train one (architecture, dataset, seed); log it to MLflow; write run.json.
 
-    ``home``: the folder of the runs (``paths.models_home``, the pipeline's, by default; a study
-    passes its own); ``quiet``: no progress bar (a worker's runs report one line each); ``callbacks``: more
-    Lightning callbacks (a tuning trial's pruner); ``tags``: more tags of the MLflow run; ``prepared``: another
-    prepared folder of the dataset (a tuning trial's re-drawn validation split). Returns the summary on global rank 0 (``reused`` true when a finished run
-    with the same fingerprint was there), None on the other ranks.
+    ``home``: the folder of the runs (``paths.models_home``, the pipeline's, by default; a study passes its own);
+    ``quiet``: no progress bar (a worker's runs report one line each); ``callbacks``: more Lightning callbacks
+    (a tuning trial's pruner); ``tags``: more tags of the MLflow run; ``prepared``: another prepared folder of
+    the dataset (a tuning trial's re-drawn validation split). Returns the summary on global rank 0 (``reused``
+    true when a finished run with the same fingerprint was there), None on the other ranks.
     """
     started = time.perf_counter()
     arch_params, train_cfg = config.architecture(architecture, dataset), config.train_for(dataset, architecture)
@@ -359,7 +394,9 @@ def train_run(
     splits, meta = read_prepared(prepared)
     train_set, val_set = (encode(splits[s], meta) for s in ("train", "val"))
     model = build_model(arch_params, meta)
-    module = SequenceModule(model, meta, train_cfg.learning_rate, train_cfg.weight_decay, train_cfg.gradient_noise, train_cfg.huber_delta)
+    module = SequenceModule(
+        model, meta, train_cfg.learning_rate, train_cfg.weight_decay, train_cfg.gradient_noise, train_cfg.huber_delta
+    )
 
     out = seed_dir(root, dataset, architecture, seed, home)
     data_sha256 = tracking.folder_sha256(prepared)  # hashed once: resume fingerprint and run tag
@@ -371,7 +408,11 @@ def train_run(
     trainer = build_trainer(config, train_cfg, out, quiet, callbacks)
     if trainer.global_rank != 0:  # rank 0 decided before launching the others; its resume.json says what
         resume = resumable(out, fp, client, quiet=True)
-        trainer.fit(module, datamodule=SequenceData(train_set, val_set, train_cfg, seed), ckpt_path=out / "last.ckpt" if resume else None)
+        trainer.fit(
+            module,
+            datamodule=SequenceData(train_set, val_set, train_cfg, seed),
+            ckpt_path=out / "last.ckpt" if resume else None,
+        )
         _write_weight_hash(out, trainer.global_rank, model)
         return None
 
@@ -385,12 +426,19 @@ def train_run(
     mlflow.set_system_metrics_samples_before_logging(1)
     if resume:
         active = mlflow.start_run(run_id=resume["run_id"], log_system_metrics=True)
-        print(f"resuming {architecture} on {dataset} (seed {seed}) from {out / 'last.ckpt'} in MLflow run {resume['run_id']}", flush=True)
+        print(
+            f"resuming {architecture} on {dataset} (seed {seed}) from "
+            f"{out / 'last.ckpt'} in MLflow run {resume['run_id']}",
+            flush=True,
+        )
     else:
         active = mlflow.start_run(
             experiment_id=experiment_id,
             run_name=f"{architecture}-seed{seed}",
-            tags={**tracking.run_tags(config, root, architecture, dataset, seed, prepared, data_sha256), **(tags or {})},
+            tags={
+                **tracking.run_tags(config, root, architecture, dataset, seed, prepared, data_sha256),
+                **(tags or {}),
+            },
             log_system_metrics=True,  # CPU, memory (and GPU where present) beside the training curves
         )
         mlflow.log_params(tracking.run_params(config, architecture, dataset))
@@ -399,10 +447,16 @@ def train_run(
     trainer.loggers = [OncePerStepLogger(tracking_uri=uri, run_id=run_id)]
     try:
         fit_started = time.perf_counter()
-        trainer.fit(module, datamodule=SequenceData(train_set, val_set, train_cfg, seed), ckpt_path=out / "last.ckpt" if resume else None)
+        trainer.fit(
+            module,
+            datamodule=SequenceData(train_set, val_set, train_cfg, seed),
+            ckpt_path=out / "last.ckpt" if resume else None,
+        )
         train_time = time.perf_counter() - fit_started  # of this process: a resumed run counts its own part
         _write_weight_hash(out, 0, model)
-        summary = _finish(config, root, out, architecture, dataset, seed, trainer, module, meta, val_set, run_id, train_time, started)
+        summary = _finish(
+            config, root, out, architecture, dataset, seed, trainer, module, meta, val_set, run_id, train_time, started
+        )
     except BaseException:
         mlflow.end_run(status="KILLED")
         raise
@@ -425,7 +479,9 @@ def _abandon(out: Path, client) -> None:
         shutil.rmtree(out)
 
 
-def _finish(config, root, out, architecture, dataset, seed, trainer, module, meta, val_set, run_id, train_time, started) -> dict:
+def _finish(
+    config, root, out, architecture, dataset, seed, trainer, module, meta, val_set, run_id, train_time, started
+) -> dict:
     """Reload the best checkpoint, score it on validation in one process, log everything, write run.json."""
     checkpoint = trainer.checkpoint_callback
     best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
@@ -471,20 +527,36 @@ def _write_weight_hash(out: Path, rank: int, model: nn.Module) -> None:
     files.write_text(out / "ranks" / f"rank_{rank}.sha256", digest.hexdigest() + "\n")
 
 
-def _log_results(config: Config, root: Path, run_id: str, model: nn.Module, summary: dict, val_answers, meta: dict) -> None:
+def _log_results(
+    config: Config, root: Path, run_id: str, model: nn.Module, summary: dict, val_answers, meta: dict
+) -> None:
     """Final metrics, learning curves, the task's pictures and the model, into the training run."""
     client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
     logged = client.get_run(run_id).data.metrics  # a run finished again after a kill here keeps one value each
-    for key in ("best_epoch", "epochs_trained", "steps_trained", "num_params", "train_time_s", *[k for k in summary if k.startswith("best_val_")]):
+    for key in (
+        "best_epoch",
+        "epochs_trained",
+        "steps_trained",
+        "num_params",
+        "train_time_s",
+        *[k for k in summary if k.startswith("best_val_")],
+    ):
         if key not in logged:
             client.log_metric(run_id, key, float(summary[key]))
     metric_names = [k.removeprefix("best_val_") for k in summary if k.startswith("best_val_") and k != "best_val_loss"]
     curves = ["train_loss", "val_loss", *[f"val_{name}" for name in metric_names]]
-    history = {name: [m.value for m in sorted(client.get_metric_history(run_id, name), key=lambda m: m.step)] for name in curves}
+    history = {
+        name: [m.value for m in sorted(client.get_metric_history(run_id, name), key=lambda m: m.step)]
+        for name in curves
+    }
     title = f"{summary['architecture']} on {summary['dataset']} (seed {summary['seed']})"
     with tempfile.TemporaryDirectory() as tmp:
-        files = [plots.learning_curves({k: v for k, v in history.items() if v}, title, Path(tmp) / "learning_curves.png")]
-        files += task_pictures(model, meta, val_answers, title, Path(tmp), config.dataset(summary["dataset"]), summary["seed"])
+        files = [
+            plots.learning_curves({k: v for k, v in history.items() if v}, title, Path(tmp) / "learning_curves.png")
+        ]
+        files += task_pictures(
+            model, meta, val_answers, title, Path(tmp), config.dataset(summary["dataset"]), summary["seed"]
+        )
         for path in files:
             client.log_artifact(run_id, str(path), "plots" if path.suffix == ".png" else "samples")
     mlflow.pyfunc.log_model(  # into the active run
@@ -495,17 +567,26 @@ def _log_results(config: Config, root: Path, run_id: str, model: nn.Module, summ
     )
 
 
-def task_pictures(model: nn.Module, meta: dict, val_answers, title: str, folder: Path, settings, seed: int) -> list[Path]:
+def task_pictures(
+    model: nn.Module, meta: dict, val_answers, title: str, folder: Path, settings, seed: int
+) -> list[Path]:
     """What a person would look at for this task: a confusion matrix, or text the model wrote."""
     predicted, target, val_set = val_answers
     if meta["task"] in ("classify", "label_steps"):
         matrix = confusion(predicted, target, meta["num_classes"])
-        return [plots.confusion_matrix(matrix, meta["classes"], f"validation confusion: {title}", folder / "confusion_val.png")]
+        return [
+            plots.confusion_matrix(
+                matrix, meta["classes"], f"validation confusion: {title}", folder / "confusion_val.png"
+            )
+        ]
     if meta["task"] == "language_model":
         prompts = [x[:PROMPT_TOKENS] for x in val_set.inputs[: settings.generate.samples]]
         text = generate_samples(model, meta["vocabulary"], prompts, settings.generate, seed)
         path = folder / "generated.txt"
-        path.write_text(f"# {title}: {settings.generate.samples} samples of {settings.generate.length} tokens at temperature {settings.generate.temperature}\n\n" + "\n\n---\n\n".join(text) + "\n")
+        path.write_text(
+            f"# {title}: {settings.generate.samples} samples of {settings.generate.length} tokens at temperature "
+            f"{settings.generate.temperature}\n\n" + "\n\n---\n\n".join(text) + "\n"
+        )
         return [path]
     if meta["task"] == "seq2seq":
         return seq2seq_pictures(model, meta, val_set, title, folder)
@@ -525,7 +606,11 @@ def seq2seq_pictures(model: nn.Module, meta: dict, val_set, title: str, folder: 
     batch = collate([val_set[i] for i in shown])
     written = model(batch.x, batch.lengths).prediction
     forced = model(batch.x, batch.lengths, batch.y).attention  # (B, L, T) or None
-    source_of = (lambda ids: [meta["vocabulary"][t] for t in ids]) if meta.get("vocabulary") else (lambda ids: [str(t) for t in range(len(ids))])
+    source_of = (
+        (lambda ids: [meta["vocabulary"][t] for t in ids])
+        if meta.get("vocabulary")
+        else (lambda ids: [str(t) for t in range(len(ids))])
+    )
     lines, files = [], []
     for row, i in enumerate(shown):
         source = source_of(val_set.inputs[i].tolist())
@@ -534,7 +619,9 @@ def seq2seq_pictures(model: nn.Module, meta: dict, val_set, title: str, folder: 
         lines.append(f"source: {' '.join(source)}\ntarget: {' '.join(target)}\noutput: {' '.join(output)}")
         if forced is not None:
             weights = forced[row, : len(target), : len(source)].numpy()
-            files.append(plots.alignment(weights, source, target, f"alignment: {title}", folder / f"alignment_val_{row}.png"))
+            files.append(
+                plots.alignment(weights, source, target, f"alignment: {title}", folder / f"alignment_val_{row}.png")
+            )
     path = folder / "outputs.txt"
     path.write_text(f"# {title}: greedy outputs of validation sequences\n\n" + "\n\n".join(lines) + "\n")
     return [*files, path]
@@ -548,7 +635,10 @@ def _version(package: str) -> str:
 
 @exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m rnnlab.train", description="Train one (architecture, dataset, seed) with the values in params.yaml.")
+    parser = argparse.ArgumentParser(
+        prog="python -m rnnlab.train",
+        description="Train one (architecture, dataset, seed) with the values in params.yaml.",
+    )
     parser.add_argument("--architecture", required=True)
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--seed", type=int, required=True)
@@ -562,7 +652,11 @@ def main(argv: list[str] | None = None) -> None:
         raise ConfigError(problem)
     summary = train_run(config, root, args.architecture, args.dataset, args.seed)
     if summary is not None and summary.get("reused"):
-        print(f"{args.architecture} on {args.dataset} (seed {args.seed}): finished before with these settings, data and code; reused", flush=True)
+        print(
+            f"{args.architecture} on {args.dataset} (seed {args.seed}): "
+            "finished before with these settings, data and code; reused",
+            flush=True,
+        )
     elif summary is not None:
         print(json.dumps(summary))
 

@@ -3,11 +3,12 @@
 Each trial draws the architecture's settings (``Architecture.space`` in the registry, or params.yaml's
 ``tune.space``) and the optimiser's (``search_space.TRAIN_SPACE``), then trains exactly as the pipeline
 does (``train.train_run``: the same module, checkpoint and MLflow run) for at most ``tune.max_epochs``
-epochs (by default the dataset's own cap), with the seed ``tune.seed``. The objective is the pipeline's own selection value: the validation
-metric of the checkpoint with the lowest validation loss. The median pruner stops a trial whose
-validation metric falls behind the median of earlier trials at the same epoch (Lightning callback from
-optuna-integration). TPE draws the settings, seeded; the first trial of every study is params.yaml's own settings (where the
-space holds them), so a tuned pair is never worse on validation than its entry. The test split is never read.
+epochs (by default the dataset's own cap), with the seed ``tune.seed``. The objective is the pipeline's
+own selection value: the validation metric of the checkpoint with the lowest validation loss. The median
+pruner stops a trial whose validation metric falls behind the median of earlier trials at the same epoch
+(Lightning callback from optuna-integration). TPE draws the settings, seeded; the first trial of every
+study is params.yaml's own settings (where the space holds them), so a tuned pair is never worse on
+validation than its entry. The test split is never read.
 
 A study lives in ``tuning/<dataset>/<architecture>/``: Optuna's journal file (one writer at a time, appended
 line by line, so a kill loses nothing written) and one folder per trial. Run again, a study goes on:
@@ -52,9 +53,16 @@ def space_for(config: Config, architecture: str, dataset: str) -> Space:
     settings, kind = config.dataset(dataset), config.data_kind(dataset)
     for name, entry in list(space.items()):
         if isinstance(entry, Choice) and name in type(params).model_fields:
-            allowed = [c for c in entry.choices if registry.incompatibility(params.model_copy(update={name: c}), settings.task, kind) is None]
+            allowed = [
+                c
+                for c in entry.choices
+                if registry.incompatibility(params.model_copy(update={name: c}), settings.task, kind) is None
+            ]
             if not allowed:
-                raise ConfigError(f"tune.space.{architecture}.{name}: no choice of {entry.choices} can train on {dataset} ({settings.task})")
+                raise ConfigError(
+                    f"tune.space.{architecture}.{name}: no choice of "
+                    f"{entry.choices} can train on {dataset} ({settings.task})"
+                )
             space[name] = Choice(choices=allowed)
     return space
 
@@ -137,10 +145,20 @@ def validation_splits(config: Config, root: Path, dataset: str) -> list[Path]:
     folders = [base]
     for repeat in range(1, config.tune.repeats):
         folder = Path(root) / TUNING_DIR / dataset / "splits" / f"split_{repeat}"
-        made = json.loads((folder / "meta.json").read_text()).get("tuning_split", {}) if (folder / "meta.json").is_file() else {}
+        made = (
+            json.loads((folder / "meta.json").read_text()).get("tuning_split", {})
+            if (folder / "meta.json").is_file()
+            else {}
+        )
         if made != {"repeat": repeat, "from": source}:
-            train, val = draw(pool, fraction, meta["task"] == "classify", repeat, f"tuning split {repeat} of {dataset}", "val")
-            write_prepared(folder, {"train": train, "val": val, "test": splits["test"].iloc[0:0]}, {**meta, "tuning_split": {"repeat": repeat, "from": source}})
+            train, val = draw(
+                pool, fraction, meta["task"] == "classify", repeat, f"tuning split {repeat} of {dataset}", "val"
+            )
+            write_prepared(
+                folder,
+                {"train": train, "val": val, "test": splits["test"].iloc[0:0]},
+                {**meta, "tuning_split": {"repeat": repeat, "from": source}},
+            )
         folders.append(folder)
     return folders
 
@@ -149,8 +167,13 @@ def _budget(config: Config, dataset: str, space: Space, data_sha256: str) -> dic
     """What a study's trials must share to be counted together: the budget, the space and the data."""
     tune = config.tune
     return {
-        "trials": tune.trials, **epoch_budget(config, dataset), "seed": tune.seed, "repeats": tune.repeats, "small_validation": tune.small_validation,
-        "space": {k: v.model_dump() for k, v in sorted(space.items())}, "data_sha256": data_sha256,
+        "trials": tune.trials,
+        **epoch_budget(config, dataset),
+        "seed": tune.seed,
+        "repeats": tune.repeats,
+        "small_validation": tune.small_validation,
+        "space": {k: v.model_dump() for k, v in sorted(space.items())},
+        "data_sha256": data_sha256,
     }
 
 
@@ -166,7 +189,10 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
     check_pair(config, architecture, dataset)
     task = TASKS[config.dataset(dataset).task]
     if not prepared_dir(root, dataset).is_dir():
-        raise RnnlabError(f"{prepared_dir(root, dataset)}: missing; prepare the data first (dvc repro prepare@{dataset}, or make pipeline)")
+        raise RnnlabError(
+            f"{prepared_dir(root, dataset)}: missing; prepare the data "
+            f"first (dvc repro prepare@{dataset}, or make pipeline)"
+        )
     space = space_for(config, architecture, dataset)
     folder = study_dir(root, dataset, architecture)
     folder.mkdir(parents=True, exist_ok=True)
@@ -174,15 +200,19 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(folder / JOURNAL)))
     study = optuna.create_study(
-        study_name=f"{dataset}/{architecture}", storage=storage, load_if_exists=True,
+        study_name=f"{dataset}/{architecture}",
+        storage=storage,
+        load_if_exists=True,
         direction="maximize" if task.greater_is_better else "minimize",
         sampler=optuna.samplers.TPESampler(seed=config.tune.sampler_seed, n_startup_trials=config.tune.startup_trials),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=config.tune.startup_trials, n_warmup_steps=config.tune.warmup_epochs),
+        pruner=optuna.pruners.MedianPruner(
+            n_startup_trials=config.tune.startup_trials, n_warmup_steps=config.tune.warmup_epochs
+        ),
     )
     if study.user_attrs.get("budget", budget) != budget:
         raise ConfigError(
-            f"{folder}: this study was run with another budget, search space or data; its trials cannot be counted with new ones "
-            f"(delete {folder} to start it afresh, or restore the settings it was run with)"
+            f"{folder}: this study was run with another budget, search space or data; its trials cannot be counted "
+            f"with new ones (delete {folder} to start it afresh, or restore the settings it was run with)"
         )
     study.set_user_attr("budget", budget)
     uri = tracking.prepare_store(config, root)
@@ -190,9 +220,16 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
     experiment = tracking.ensure_experiment(client, config, root, dataset)
     parent = study.user_attrs.get("mlflow_parent_run_id")
     if parent is None:
-        parent = client.create_run(experiment, run_name=f"tune {architecture}", tags={
-            "rnnlab.kind": "tuning", "architecture": architecture, "dataset": dataset, "git_commit": tracking.git_commit(root),
-        }).info.run_id
+        parent = client.create_run(
+            experiment,
+            run_name=f"tune {architecture}",
+            tags={
+                "rnnlab.kind": "tuning",
+                "architecture": architecture,
+                "dataset": dataset,
+                "git_commit": tracking.git_commit(root),
+            },
+        ).info.run_id
         client.log_param(parent, "trials", config.tune.trials)
         client.log_param(parent, "max_epochs_per_trial", budget["max_epochs"])
         client.log_param(parent, "space", json.dumps(budget["space"])[:6000])
@@ -211,11 +248,28 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
         metric = f"val_{task.selection_metric}"
         summaries = []
         for k, split in enumerate(prepared):  # the pruner watches the first split's epochs
-            tags = {"mlflow.parentRunId": parent, "rnnlab.kind": "trial", "optuna.trial": str(trial.number), "rnnlab.split": str(k)}
+            tags = {
+                "mlflow.parentRunId": parent,
+                "rnnlab.kind": "trial",
+                "optuna.trial": str(trial.number),
+                "rnnlab.split": str(k),
+            }
             pruner = (PyTorchLightningPruningCallback(trial, monitor=metric),) if k == 0 else ()
             try:
-                summaries.append(train_run(trial_cfg, root, architecture, dataset, config.tune.seed, home=home / f"split_{k}", quiet=True,
-                                           callbacks=pruner, tags=tags, prepared=split))
+                summaries.append(
+                    train_run(
+                        trial_cfg,
+                        root,
+                        architecture,
+                        dataset,
+                        config.tune.seed,
+                        home=home / f"split_{k}",
+                        quiet=True,
+                        callbacks=pruner,
+                        tags=tags,
+                        prepared=split,
+                    )
+                )
             except optuna.TrialPruned:
                 for run_id in _runs_of(home):
                     client.set_tag(run_id, "rnnlab.trial_state", "pruned")
@@ -232,13 +286,20 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
     started = time.perf_counter()
     while len(done()) < config.tune.trials:
         ran: list = []
-        study.optimize(objective, n_trials=1, callbacks=[lambda _, trial: ran.append(trial)])
+        study.optimize(objective, n_trials=1, callbacks=[lambda _, trial, ran=ran: ran.append(trial)])
         last = ran[0]
-        shown = f"{last.value:.4f}" if last.state == TrialState.COMPLETE else f"{last.state.name.lower()} after epoch {last.last_step}"
+        shown = (
+            f"{last.value:.4f}"
+            if last.state == TrialState.COMPLETE
+            else f"{last.state.name.lower()} after epoch {last.last_step}"
+        )
         best = f"{study.best_value:.4f}" if any(t.state == TrialState.COMPLETE for t in study.trials) else "—"
         elapsed = time.perf_counter() - started
-        log(f"[tune {architecture} on {dataset}] trial {last.number}: {shown} "
-            f"({len(done())}/{config.tune.trials} done, best {best}, {elapsed:.0f} s)", flush=True)
+        log(
+            f"[tune {architecture} on {dataset}] trial {last.number}: {shown} "
+            f"({len(done())}/{config.tune.trials} done, best {best}, {elapsed:.0f} s)",
+            flush=True,
+        )
     return _finish(config, root, study, architecture, dataset, parent, client)
 
 
@@ -273,15 +334,28 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
 
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    seconds = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in trials if t.datetime_complete and t.datetime_start)
+    seconds = sum(
+        (t.datetime_complete - t.datetime_start).total_seconds()
+        for t in trials
+        if t.datetime_complete and t.datetime_start
+    )
     best = study.best_trial
     result = {
-        "architecture": architecture, "dataset": dataset, "metric": f"val_{TASKS[config.dataset(dataset).task].selection_metric}",
-        "best_value": best.value, "best_params": best.params, "best_trial": best.number, "best_run_id": best.user_attrs.get("run_id"),
-        "trials_complete": len(complete), "trials_pruned": sum(t.state == TrialState.PRUNED for t in trials),
-        "trials_failed": sum(t.state == TrialState.FAIL for t in trials), "tuning_time_s": seconds,
-        "best_train_time_s": best.user_attrs.get("train_time_s"), "best_epochs": best.user_attrs.get("epochs_trained"),
-        "budget": {k: v for k, v in study.user_attrs["budget"].items() if k != "space"}, "space": study.user_attrs["budget"]["space"],
+        "architecture": architecture,
+        "dataset": dataset,
+        "metric": f"val_{TASKS[config.dataset(dataset).task].selection_metric}",
+        "best_value": best.value,
+        "best_params": best.params,
+        "best_trial": best.number,
+        "best_run_id": best.user_attrs.get("run_id"),
+        "trials_complete": len(complete),
+        "trials_pruned": sum(t.state == TrialState.PRUNED for t in trials),
+        "trials_failed": sum(t.state == TrialState.FAIL for t in trials),
+        "tuning_time_s": seconds,
+        "best_train_time_s": best.user_attrs.get("train_time_s"),
+        "best_epochs": best.user_attrs.get("epochs_trained"),
+        "budget": {k: v for k, v in study.user_attrs["budget"].items() if k != "space"},
+        "space": study.user_attrs["budget"]["space"],
     }
     client.log_metric(parent, "best_value", best.value)
     client.log_metric(parent, "tuning_time_s", seconds)
@@ -306,9 +380,10 @@ def record_result(root: Path, result: dict) -> Path:
     best = {ds: {a: r["best_params"] for a, r in sorted(pairs.items())} for ds, pairs in sorted(results.items())}
     files.write_text(
         Path(root) / PROFILES_DIR / f"{PROFILE}.yaml",
-        "# Written by `rnnlab tune` from reports/tuning.json: each tuned pair's best settings on its validation split.\n"
-        f"# `rnnlab profile {PROFILE}` puts them in params.yaml's tuned section; make pipeline then trains with them.\n"
-        + yaml.safe_dump({"tuned": best}, sort_keys=False),
+        "# Written by `rnnlab tune` from reports/tuning.json: each "
+        "tuned pair's best settings on its validation split.\n"
+        f"# `rnnlab profile {PROFILE}` puts them in params.yaml's "
+        "tuned section; make pipeline then trains with them.\n" + yaml.safe_dump({"tuned": best}, sort_keys=False),
     )
     return path
 
@@ -330,18 +405,26 @@ def tuning_markdown(results: dict) -> str:
             "",
             f"## {dataset}",
             "",
-            f"Budget per architecture: {budget['trials']} trials of at most {budget['max_epochs']} epochs (patience {budget['patience']}), "
-            f"training seed {budget['seed']}. Value: {metric}.",
+            f"Budget per architecture: {budget['trials']} trials of at most {budget['max_epochs']} epochs (patience "
+            f"{budget['patience']}), training seed {budget['seed']}. Value: {metric}.",
             "",
-            "| architecture | best value | trials finished / pruned | tuning s | best trial: fit s, epochs | best settings |",
+            "| architecture | best value | trials finished / pruned "
+            "| tuning s | best trial: fit s, epochs | best settings |",
             "|---|---|---|---|---|---|",
         ]
         for r in rows:
             settings = ", ".join(f"{k}={_short(v)}" for k, v in sorted(r["best_params"].items()))
-            cost = f"{r['best_train_time_s']:.1f}, {r['best_epochs']}" if r.get("best_train_time_s") is not None else "—"
-            lines.append(f"| {r['architecture']} | {r['best_value']:.4f} | {r['trials_complete']} / {r['trials_pruned']} | {r['tuning_time_s']:.0f} | {cost} | {settings} |")
+            cost = (
+                f"{r['best_train_time_s']:.1f}, {r['best_epochs']}" if r.get("best_train_time_s") is not None else "—"
+            )
+            lines.append(
+                f"| {r['architecture']} | {r['best_value']:.4f} | {r['trials_complete']} / {r['trials_pruned']} | "
+                f"{r['tuning_time_s']:.0f} | {cost} | {settings} |"
+            )
         lines += ["", "Search spaces:", ""]
-        lines += [f"- {r['architecture']}: " + "; ".join(f"{k} {_entry(v)}" for k, v in r["space"].items()) for r in rows]
+        lines += [
+            f"- {r['architecture']}: " + "; ".join(f"{k} {_entry(v)}" for k, v in r["space"].items()) for r in rows
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -11,21 +11,51 @@ from __future__ import annotations
 
 PUBLISHED: dict[str, list[dict]] = {
     "japanese_vowels": [
-        {"name": "1-NN DTW, unequal length", "metric": "accuracy", "value": 0.949, "origin": "datasets.md, official split"},
-        {"name": "1-NN DTW, padded with the last frame", "metric": "accuracy", "value": 0.970, "origin": "datasets.md, official split"},
-        {"name": "plain PyTorch LSTM, H=128, 3 seeds", "metric": "accuracy", "value": 0.961, "origin": "datasets.md, official split"},
+        {
+            "name": "1-NN DTW, unequal length",
+            "metric": "accuracy",
+            "value": 0.949,
+            "origin": "datasets.md, official split",
+        },
+        {
+            "name": "1-NN DTW, padded with the last frame",
+            "metric": "accuracy",
+            "value": 0.970,
+            "origin": "datasets.md, official split",
+        },
+        {
+            "name": "plain PyTorch LSTM, H=128, 3 seeds",
+            "metric": "accuracy",
+            "value": 0.961,
+            "origin": "datasets.md, official split",
+        },
         {"name": "MiniRocket (sktime)", "metric": "accuracy", "value": 0.987, "origin": "datasets.md, official split"},
         {"name": "ROCKET (sktime)", "metric": "accuracy", "value": 0.993, "origin": "sktime on the official split"},
-        {"name": "InceptionTime", "metric": "accuracy", "value": 0.9919, "origin": "hfawaz/InceptionTime results, official split"},
+        {
+            "name": "InceptionTime",
+            "metric": "accuracy",
+            "value": 0.9919,
+            "origin": "hfawaz/InceptionTime results, official split",
+        },
         {"name": "FCN", "metric": "accuracy", "value": 0.993, "origin": "hfawaz/dl-4-tsc results, official split"},
         {"name": "ResNet", "metric": "accuracy", "value": 0.992, "origin": "hfawaz/dl-4-tsc results, official split"},
         {"name": "MLP", "metric": "accuracy", "value": 0.976, "origin": "hfawaz/dl-4-tsc results, official split"},
     ],
     "basic_motions": [
-        {"name": "InceptionTime", "metric": "accuracy", "value": 1.00, "origin": "hfawaz/InceptionTime results, official split"},
+        {
+            "name": "InceptionTime",
+            "metric": "accuracy",
+            "value": 1.00,
+            "origin": "hfawaz/InceptionTime results, official split",
+        },
     ],
     "sunspots": [
-        {"name": "naive last value", "metric": "mae", "value": 14.84, "origin": "datasets.md, train 1749–1936, test 1937–1983"},
+        {
+            "name": "naive last value",
+            "metric": "mae",
+            "value": 14.84,
+            "origin": "datasets.md, train 1749–1936, test 1937–1983",
+        },
         {"name": "darts LSTM, 48-month input", "metric": "mae", "value": 13.70, "origin": "datasets.md, same split"},
         {"name": "AR(34), statsmodels", "metric": "mae", "value": 13.36, "origin": "datasets.md, same split"},
     ],

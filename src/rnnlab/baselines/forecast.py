@@ -83,6 +83,8 @@ def forecast_errors(predicted: np.ndarray, actual: np.ndarray) -> dict[str, floa
     predicted = np.asarray(predicted, dtype=np.float64)
     actual = np.asarray(actual, dtype=np.float64)
     if predicted.shape != actual.shape or predicted.size == 0:
-        raise ValueError(f"predicted and actual must be non-empty and of one shape, got {predicted.shape} and {actual.shape}")
+        raise ValueError(
+            f"predicted and actual must be non-empty and of one shape, got {predicted.shape} and {actual.shape}"
+        )
     error = predicted - actual
     return {"mae": float(np.mean(np.abs(error))), "rmse": float(np.sqrt(np.mean(error**2)))}

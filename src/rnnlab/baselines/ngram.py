@@ -173,7 +173,9 @@ class NGramLM:
         arrays = [np.asarray(s).reshape(-1) for s in sequences]
         for a in arrays:
             if a.size and (not np.issubdtype(a.dtype, np.integer) or a.min() < 0 or a.max() >= self.vocab_size):
-                raise ValueError(f"tokens must be integer ids in [0, {self.vocab_size}), got {a.dtype} {a.min()}..{a.max()}")
+                raise ValueError(
+                    f"tokens must be integer ids in [0, {self.vocab_size}), got {a.dtype} {a.min()}..{a.max()}"
+                )
         if not arrays:
             return _Stream(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         tokens = np.concatenate(arrays).astype(np.int64)

@@ -36,7 +36,9 @@ def measure_references(splits: dict[str, pd.DataFrame], meta: dict, settings) ->
         whole = lambda data: [torch.cat([x[:1], y]).numpy() for x, y in zip(data.inputs, data.targets)]  # noqa: E731  x_0 .. x_{T-1}
         model = NGramLM(settings.ngram_order, len(meta["vocabulary"])).fit(whole(train))
         sequences = whole(test)
-        return {"test": {f"{settings.ngram_order}-gram, Kneser-Ney": {"bits_per_token": model.bits_per_token(sequences)}}}
+        return {
+            "test": {f"{settings.ngram_order}-gram, Kneser-Ney": {"bits_per_token": model.bits_per_token(sequences)}}
+        }
     if task == "regress":
         return {"test": regression_references(train, test, meta)}
     if task not in ("classify", "label_steps"):
@@ -51,7 +53,11 @@ def measure_references(splits: dict[str, pd.DataFrame], meta: dict, settings) ->
         model = LogisticRegression(max_iter=LOGISTIC_MAX_ITER).fit(scaler.transform(x_train), y_train)
         scores = np.zeros((len(y_test), meta["num_classes"]))
         scores[:, model.classes_] = model.predict_proba(scaler.transform(x_test))
-        name = "logistic regression on bag of tokens" if meta.get("vocabulary") else "logistic regression on mean/std/min/max/first/last"
+        name = (
+            "logistic regression on bag of tokens"
+            if meta.get("vocabulary")
+            else "logistic regression on mean/std/min/max/first/last"
+        )
         results[name] = TASKS[task].metrics(scores, y_test, meta)
     return {"test": results}
 
@@ -66,7 +72,9 @@ def regression_references(train, test, meta: dict) -> dict[str, dict]:
     ridge = RidgeCV(alphas=RIDGE_ALPHAS).fit(scaler.transform(x_train), y_train)
     return {
         "training mean": metrics(np.full(len(y_test), float(y_train.mean())), y_test, meta),
-        "ridge regression on mean/std/min/max/first/last": metrics(ridge.predict(scaler.transform(x_test)), y_test, meta),
+        "ridge regression on mean/std/min/max/first/last": metrics(
+            ridge.predict(scaler.transform(x_test)), y_test, meta
+        ),
     }
 
 

@@ -84,12 +84,31 @@ def encode(df: pd.DataFrame, meta: dict, with_targets: bool = True) -> SequenceS
         return SequenceSet(inputs, [torch.tensor(float(y[0, 0]), dtype=torch.float32) for y in labels], ids)
     classes = {c: i for i, c in enumerate(meta["classes"])}
     if kind == "sequence":  # "K AE T" -> ids of K, AE, T, </s> (a symbol never seen in training -> <unk>)
-        return SequenceSet(inputs, [torch.tensor([classes.get(s, UNK_ID) for s in str(y[0, 0]).split()] + [END_ID], dtype=torch.int64) for y in labels], ids)
+        return SequenceSet(
+            inputs,
+            [
+                torch.tensor([classes.get(s, UNK_ID) for s in str(y[0, 0]).split()] + [END_ID], dtype=torch.int64)
+                for y in labels
+            ],
+            ids,
+        )
     if kind == "bits":  # "0110" -> [0, 1, 1, 0]; NO_ANSWER -> IGNORE in every bit
         width = len(meta["classes"])
-        return SequenceSet(inputs, [torch.tensor([[IGNORE] * width if v == NO_ANSWER else list(map(int, str(v))) for v in y[:, 0]], dtype=torch.float32) for y in labels], ids)
+        return SequenceSet(
+            inputs,
+            [
+                torch.tensor(
+                    [[IGNORE] * width if v == NO_ANSWER else list(map(int, str(v))) for v in y[:, 0]],
+                    dtype=torch.float32,
+                )
+                for y in labels
+            ],
+            ids,
+        )
     if task == "label_steps":
-        return SequenceSet(inputs, [torch.tensor([classes[str(v)] for v in y[:, 0]], dtype=torch.int64) for y in labels], ids)
+        return SequenceSet(
+            inputs, [torch.tensor([classes[str(v)] for v in y[:, 0]], dtype=torch.int64) for y in labels], ids
+        )
     return SequenceSet(inputs, [torch.tensor(classes[str(y[0, 0])], dtype=torch.int64) for y in labels], ids)
 
 

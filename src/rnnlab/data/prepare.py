@@ -8,8 +8,8 @@ it into windows: the ``window`` steps before step t are the input, the target at
 so no example reads a value from its own future.
 
 Encoding, fitted on the training split only: numeric features (and a regression's numeric label)
-are standardized; symbols get a vocabulary (ids 0 = padding, 1 = <unk>, then by count). Outputs are staged and moved into place
-at the end: nothing half-written.
+are standardized; symbols get a vocabulary (ids 0 = padding, 1 = <unk>, then by count). Outputs are
+staged and moved into place at the end: nothing half-written.
 """
 
 from __future__ import annotations
@@ -24,7 +24,19 @@ from sklearn.model_selection import train_test_split
 
 from rnnlab.baselines.forecast import autoregressive_predict, fit_autoregressive, forecast_errors, naive_last_value
 from rnnlab.data.store import staged_folder
-from rnnlab.data.table import LABEL, SEQUENCE_ID, SPEAKER, SPLIT, STEP, TOKEN, bit_width, feature_columns, label_mode, speaker_index, validate_table
+from rnnlab.data.table import (
+    LABEL,
+    SEQUENCE_ID,
+    SPEAKER,
+    SPLIT,
+    STEP,
+    TOKEN,
+    bit_width,
+    feature_columns,
+    label_mode,
+    speaker_index,
+    validate_table,
+)
 from rnnlab.errors import DataError
 from rnnlab.models.inputs import PAD_ID, UNK_ID
 from rnnlab.models.seq2seq import TARGET_SPECIALS
@@ -58,7 +70,9 @@ def subsample(df: pd.DataFrame, max_sequences: int | None, seed: int) -> pd.Data
     return take(df, np.random.default_rng(seed).choice(ids, size=max_sequences, replace=False))
 
 
-def draw(df: pd.DataFrame, fraction: float, stratify: bool, seed: int, where: str, part: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def draw(
+    df: pd.DataFrame, fraction: float, stratify: bool, seed: int, where: str, part: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split sequences into (rest, drawn) with ``fraction`` of them drawn, stratified by label if asked."""
     ids = pd.Series(df[SEQUENCE_ID].unique())
     n_drawn = int(round(fraction * len(ids)))
@@ -68,11 +82,17 @@ def draw(df: pd.DataFrame, fraction: float, stratify: bool, seed: int, where: st
         counts = pd.Series(labels).value_counts()
         single = counts[counts < 2]
         if len(single):
-            raise DataError(f"{where}: class {single.index[0]!r} has a single sequence; it cannot be split into train and {part}")
+            raise DataError(
+                f"{where}: class {single.index[0]!r} has a single sequence; it cannot be split into train and {part}"
+            )
         if n_drawn < len(counts) or len(ids) - n_drawn < len(counts):
-            raise DataError(f"{where}: a fraction of {fraction} gives {n_drawn} {part} sequences for {len(counts)} classes")
+            raise DataError(
+                f"{where}: a fraction of {fraction} gives {n_drawn} {part} sequences for {len(counts)} classes"
+            )
     if n_drawn < 1 or n_drawn >= len(ids):
-        raise DataError(f"{where}: a fraction of {fraction} of {len(ids)} sequences leaves no {part} or no training sequence")
+        raise DataError(
+            f"{where}: a fraction of {fraction} of {len(ids)} sequences leaves no {part} or no training sequence"
+        )
     rest, drawn = train_test_split(ids.to_numpy(), test_size=n_drawn, stratify=labels, random_state=seed)
     return take(df, rest), take(df, drawn)
 
@@ -136,10 +156,17 @@ def split_forecast(raw: pd.DataFrame, settings, where: str) -> tuple[dict[str, p
         test_start = _test_start(series, settings, where, sid)
         val_start = test_start - int(round(settings.val_fraction * test_start))
         if val_start - window < 1 or test_start >= len(series):
-            raise DataError(f"{where}: sequence {sid!r} ({len(series)} steps) is too short for window {window} with its val and test parts")
+            raise DataError(
+                f"{where}: sequence {sid!r} ({len(series)} steps) is too "
+                f"short for window {window} with its val and test parts"
+            )
         values = series[features].to_numpy(dtype=np.float64)  # (T, D)
         y = series[target].to_numpy(dtype=np.float64)  # (T,)
-        for part, (lo, hi) in {"train": (window, val_start), "val": (val_start, test_start), "test": (test_start, len(y))}.items():
+        for part, (lo, hi) in {
+            "train": (window, val_start),
+            "val": (val_start, test_start),
+            "test": (test_start, len(y)),
+        }.items():
             parts[part].append(windows(values, y, features, sid, lo, hi, window))
         coef = fit_autoregressive(y[:test_start], settings.ar_order)
         naive.append(naive_last_value(y, test_start))
@@ -167,7 +194,10 @@ def _test_start(series: pd.DataFrame, settings, where: str, sid) -> int:
     start = int(np.argmax(is_test)) if is_test.any() else len(series)
     if not is_test[start:].all():
         back = start + int(np.argmin(is_test[start:]))
-        raise DataError(f"{where}: sequence {sid!r} goes back from test to train at step {series[STEP].iloc[back]}; a forecasting split must run forward in time")
+        raise DataError(
+            f"{where}: sequence {sid!r} goes back from test to train at step {series[STEP].iloc[back]}; a "
+            "forecasting split must run forward in time"
+        )
     return start
 
 
@@ -199,19 +229,23 @@ def fit_vocabulary(train: pd.DataFrame, tokens, where: str) -> list[str] | None:
     if TOKEN not in train.columns:
         return None
     if tokens is None:
-        raise DataError(f"{where}: the data has a 'token' column; set tokens (embedding_size, min_count, max_vocabulary) in params.yaml")
+        raise DataError(
+            f"{where}: the data has a 'token' column; set tokens "
+            "(embedding_size, min_count, max_vocabulary) in params.yaml"
+        )
     counts = Counter(train[TOKEN].astype(str))
     if len(counts) > RUNAWAY_SHARE * len(train):
         raise DataError(
-            f"{where}: column 'token' has {len(counts):,} distinct values in {len(train):,} training rows (a runaway vocabulary: "
-            f"nearly every token is new — is it an id or free-text column? Tokens are symbols such as characters, words or residues)"
+            f"{where}: column 'token' has {len(counts):,} distinct values in {len(train):,} training rows (a runaway "
+            "vocabulary: nearly every token is new — is it an id or free-text column? Tokens are symbols such as "
+            "characters, words or residues)"
         )
     kept = sorted((t for t, c in counts.items() if c >= tokens.min_count), key=lambda t: (-counts[t], t))
     if len(kept) + len(SPECIAL_TOKENS) > tokens.max_vocabulary:
         raise DataError(
-            f"{where}: column 'token' has {len(kept):,} distinct tokens seen at least {tokens.min_count} time(s) in the training split, "
-            f"more than max_vocabulary = {tokens.max_vocabulary:,} (a runaway vocabulary: is it an id or free-text column? "
-            f"Otherwise raise tokens.min_count or tokens.max_vocabulary)"
+            f"{where}: column 'token' has {len(kept):,} distinct tokens seen at least {tokens.min_count} time(s) in "
+            f"the training split, more than max_vocabulary = {tokens.max_vocabulary:,} (a runaway vocabulary: is it "
+            "an id or free-text column? Otherwise raise tokens.min_count or tokens.max_vocabulary)"
         )
     return list(SPECIAL_TOKENS) + kept
 
@@ -223,12 +257,18 @@ def output_vocabulary(train: pd.DataFrame, where: str) -> dict:
     outputs = labels.str.split()
     empty = outputs.str.len() == 0
     if empty.any():
-        raise DataError(f"{where}: task seq2seq needs output symbols in 'label'; sequence {empty.index[empty.to_numpy()][0]!r} has none")
+        raise DataError(
+            f"{where}: task seq2seq needs output symbols in 'label'; "
+            f"sequence {empty.index[empty.to_numpy()][0]!r} has none"
+        )
     counts = Counter(symbol for output in outputs for symbol in output)
     reserved = sorted(set(counts) & set(TARGET_SPECIALS))
     if reserved:
         holder = labels.index[outputs.apply(lambda o: reserved[0] in o).to_numpy()][0]
-        raise DataError(f"{where}: output symbol {reserved[0]!r} (sequence {holder!r}) is reserved ({', '.join(TARGET_SPECIALS)}); rename it in 'label'")
+        raise DataError(
+            f"{where}: output symbol {reserved[0]!r} (sequence {holder!r}) is reserved "
+            f"({', '.join(TARGET_SPECIALS)}); rename it in 'label'"
+        )
     lengths = train.groupby(SEQUENCE_ID).size().loc[labels.index]
     return {
         "classes": list(TARGET_SPECIALS) + sorted(counts, key=lambda t: (-counts[t], t)),
@@ -243,7 +283,8 @@ def party_indices(splits: dict[str, pd.DataFrame], speakers: bool, where: str) -
     has_column = SPEAKER in splits["train"].columns
     if has_column != speakers:
         raise DataError(
-            f"{where}: the data has a 'speaker' column; set speakers: true in params.yaml" if has_column
+            f"{where}: the data has a 'speaker' column; set speakers: true in params.yaml"
+            if has_column
             else f"{where}: speakers: true in params.yaml, but the data has no 'speaker' column"
         )
     if not has_column:
@@ -261,7 +302,10 @@ def check_parties(table: pd.DataFrame, parties: int, where: str) -> None:
     """No dialogue may have more parties than the model's speaker one-hot has columns."""
     if len(table) and table[SPEAKER].max() >= parties:
         sid = table.loc[table[SPEAKER].idxmax(), SEQUENCE_ID]
-        raise DataError(f"{where}: dialogue {sid!r} has {table[SPEAKER].max() + 1} parties; the training dialogues have at most {parties}")
+        raise DataError(
+            f"{where}: dialogue {sid!r} has {table[SPEAKER].max() + 1} "
+            f"parties; the training dialogues have at most {parties}"
+        )
 
 
 def normalize(df: pd.DataFrame, normalizer: dict | None, target_scale: dict | None = None) -> pd.DataFrame:
@@ -269,7 +313,9 @@ def normalize(df: pd.DataFrame, normalizer: dict | None, target_scale: dict | No
     out = df.copy()
     if normalizer is not None:
         features = feature_columns(df)
-        out[features] = (df[features].to_numpy(dtype=np.float64) - np.array(normalizer["mean"])) / np.array(normalizer["std"])
+        out[features] = (df[features].to_numpy(dtype=np.float64) - np.array(normalizer["mean"])) / np.array(
+            normalizer["std"]
+        )
     if target_scale is not None and LABEL in out.columns:
         out[LABEL] = (out[LABEL] - target_scale["mean"]) / target_scale["std"]
     return out
@@ -277,7 +323,12 @@ def normalize(df: pd.DataFrame, normalizer: dict | None, target_scale: dict | No
 
 def length_stats(df: pd.DataFrame) -> dict[str, float]:
     lengths = df.groupby(SEQUENCE_ID).size()
-    return {"sequences": int(len(lengths)), "min": int(lengths.min()), "max": int(lengths.max()), "mean": float(lengths.mean())}
+    return {
+        "sequences": int(len(lengths)),
+        "min": int(lengths.min()),
+        "max": int(lengths.max()),
+        "mean": float(lengths.mean()),
+    }
 
 
 # --- the whole step -----------------------------------------------------------------------------------
@@ -303,21 +354,30 @@ def numeric_label(raw: pd.DataFrame, where: str) -> pd.DataFrame:
     rows, are read as numbers); anything else is named. validate_table has ruled out missing labels."""
     values = pd.to_numeric(raw[LABEL], errors="coerce")
     if values.isna().any():
-        raise DataError(f"{where}: task regress needs a numeric label; column 'label' holds {raw[LABEL][values.isna()].iloc[0]!r}")
+        raise DataError(
+            f"{where}: task regress needs a numeric label; column 'label' holds {raw[LABEL][values.isna()].iloc[0]!r}"
+        )
     return raw.assign(**{LABEL: values.astype(np.float64)})
 
 
 def check_task_columns(raw: pd.DataFrame, settings, where: str) -> None:
     if settings.task == "language_model" and TOKEN not in raw.columns:
-        raise DataError(f"{where}: task language_model needs a 'token' column (columns: {', '.join(map(str, raw.columns))})")
+        raise DataError(
+            f"{where}: task language_model needs a 'token' column (columns: {', '.join(map(str, raw.columns))})"
+        )
     if settings.task == "forecast":
         if settings.target not in feature_columns(raw):
-            raise DataError(f"{where}: forecast target column {settings.target!r} is not a numeric feature column (columns: {', '.join(map(str, raw.columns))})")
+            raise DataError(
+                f"{where}: forecast target column {settings.target!r} is not a numeric feature column (columns: "
+                f"{', '.join(map(str, raw.columns))})"
+            )
         if settings.ar_order > settings.window:
             raise DataError(f"{where}: ar_order {settings.ar_order} is longer than the window {settings.window}")
 
 
-def finalize(splits: dict[str, pd.DataFrame], name: str, settings, baselines: dict) -> tuple[dict[str, pd.DataFrame], dict]:
+def finalize(
+    splits: dict[str, pd.DataFrame], name: str, settings, baselines: dict
+) -> tuple[dict[str, pd.DataFrame], dict]:
     """Normalized splits and the dataset's meta (task, inputs, classes or vocabulary, length stats)."""
     where = f"dataset {name}"
     splits, parties = party_indices(splits, settings.speakers, where)

@@ -1,8 +1,9 @@
 """The canonical sequence table (long format): one row per time step.
 
 Columns: ``sequence_id``, ``step`` (0..len-1), numeric feature columns, ``label`` (per sequence),
-optionally ``split`` (train/test) and ``speaker`` (a dialogue: who says each utterance). Lengths vary; nothing assumes a fixed length. Every built-in
-source converts into this shape, and so does a user's CSV or Parquet file.
+optionally ``split`` (train/test) and ``speaker`` (a dialogue: who says each utterance). Lengths vary;
+nothing assumes a fixed length. Every built-in source converts into this shape, and so does a user's
+CSV or Parquet file.
 """
 
 from __future__ import annotations
@@ -121,7 +122,9 @@ def validate_table(df: pd.DataFrame, where: str, label: str | None = "sequence")
         raise DataError(f"{where}: column 'sequence_id' is empty at row {df.index[at]} (step {df[STEP].iloc[at]})")
     if df[STEP].isna().any():
         at = int(np.argmax(df[STEP].isna().to_numpy()))
-        raise DataError(f"{where}: column 'step' is empty at row {df.index[at]} (sequence {df[SEQUENCE_ID].iloc[at]!r})")
+        raise DataError(
+            f"{where}: column 'step' is empty at row {df.index[at]} (sequence {df[SEQUENCE_ID].iloc[at]!r})"
+        )
     _check_inputs(df, where)
     if label and df[LABEL].isna().any():
         row = df[df[LABEL].isna()].iloc[0]
@@ -131,25 +134,33 @@ def validate_table(df: pd.DataFrame, where: str, label: str | None = "sequence")
     duplicated = df.duplicated([SEQUENCE_ID, STEP])
     if duplicated.any():
         row = df[duplicated].iloc[0]
-        raise DataError(f"{where}: duplicate (sequence_id, step) = ({row[SEQUENCE_ID]!r}, {row[STEP]}) at row {df.index[duplicated][0]}")
+        raise DataError(
+            f"{where}: duplicate (sequence_id, step) = ({row[SEQUENCE_ID]!r}, "
+            f"{row[STEP]}) at row {df.index[duplicated][0]}"
+        )
     grouped = df.groupby(SEQUENCE_ID, sort=False)
     stats = grouped[STEP].agg(["min", "max", "count"])
     gaps = stats[(stats["min"] != 0) | (stats["max"] != stats["count"] - 1)]
     if len(gaps):
         sid = gaps.index[0]
-        raise DataError(f"{where}: sequence {sid!r} has steps that are not 0..len-1 (min {gaps['min'].iloc[0]}, max {gaps['max'].iloc[0]}, {gaps['count'].iloc[0]} rows)")
+        raise DataError(
+            f"{where}: sequence {sid!r} has steps that are not 0..len-1 (min {gaps['min'].iloc[0]}, max "
+            f"{gaps['max'].iloc[0]}, {gaps['count'].iloc[0]} rows)"
+        )
     if label == "sequence":
         labels_per_sequence = grouped[LABEL].nunique()
         mixed = labels_per_sequence[labels_per_sequence > 1]
         if len(mixed):
             raise DataError(
-                f"{where}: sequence {mixed.index[0]!r} has more than one label "
-                f"(classify, regress and seq2seq want one per sequence, repeated on its rows; per-step labels are task label_steps)"
+                f"{where}: sequence {mixed.index[0]!r} has more than one label (classify, regress and seq2seq want "
+                "one per sequence, repeated on its rows; per-step labels are task label_steps)"
             )
     if SPLIT in df.columns:
         unknown = set(df[SPLIT].unique()) - set(SPLITS)
         if unknown:
-            raise DataError(f"{where}: column 'split' has values {sorted(map(str, unknown))}; allowed: {', '.join(SPLITS)}")
+            raise DataError(
+                f"{where}: column 'split' has values {sorted(map(str, unknown))}; allowed: {', '.join(SPLITS)}"
+            )
 
 
 def _check_inputs(df: pd.DataFrame, where: str) -> None:
@@ -157,13 +168,19 @@ def _check_inputs(df: pd.DataFrame, where: str) -> None:
     features = feature_columns(df)
     if TOKEN in df.columns:
         if features:
-            raise DataError(f"{where}: has a 'token' column and numeric feature columns {', '.join(map(repr, features))}; a dataset has one kind of input")
+            raise DataError(
+                f"{where}: has a 'token' column and numeric feature columns {', '.join(map(repr, features))}; a "
+                "dataset has one kind of input"
+            )
         if df[TOKEN].isna().any():
             row = df[df[TOKEN].isna()].iloc[0]
             raise DataError(f"{where}: column 'token' is empty at sequence {row[SEQUENCE_ID]!r}, step {row[STEP]}")
         return
     if not features:
-        raise DataError(f"{where}: no feature columns besides {', '.join(c for c in RESERVED if c in df.columns)} (and no 'token' column)")
+        raise DataError(
+            f"{where}: no feature columns besides "
+            f"{', '.join(c for c in RESERVED if c in df.columns)} (and no 'token' column)"
+        )
     for column in features:
         if not pd.api.types.is_numeric_dtype(df[column]) or pd.api.types.is_bool_dtype(df[column]):
             bad = pd.to_numeric(df[column], errors="coerce").isna() & df[column].notna()
@@ -176,7 +193,9 @@ def _check_inputs(df: pd.DataFrame, where: str) -> None:
         finite = np.isfinite(values)
         if not finite.all():
             row = df.iloc[int(np.argmin(finite))]
-            raise DataError(f"{where}: column {column!r} has {row[column]} at sequence {row[SEQUENCE_ID]!r}, step {row[STEP]}")
+            raise DataError(
+                f"{where}: column {column!r} has {row[column]} at sequence {row[SEQUENCE_ID]!r}, step {row[STEP]}"
+            )
 
 
 def speaker_index(df: pd.DataFrame, where: str) -> pd.Series:
@@ -202,13 +221,22 @@ def bit_width(labels: pd.Series, where: str) -> int:
     widths = answers.str.len()
     odd = ~answers.str.fullmatch(r"[01]+") | (widths != widths.iloc[0])
     if odd.any():
-        raise DataError(f"{where}: task label_bits needs each label to be bits of one width ({answers.iloc[0]!r}) or {NO_ANSWER!r}; found {answers[odd].iloc[0]!r}")
+        raise DataError(
+            f"{where}: task label_bits needs each label to be bits of one width ({answers.iloc[0]!r}) or "
+            f"{NO_ANSWER!r}; found {answers[odd].iloc[0]!r}"
+        )
     return int(widths.iloc[0])
 
 
 def label_mode(task: str) -> str | None:
     """Where a task's label lives in the table: per sequence, per step, or nowhere."""
-    return {"classify": "sequence", "regress": "sequence", "seq2seq": "sequence", "label_steps": "step", "label_bits": "step"}.get(task)
+    return {
+        "classify": "sequence",
+        "regress": "sequence",
+        "seq2seq": "sequence",
+        "label_steps": "step",
+        "label_bits": "step",
+    }.get(task)
 
 
 def sequences_of(df: pd.DataFrame, columns: list[str]) -> tuple[list[np.ndarray], list]:

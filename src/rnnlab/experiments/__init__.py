@@ -9,25 +9,32 @@ its headline numbers as one MLflow run in the experiment ``rnnlab/study-<name>``
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
+
 from rnnlab import files, tracking
 from rnnlab.config import Config
 from rnnlab.errors import ConfigError
-from rnnlab.experiments.runner import run_study
 from rnnlab.experiments import augmented, dialogue, programs, studies
+from rnnlab.experiments.runner import run_study
 from rnnlab.paths import reports_dir
 
-
-ANALYSES = {**studies.ANALYSES, **augmented.ANALYSES, **dialogue.ANALYSES, **programs.ANALYSES}  # study name -> its analysis (others: the task's test metrics)
+ANALYSES = {
+    **studies.ANALYSES,
+    **augmented.ANALYSES,
+    **dialogue.ANALYSES,
+    **programs.ANALYSES,
+}  # study name -> its analysis (others: the task's test metrics)
 
 
 def run_experiment(config: Config, root: Path, name: str) -> Path:
     """Run study ``name``; returns the report's path."""
     if name not in config.experiments:
-        raise ConfigError(f"experiment {name!r} is not defined in params.yaml (defined: {', '.join(config.experiments) or 'none'})")
+        raise ConfigError(
+            f"experiment {name!r} is not defined in params.yaml (defined: {', '.join(config.experiments) or 'none'})"
+        )
     spec = config.experiments[name]
     runs = run_study(config, root, name)
     folder = reports_dir(root) / "experiments" / name
@@ -40,11 +47,11 @@ def run_experiment(config: Config, root: Path, name: str) -> Path:
     files.write_text(
         report,
         f"# Study: {name}\n\n"
-        f"`{command}` (settings: `experiments.{name}` and the datasets and architectures it names, in params.yaml); "
-        f"commit {tracking.git_commit(root)}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. "
-        f"{len(runs)} runs: {', '.join(spec.architectures)} on {', '.join(spec.datasets)}, seeds {', '.join(map(str, spec.seeds))}; "
-        f"{sum(r.reused for r in runs)} reused from an earlier identical run. Test split; models chosen on validation only.\n\n"
-        + body + "\n"
+        f"`{command}` (settings: studies/{name}.yaml and the entries of params.yaml it names); "
+        f"commit {tracking.git_commit(root)}, {datetime.now(UTC):%Y-%m-%d %H:%M} "
+        f"UTC. {len(runs)} runs: {', '.join(spec.architectures)} on {', '.join(spec.datasets)}, "
+        f"seeds {', '.join(map(str, spec.seeds))}; {sum(r.reused for r in runs)} reused from an "
+        "earlier identical run. Test split; models chosen on validation only.\n\n" + body + "\n",
     )
     _log(config, root, name, report, figures, metrics, runs)
     return report
@@ -55,7 +62,9 @@ def _log(config: Config, root: Path, name: str, report: Path, figures: list[Path
     client = mlflow.MlflowClient(uri)
     experiment_id = tracking.ensure_experiment(client, config, root, f"study-{name}")
     spec = config.experiments[name]
-    run = client.create_run(experiment_id, run_name=name, tags={"git_commit": tracking.git_commit(root), "rnnlab.study": name})
+    run = client.create_run(
+        experiment_id, run_name=name, tags={"git_commit": tracking.git_commit(root), "rnnlab.study": name}
+    )
     for key, value in {"datasets": spec.datasets, "architectures": spec.architectures, "seeds": spec.seeds}.items():
         client.log_param(run.info.run_id, key, ",".join(map(str, value)))
     client.log_param(run.info.run_id, "training_runs", ",".join(r.summary["run_id"] for r in runs))

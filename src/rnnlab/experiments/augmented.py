@@ -54,7 +54,9 @@ def reversal_alignment_accuracy(weights: np.ndarray) -> float:
     return float((weights[:L].argmax(1) == np.arange(L)[::-1]).mean())
 
 
-def attention_reversal(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
+def attention_reversal(
+    config: Config, root: Path, name: str, runs: list[Trained], folder: Path
+) -> tuple[str, list[Path], dict]:
     figures, per_length = [], defaultdict(lambda: defaultdict(list))
     client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
     for r in runs:
@@ -74,27 +76,42 @@ def attention_reversal(config: Config, root: Path, name: str, runs: list[Trained
         if weights[0] is None:
             continue
         scores = np.array([reversal_alignment_accuracy(w) for w in weights])
-        r.summary["alignment_seen"], r.summary["alignment_longer"] = float(scores[seen].mean()), float(scores[~seen].mean()) if (~seen).any() else float("nan")
+        r.summary["alignment_seen"], r.summary["alignment_longer"] = (
+            float(scores[seen].mean()),
+            float(scores[~seen].mean()) if (~seen).any() else float("nan"),
+        )
         for target_length in HEATMAP_LENGTHS:
             i = int(np.argmin(np.abs(lengths - target_length)))
             path = folder / f"alignment_{r.architecture}_seed{r.seed}_L{lengths[i]}.png"
             source = [meta["vocabulary"][t] for t in data.inputs[i].tolist()]
             output = [meta["classes"][t] for t in data.targets[i].tolist()]
-            plots.alignment(weights[i], source, output, f"{r.architecture}, seed {r.seed}: reversing {lengths[i]} digits", path)
+            plots.alignment(
+                weights[i], source, output, f"{r.architecture}, seed {r.seed}: reversing {lengths[i]} digits", path
+            )
             client.log_artifact(r.summary["run_id"], str(path), "plots")
             figures.append(path)
-    figure = _accuracy_by_length(per_length, folder / "exact_by_length.png", max(config.dataset(r.dataset).generator["max_length"] for r in runs))
-    keys = {"exact_seen": "exact (trained lengths)", "exact_longer": "exact (longer)", "alignment_seen": "alignment (trained lengths)", "alignment_longer": "alignment (longer)"}
-    body = "\n\n".join([
-        "Exact-sequence accuracy of the greedy output on the test split, for test lengths inside the training range and longer than any "
-        "training sequence. Alignment accuracy: the share of output steps i whose strongest attention weight is on source position "
-        "L−1−i (teacher-forced, the </s> step excluded); 1.0 is the anti-diagonal. Models without attention have no alignment (—).",
-        summary_by_architecture(runs, keys),
-        "Every run:",
-        runs_table(runs, {**keys, "test_token_error_rate": "token error rate", "train_time_s": "train time (s)"}),
-        f"![exact accuracy by length]({name}/{figure.name})",
-        *[f"![{p.stem}]({name}/{p.name})" for p in figures],
-    ])
+    figure = _accuracy_by_length(
+        per_length, folder / "exact_by_length.png", max(config.dataset(r.dataset).generator["max_length"] for r in runs)
+    )
+    keys = {
+        "exact_seen": "exact (trained lengths)",
+        "exact_longer": "exact (longer)",
+        "alignment_seen": "alignment (trained lengths)",
+        "alignment_longer": "alignment (longer)",
+    }
+    body = "\n\n".join(
+        [
+            "Exact-sequence accuracy of the greedy output on the test split, for test lengths inside the training "
+            "range and longer than any training sequence. Alignment accuracy: the share of output steps i whose "
+            "strongest attention weight is on source position L−1−i (teacher-forced, the </s> step excluded); 1.0 is "
+            "the anti-diagonal. Models without attention have no alignment (—).",
+            summary_by_architecture(runs, keys),
+            "Every run:",
+            runs_table(runs, {**keys, "test_token_error_rate": "token error rate", "train_time_s": "train time (s)"}),
+            f"![exact accuracy by length]({name}/{figure.name})",
+            *[f"![{p.stem}]({name}/{p.name})" for p in figures],
+        ]
+    )
     return body, [figure, *figures], _means(runs, list(keys))
 
 
@@ -105,7 +122,12 @@ def _accuracy_by_length(per_length: dict, path: Path, longest_trained: int) -> P
         n = sorted(by_length)
         axis.plot(n, [np.mean(by_length[k]) for k in n], "o-", color=colour, ms=3, label=architecture)
     axis.axvline(longest_trained + 0.5, color="black", ls="--", lw=1, label="longest training length")
-    axis.set(xlabel="digits to reverse", ylabel="exact-sequence accuracy (test)", ylim=(-0.02, 1.02), title="reversal: accuracy by length (mean over seeds)")
+    axis.set(
+        xlabel="digits to reverse",
+        ylabel="exact-sequence accuracy (test)",
+        ylim=(-0.02, 1.02),
+        title="reversal: accuracy by length (mean over seeds)",
+    )
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     fig.tight_layout()
@@ -148,7 +170,9 @@ def seen_in_training(splits: dict, meta: dict) -> float:
     return float(np.mean([row.tobytes() in train for row in splits["test"][features].to_numpy()]))
 
 
-def act_parity(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
+def act_parity(
+    config: Config, root: Path, name: str, runs: list[Trained], folder: Path
+) -> tuple[str, list[Path], dict]:
     by_k: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     penalties: dict[str, float] = {}
     overlap: dict[str, float] = {}
@@ -167,21 +191,31 @@ def act_parity(config: Config, root: Path, name: str, runs: list[Trained], folde
             by_k[r.architecture][int(value)].append(float(steps[k == value].mean()))
         r.summary["ponder_k_correlation"] = float(np.corrcoef(k, steps)[0, 1]) if steps.std() > 0 else 0.0
     figure = _ponder_figure(by_k, penalties, runs, folder / "ponder.png")
-    keys = {"test_accuracy": "accuracy (test)", "ponder_steps": "mean ponder steps", "ponder_k_correlation": "corr(k, ponder steps)"}
-    bits = ", ".join(f"{ds}: {config.dataset(ds).generator['bits']} entries" for ds in dict.fromkeys(r.dataset for r in runs))
-    body = "\n\n".join([
-        f"Parity of vectors with k ~ U{{1..bits}} entries set to ±1 ({bits}), one input step; the test vectors are drawn after the training ones. "
-        "A plain one-step RNN is a one-hidden-layer network; ACT lets the same cell ponder. Mean ponder steps: N(t) averaged over the "
-        "test vectors; corr(k, ponder steps): Pearson correlation between the number of nonzero entries and the steps taken "
-        "(reported, not asserted: the paper makes no claim for parity). Test vectors also present in the training split: "
-        + ", ".join(f"{ds}: {share:.1%}" for ds, share in overlap.items())
-        + " — where this is near 100 %, the test measures whether a model can compute parity on the vectors it was trained on, not generalisation to unseen ones.",
-        summary_by_architecture(runs, keys),
-        "Time penalty τ of each ACT model: " + ", ".join(f"{a} τ = {t:g}" for a, t in penalties.items()) + ".",
-        "Every run:",
-        runs_table(runs, {**keys, "best_val_accuracy": "val accuracy", "train_time_s": "train time (s)"}),
-        f"![ponder steps]({name}/{figure.name})",
-    ])
+    keys = {
+        "test_accuracy": "accuracy (test)",
+        "ponder_steps": "mean ponder steps",
+        "ponder_k_correlation": "corr(k, ponder steps)",
+    }
+    bits = ", ".join(
+        f"{ds}: {config.dataset(ds).generator['bits']} entries" for ds in dict.fromkeys(r.dataset for r in runs)
+    )
+    body = "\n\n".join(
+        [
+            f"Parity of vectors with k ~ U{{1..bits}} entries set to ±1 ({bits}), one input step; the test vectors "
+            "are drawn after the training ones. A plain one-step RNN is a one-hidden-layer network; ACT lets the "
+            "same cell ponder. Mean ponder steps: N(t) averaged over the test vectors; corr(k, ponder steps): "
+            "Pearson correlation between the number of nonzero entries and the steps taken (reported, not asserted: "
+            "the paper makes no claim for parity). Test vectors also present in the training split: "
+            + ", ".join(f"{ds}: {share:.1%}" for ds, share in overlap.items())
+            + " — where this is near 100 %, the test measures whether a model can compute parity on the vectors it "
+            "was trained on, not generalisation to unseen ones.",
+            summary_by_architecture(runs, keys),
+            "Time penalty τ of each ACT model: " + ", ".join(f"{a} τ = {t:g}" for a, t in penalties.items()) + ".",
+            "Every run:",
+            runs_table(runs, {**keys, "best_val_accuracy": "val accuracy", "train_time_s": "train time (s)"}),
+            f"![ponder steps]({name}/{figure.name})",
+        ]
+    )
     return body, [figure], _means(runs, list(keys))
 
 
@@ -190,7 +224,14 @@ def _ponder_figure(by_k: dict, penalties: dict[str, float], runs: list[Trained],
     left, right = fig.subplots(1, 2)
     for colour, (architecture, steps) in zip(_colours(), by_k.items()):
         k = sorted(steps)
-        left.plot(k, [np.mean(steps[v]) for v in k], "o-", ms=3, color=colour, label=f"{architecture} (τ = {penalties[architecture]:g})")
+        left.plot(
+            k,
+            [np.mean(steps[v]) for v in k],
+            "o-",
+            ms=3,
+            color=colour,
+            label=f"{architecture} (τ = {penalties[architecture]:g})",
+        )
     left.set(xlabel="nonzero entries k", ylabel="mean ponder steps (test)", title="ponder steps against difficulty")
     left.grid(alpha=0.3)
     left.legend(fontsize=8)
@@ -198,8 +239,19 @@ def _ponder_figure(by_k: dict, penalties: dict[str, float], runs: list[Trained],
         mine = [r for r in runs if r.architecture == architecture]
         right.scatter([tau] * len(mine), [r.summary["ponder_steps"] for r in mine], color="black", s=18)
         where = (tau, np.mean([r.summary["ponder_steps"] for r in mine]))
-        right.annotate(f"acc {np.mean([r.summary['test_accuracy'] for r in mine]):.2f}", where, fontsize=8, xytext=(4, 4), textcoords="offset points")
-    right.set(xscale="log", xlabel="time penalty τ", ylabel="mean ponder steps (test)", title="ponder steps against τ (each dot a seed)")
+        right.annotate(
+            f"acc {np.mean([r.summary['test_accuracy'] for r in mine]):.2f}",
+            where,
+            fontsize=8,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
+    right.set(
+        xscale="log",
+        xlabel="time penalty τ",
+        ylabel="mean ponder steps (test)",
+        title="ponder steps against τ (each dot a seed)",
+    )
     right.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -50,25 +50,44 @@ def utterance_scores(model, splits: dict, meta: dict, batch_size: int) -> dict[s
     }
 
 
-def dialogue_parties(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
+def dialogue_parties(
+    config: Config, root: Path, name: str, runs: list[Trained], folder: Path
+) -> tuple[str, list[Path], dict]:
     parties = {}
     for r in runs:
         model, splits, meta = r.load(config, root)
         r.summary.update(utterance_scores(model, splits, meta, config.train_for(r.dataset).batch_size))
         generator = config.dataset(r.dataset).generator
         parties[r.dataset] = (generator["min_parties"], generator["max_parties"])
-    keys = {"test_weighted_f1": "weighted F1", "test_accuracy": "accuracy", "first_accuracy": "acc. first utterances",
-            "later_accuracy": "acc. later utterances", "later_weighted_f1": "weighted F1, later", "later_share": "share later"}
+    keys = {
+        "test_weighted_f1": "weighted F1",
+        "test_accuracy": "accuracy",
+        "first_accuracy": "acc. first utterances",
+        "later_accuracy": "acc. later utterances",
+        "later_weighted_f1": "weighted F1, later",
+        "later_share": "share later",
+    }
     figure = _parties_figure(runs, parties, folder / "dialogue_parties.png")
-    body = "\n\n".join([
-        "Each party's first utterance shows its mood; its later utterances mostly do not (a new mood with probability "
-        "`mood_shift`, otherwise a filler or an insult), so their label is a mood shown turns ago or the effect of the "
-        "previous speaker's insult. An utterance-only model can only guess those; a model must remember per party.",
-        summary_by_architecture(runs, keys),
-        f"![weighted F1 and later-utterance accuracy against the number of parties]({name}/{figure.name})",
-        "Every run:",
-        runs_table(runs, {"test_weighted_f1": "weighted F1", "later_accuracy": "acc. later", "best_val_accuracy": "val accuracy", "train_time_s": "train time (s)"}),
-    ])
+    body = "\n\n".join(
+        [
+            "Each party's first utterance shows its mood; its later utterances mostly do not (a "
+            "new mood with probability `mood_shift`, otherwise a filler or an insult), so their "
+            "label is a mood shown turns ago or the effect of the previous speaker's insult. An "
+            "utterance-only model can only guess those; a model must remember per party.",
+            summary_by_architecture(runs, keys),
+            f"![weighted F1 and later-utterance accuracy against the number of parties]({name}/{figure.name})",
+            "Every run:",
+            runs_table(
+                runs,
+                {
+                    "test_weighted_f1": "weighted F1",
+                    "later_accuracy": "acc. later",
+                    "best_val_accuracy": "val accuracy",
+                    "train_time_s": "train time (s)",
+                },
+            ),
+        ]
+    )
     return body, [figure], _means(runs, ["test_weighted_f1", "later_accuracy"])
 
 
@@ -76,7 +95,9 @@ def _parties_figure(runs: list[Trained], parties: dict, path: Path) -> Path:
     """Weighted F1 (all utterances) and accuracy on later utterances against P, mean ± std over seeds."""
     fig = Figure(figsize=(10, 4))
     axes = fig.subplots(1, 2)
-    for axis, key, label in zip(axes, ("test_weighted_f1", "later_accuracy"), ("weighted F1, all test utterances", "accuracy, later utterances")):
+    for axis, key, label in zip(
+        axes, ("test_weighted_f1", "later_accuracy"), ("weighted F1, all test utterances", "accuracy, later utterances")
+    ):
         plot_by_architecture(axis, runs, lambda r, key=key: {sum(parties[r.dataset]) / 2: r.summary[key]})
         axis.set(xlabel="parties per dialogue", ylabel=label, ylim=(0, 1))
     fig.tight_layout()

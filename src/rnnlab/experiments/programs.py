@@ -55,7 +55,10 @@ def score(r: Trained, config: Config, root: Path, examples: dict) -> tuple[dict[
     scale = meta["target_scale"]
 
     def exact_answers(data) -> np.ndarray:
-        predicted = torch.stack(forward_all(model, data, batch_size, meta["task"])).double().numpy() * scale["std"] + scale["mean"]
+        predicted = (
+            torch.stack(forward_all(model, data, batch_size, meta["task"])).double().numpy() * scale["std"]
+            + scale["mean"]
+        )
         truth = torch.stack(data.targets).double().numpy() * scale["std"] + scale["mean"]
         return np.abs(predicted - truth) < 0.5
 
@@ -80,39 +83,62 @@ def score(r: Trained, config: Config, root: Path, examples: dict) -> tuple[dict[
     return scores, programs
 
 
-def table_programs(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
+def table_programs(
+    config: Config, root: Path, name: str, runs: list[Trained], folder: Path
+) -> tuple[str, list[Path], dict]:
     programs = []  # (run, template -> the program it runs most often)
-    examples = {ds: {sid: e for sid, _, e in examples_of(TableQuestionsOptions.model_validate(config.dataset(ds).generator))}
-                for ds in dict.fromkeys(r.dataset for r in runs)}  # generated once per dataset
+    examples = {
+        ds: {sid: e for sid, _, e in examples_of(TableQuestionsOptions.model_validate(config.dataset(ds).generator))}
+        for ds in dict.fromkeys(r.dataset for r in runs)
+    }  # generated once per dataset
     for r in runs:
         scores, chosen = score(r, config, root, examples[r.dataset])
         r.summary.update(scores)
         if chosen:
             programs.append((r, chosen))
     sizes = sorted({int(k[7:]) for r in runs for k in r.summary if k.startswith("exact_R")})
-    trained = {ds: (config.dataset(ds).generator["min_rows"], config.dataset(ds).generator["max_rows"]) for ds in dict.fromkeys(r.dataset for r in runs)}
-    keys = {f"exact_R{n}": f"exact, {n} rows" for n in sizes} | {"program_accuracy": "program acc.", "answer_op_accuracy": "answer-op acc."}
+    trained = {
+        ds: (config.dataset(ds).generator["min_rows"], config.dataset(ds).generator["max_rows"])
+        for ds in dict.fromkeys(r.dataset for r in runs)
+    }
+    keys = {f"exact_R{n}": f"exact, {n} rows" for n in sizes} | {
+        "program_accuracy": "program acc.",
+        "answer_op_accuracy": "answer-op acc.",
+    }
     figure = _sizes_figure(runs, sizes, folder / "table_programs.png")
-    body = "\n\n".join([
-        "Exact-answer accuracy on test tables of each size (training tables: "
-        + ", ".join(f"{ds} {a}–{b} rows" for ds, (a, b) in trained.items())
-        + "). Program accuracy: the programmer's discrete program (argmax operation at each of its steps) equals the template's; "
-        "answer-op accuracy: its last operation (sum or count) does. Several programs can give the same answer "
-        "(an `or` of all rows is a `reset`), so program accuracy is a lower bound on programs that are right.",
-        summary_by_architecture(runs, keys),
-        "The run validation picks among the seeds (most exact answers on the validation tables — restarts "
-        "chosen on validation, never on test):",
-        runs_table(picked_by_validation(runs), {"val_exact": "val exact", **keys}),
-        f"![exact answers by table size]({name}/{figure.name})",
-        "Exact answers per question template (all test sizes together):",
-        summary_by_architecture(runs, {f"exact_{t}": t for t in TEMPLATES}),
-        "The program each programmer run executes most often on each template (share of that template's test questions); "
-        "the template's own program is " + "; ".join(f"{t}: `{' '.join(p)}`" for t, p in TEMPLATE_PROGRAMS.items()) + ":",
-        _programs_table(programs),
-        "Every run:",
-        runs_table(runs, {**{f"exact_R{n}": f"exact {n}" for n in sizes}, "program_accuracy": "program acc.", "val_exact": "val exact",
-                          "best_val_loss": "best val loss", "train_time_s": "train time (s)"}),
-    ])
+    body = "\n\n".join(
+        [
+            "Exact-answer accuracy on test tables of each size (training tables: "
+            + ", ".join(f"{ds} {a}–{b} rows" for ds, (a, b) in trained.items())
+            + "). Program accuracy: the programmer's discrete program (argmax operation at each "
+            "of its steps) equals the template's; answer-op accuracy: its last operation (sum "
+            "or count) does. Several programs can give the same answer (an `or` of all rows "
+            "is a `reset`), so program accuracy is a lower bound on programs that are right.",
+            summary_by_architecture(runs, keys),
+            "The run validation picks among the seeds (most exact answers on the validation tables — restarts "
+            "chosen on validation, never on test):",
+            runs_table(picked_by_validation(runs), {"val_exact": "val exact", **keys}),
+            f"![exact answers by table size]({name}/{figure.name})",
+            "Exact answers per question template (all test sizes together):",
+            summary_by_architecture(runs, {f"exact_{t}": t for t in TEMPLATES}),
+            "The program each programmer run executes most often on each template (share of that template's test "
+            "questions); the template's own program is "
+            + "; ".join(f"{t}: `{' '.join(p)}`" for t, p in TEMPLATE_PROGRAMS.items())
+            + ":",
+            _programs_table(programs),
+            "Every run:",
+            runs_table(
+                runs,
+                {
+                    **{f"exact_R{n}": f"exact {n}" for n in sizes},
+                    "program_accuracy": "program acc.",
+                    "val_exact": "val exact",
+                    "best_val_loss": "best val loss",
+                    "train_time_s": "train time (s)",
+                },
+            ),
+        ]
+    )
     return body, [figure], _means(runs, [*(f"exact_R{n}" for n in sizes), "program_accuracy"])
 
 

@@ -77,7 +77,11 @@ def run_study(config: Config, root: Path, name: str) -> list[Trained]:
         for architecture in spec.architectures:
             for seed in spec.seeds:
                 reused = bool(train_run(config, root, architecture, dataset, seed, home).get("reused"))
-                print(f"[{name}] {len(runs) + 1}/{total} {architecture} on {dataset}, seed {seed}" + (": finished before, reused" if reused else ": trained"), flush=True)
+                print(
+                    f"[{name}] {len(runs) + 1}/{total} {architecture} on {dataset}, seed {seed}"
+                    + (": finished before, reused" if reused else ": trained"),
+                    flush=True,
+                )
                 summary = evaluate_test(config, root, dataset, architecture, seed, home)
                 runs.append(Trained(architecture, dataset, seed, summary, reused, home))
     return runs
@@ -87,8 +91,15 @@ def runs_table(runs: list[Trained], columns: dict[str, str]) -> str:
     """A markdown table of the runs: architecture, dataset, seed, parameters, epochs, then ``columns``
     (summary key -> header); numbers to 4 significant digits."""
     rows = [
-        {"dataset": r.dataset, "architecture": r.architecture, "seed": r.seed, "parameters": f"{r.summary['num_params']:,}",
-         "epochs": r.summary["epochs_trained"], "iterations": r.summary.get("steps_trained", "—"), **{header: _fmt(r.summary.get(key)) for key, header in columns.items()}}
+        {
+            "dataset": r.dataset,
+            "architecture": r.architecture,
+            "seed": r.seed,
+            "parameters": f"{r.summary['num_params']:,}",
+            "epochs": r.summary["epochs_trained"],
+            "iterations": r.summary.get("steps_trained", "—"),
+            **{header: _fmt(r.summary.get(key)) for key, header in columns.items()},
+        }
         for r in runs
     ]
     header = list(rows[0])

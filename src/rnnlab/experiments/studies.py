@@ -75,14 +75,28 @@ def summary_by_architecture(runs: list[Trained], keys: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def curves_figure(panels: dict[str, dict[str, list[list[float]]]], ylabel: str, path: Path, reference: dict[str, float] | None = None, log: bool = False, reference_label: str = "reference") -> Path:
+def curves_figure(
+    panels: dict[str, dict[str, list[list[float]]]],
+    ylabel: str,
+    path: Path,
+    reference: dict[str, float] | None = None,
+    log: bool = False,
+    reference_label: str = "reference",
+) -> Path:
     """One panel per dataset: per architecture one line per seed; an optional horizontal reference."""
     fig = Figure(figsize=(5.2 * len(panels), 4))
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     for axis, (dataset, curves) in zip(axes, panels.items()):
         for colour, (architecture, seeds) in zip(_colours(), curves.items()):
             for i, values in enumerate(seeds):
-                axis.plot(np.arange(1, len(values) + 1), values, color=colour, lw=1.3, alpha=0.85, label=architecture if i == 0 else None)
+                axis.plot(
+                    np.arange(1, len(values) + 1),
+                    values,
+                    color=colour,
+                    lw=1.3,
+                    alpha=0.85,
+                    label=architecture if i == 0 else None,
+                )
         if reference and dataset in reference:
             axis.axhline(reference[dataset], color="black", ls="--", lw=1, label=reference_label)
         axis.set(xlabel="epoch", ylabel=ylabel, title=dataset)
@@ -109,7 +123,15 @@ def plot_by_architecture(axis, runs: list[Trained], points: Callable[[Trained], 
                 for x, value in points(r).items():
                     values[x].append(value)
         xs = sorted(values)
-        axis.errorbar(xs, [np.mean(values[x]) for x in xs], yerr=[np.std(values[x]) for x in xs], color=colour, marker="o", capsize=3, label=architecture)
+        axis.errorbar(
+            xs,
+            [np.mean(values[x]) for x in xs],
+            yerr=[np.std(values[x]) for x in xs],
+            color=colour,
+            marker="o",
+            capsize=3,
+            label=architecture,
+        )
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
 
@@ -130,27 +152,58 @@ def recall_scores(model: nn.Module, splits: dict, meta: dict, copy_length: int, 
     answers = forward_all(model, data, batch_size, meta["task"])  # (T, C) logits per sequence
     logits, targets = torch.cat(answers), torch.cat(data.targets)
     recalled = torch.stack([a[-copy_length:].argmax(-1) == t[-copy_length:] for a, t in zip(answers, data.targets)])
-    return {"test_cross_entropy": F.cross_entropy(logits.double(), targets).item(), "test_recall_accuracy": recalled.double().mean().item()}
+    return {
+        "test_cross_entropy": F.cross_entropy(logits.double(), targets).item(),
+        "test_recall_accuracy": recalled.double().mean().item(),
+    }
 
 
-def copy_memory(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
+def copy_memory(
+    config: Config, root: Path, name: str, runs: list[Trained], folder: Path
+) -> tuple[str, list[Path], dict]:
     memoryless = {}
     for r in runs:
         options = CopyMemoryOptions.model_validate(config.dataset(r.dataset).generator)
         memoryless[r.dataset] = memoryless_loss(options)
         model, splits, meta = r.load(config, root)
-        r.summary.update(recall_scores(model, splits, meta, options.copy_length, config.train_for(r.dataset).batch_size))
+        r.summary.update(
+            recall_scores(model, splits, meta, options.copy_length, config.train_for(r.dataset).batch_size)
+        )
         r.summary["memoryless_loss"] = memoryless[r.dataset]
-    figure = curves_figure(curves(config, root, runs, "val_loss"), "validation cross-entropy per step (nats)", folder / "copy_memory_val_loss.png", memoryless, log=True, reference_label="memoryless loss")
-    body = "\n\n".join([
-        "Recall accuracy: the share of the copied symbols (the last `copy_length` steps) predicted right on the test split; "
-        "chance is 1/symbols. Cross-entropy: nats per step over every test step; the memoryless loss is the best a model "
-        "that remembers nothing can do (blanks right, the symbols guessed uniformly).",
-        summary_by_architecture(runs, {"test_recall_accuracy": "recall accuracy (test)", "test_cross_entropy": "cross-entropy (test)", "memoryless_loss": "memoryless loss"}),
-        "Every run:",
-        runs_table(runs, {"test_recall_accuracy": "recall acc.", "test_cross_entropy": "CE (test)", "memoryless_loss": "memoryless", "best_val_loss": "best val loss"}),
-        f"![validation loss]({name}/{figure.name})",
-    ])
+    figure = curves_figure(
+        curves(config, root, runs, "val_loss"),
+        "validation cross-entropy per step (nats)",
+        folder / "copy_memory_val_loss.png",
+        memoryless,
+        log=True,
+        reference_label="memoryless loss",
+    )
+    body = "\n\n".join(
+        [
+            "Recall accuracy: the share of the copied symbols (the last `copy_length` steps) predicted right on the "
+            "test split; chance is 1/symbols. Cross-entropy: nats per step over every test step; the memoryless loss "
+            "is the best a model that remembers nothing can do (blanks right, the symbols guessed uniformly).",
+            summary_by_architecture(
+                runs,
+                {
+                    "test_recall_accuracy": "recall accuracy (test)",
+                    "test_cross_entropy": "cross-entropy (test)",
+                    "memoryless_loss": "memoryless loss",
+                },
+            ),
+            "Every run:",
+            runs_table(
+                runs,
+                {
+                    "test_recall_accuracy": "recall acc.",
+                    "test_cross_entropy": "CE (test)",
+                    "memoryless_loss": "memoryless",
+                    "best_val_loss": "best val loss",
+                },
+            ),
+            f"![validation loss]({name}/{figure.name})",
+        ]
+    )
     return body, [figure], _means(runs, ["test_recall_accuracy", "test_cross_entropy"])
 
 
@@ -180,11 +233,18 @@ def gradient_profile(config: Config, root: Path, r: Trained, splits: dict, meta:
     L.seed_everything(r.seed, verbose=False)  # as train_run does before building: the same initial weights
     initial = build_model(config.architecture(r.architecture), meta)
     trained, _, _ = r.load(config, root)
-    return {"init": layer_gradient_norms(initial, batch, meta["task"]), "trained": layer_gradient_norms(trained, batch, meta["task"])}
+    return {
+        "init": layer_gradient_norms(initial, batch, meta["task"]),
+        "trained": layer_gradient_norms(trained, batch, meta["task"]),
+    }
 
 
-def adding_depth(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
-    prepared = {ds: read_prepared(prepared_dir(root, ds)) for ds in dict.fromkeys(r.dataset for r in runs)}  # (splits, meta), read once
+def adding_depth(
+    config: Config, root: Path, name: str, runs: list[Trained], folder: Path
+) -> tuple[str, list[Path], dict]:
+    prepared = {
+        ds: read_prepared(prepared_dir(root, ds)) for ds in dict.fromkeys(r.dataset for r in runs)
+    }  # (splits, meta), read once
     profiles = {}
     for r in runs:
         splits, meta = prepared[r.dataset]
@@ -195,22 +255,50 @@ def adding_depth(config: Config, root: Path, name: str, runs: list[Trained], fol
     std = {ds: meta["target_scale"]["std"] for ds, (_, meta) in prepared.items()}
     loss_panels = {ds: dict(c) for ds, c in curves(config, root, runs, "val_loss").items()}
     for ds in loss_panels:  # the loss is on the standardized target: back to the target's units
-        loss_panels[ds] = {a: [[v * std[ds] ** 2 for v in seed] for seed in seeds] for a, seeds in loss_panels[ds].items()}
+        loss_panels[ds] = {
+            a: [[v * std[ds] ** 2 for v in seed] for seed in seeds] for a, seeds in loss_panels[ds].items()
+        }
     reference = {r.dataset: r.summary["reference_mse"] for r in runs}
     figures = [
-        curves_figure(loss_panels, "validation MSE", folder / "adding_val_mse.png", reference, log=True, reference_label="predict the training mean"),
+        curves_figure(
+            loss_panels,
+            "validation MSE",
+            folder / "adding_val_mse.png",
+            reference,
+            log=True,
+            reference_label="predict the training mean",
+        ),
         _gradient_figure(profiles, folder / "adding_gradient_norms.png"),
     ]
-    body = "\n\n".join([
-        "Test MSE in the target's units; the reference predicts the training mean (1/6 for sums of two U[0,1] values). "
-        "Gradient ratio: ‖∂L/∂θ‖ of the first recurrent layer over the top layer's, on one batch of "
-        f"{GRADIENT_PROBE_SEQUENCES} training sequences, with the run's initial weights and with its best weights.",
-        summary_by_architecture(runs, {"test_mse": "MSE (test)", "reference_mse": "training mean MSE", "gradient_ratio_init": "grad ratio first/top, init", "gradient_ratio_trained": "grad ratio, trained"}),
-        "Every run:",
-        runs_table(runs, {"test_mse": "MSE (test)", "reference_mse": "mean MSE", "gradient_ratio_init": "ratio init", "gradient_ratio_trained": "ratio trained"}),
-        f"![validation MSE]({name}/{figures[0].name})",
-        f"![gradient norms]({name}/{figures[1].name})",
-    ])
+    body = "\n\n".join(
+        [
+            "Test MSE in the target's units; the reference predicts the training mean (1/6 "
+            "for sums of two U[0,1] values). Gradient ratio: ‖∂L/∂θ‖ of the first recurrent "
+            f"layer over the top layer's, on one batch of {GRADIENT_PROBE_SEQUENCES} "
+            "training sequences, with the run's initial weights and with its best weights.",
+            summary_by_architecture(
+                runs,
+                {
+                    "test_mse": "MSE (test)",
+                    "reference_mse": "training mean MSE",
+                    "gradient_ratio_init": "grad ratio first/top, init",
+                    "gradient_ratio_trained": "grad ratio, trained",
+                },
+            ),
+            "Every run:",
+            runs_table(
+                runs,
+                {
+                    "test_mse": "MSE (test)",
+                    "reference_mse": "mean MSE",
+                    "gradient_ratio_init": "ratio init",
+                    "gradient_ratio_trained": "ratio trained",
+                },
+            ),
+            f"![validation MSE]({name}/{figures[0].name})",
+            f"![gradient norms]({name}/{figures[1].name})",
+        ]
+    )
     return body, figures, _means(runs, ["test_mse", "gradient_ratio_init", "gradient_ratio_trained"])
 
 
@@ -219,10 +307,20 @@ def _gradient_figure(profiles: dict, path: Path) -> Path:
     axes = fig.subplots(1, 2, sharey=True)
     colours = dict(zip(dict.fromkeys(a for _, a, _ in profiles), _colours()))
     for axis, when in zip(axes, ("init", "trained")):
-        for (dataset, architecture, seed), profile in profiles.items():
+        for (_dataset, architecture, seed), profile in profiles.items():
             norms = profile[when]
-            axis.plot(np.arange(1, len(norms) + 1), norms, marker="o", color=colours[architecture], alpha=0.85, label=f"{architecture} seed {seed}")
-        axis.set(xlabel="layer (1 = bottom)", title=f"gradient norm per layer, {'at initialisation' if when == 'init' else 'best weights'}")
+            axis.plot(
+                np.arange(1, len(norms) + 1),
+                norms,
+                marker="o",
+                color=colours[architecture],
+                alpha=0.85,
+                label=f"{architecture} seed {seed}",
+            )
+        axis.set(
+            xlabel="layer (1 = bottom)",
+            title=f"gradient norm per layer, {'at initialisation' if when == 'init' else 'best weights'}",
+        )
         axis.set_yscale("log")
         axis.grid(alpha=0.3)
     axes[0].set_ylabel("‖∂L/∂θ_layer‖")
@@ -239,12 +337,17 @@ def bit_errors_per_sequence(model: nn.Module, data, meta: dict, batch_size: int)
     per bit (label_bits) reads 1 above 0.5; a softmax over patterns (label_steps) its argmax pattern."""
     answers = forward_all(model, data, batch_size, meta["task"])
     if meta["task"] == "label_bits":
-        return [int(((logits > 0) != (target > 0.5))[(target != IGNORE).all(-1)].sum()) for logits, target in zip(answers, data.targets)]
+        return [
+            int(((logits > 0) != (target > 0.5))[(target != IGNORE).all(-1)].sum())
+            for logits, target in zip(answers, data.targets)
+        ]
     names = meta["classes"]
     errors = []
     for logits, target in zip(answers, data.targets):
         predicted = logits.argmax(-1).tolist()
-        errors.append(sum(bit_errors(names[p], names[t]) for p, t in zip(predicted, target.tolist()) if names[t] != NO_ANSWER))
+        errors.append(
+            sum(bit_errors(names[p], names[t]) for p, t in zip(predicted, target.tolist()) if names[t] != NO_ANSWER)
+        )
     return errors
 
 
@@ -277,21 +380,41 @@ def ntm_copy(config: Config, root: Path, name: str, runs: list[Trained], folder:
         cell = getattr(getattr(model.encoder, "stack", None), "cells", [None])[0]
         if cell is not None and hasattr(cell.state_type, "_fields") and "write_weights" in cell.state_type._fields:
             longest_trained = config.dataset(r.dataset).generator["max_length"]
-            shown = next((i for i, n in enumerate(copy_lengths) if n == longest_trained), 0)  # a copy as long as any in training
+            shown = next(
+                (i for i, n in enumerate(copy_lengths) if n == longest_trained), 0
+            )  # a copy as long as any in training
             path = folder / f"weightings_{r.architecture}_seed{r.seed}.png"
-            _weightings_figure(head_weightings(cell, data.inputs[shown]), f"{r.architecture}, seed {r.seed}: a test copy of length {copy_lengths[shown]}", path)
-            mlflow.MlflowClient(tracking.tracking_uri(config, root)).log_artifact(r.summary["run_id"], str(path), "plots")
+            _weightings_figure(
+                head_weightings(cell, data.inputs[shown]),
+                f"{r.architecture}, seed {r.seed}: a test copy of length {copy_lengths[shown]}",
+                path,
+            )
+            mlflow.MlflowClient(tracking.tracking_uri(config, root)).log_artifact(
+                r.summary["run_id"], str(path), "plots"
+            )
             figures.append(path)
     keys = {f"bit_errors_L{n}": f"bit errors / sequence, length {n}" for n in sorted(lengths_seen)}
-    body = "\n\n".join([
-        "Bit errors per sequence: wrong bits over the answer steps of each test sequence (an answer of no pattern counts as all zeros), "
-        "mean over the test sequences of each length. Training lengths: "
-        + ", ".join(f"{ds}: {config.dataset(ds).generator['min_length']}–{config.dataset(ds).generator['max_length']}" for ds in dict.fromkeys(r.dataset for r in runs)) + ".",
-        summary_by_architecture(runs, keys),
-        "Every run:",
-        runs_table(runs, {**{k: h.replace("bit errors / sequence, length", "errors @") for k, h in keys.items()}, "best_val_loss": "best val loss"}),
-        *[f"![{p.stem}]({name}/{p.name})" for p in figures],
-    ])
+    body = "\n\n".join(
+        [
+            "Bit errors per sequence: wrong bits over the answer steps of each test sequence (an answer of no "
+            "pattern counts as all zeros), mean over the test sequences of each length. Training lengths: "
+            + ", ".join(
+                f"{ds}: {config.dataset(ds).generator['min_length']}–{config.dataset(ds).generator['max_length']}"
+                for ds in dict.fromkeys(r.dataset for r in runs)
+            )
+            + ".",
+            summary_by_architecture(runs, keys),
+            "Every run:",
+            runs_table(
+                runs,
+                {
+                    **{k: h.replace("bit errors / sequence, length", "errors @") for k, h in keys.items()},
+                    "best_val_loss": "best val loss",
+                },
+            ),
+            *[f"![{p.stem}]({name}/{p.name})" for p in figures],
+        ]
+    )
     return body, figures, _means(runs, list(keys))
 
 
@@ -311,21 +434,36 @@ def _weightings_figure(weightings: dict[str, np.ndarray], title: str, path: Path
 # --- pixel MNIST and anything else ---------------------------------------------------------------
 
 
-def pixel_mnist(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
-    figure = curves_figure(curves(config, root, runs, "val_accuracy"), "validation accuracy", folder / "pixel_mnist_val_accuracy.png")
-    body = "\n\n".join([
-        summary_by_architecture(runs, {"test_accuracy": "accuracy (test)", "test_macro_f1": "macro-F1 (test)"}),
-        "Every run:",
-        runs_table(runs, {"test_accuracy": "accuracy (test)", "best_val_accuracy": "val accuracy", "train_time_s": "train time (s)"}),
-        f"![validation accuracy]({name}/{figure.name})",
-    ])
+def pixel_mnist(
+    config: Config, root: Path, name: str, runs: list[Trained], folder: Path
+) -> tuple[str, list[Path], dict]:
+    figure = curves_figure(
+        curves(config, root, runs, "val_accuracy"), "validation accuracy", folder / "pixel_mnist_val_accuracy.png"
+    )
+    body = "\n\n".join(
+        [
+            summary_by_architecture(runs, {"test_accuracy": "accuracy (test)", "test_macro_f1": "macro-F1 (test)"}),
+            "Every run:",
+            runs_table(
+                runs,
+                {
+                    "test_accuracy": "accuracy (test)",
+                    "best_val_accuracy": "val accuracy",
+                    "train_time_s": "train time (s)",
+                },
+            ),
+            f"![validation accuracy]({name}/{figure.name})",
+        ]
+    )
     return body, [figure], _means(runs, ["test_accuracy"])
 
 
 def generic(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
     metrics = sorted({k for r in runs for k in r.summary if k.startswith("test_")})
     figure = curves_figure(curves(config, root, runs, "val_loss"), "validation loss", folder / f"{name}_val_loss.png")
-    body = "\n\n".join([summary_by_architecture(runs, {k: k for k in metrics}), f"![validation loss]({name}/{figure.name})"])
+    body = "\n\n".join(
+        [summary_by_architecture(runs, {k: k for k in metrics}), f"![validation loss]({name}/{figure.name})"]
+    )
     return body, [figure], _means(runs, metrics)
 
 
@@ -334,7 +472,18 @@ def _means(runs: list[Trained], keys: list[str]) -> dict[str, float]:
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in runs:
         groups[(r.dataset, r.architecture)].append(r.summary)
-    return {f"{k}/{ds}/{a}": float(np.mean([s[k] for s in summaries])) for (ds, a), summaries in groups.items() for k in keys if all(k in s for s in summaries)}
+    return {
+        f"{k}/{ds}/{a}": float(np.mean([s[k] for s in summaries]))
+        for (ds, a), summaries in groups.items()
+        for k in keys
+        if all(k in s for s in summaries)
+    }
 
 
-ANALYSES = {"copy_memory": copy_memory, "copy_memory_long": copy_memory, "adding_depth": adding_depth, "pixel_mnist": pixel_mnist, "ntm_copy": ntm_copy}
+ANALYSES = {
+    "copy_memory": copy_memory,
+    "copy_memory_long": copy_memory,
+    "adding_depth": adding_depth,
+    "pixel_mnist": pixel_mnist,
+    "ntm_copy": ntm_copy,
+}

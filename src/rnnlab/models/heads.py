@@ -46,7 +46,9 @@ class Regressor(nn.Module):
         super().__init__()
         self.encoder = encoder
         # An encoder whose summary already is the answer (the Neural Programmer's, standardized) is read as it is.
-        self.output = nn.Identity() if getattr(encoder, "summary_is_answer", False) else nn.Linear(encoder.output_size, 1)  # V (1, E), c (1,)
+        self.output = (
+            nn.Identity() if getattr(encoder, "summary_is_answer", False) else nn.Linear(encoder.output_size, 1)
+        )  # V (1, E), c (1,)
 
     def forward(self, x: Tensor, lengths: Tensor, target: Tensor | None = None) -> ModelOutput:
         encoded = self.encoder(x, lengths)

@@ -46,7 +46,9 @@ class Seq2Seq(nn.Module):
     """(B, T) or (B, T, D) source, lengths -> logits (B, L, V) over the target vocabulary, and the
     alignments α (B, L, T) when the encoder lends attention."""
 
-    def __init__(self, encoder: nn.Module, target_vocabulary_size: int, embedding_size: int, max_output_ratio: float) -> None:
+    def __init__(
+        self, encoder: nn.Module, target_vocabulary_size: int, embedding_size: int, max_output_ratio: float
+    ) -> None:
         super().__init__()
         E = encoder.output_size
         self.encoder = encoder
@@ -67,18 +69,24 @@ class Seq2Seq(nn.Module):
         fed = keys.new_zeros(keys.shape[0], keys.shape[-1])  # h̃_0 (B, E)
         B = keys.shape[0]
         if target is not None:  # teacher forcing: <s>, y_1, …, y_{L-1}
-            previous = torch.cat([target.new_full((B, 1), START_ID), target[:, :-1].clamp(min=PAD_ID)], 1)  # IGNORE -> PAD
+            previous = torch.cat(
+                [target.new_full((B, 1), START_ID), target[:, :-1].clamp(min=PAD_ID)], 1
+            )  # IGNORE -> PAD
             steps = target.shape[1]
         else:
             previous = target
-            cap = torch.ceil(self.max_output_ratio * lengths.to(keys.device).double()).long() + 1  # (B,) symbols each may write
+            cap = (
+                torch.ceil(self.max_output_ratio * lengths.to(keys.device).double()).long() + 1
+            )  # (B,) symbols each may write
             steps = int(cap.max())
         y_prev = torch.full((B,), START_ID, dtype=torch.int64, device=keys.device)
         finished = torch.zeros(B, dtype=torch.bool, device=keys.device)
         logits, alignments = [], []
         for i in range(steps):
             y_in = previous[:, i] if previous is not None else y_prev
-            state, fed, weights, step_logits = self.step(self.embedding(y_in), state, fed, encoded.summary, keys, prepared, mask)
+            state, fed, weights, step_logits = self.step(
+                self.embedding(y_in), state, fed, encoded.summary, keys, prepared, mask
+            )
             if previous is None:  # greedy: a sequence at its cap writes </s>
                 step_logits = torch.where((i == cap - 1)[:, None], self._end_only(step_logits), step_logits)
             logits.append(step_logits)

@@ -36,8 +36,9 @@ there. A stack sums the costs of its layers and directions.
 
 from __future__ import annotations
 
-from functools import lru_cache, partial
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from functools import cache, partial
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -61,7 +62,7 @@ class Pondering(NamedTuple):
     count: Tensor  # (B,) min(n, N(t))
 
 
-@lru_cache(maxsize=None)
+@cache
 def act_state_type(inner: type[NamedTuple]) -> type[NamedTuple]:
     """The wrapped state's fields plus ponder (B,) and steps (B,): one flat NamedTuple, as the
     driver and the stacker expect (every field a tensor with the batch first)."""
@@ -72,7 +73,9 @@ def act_state_type(inner: type[NamedTuple]) -> type[NamedTuple]:
 class ACTCell(RecurrentCell):
     """Wraps ``cell`` (input size D + 1: the flag) so each step ponders up to ``max_steps`` times."""
 
-    def __init__(self, cell: RecurrentCell, time_penalty: float, epsilon: float, max_steps: int, halting_bias: float) -> None:
+    def __init__(
+        self, cell: RecurrentCell, time_penalty: float, epsilon: float, max_steps: int, halting_bias: float
+    ) -> None:
         super().__init__(cell.input_size - 1, cell.hidden_size)
         if not 0.0 < epsilon < 1.0:
             raise ValueError(f"ACTCell: epsilon must be in (0, 1), got {epsilon}")
@@ -101,9 +104,16 @@ class ACTCell(RecurrentCell):
         return self.state_type(*self.cell.initial_state(batch_size, like), zero, zero)
 
     def input_projection(self, x: Tensor) -> Tensor:
-        """The wrapped cell's input terms of [x_t; 1] (ponder step 1) and [x_t; 0] (the later ones), side by side (..., 2G)."""
+        """The wrapped cell's input terms of [x_t; 1] (ponder step 1) and [x_t; 0] (the later ones), side by side
+        (..., 2G)."""
         flag = torch.ones_like(x[..., :1])  # δ_{n,1}
-        return torch.cat([self.cell.input_projection(torch.cat([x, flag], -1)), self.cell.input_projection(torch.cat([x, 0 * flag], -1))], -1)
+        return torch.cat(
+            [
+                self.cell.input_projection(torch.cat([x, flag], -1)),
+                self.cell.input_projection(torch.cat([x, 0 * flag], -1)),
+            ],
+            -1,
+        )
 
     def compiled_step(self, compile: Callable) -> Callable:
         """The step with ``_ponder`` compiled by ``compile``, for the compiled backend: the ponder
@@ -151,7 +161,9 @@ class ACTCell(RecurrentCell):
         return Pondering(
             inner,
             mean_y=pondering.mean_y + p[:, None] * y,  # y_t = Σ_n p_t^n y_t^n (eq. 13)
-            mean_state=tuple(m + p.view(-1, *[1] * (f.dim() - 1)) * f for m, f in zip(pondering.mean_state, inner)),  # s_t = Σ_n p_t^n s_t^n (eq. 12)
+            mean_state=tuple(
+                m + p.view(-1, *[1] * (f.dim() - 1)) * f for m, f in zip(pondering.mean_state, inner)
+            ),  # s_t = Σ_n p_t^n s_t^n (eq. 12)
             halted=halted + torch.where(running & ~last, h, torch.zeros_like(h)),
             running=running & ~last,
             remainder=torch.where(last, 1 - halted, pondering.remainder),  # R(t) = 1 − Σ_{n < N(t)} h_t^n (eq. 10)

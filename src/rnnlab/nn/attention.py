@@ -45,7 +45,9 @@ class Attention(nn.Module):
     def score(self, query: Tensor, keys: Tensor, prepared: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def forward(self, query: Tensor, keys: Tensor, mask: Tensor, prepared: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, query: Tensor, keys: Tensor, mask: Tensor, prepared: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         prepared = self.prepare(keys) if prepared is None else prepared
         weights = masked_softmax(self.score(query, keys, prepared), mask)  # α (B, T)
         context = torch.bmm(weights.unsqueeze(1), keys).squeeze(1)  # c = Σ_j α_j h_j  (B, K)
@@ -78,7 +80,9 @@ class MultiplicativeAttention(Attention):
     def __init__(self, query_size: int, key_size: int, form: Literal["general", "dot"]) -> None:
         super().__init__()
         if form == "dot" and query_size != key_size:
-            raise ValueError(f"dot attention needs the query size ({query_size}) to equal the key size ({key_size}); use 'general'")
+            raise ValueError(
+                f"dot attention needs the query size ({query_size}) to equal the key size ({key_size}); use 'general'"
+            )
         self.form = form
         self.kernel = nn.Linear(key_size, query_size, bias=False) if form == "general" else None  # W_a (Q, K)
 

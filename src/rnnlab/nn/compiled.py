@@ -36,7 +36,7 @@ STEPS_PER_BLOCK = 4
 # one of its compiled graphs, more than torch's default limit of 8 per function in one process.
 RECOMPILE_LIMIT = 64
 
-_STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _BLOCKS: dict = {}
 
 
@@ -55,7 +55,9 @@ def step_for(cell):
     return step
 
 
-def run_cell(cell, x: Tensor, lengths: Tensor, state: NamedTuple | None = None, reverse: bool = False) -> tuple[Tensor, NamedTuple]:
+def run_cell(
+    cell, x: Tensor, lengths: Tensor, state: NamedTuple | None = None, reverse: bool = False
+) -> tuple[Tensor, NamedTuple]:
     """:func:`rnnlab.nn.sequence.run_cell`, compiled: the same arguments and results."""
     if hasattr(cell, "compiled_step"):
         return sequence.run_cell(cell, x, lengths, state, reverse, step=step_for(cell))

@@ -39,7 +39,9 @@ def to_torch_weights(cell: RecurrentCell) -> tuple[Tensor, Tensor, Tensor, Tenso
 
 
 @torch.no_grad()
-def load_torch_weights(cell: RecurrentCell, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor, bias_hh: Tensor) -> None:
+def load_torch_weights(
+    cell: RecurrentCell, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor, bias_hh: Tensor
+) -> None:
     """Copy one torch layer-direction's weights into ``cell`` (exactly representable cells only)."""
     if cell.fused_mode is None:
         raise ValueError(
@@ -131,7 +133,9 @@ def load_keras_weights(cell: RecurrentCell, kernel: Tensor, recurrent_kernel: Te
     (bias (3H,)) needs a course-convention cell, and its update gate is flipped (Keras keeps the
     old state with z, the course takes the new one).
     """
-    kernel, recurrent_kernel, bias = (torch.as_tensor(a, dtype=cell.kernel.dtype) for a in (kernel, recurrent_kernel, bias))
+    kernel, recurrent_kernel, bias = (
+        torch.as_tensor(a, dtype=cell.kernel.dtype) for a in (kernel, recurrent_kernel, bias)
+    )
     if isinstance(cell, (ElmanCell, LSTMCell)):
         cell.kernel.copy_(kernel)
         cell.recurrent_kernel.copy_(recurrent_kernel)

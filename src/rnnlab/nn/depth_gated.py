@@ -84,7 +84,9 @@ class DepthGatedLSTMCell(RecurrentCell):
             raise ValueError(f"DepthGatedLSTMCell: dropout must be in [0, 1), got {dropout}")
         self.depth, self.peepholes, self.dropout = depth, peepholes, dropout
         self.layers = nn.ModuleList(
-            DepthGatedLayer(input_size if l == 0 else hidden_size, hidden_size, depth_gate=l > 0, peepholes=peepholes, init=init)
+            DepthGatedLayer(
+                input_size if l == 0 else hidden_size, hidden_size, depth_gate=l > 0, peepholes=peepholes, init=init
+            )
             for l in range(depth)
         )
 
@@ -114,7 +116,9 @@ class DepthGatedLSTMCell(RecurrentCell):
             c = torch.sigmoid(f) * cp + torch.sigmoid(i) * torch.tanh(g)  # f ⊙ c_{t-1} + i ⊙ g
             if l > 0:
                 c_below = cs[-1]  # c_t^L
-                d = torch.sigmoid(zx[:, 4 * H :] + layer.depth_cell_weight * cp + layer.depth_lower_weight * c_below)  # depth gate d_t
+                d = torch.sigmoid(
+                    zx[:, 4 * H :] + layer.depth_cell_weight * cp + layer.depth_lower_weight * c_below
+                )  # depth gate d_t
                 c = c + d * c_below  # + d ⊙ c_t^L: the gated path across depth
             if self.peepholes:
                 o = o + layer.peephole[2] * c  # w_co ⊙ c_t

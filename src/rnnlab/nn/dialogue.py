@@ -51,7 +51,9 @@ class DialogueState(NamedTuple):
 class DialogueRNNCell(nn.Module):
     """One utterance: (u_t, speaker_t, state, global history) -> (e_t, g_t, state)."""
 
-    def __init__(self, utterance_size: int, global_size: int, party_size: int, emotion_size: int, listener: Listener) -> None:
+    def __init__(
+        self, utterance_size: int, global_size: int, party_size: int, emotion_size: int, listener: Listener
+    ) -> None:
         super().__init__()
         if listener not in ("passive", "active"):
             raise ValueError(f"DialogueRNNCell: listener must be 'passive' or 'active', got {listener!r}")
@@ -65,9 +67,13 @@ class DialogueRNNCell(nn.Module):
 
     def initial_state(self, batch_size: int, parties: int, like: Tensor) -> DialogueState:
         G, Q, E = self.sizes
-        return DialogueState(like.new_zeros(batch_size, G), like.new_zeros(batch_size, parties, Q), like.new_zeros(batch_size, E))
+        return DialogueState(
+            like.new_zeros(batch_size, G), like.new_zeros(batch_size, parties, Q), like.new_zeros(batch_size, E)
+        )
 
-    def forward(self, u: Tensor, speaker: Tensor, state: DialogueState, history: Tensor) -> tuple[Tensor, Tensor, DialogueState]:
+    def forward(
+        self, u: Tensor, speaker: Tensor, state: DialogueState, history: Tensor
+    ) -> tuple[Tensor, Tensor, DialogueState]:
         """u (B, D); speaker (B, P) one-hot (zeros: nobody speaks, a padded step); history (B, t, G) = g_1..g_{t−1}."""
         B, P, Q = state.q.shape
         q_speaker = torch.einsum("bp,bpq->bq", speaker, state.q)  # (B, Q) q_{s,t−1}
@@ -110,8 +116,8 @@ class DialogueRNN(nn.Module):
         super().__init__()
         if parties < 1 or input_size <= parties:
             raise ValueError(
-                f"DialogueRNN: needs a speaker column (parties ≥ 1) and utterance features besides it; got {input_size} inputs "
-                f"of which {parties} are the speaker one-hot"
+                "DialogueRNN: needs a speaker column (parties ≥ 1) and utterance features besides it; got "
+                f"{input_size} inputs of which {parties} are the speaker one-hot"
             )
         self.input_size, self.parties, self.bidirectional = input_size, parties, bidirectional
         D = input_size - parties
@@ -131,10 +137,15 @@ class DialogueRNN(nn.Module):
         bad = real & ~one_hot
         if bad.any():
             b, t = (int(i) for i in bad.nonzero()[0])
-            raise ValueError(f"DialogueRNN: the last {self.parties} inputs must be a speaker one-hot; dialogue {b} of the batch, utterance {t} has {speakers[b, t].tolist()}")
+            raise ValueError(
+                f"DialogueRNN: the last {self.parties} inputs must be a speaker one-hot; dialogue {b} of the batch, "
+                f"utterance {t} has {speakers[b, t].tolist()}"
+            )
         return u, speakers * real.unsqueeze(-1)  # padded steps: nobody speaks
 
-    def run(self, cell: DialogueRNNCell, u: Tensor, speakers: Tensor, lengths: Tensor) -> tuple[Tensor, list[DialogueState]]:
+    def run(
+        self, cell: DialogueRNNCell, u: Tensor, speakers: Tensor, lengths: Tensor
+    ) -> tuple[Tensor, list[DialogueState]]:
         """e_1..e_T (B, T, E) of one direction, and the state after every utterance."""
         B, T, _ = u.shape
         mask = step_mask(lengths, T, u.device)  # (B, T)
@@ -154,7 +165,9 @@ class DialogueRNN(nn.Module):
         u, speakers = self.split(x, lengths)
         e, _ = self.run(self.cells[0], u, speakers, lengths)  # (B, T, E)
         if self.bidirectional:  # utterances and speakers reversed together
-            back, _ = self.run(self.cells[1], reverse_within_length(u, lengths), reverse_within_length(speakers, lengths), lengths)
+            back, _ = self.run(
+                self.cells[1], reverse_within_length(u, lengths), reverse_within_length(speakers, lengths), lengths
+            )
             e = torch.cat([e, reverse_within_length(back, lengths)], -1)  # (B, T, 2E)
         mask = step_mask(lengths, x.shape[1], x.device)  # (B, T)
         if self.emotion_attention is not None:  # ẽ_t: every utterance attends over the whole dialogue

@@ -14,7 +14,7 @@ sequential depth of the layer is ⌈T/s⌉. Lengths: phase j of a sequence of le
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -85,7 +85,9 @@ class DilatedRecurrence(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor, state=None) -> tuple[Tensor, None]:
         if state is not None:
-            raise ValueError("DilatedRecurrence: an initial state is not supported (each layer has one state per phase)")
+            raise ValueError(
+                "DilatedRecurrence: an initial state is not supported (each layer has one state per phase)"
+            )
         check_batch(x, lengths, self.input_size, type(self).__name__)
         B, T, _ = x.shape
         mask = step_mask(lengths, T, x.device)[..., None]  # (B, T, 1)

@@ -54,7 +54,9 @@ def shift(weights: Tensor, shifts: Tensor) -> Tensor:
     ``torch.roll(w, k)[i] = w[i − k]``: shift +1 moves the focus one row down.
     """
     reach = (shifts.shape[-1] - 1) // 2
-    terms = [shifts[..., j : j + 1] * torch.roll(weights, k, dims=-1) for j, k in enumerate(range(-reach, reach + 1))]  # s(k) · w(i − k)
+    terms = [
+        shifts[..., j : j + 1] * torch.roll(weights, k, dims=-1) for j, k in enumerate(range(-reach, reach + 1))
+    ]  # s(k) · w(i − k)
     return sum(terms[1:], terms[0])  # a sum of S element-wise terms (no (…, N, S) tensor to gather from)
 
 
@@ -68,7 +70,9 @@ def sharpen(weights: Tensor, gamma: Tensor) -> Tensor:
     return powered / powered.sum(dim=-1, keepdim=True)
 
 
-def address(memory: Tensor, previous: Tensor, key: Tensor, strength: Tensor, gate: Tensor, shifts: Tensor, gamma: Tensor) -> Tensor:
+def address(
+    memory: Tensor, previous: Tensor, key: Tensor, strength: Tensor, gate: Tensor, shifts: Tensor, gamma: Tensor
+) -> Tensor:
     """The four steps in order: content, interpolation, shift, sharpening -> w_t (B, N), or (B, K, N) for K heads."""
     w = content_weights(key, strength, memory)
     w = interpolate(w, previous, gate)

@@ -63,16 +63,23 @@ class NTMCell(RecurrentCell):
         init: Init = "pytorch",
     ) -> None:
         super().__init__(input_size, controller_size)
-        if min(memory_rows, memory_width, read_heads, write_heads) < 1 or shift_range < 0 or 2 * shift_range + 1 > memory_rows:
+        if (
+            min(memory_rows, memory_width, read_heads, write_heads) < 1
+            or shift_range < 0
+            or 2 * shift_range + 1 > memory_rows
+        ):
             raise ValueError(
-                f"NTMCell: need memory_rows, memory_width, read_heads, write_heads ≥ 1 and 0 ≤ 2·shift_range + 1 ≤ memory_rows, got "
-                f"N={memory_rows}, M={memory_width}, R={read_heads}, W={write_heads}, shift_range={shift_range}"
+                "NTMCell: need memory_rows, memory_width, read_heads, write_heads ≥ 1 and "
+                f"0 ≤ 2·shift_range + 1 ≤ memory_rows, got N={memory_rows}, M={memory_width}, R={read_heads}, "
+                f"W={write_heads}, shift_range={shift_range}"
             )
         self.rows, self.width, self.read_heads, self.write_heads = memory_rows, memory_width, read_heads, write_heads
         self.shift_count = 2 * shift_range + 1
         self.controller = LSTMCell(input_size + read_heads * memory_width, controller_size, init)
         self.address_size = memory_width + 3 + self.shift_count  # k, β, g, s, γ
-        head_outputs = read_heads * self.address_size + write_heads * (self.address_size + 2 * memory_width)  # writes add e, a
+        head_outputs = read_heads * self.address_size + write_heads * (
+            self.address_size + 2 * memory_width
+        )  # writes add e, a
         self.heads = nn.Linear(controller_size, head_outputs)  # ξ_t = W_ξ h_t + b_ξ: every head's parameters
 
     @property
@@ -98,7 +105,9 @@ class NTMCell(RecurrentCell):
         z = p_t + state.reads @ self.controller.kernel[self.input_size :]  # controller input [x_t ; r_{t−1}]
         h, controller_state = self.controller.recurrence(z, LSTMState(state.h, state.c))
         xi = self.heads(h)  # (B, R·A + W·(A + 2M))
-        read_raw, write_raw = xi.split([self.read_heads * self.address_size, xi.shape[-1] - self.read_heads * self.address_size], dim=-1)
+        read_raw, write_raw = xi.split(
+            [self.read_heads * self.address_size, xi.shape[-1] - self.read_heads * self.address_size], dim=-1
+        )
 
         # write heads: address M_{t−1}, then erase and add
         write_raw = write_raw.view(B, self.write_heads, -1)  # (B, W, A + 2M)

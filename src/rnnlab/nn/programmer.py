@@ -81,7 +81,15 @@ class Operations(NamedTuple):
     keep: Tensor  # (B, R)
 
 
-def run_operations(table: Tensor, row_mask: Tensor, rs_1: Tensor, rs_2: Tensor, numbers: Tensor, beta_greater: Tensor, beta_lesser: Tensor) -> Operations:
+def run_operations(
+    table: Tensor,
+    row_mask: Tensor,
+    rs_1: Tensor,
+    rs_2: Tensor,
+    numbers: Tensor,
+    beta_greater: Tensor,
+    beta_lesser: Tensor,
+) -> Operations:
     """All operations at once. table (B, R, C); row_mask (B, R) 1 on real rows; rs_1, rs_2 (B, R)
     the row selectors of steps t−1 and t−2; numbers (B, N) the question's numbers and β (B, N) the
     pivot choice of each comparison."""
@@ -158,12 +166,25 @@ class NeuralProgrammer(torch.nn.Module):
         self.select_column = torch.nn.Linear(2 * H, H)  # W_col
         self.pivot = torch.nn.Linear(H, H, bias=False)  # W_piv
 
-    def forward(self, words: Tensor, numbers: Tensor, is_number: Tensor, question_lengths: Tensor, table: Tensor, row_mask: Tensor, hard: bool = False) -> Program:
+    def forward(
+        self,
+        words: Tensor,
+        numbers: Tensor,
+        is_number: Tensor,
+        question_lengths: Tensor,
+        table: Tensor,
+        row_mask: Tensor,
+        hard: bool = False,
+    ) -> Program:
         """words (B, Q) ids; numbers (B, Q) the value of each number word; is_number (B, Q) bool;
         question_lengths (B,); table (B, R, C); row_mask (B, R)."""
         z, final = run_cell(self.question, self.embedding(words), question_lengths)  # (B, Q, H)
         q = final.h  # (B, H)
-        choose = (lambda logits: torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype)) if hard else (lambda logits: logits.softmax(-1))  # noqa: E731
+        choose = (
+            (lambda logits: torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype))
+            if hard
+            else (lambda logits: logits.softmax(-1))
+        )  # noqa: E731
         has_number = is_number.any(-1, keepdim=True)  # (B, 1): without numbers the pivot is 0
         pivots = {}
         for op in ("greater", "lesser"):
@@ -180,7 +201,10 @@ class NeuralProgrammer(torch.nn.Module):
             ops = run_operations(table, row_mask, rs_1, rs_2, numbers, pivots["greater"], pivots["lesser"])
             scalar, lookup, rs = combine(ops, a_op, a_col)
             rs_2, rs_1 = rs_1, rs
-            h, _ = self.history(torch.cat([a_op @ self.operation_embeddings, a_col @ self.column_embeddings], -1), type(self.history).state_type(h))
+            h, _ = self.history(
+                torch.cat([a_op @ self.operation_embeddings, a_col @ self.column_embeddings], -1),
+                type(self.history).state_type(h),
+            )
             operations.append(a_op)
             columns.append(a_col)
         return Program(scalar, lookup, torch.stack(operations, 1), torch.stack(columns, 1))
@@ -200,13 +224,29 @@ class TableProgrammer(torch.nn.Module):
     four decimals.
     """
 
-    def __init__(self, features: list[str], normalizer: dict | None, target_scale: dict, vocabulary_size: int, hidden_size: int, steps: int) -> None:
+    def __init__(
+        self,
+        features: list[str],
+        normalizer: dict | None,
+        target_scale: dict,
+        vocabulary_size: int,
+        hidden_size: int,
+        steps: int,
+    ) -> None:
         super().__init__()
         words = [i for i, f in enumerate(features) if f.startswith("word_")]
         columns = [i for i, f in enumerate(features) if f.startswith("col_")]
         if len(words) != vocabulary_size - 1 or not columns or "number" not in features or "row" not in features:
-            raise ValueError(f"neural_programmer reads a table_questions dataset (word_*, number, row, col_* features); got features {features}")
-        self.words, self.columns, self.number, self.row = words, columns, features.index("number"), features.index("row")
+            raise ValueError(
+                "neural_programmer reads a table_questions dataset (word_*, "
+                f"number, row, col_* features); got features {features}"
+            )
+        self.words, self.columns, self.number, self.row = (
+            words,
+            columns,
+            features.index("number"),
+            features.index("row"),
+        )
         mean = torch.tensor(normalizer["mean"] if normalizer else [0.0] * len(features), dtype=torch.float64)
         std = torch.tensor(normalizer["std"] if normalizer else [1.0] * len(features), dtype=torch.float64)
         self.register_buffer("mean", mean.float(), persistent=False)
@@ -217,10 +257,13 @@ class TableProgrammer(torch.nn.Module):
         self.summary_is_answer = True  # a regression head reads the answer as it is (no affine map on top)
 
     def parse(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, ...]:
-        """x (B, T, F) standardized -> words (B, Q), numbers (B, Q), is_number (B, Q), question lengths (B,), table (B, R, C), row mask (B, R)."""
+        """x (B, T, F) standardized -> words (B, Q), numbers (B, Q), is_number (B, Q), question lengths (B,),
+        table (B, R, C), row mask (B, R)."""
         B, T, _ = x.shape
         raw = (x.double() * self.std.double() + self.mean.double()) * step_mask(lengths, T, x.device).unsqueeze(-1)
-        raw = (torch.round(raw * DECIMALS) / DECIMALS).to(x.dtype)  # a value equal to a question's number compares as equal
+        raw = (torch.round(raw * DECIMALS) / DECIMALS).to(
+            x.dtype
+        )  # a value equal to a question's number compares as equal
         is_row = raw[..., self.row] > 0.5  # (B, T)
         question_lengths = lengths.to(x.device) - is_row.sum(-1)  # the question comes first
         Q, R = int(question_lengths.max()), int(is_row.sum(-1).max())
@@ -228,9 +271,13 @@ class TableProgrammer(torch.nn.Module):
         words = (raw[:, :Q, self.words].argmax(-1) + 1) * in_question  # ids into the vocabulary (0: padding)
         numbers = raw[:, :Q, self.number] * in_question
         is_number = (words == 1) & in_question  # VOCABULARY[1] is the number word
-        at = (question_lengths[:, None] + torch.arange(R, device=x.device)[None, :]).clamp(max=T - 1)  # (B, R) row steps
+        at = (question_lengths[:, None] + torch.arange(R, device=x.device)[None, :]).clamp(
+            max=T - 1
+        )  # (B, R) row steps
         row_mask = torch.arange(R, device=x.device)[None, :] < is_row.sum(-1, keepdim=True)
-        table = raw[..., self.columns].gather(1, at.unsqueeze(-1).expand(B, R, len(self.columns))) * row_mask.unsqueeze(-1)
+        table = raw[..., self.columns].gather(1, at.unsqueeze(-1).expand(B, R, len(self.columns))) * row_mask.unsqueeze(
+            -1
+        )
         return words, numbers, is_number, question_lengths.cpu(), table, row_mask
 
     def program(self, x: Tensor, lengths: Tensor, hard: bool = False) -> Program:

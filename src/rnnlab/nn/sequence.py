@@ -12,7 +12,8 @@ length* (not across the padded tensor), runs forward, and reverses the outputs b
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import Tensor

@@ -14,7 +14,8 @@ Backends compute the same function with the same parameters:
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Literal, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -104,7 +105,11 @@ class RecurrentStack(nn.Module):
 
     def aux_loss(self, final: NamedTuple) -> Tensor | None:
         """The sum of the cells' extra costs (ACT's ponder cost) from the final state; None if no cell has one."""
-        costs = [cost for cell, state in zip(self.cells, unstack_state(final, len(self.cells))) if (cost := cell.aux_loss(state)) is not None]
+        costs = [
+            cost
+            for cell, state in zip(self.cells, unstack_state(final, len(self.cells)))
+            if (cost := cell.aux_loss(state)) is not None
+        ]
         return torch.stack(costs).sum() if costs else None
 
 

@@ -8,7 +8,8 @@ sources (the papers' algorithmic tasks) take options — length, count, seed —
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel
@@ -63,7 +64,9 @@ GENERATOR_OPTIONS: dict[str, type[BaseModel]] = {
 }
 
 SPEAKER_SOURCES = ("conversations",)  # sources whose tables have a speaker column (dialogues)
-TABLE_SOURCES = ("table_questions",)  # sources whose sequences are a question, then a table (the Neural Programmer's input)
+TABLE_SOURCES = (
+    "table_questions",
+)  # sources whose sequences are a question, then a table (the Neural Programmer's input)
 
 
 def load(source: str, generator: dict[str, Any] | None) -> pd.DataFrame:

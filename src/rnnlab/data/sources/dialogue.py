@@ -45,8 +45,12 @@ PICKLE_GLOBALS = {
     ("_codecs", "encode"): codecs.encode,  # bytes in a protocol 0–2 pickle
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
-    **{(f"{package}.{module}", name): getattr(getattr(np._core, module), name)
-       for package in ("numpy.core", "numpy._core") for module, names in NUMPY_FUNCTIONS.items() for name in names},
+    **{
+        (f"{package}.{module}", name): getattr(getattr(np._core, module), name)
+        for package in ("numpy.core", "numpy._core")
+        for module, names in NUMPY_FUNCTIONS.items()
+        for name in names
+    },
 }
 
 
@@ -65,11 +69,11 @@ class ConversationOptions(BaseModel):
     seed: int
 
     @model_validator(mode="after")
-    def _ranges(self) -> "ConversationOptions":
+    def _ranges(self) -> ConversationOptions:
         if self.min_parties > self.max_parties or self.min_length > self.max_length:
             raise ValueError(
-                f"need min_parties ≤ max_parties and min_length ≤ max_length, got parties {self.min_parties}–{self.max_parties}, "
-                f"length {self.min_length}–{self.max_length}"
+                "need min_parties ≤ max_parties and min_length ≤ max_length, got parties "
+                f"{self.min_parties}–{self.max_parties}, length {self.min_length}–{self.max_length}"
             )
         return self
 
@@ -112,8 +116,12 @@ def conversations(options: ConversationOptions) -> pd.DataFrame:
         labels.append(np.asarray(label, dtype=object))
         speakers.append(np.asarray(who))
         ids.append(f"dialogue-{d:06d}")
-    table = table_from_sequences(sequences, labels, None, ids, [f"u_{j}" for j in range(o.features)], "source conversations")
-    table.insert(table.columns.get_loc(LABEL), SPEAKER, np.concatenate(speakers))  # rows are in sequence, then step order
+    table = table_from_sequences(
+        sequences, labels, None, ids, [f"u_{j}" for j in range(o.features)], "source conversations"
+    )
+    table.insert(
+        table.columns.get_loc(LABEL), SPEAKER, np.concatenate(speakers)
+    )  # rows are in sequence, then step order
     return table
 
 
@@ -132,9 +140,14 @@ def read_feature_pickle(path: Path) -> pd.DataFrame:
     except DataError:
         raise
     except Exception as err:
-        raise DataError(f"{path}: not a readable pickle: {str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
+        raise DataError(
+            f"{path}: not a readable pickle: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
+        ) from None
     if not isinstance(items, (tuple, list)) or len(items) != 9:
-        raise DataError(f"{path}: expected conv-emotion's 9-item feature pickle (IEMOCAP or MELD), got {type(items).__name__} of {len(items) if hasattr(items, '__len__') else '?'} items")
+        raise DataError(
+            f"{path}: expected conv-emotion's 9-item feature pickle (IEMOCAP or MELD), got {type(items).__name__} of "
+            f"{len(items) if hasattr(items, '__len__') else '?'} items"
+        )
     speakers, labels, text = items[1], items[2], items[3]
     iemocap = _is_iemocap(items)
     train, test = (items[7], items[8]) if iemocap else (items[6], items[7])
@@ -145,7 +158,10 @@ def read_feature_pickle(path: Path) -> pd.DataFrame:
             features = np.asarray(text[vid], dtype=np.float64)  # (T, D)
             who = [str(s) if isinstance(s, str) else str(int(np.argmax(s))) for s in speakers[vid]]
             if not (len(features) == len(who) == len(labels[vid])):
-                raise DataError(f"{path}: dialogue {vid!r} has {len(features)} feature rows, {len(who)} speakers and {len(labels[vid])} labels")
+                raise DataError(
+                    f"{path}: dialogue {vid!r} has {len(features)} feature rows, {len(who)} speakers and "
+                    f"{len(labels[vid])} labels"
+                )
             frame = pd.DataFrame(features, columns=[f"u_{j}" for j in range(features.shape[1])])
             frame.insert(0, STEP, np.arange(len(frame)))
             frame.insert(0, SEQUENCE_ID, str(vid))

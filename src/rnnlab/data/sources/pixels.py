@@ -81,7 +81,9 @@ def _mnist() -> tuple[np.ndarray, np.ndarray]:
     return pixels.reshape(-1, MNIST_SIDE, MNIST_SIDE).astype(np.float64) / 255.0, digits
 
 
-def images_table(images: np.ndarray, digits: np.ndarray, prefix: str, feature_names: list[str], where: str) -> pd.DataFrame:
+def images_table(
+    images: np.ndarray, digits: np.ndarray, prefix: str, feature_names: list[str], where: str
+) -> pd.DataFrame:
     """(N, T, D) images -> one sequence per image (``<prefix>-<index>``), labelled with its digit."""
     ids = [f"{prefix}-{i:04d}" for i in range(len(images))]
     return table_from_sequences(list(images), [str(int(d)) for d in digits], None, ids, feature_names, where)

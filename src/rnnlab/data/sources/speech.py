@@ -14,7 +14,10 @@ JAPANESE_VOWELS_FEATURES = [f"lpc_{i}" for i in range(12)]
 
 
 def japanese_vowels() -> pd.DataFrame:
-    """JapaneseVowels (UEA): 640 utterances of /ae/, 12 LPC coefficients per frame, 9 speakers, official split 270/370."""
+    """JapaneseVowels (UEA): 640 utterances of /ae/, 12 LPC coefficients per frame, 9 speakers, official split 270/370.
+
+    Read from sktime's offline copy (``load_japanese_vowels``); labels ``speaker_<k>``, ids ``<split>-<index>``.
+    """
     from sktime.datasets import load_japanese_vowels
 
     sequences, labels, splits, ids = [], [], [], []

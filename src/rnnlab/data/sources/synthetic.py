@@ -105,7 +105,6 @@ def adding(options: AddingOptions) -> pd.DataFrame:
 # with a ``split`` column, so the test part can hold lengths never seen in training.
 
 
-
 class CopyBitsOptions(Options):
     bits: int = Field(ge=1, le=12)  # width of each random vector (8 in the paper)
     min_length: PositiveInt  # training lengths are uniform in [min_length, max_length]
@@ -116,7 +115,7 @@ class CopyBitsOptions(Options):
     seed: int
 
     @model_validator(mode="after")
-    def _range(self) -> "CopyBitsOptions":
+    def _range(self) -> CopyBitsOptions:
         if self.min_length > self.max_length:
             raise ValueError(f"min_length {self.min_length} > max_length {self.max_length}")
         return self
@@ -133,7 +132,7 @@ class AssociativeRecallOptions(Options):
     seed: int
 
     @model_validator(mode="after")
-    def _range(self) -> "AssociativeRecallOptions":
+    def _range(self) -> AssociativeRecallOptions:
         if self.min_items > self.max_items:
             raise ValueError(f"min_items {self.min_items} > max_items {self.max_items}")
         return self
@@ -210,10 +209,14 @@ def associative_recall(options: AssociativeRecallOptions) -> pd.DataFrame:
     return table_from_sequences(sequences, labels, splits, ids, names, "source associative_recall")
 
 
-def split_sizes(rng: np.random.Generator, train_range: tuple[int, int], train_count: int, test_sizes: list[int], test_count: int) -> list[tuple[str, int]]:
+def split_sizes(
+    rng: np.random.Generator, train_range: tuple[int, int], train_count: int, test_sizes: list[int], test_count: int
+) -> list[tuple[str, int]]:
     """(split, size) per sequence: sizes uniform in train_range for training, ``test_count`` of each test size."""
     low, high = train_range
-    return [("train", int(n)) for n in rng.integers(low, high + 1, size=train_count)] + [("test", n) for n in test_sizes for _ in range(test_count)]
+    return [("train", int(n)) for n in rng.integers(low, high + 1, size=train_count)] + [
+        ("test", n) for n in test_sizes for _ in range(test_count)
+    ]
 
 
 def _flag(width: int, channel: int) -> np.ndarray:
@@ -235,7 +238,7 @@ class ReverseDigitsOptions(Options):
     seed: int
 
     @model_validator(mode="after")
-    def _range(self) -> "ReverseDigitsOptions":
+    def _range(self) -> ReverseDigitsOptions:
         for low, high in (("min_length", "max_length"), ("test_min_length", "test_max_length")):
             if getattr(self, low) > getattr(self, high):
                 raise ValueError(f"{low} {getattr(self, low)} > {high} {getattr(self, high)}")

@@ -28,9 +28,22 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 from rnnlab.data.table import LABEL, table_from_sequences
 
 COLUMNS = ("col_a", "col_b", "col_c")
-SYNONYMS = {"sum": ("sum", "total"), "count": ("count", "number of"), "greater": ("greater than", "above"), "less": ("less than", "below")}
+SYNONYMS = {
+    "sum": ("sum", "total"),
+    "count": ("count", "number of"),
+    "greater": ("greater than", "above"),
+    "less": ("less than", "below"),
+}
 NUMBER = "<num>"
-VOCABULARY = ("<pad>", NUMBER, "rows", "where", "and", *COLUMNS, *sorted({w for words in SYNONYMS.values() for phrase in words for w in phrase.split()}))
+VOCABULARY = (
+    "<pad>",
+    NUMBER,
+    "rows",
+    "where",
+    "and",
+    *COLUMNS,
+    *sorted({w for words in SYNONYMS.values() for phrase in words for w in phrase.split()}),
+)
 
 
 TEMPLATE_PROGRAMS = {  # each template's name and program, in the generator's order
@@ -66,11 +79,25 @@ def table_questions(count: int, min_rows: int, max_rows: int, seed: int) -> list
         if template == 0:
             words, answer = (*say("sum"), COLUMNS[x]), table[:, x].sum()
         elif template == 1:
-            words, answer = (*say("sum"), COLUMNS[x], "where", COLUMNS[y], *say("greater"), NUMBER), table[table[:, y] > n, x].sum()
+            words, answer = (
+                (*say("sum"), COLUMNS[x], "where", COLUMNS[y], *say("greater"), NUMBER),
+                table[table[:, y] > n, x].sum(),
+            )
         elif template == 2:
             words, answer = (*say("count"), "rows", "where", COLUMNS[y], *say("less"), NUMBER), (table[:, y] < n).sum()
         elif template == 3:
-            words = (*say("count"), "rows", "where", COLUMNS[y], *say("greater"), NUMBER, "and", COLUMNS[z], *say("less"), NUMBER)
+            words = (
+                *say("count"),
+                "rows",
+                "where",
+                COLUMNS[y],
+                *say("greater"),
+                NUMBER,
+                "and",
+                COLUMNS[z],
+                *say("less"),
+                NUMBER,
+            )
             answer = ((table[:, y] > n) & (table[:, z] < m)).sum()
         else:
             words, answer = (*say("count"), "rows"), rows
@@ -86,28 +113,38 @@ class TableQuestionsOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     min_rows: PositiveInt  # training tables have min_rows..max_rows rows
     max_rows: PositiveInt
-    test_rows: list[PositiveInt] = Field(min_length=1)  # test tables of exactly these sizes (some larger than any trained)
+    test_rows: list[PositiveInt] = Field(
+        min_length=1
+    )  # test tables of exactly these sizes (some larger than any trained)
     sequences: PositiveInt  # training examples
     test_sequences: PositiveInt  # per test size
     seed: int
 
     @model_validator(mode="after")
-    def _range(self) -> "TableQuestionsOptions":
+    def _range(self) -> TableQuestionsOptions:
         if self.min_rows > self.max_rows:
             raise ValueError(f"min_rows {self.min_rows} > max_rows {self.max_rows}")
         return self
 
 
-WORD_COLUMNS = [f"word_{w.strip('<>')}" for w in VOCABULARY[1:]]  # one-hot of the question word (VOCABULARY without <pad>)
+WORD_COLUMNS = [
+    f"word_{w.strip('<>')}" for w in VOCABULARY[1:]
+]  # one-hot of the question word (VOCABULARY without <pad>)
 FEATURES = [*WORD_COLUMNS, "number", "row", *COLUMNS]
 
 
 def examples_of(options: TableQuestionsOptions) -> list[tuple[str, str, Example]]:
     """(id, split, example) of every example, the same for the same options."""
     o = options
-    out = [(f"tableq-train-{i:06d}", "train", e) for i, e in enumerate(table_questions(o.sequences, o.min_rows, o.max_rows, o.seed))]
+    out = [
+        (f"tableq-train-{i:06d}", "train", e)
+        for i, e in enumerate(table_questions(o.sequences, o.min_rows, o.max_rows, o.seed))
+    ]
     for k, rows in enumerate(o.test_rows):
-        out += [(f"tableq-test{rows}-{i:05d}", "test", e) for i, e in enumerate(table_questions(o.test_sequences, rows, rows, o.seed + 1 + k))]
+        out += [
+            (f"tableq-test{rows}-{i:05d}", "test", e)
+            for i, e in enumerate(table_questions(o.test_sequences, rows, rows, o.seed + 1 + k))
+        ]
     return out
 
 
