@@ -486,3 +486,14 @@ def test_the_pipeline_entries_live_in_params_yaml(tmp_path):
         ConfigError, match=r"^studies/tiny.yaml: defines datasets.tiny_parity, which pipeline.datasets names: "
     ):
         load_config(path)
+
+
+def test_a_params_yaml_entry_does_not_start_from_a_study_entry(tmp_path):
+    path = study_project(tmp_path, {"tiny": STUDY + TINY})
+    params = yaml.safe_load(path.read_text())
+    params["datasets"]["associative_recall"]["base"] = "tiny_parity"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.raises(
+        ConfigError, match=r"^params.yaml: datasets.associative_recall.base = 'tiny_parity': an entry of "
+    ):
+        load_config(path)

@@ -767,6 +767,15 @@ def with_studies(raw: dict[str, Any], folder: Path) -> tuple[dict[str, Any], dic
                     raise ConfigError(f"{where}: {section}.{name} is defined twice (also in {also})")
                 sections[section][name] = entry
                 origins[(section, name)] = where
+    for section in ("datasets", "architectures"):  # params.yaml stands on its own: DVC tracks it alone
+        own = raw.get(section) if isinstance(raw.get(section), dict) else {}
+        for name, entry in own.items():
+            base = entry.get("base") if isinstance(entry, dict) else None
+            if isinstance(base, str) and (section, base) in origins:
+                raise ConfigError(
+                    f"{PARAMS_FILE}: {section}.{name}.base = {base!r}: an entry of {origins[(section, base)]}; "
+                    f"an entry of {PARAMS_FILE} starts from one of {PARAMS_FILE}, where DVC tracks them"
+                )
     pipeline = raw.get("pipeline") if isinstance(raw.get("pipeline"), dict) else {}
     for section in ("datasets", "architectures"):
         for name in pipeline.get(section) or []:
