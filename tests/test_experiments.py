@@ -64,6 +64,7 @@ def project(tmp_path_factory):
                 "datasets": ["copy_memory_100"],
                 "architectures": ["dilated_gru_copy", "lstm_copy"],
                 "seeds": [0],
+                "analysis": "copy_memory",
             },
             "experiments.adding_depth.seeds": [0],
             "datasets.copy_bits.generator": {
@@ -109,6 +110,7 @@ def project(tmp_path_factory):
                 "datasets": ["conversations_p2", "conversations_p4"],
                 "architectures": ["utterance_mlp", "gru_speakers", "dialogue_rnn"],
                 "seeds": [0],
+                "analysis": "dialogue_parties",
             },
         },
     )
@@ -221,8 +223,23 @@ def test_layer_gradient_norms_has_one_norm_per_recurrent_layer(project):
 
 
 def test_an_unknown_study_is_named(project):
-    with pytest.raises(ConfigError, match="experiment 'nope' is not defined in params.yaml"):
+    with pytest.raises(ConfigError, match=r"^study 'nope': no file studies/nope.yaml \(studies: act_parity, "):
         run_experiment(load_config(project / "params.yaml"), project, "nope")
+
+
+def test_a_study_names_its_analysis_and_an_unknown_one_stops_before_training(project, tmp_path):
+    from rnnlab.experiments import ANALYSES
+
+    config = load_config(project / "params.yaml")
+    assert {spec.analysis for spec in config.experiments.values()} - {None} <= set(ANALYSES)
+    assert (
+        config.experiments["copy_memory_long"].analysis == "copy_memory" and config.experiments["g2p"].analysis is None
+    )
+    spec = config.experiments["g2p"].model_copy(update={"analysis": "g2p_alignments"})
+    bad = config.model_copy(update={"experiments": {**config.experiments, "g2p": spec}})
+    with pytest.raises(ConfigError, match=r"^studies/g2p.yaml: study.analysis = 'g2p_alignments': unknown analysis"):
+        run_experiment(bad, tmp_path, "g2p")
+    assert list(tmp_path.iterdir()) == [], "nothing trained, nothing written"
 
 
 def test_a_study_of_an_imported_dataset_reads_it_as_dvc_tracks_it(project):
@@ -273,6 +290,7 @@ def test_attention_reversal_study_scores_lengths_and_alignments(project):
                 "datasets": ["reverse_digits"],
                 "architectures": ["seq2seq_gru", "attention"],
                 "seeds": [0],
+                "analysis": "attention_reversal",
             },
         },
     )
@@ -309,7 +327,12 @@ def test_act_parity_study_reports_ponder_steps(project):
             "architectures.rnn.hidden_size": 4,
             "architectures.act_parity.hidden_size": 4,
             "architectures.act_parity.max_steps": 3,
-            "experiments.act_parity": {"datasets": ["parity"], "architectures": ["rnn", "act_parity"], "seeds": [0]},
+            "experiments.act_parity": {
+                "datasets": ["parity"],
+                "architectures": ["rnn", "act_parity"],
+                "seeds": [0],
+                "analysis": "act_parity",
+            },
         },
     )
     text = run_experiment(load_config(project / "params.yaml"), project, "act_parity").read_text()

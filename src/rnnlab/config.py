@@ -395,6 +395,8 @@ class ExperimentConfig(Strict):
     datasets: list[str] = Field(min_length=1)
     architectures: list[str] = Field(min_length=1)
     seeds: Annotated[list[Seed], AfterValidator(_distinct_seeds)] = Field(min_length=1)
+    # the study's own analysis (rnnlab.experiments.ANALYSES, checked when it runs); null: the task's test metrics
+    analysis: str | None = None
 
 
 class TuneConfig(Strict):

@@ -1,6 +1,7 @@
 """Studies that show what an architecture is for: ``rnnlab experiment NAME`` (``make experiment NAME=...``).
 
-A study is an entry of params.yaml's ``experiments`` section (datasets × architectures × seeds).
+A study is a file ``studies/<name>.yaml``: datasets × architectures × seeds, and the analysis its
+report runs (``analysis:``, a key of ``ANALYSES``).
 It trains like the pipeline (see :mod:`rnnlab.experiments.runner`), then writes
 ``reports/experiments/<name>.md`` with its figures beside it, and logs the report, the figures and
 its headline numbers as one MLflow run in the experiment ``rnnlab/study-<name>``.
@@ -26,22 +27,28 @@ ANALYSES = {
     **augmented.ANALYSES,
     **dialogue.ANALYSES,
     **programs.ANALYSES,
-}  # study name -> its analysis (others: the task's test metrics)
+}  # a study's `analysis:` -> the function that writes its report (none: the task's test metrics)
 
 
 def run_experiment(config: Config, root: Path, name: str) -> Path:
     """Run study ``name``; returns the report's path."""
     if name not in config.experiments:
         raise ConfigError(
-            f"experiment {name!r} is not defined in params.yaml (defined: {', '.join(config.experiments) or 'none'})"
+            f"study {name!r}: no file studies/{name}.yaml (studies: {', '.join(config.experiments) or 'none'})"
         )
     spec = config.experiments[name]
+    if spec.analysis is not None and spec.analysis not in ANALYSES:
+        raise ConfigError(
+            f"studies/{name}.yaml: study.analysis = {spec.analysis!r}: unknown analysis "
+            f"(allowed: {', '.join(ANALYSES)}; none for the task's test metrics)"
+        )
     runs = run_study(config, root, name)
     folder = reports_dir(root) / "experiments" / name
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    body, figures, metrics = ANALYSES.get(name, studies.generic)(config, root, name, runs, folder)
+    analyse = ANALYSES[spec.analysis] if spec.analysis is not None else studies.generic
+    body, figures, metrics = analyse(config, root, name, runs, folder)
     command = f"rnnlab experiment {name}"
     report = folder.parent / f"{name}.md"
     files.write_text(

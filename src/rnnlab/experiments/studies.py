@@ -482,7 +482,6 @@ def _means(runs: list[Trained], keys: list[str]) -> dict[str, float]:
 
 ANALYSES = {
     "copy_memory": copy_memory,
-    "copy_memory_long": copy_memory,
     "adding_depth": adding_depth,
     "pixel_mnist": pixel_mnist,
     "ntm_copy": ntm_copy,
