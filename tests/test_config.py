@@ -59,8 +59,8 @@ def test_entries_state_only_what_differs_from_the_defaults(tmp_path):
     vowels = config.dataset("japanese_vowels")
     assert (vowels.source, vowels.split_seed, vowels.max_length, vowels.train) == ("japanese_vowels", 0, None, {})
     assert (
-        config.dataset("plaid").max_length
-        == PARAMS["datasets"]["plaid"]["max_length"]
+        config.dataset("fine_food").max_length
+        == PARAMS["datasets"]["fine_food"]["max_length"]
         != PARAMS["defaults"]["datasets"]["max_length"]
     )
     assert (

@@ -242,3 +242,56 @@ def test_bucket_sampler_shards_disjointly_with_equal_batch_counts():
         for r in range(4)
     ]
     assert all(len(s) == 1 for s in tiny)
+
+
+def test_downsample_averages_each_k_steps_of_a_sequence_by_hand():
+    from rnnlab.data.prepare import downsample
+
+    table = pd.DataFrame(
+        {
+            "sequence_id": ["a"] * 5 + ["b"] * 2,
+            "step": [0, 1, 2, 3, 4, 0, 1],
+            "x": [1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0],
+            "y": [0.0, 0.0, 2.0, 2.0, 9.0, 1.0, 3.0],
+            "label": ["p"] * 5 + ["q"] * 2,
+        }
+    )
+    pooled = downsample(table.sample(frac=1.0, random_state=0), 2)  # the order rows arrive in does not matter
+    assert pooled.to_dict("list") == {
+        "sequence_id": ["a", "a", "a", "b"],
+        "step": [0, 1, 2, 0],
+        "x": [1.5, 3.5, 5.0, 15.0],
+        "y": [0.0, 2.0, 9.0, 2.0],
+        "label": ["p", "p", "p", "q"],
+    }
+    assert downsample(table, None) is table and downsample(table, 1) is table
+
+
+def test_downsample_comes_before_max_length_and_keeps_every_sequence_whole():
+    table = toy_table()
+    whole = steps.prepare(table, "toy", classify_settings())[0]
+    pooled = steps.prepare(table, "toy", classify_settings(downsample=3, max_length=2))[0]
+    for part in ("train", "val", "test"):
+        lengths = whole[part].groupby("sequence_id").size()
+        expected = np.minimum(np.ceil(lengths / 3), 2).astype(int)
+        assert pooled[part].groupby("sequence_id").size().sort_index().tolist() == expected.sort_index().tolist()
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"task": "label_steps"}, r"downsample: averages numeric steps of a sequence with one label .* is label_steps"),
+        (
+            {"tokens": {"embedding_size": 4, "min_count": 1, "max_vocabulary": 8}},
+            r"this dataset is classify with tokens",
+        ),
+    ],
+)
+def test_downsample_is_refused_where_steps_carry_labels_or_symbols(changes, message):
+    from pydantic import ValidationError
+
+    from rnnlab.config import DATASET_MODELS
+
+    values = {**classify_settings().model_dump(), "downsample": 2, **changes}
+    with pytest.raises(ValidationError, match=message):
+        DATASET_MODELS[values["task"]].model_validate(values)

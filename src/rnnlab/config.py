@@ -154,6 +154,9 @@ class DatasetBase(Strict):
     generator: dict[str, Any] | None = None
     # true for a dialogue (a ``speaker`` column: who says each utterance)
     speakers: bool = False
+    # the mean of every N consecutive steps, before max_length: a long signal read whole in fewer steps
+    # (numeric features, one label per sequence); absent = every step
+    downsample: PositiveInt | None = None
 
     @field_validator("source")
     @classmethod
@@ -170,6 +173,16 @@ class DatasetBase(Strict):
             raise ValueError(
                 f"speakers: source {self.source!r} has no speaker column "
                 f"(dialogue sources: {', '.join(SPEAKER_SOURCES)})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _downsampled_sequences(self) -> DatasetBase:
+        task = getattr(self, "task", None)
+        if self.downsample is not None and (task not in ("classify", "regress") or self.tokens is not None):
+            raise ValueError(
+                f"downsample: averages numeric steps of a sequence with one label (classify, regress); "
+                f"this dataset is {task}{' with tokens' if self.tokens is not None else ''}"
             )
         return self
 

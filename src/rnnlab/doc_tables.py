@@ -106,6 +106,8 @@ def _limits(settings: Any) -> str:
     facts = []
     if settings.max_sequences is not None:
         facts.append(f"at most {settings.max_sequences:,} training sequences")
+    if getattr(settings, "downsample", None) is not None:
+        facts.append(f"each step the mean of {settings.downsample} samples")
     if settings.max_length is not None:
         kept = "pieces of" if settings.task == "language_model" else "the first"
         facts.append(f"{kept} {settings.max_length} steps")

@@ -49,6 +49,14 @@ PUBLISHED: dict[str, list[dict]] = {
             "origin": "hfawaz/InceptionTime results, official split",
         },
     ],
+    "plaid": [
+        {
+            "name": "InceptionTime, every sample",
+            "metric": "accuracy",
+            "value": 0.9441,
+            "origin": "hfawaz/InceptionTime results, official split",
+        },
+    ],
     "sunspots": [
         {
             "name": "naive last value",

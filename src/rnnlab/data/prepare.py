@@ -131,8 +131,26 @@ def check_classes(parts: dict[str, pd.DataFrame], where: str, both_ways: bool) -
         raise DataError(f"{where}: class {untested[0]!r} appears only in the train split, never in test")
 
 
+def downsample(df: pd.DataFrame, k: int | None) -> pd.DataFrame:
+    """Every sequence's numeric features averaged over each ``k`` consecutive steps (a sequence's last
+    group may be shorter); steps renumbered 0, 1, ...; the other columns are constant per sequence."""
+    if k is None or k == 1 or len(df) == 0:
+        return df
+    features = feature_columns(df)
+    df = df.sort_values([SEQUENCE_ID, STEP], kind="stable")
+    group = df.groupby([SEQUENCE_ID, df[STEP] // k], sort=False)
+    others = [c for c in df.columns if c not in features and c not in (SEQUENCE_ID, STEP)]
+    pooled = group[features].mean()
+    if others:
+        pooled = pooled.join(group[others].first())
+    pooled.index = pooled.index.set_names([SEQUENCE_ID, STEP])
+    return pooled.reset_index()[list(df.columns)]
+
+
 def cut(df: pd.DataFrame, settings) -> pd.DataFrame:
-    """Apply ``max_length``: keep the first N steps, or (language models) cut into N-step pieces."""
+    """Apply ``downsample``, then ``max_length``: keep the first N steps, or (language models) cut into
+    N-step pieces."""
+    df = downsample(df, getattr(settings, "downsample", None))
     n = settings.max_length
     if n is None:
         return df
