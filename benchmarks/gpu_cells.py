@@ -25,12 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnlab.models.dialogue import DialogueRNN
 from rnnlab.models.encoder import AttentiveEncoder, RecurrentEncoder
 from rnnlab.models.seq2seq import Seq2Seq
 from rnnlab.nn import ElmanCell, GRUCell, LSTMCell, RecurrentStack
 from rnnlab.nn.act import ACTCell
 from rnnlab.nn.depth_gated import DepthGatedLSTMCell
-from rnnlab.nn.dialogue import DialogueRNN
 from rnnlab.nn.dilated import DilatedRecurrence
 from rnnlab.nn.ntm import NTMCell
 

@@ -366,7 +366,7 @@ def test_a_profile_that_breaks_params_writes_nothing(tmp_path):
 def test_every_search_space_names_settings_its_architecture_has_and_the_task_allows():
     """The registry's spaces name real settings; a trial's values make a valid config; a causal task
     (each step predicted from the ones before it) never draws a bidirectional encoder."""
-    from rnnlab.registry import ARCHITECTURES
+    from rnnlab.architectures import ARCHITECTURES
     from rnnlab.search_space import Choice
     from rnnlab.tuning import space_for, trial_config
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnlab import registry
+from rnnlab import architectures, registry
 from rnnlab.config import load_config
 from rnnlab.evaluate import build_model
+from rnnlab.models.output import Encoded, Encoder
 from rnnlab.nn.stack import RecurrentStack
 from tests.conftest import ROOT, dataset_batch
 
@@ -30,7 +31,7 @@ def settings_for(arch_type: str, **changes):
 
 CASES = [
     (name, backend, bidirectional, layers)
-    for name in registry.ARCHITECTURES
+    for name in architectures.ARCHITECTURES
     for backend in ("auto", "reference")
     for bidirectional, layers in ((False, 1), (True, 2))
 ]
@@ -38,13 +39,13 @@ CASES = [
 
 def batch_for(name: str):
     """A batch of the kind of data the architecture reads (any: 3 features; a dialogue; table questions)."""
-    x, lengths, _ = dataset_batch(registry.get(name).data)
+    x, lengths, _ = dataset_batch(architectures.get(name).data)
     return x, lengths
 
 
 def build(name, backend, bidirectional, layers):
     params = settings_for(name, backend=backend, bidirectional=bidirectional, num_layers=layers)
-    x, _, meta = dataset_batch(registry.get(name).data)
+    x, _, meta = dataset_batch(architectures.get(name).data)
     return registry.build_encoder(params, x.shape[-1], meta).double().eval()
 
 
@@ -55,6 +56,7 @@ def test_encoder_contract(name, backend, bidirectional, layers):
     B, T, _ = x.shape
     encoded = encoder(x, lengths)
     E = encoder.output_size
+    assert isinstance(encoder, Encoder) and isinstance(encoded, Encoded), "the written contract, models/output.py"
     assert encoded.steps.shape == (B, T, E)
     assert encoded.summary.shape == (B, E)
     assert encoded.aux_loss.shape == ()
@@ -71,7 +73,7 @@ def test_encoder_contract(name, backend, bidirectional, layers):
     torch.testing.assert_close(alone.summary[0], encoded.summary[2], atol=1e-12, rtol=0)
 
 
-@pytest.mark.parametrize("name", list(registry.ARCHITECTURES))
+@pytest.mark.parametrize("name", list(architectures.ARCHITECTURES))
 def test_stack_state_handling(name):
     encoder = build(name, "reference", True, 2)
     stack = getattr(encoder, "stack", None)
@@ -94,10 +96,10 @@ def test_stack_state_handling(name):
         stack(x, lengths, type(zero)(*(f[:-1] for f in zero)))  # one layer-direction short
 
 
-@pytest.mark.parametrize("name", list(registry.ARCHITECTURES))
+@pytest.mark.parametrize("name", list(architectures.ARCHITECTURES))
 def test_task_model_trains_one_step(name):
-    x, lengths, data_meta = dataset_batch(registry.get(name).data)
-    task = "classify" if "classify" in registry.get(name).tasks else "regress"
+    x, lengths, data_meta = dataset_batch(architectures.get(name).data)
+    task = "classify" if "classify" in architectures.get(name).tasks else "regress"
     meta = {"task": task, "num_features": x.shape[-1], "num_classes": 4, **data_meta}
     model = build_model(settings_for(name), meta).double().train()
     out = model(x, lengths)
@@ -113,6 +115,6 @@ def test_task_model_trains_one_step(name):
 
 
 def test_every_registered_architecture_declares_tasks_and_params():
-    for arch in registry.ARCHITECTURES.values():
+    for arch in architectures.ARCHITECTURES.values():
         assert arch.tasks, arch.name
         assert "type" in arch.params.model_fields

@@ -9,11 +9,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from rnnlab.data.symbols import END_ID, IGNORE
 from rnnlab.evaluate import build_model
-from rnnlab.models.seq2seq import END_ID, decoded
+from rnnlab.models.seq2seq import decoded
 from rnnlab.nn.attention import AdditiveAttention, MultiplicativeAttention, build_attention, masked_softmax
 from rnnlab.nn.sequence import step_mask
-from rnnlab.tasks import IGNORE, TASKS, edit_distance, sequence_metrics
+from rnnlab.task_kinds import edit_distance, sequence_metrics
+from rnnlab.tasks import TASKS
 from tests.test_contract import settings_for
 
 KINDS = ("additive", "general", "dot")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnlab.nn.dialogue import DialogueRNN
+from rnnlab.models.dialogue import DialogueRNN
 from rnnlab.nn.sequence import reverse_within_length
 
 D, P = 5, 3

@@ -8,7 +8,7 @@ import itertools
 import pytest
 import torch
 
-from rnnlab.nn.programmer import OPERATIONS, combine, run_operations
+from rnnlab.models.programmer import OPERATIONS, combine, run_operations
 
 TABLE = torch.tensor([[[3.0, 10.0], [7.0, 20.0], [5.0, 30.0], [99.0, 99.0]]])  # (1, R=4, C=2); row 3 is padding
 ROWS = torch.tensor([[1, 1, 1, 0]])
@@ -107,7 +107,7 @@ def programmer_batch(rows: int = 6):
 
 def test_the_programmer_answers_selects_and_reaches_every_parameter():
     from rnnlab.data.sources.tables import VOCABULARY
-    from rnnlab.nn.programmer import NeuralProgrammer
+    from rnnlab.models.programmer import NeuralProgrammer
 
     torch.manual_seed(0)
     model = NeuralProgrammer(len(VOCABULARY), 3, 16)
@@ -157,7 +157,7 @@ def test_table_programmer_reads_back_the_exact_table_and_numbers_from_standardiz
     """Undoing the normalizer in float32 leaves 50 as 50.000004; the programmer rounds it back, so
     a table value equal to the question's number is neither greater nor less than it."""
     from rnnlab.data.sources.tables import FEATURES, VOCABULARY, TableQuestionsOptions, table_questions_source
-    from rnnlab.nn.programmer import TableProgrammer
+    from rnnlab.models.programmer import TableProgrammer
 
     table = table_questions_source(
         TableQuestionsOptions(min_rows=5, max_rows=6, test_rows=[7], sequences=30, test_sequences=1, seed=3)

@@ -10,17 +10,18 @@ import pandas as pd
 import pytest
 import torch
 
-from rnnlab import registry
+from rnnlab import architectures
 from rnnlab.baselines.references import measure_references
 from rnnlab.config import ForecastDataset, LabelBitsDataset, LabelStepsDataset, LanguageModelDataset, RegressDataset
 from rnnlab.data import prepare as steps
 from rnnlab.data.batching import collate, encode
+from rnnlab.data.symbols import IGNORE
 from rnnlab.data.table import table_from_sequences, table_from_tokens
 from rnnlab.errors import DataError
 from rnnlab.evaluate import build_model, evaluate
 from rnnlab.generate import generate_samples
 from rnnlab.serving import predict_table
-from rnnlab.tasks import IGNORE, TASKS
+from rnnlab.tasks import TASKS
 from tests.conftest import dataset_batch
 from tests.test_contract import settings_for
 
@@ -252,10 +253,10 @@ META = {
 
 
 @pytest.mark.parametrize(
-    "arch, task", [(a, t) for a, spec in registry.ARCHITECTURES.items() for t in TASKS if t in spec.tasks]
+    "arch, task", [(a, t) for a, spec in architectures.ARCHITECTURES.items() for t in TASKS if t in spec.tasks]
 )
 def test_every_head_composes_with_every_encoder(arch, task):
-    data = registry.get(arch).data  # a dialogue or table-question model reads its kind of data
+    data = architectures.get(arch).data  # a dialogue or table-question model reads its kind of data
     lengths = torch.tensor([5, 2, 4])
     x = torch.randint(2, 6, (3, 5)) if META[task].get("vocabulary") else torch.randn(3, 5, 3, dtype=torch.float64)
     meta = dict(META[task])
@@ -293,7 +294,9 @@ def test_every_head_composes_with_every_encoder(arch, task):
     loss.backward()
 
 
-@pytest.mark.parametrize("arch", [a for a, spec in registry.ARCHITECTURES.items() if "language_model" in spec.tasks])
+@pytest.mark.parametrize(
+    "arch", [a for a, spec in architectures.ARCHITECTURES.items() if "language_model" in spec.tasks]
+)
 def test_language_model_predictions_never_read_the_future(arch):
     """Changing tokens after step t changes no prediction at steps <= t (the causal property the
     task needs; a bidirectional encoder fails it and is refused by the config)."""
@@ -315,7 +318,7 @@ def test_the_bidirectional_variant_would_read_the_future():
     changed[:, 6:] = (changed[:, 6:] - 1) % 4 + 2
     lengths = torch.tensor([8])
     assert not torch.allclose(model(x, lengths).prediction[:, :5], model(changed, lengths).prediction[:, :5])
-    assert registry.incompatibility(settings_for("lstm", bidirectional=True), "language_model") is not None
+    assert architectures.incompatibility(settings_for("lstm", bidirectional=True), "language_model") is not None
 
 
 def test_bits_per_token_of_uniform_logits_is_log2_of_the_vocabulary():
@@ -444,7 +447,7 @@ def test_one_place_knows_which_way_each_metric_improves_and_the_reference_verdic
     """Every metric a task reports has a direction; the verdict against a reference follows it
     (a weighted F1 of 0.959 beats a majority class's 0.013; an MAE of 12 beats 13.36)."""
     from rnnlab.compare import yardstick_lines
-    from rnnlab.tasks import GREATER_IS_BETTER, greater_is_better
+    from rnnlab.task_kinds import GREATER_IS_BETTER, greater_is_better
 
     logits, labels = np.array([[2.0, 0.1], [0.2, 1.0], [1.5, 0.3]]), np.array([0, 1, 1])
     reported = set(TASKS["classify"].metrics(logits, labels, {}))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from rnnlab.architectures import RecurrentParams
 from rnnlab.data.batching import Batch
 from rnnlab.errors import RnnlabError
 from rnnlab.evaluate import build_model
-from rnnlab.registry import RecurrentParams
 from rnnlab.train import SequenceModule
 
 PARAMS = RecurrentParams(

@@ -58,7 +58,7 @@ def _plan(args) -> None:
 
 
 def _architectures(args) -> None:
-    from rnnlab.registry import ARCHITECTURES
+    from rnnlab.architectures import ARCHITECTURES
 
     for arch in ARCHITECTURES.values():
         print(f"{arch.name:8s} tasks: {', '.join(sorted(arch.tasks)):12s} {arch.summary}")

@@ -1,13 +1,13 @@
 """Fingerprints of the code a run uses: the rnnlab modules it imports (followed statically,
 function-local imports included) and the versions of the libraries it trains with.
 
-A run's code is the training's own modules (``rnnlab.train`` and what it imports) plus the
-modules of the layers its model is made of. The registry, which imports every cell to list it,
-is followed into everything but the cells, and a package's ``__init__`` counts for its own text
-and for the names taken from it, not for every submodule it re-exports: so a change to the NTM's
-memory retrains the NTM, not the LSTM. A checkpoint or a finished run is reused only under the
-same fingerprint, so changed code, or an upgrade of torch or Lightning, never resumes or reuses a
-run made by other code.
+A run's code is the training's own modules (``rnnlab.train`` and what it imports) plus the modules
+of the layers its model is made of. The registry, which imports every architecture's layers to list
+them, is followed into everything but those layers (``rnnlab.nn``, ``rnnlab.models``), and a
+package's ``__init__`` counts for its own text and for the names taken from it, not for every
+submodule it re-exports: so a change to the NTM's memory retrains the NTM, not the LSTM. A
+checkpoint or a finished run is reused only under the same fingerprint, so changed code, or an
+upgrade of torch or Lightning, never resumes or reuses a run made by other code.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from pathlib import Path
 
 PACKAGE = "rnnlab"
 LIBRARIES = ("torch", "lightning", "mlflow", "numpy", "pandas")  # their versions change what a run computes
-CATALOGUE = "rnnlab.registry"  # imports every architecture's cells to list them; a run's own come from its model
-CELLS = "rnnlab.nn"
+CATALOGUE = "rnnlab.registry"  # imports every architecture's layers to list them; a run's own come from its model
+LAYERS = ("rnnlab.nn", "rnnlab.models")
 
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def _source(module: str) -> Path | None:
+def module_file(module: str) -> Path | None:
     """The file of an rnnlab module, found without importing it (None: not a module of the package)."""
     parts = module.split(".")[1:]
     for path in (
@@ -58,16 +58,16 @@ def _from_imports(module: str, path: Path):
 def _exports(package: str) -> dict[str, str]:
     """Name -> the module a package's ``__init__`` takes it from (``from rnnlab.nn import LSTMCell``
     uses ``rnnlab.nn.lstm``)."""
-    path = _source(package)
+    path = module_file(package)
     if path is None or path.name != "__init__.py":
         return {}
     return {
-        bound: (f"{base}.{name}" if _source(f"{base}.{name}") else base)
+        bound: (f"{base}.{name}" if module_file(f"{base}.{name}") else base)
         for base, name, bound in _from_imports(package, path)
     }
 
 
-def _imports(module: str, path: Path) -> set[str]:
+def _imports(module: str, path: Path, whole: bool = False) -> set[str]:
     """rnnlab modules named by ``import`` statements anywhere in the file (``from rnnlab import x``
     names module ``rnnlab.x`` when it is one, and a name a package re-exports names its module)."""
     found = {
@@ -78,26 +78,27 @@ def _imports(module: str, path: Path) -> set[str]:
     }
     for base, name, _ in _from_imports(module, path):
         found.add(base)
-        found.add(f"{base}.{name}" if _source(f"{base}.{name}") else _exports(base).get(name, base))
+        found.add(f"{base}.{name}" if module_file(f"{base}.{name}") else _exports(base).get(name, base))
     found = {name for name in found if name == PACKAGE or name.startswith(PACKAGE + ".")}
-    if module == CATALOGUE:
-        found = {name for name in found if name != CELLS and not name.startswith(CELLS + ".")}
+    if module == CATALOGUE and not whole:
+        found = {name for name in found if not any(name == p or name.startswith(p + ".") for p in LAYERS)}
     return found
 
 
 @cache
-def modules_used(*entries: str) -> tuple[str, ...]:
+def modules_used(*entries: str, whole: bool = False) -> tuple[str, ...]:
     """Every rnnlab module the ``entries`` import, directly or through others, themselves included;
-    sorted. The packages they sit in count too (Python runs each ``__init__``), for their own text."""
+    sorted. The packages they sit in count too (Python runs each ``__init__``), for their own text.
+    ``whole``: the registry followed into every layer too (what a process loads, not what a run uses)."""
     followed: set[str] = set()
     todo = list(entries)
     while todo:
         name = todo.pop()
-        path = _source(name)
+        path = module_file(name)
         if name in followed or path is None:  # seen, or a name imported from a module, not a module
             continue
         followed.add(name)
-        todo += _imports(name, path)
+        todo += _imports(name, path, whole)
     packages = {name.rsplit(".", i)[0] for name in followed for i in range(1, name.count(".") + 1)}
     return tuple(sorted(followed | packages))
 
@@ -113,7 +114,7 @@ def code_sha256(*entries: str) -> str:
     digest = hashlib.sha256()
     for name in modules_used(*entries):
         digest.update(name.encode())
-        digest.update(_source(name).read_bytes())
+        digest.update(module_file(name).read_bytes())
     for library in LIBRARIES:
         digest.update(f"{library}=={metadata.version(library)}".encode())
     digest.update(platform.python_version().encode())

@@ -31,7 +31,8 @@ from rnnlab.errors import DataError, RnnlabError
 from rnnlab.evaluate import build_model, confusion, predict
 from rnnlab.paths import prepared_dir, reports_dir, seed_dir
 from rnnlab.results import mean_std, read_run
-from rnnlab.tasks import TASKS, greater_is_better
+from rnnlab.task_kinds import greater_is_better
+from rnnlab.tasks import TASKS
 from rnnlab.yardsticks import PUBLISHED
 
 CHAMPION_ALIAS = "champion"

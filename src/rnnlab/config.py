@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from rnnlab import registry
+from rnnlab import architectures
 from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES, SPEAKER_SOURCES, TABLE_SOURCES
 from rnnlab.errors import ConfigError
 from rnnlab.params_file import merged
@@ -431,7 +431,7 @@ class TuneConfig(Strict):
     # and scores their mean. Forecasts split in time and always use the pipeline's split.
     repeats: PositiveInt
     small_validation: PositiveInt
-    # per architecture entry: {setting: {low, high, log} | {choices: [...]}}, replacing the registry's range for it
+    # per architecture entry: {setting: {low, high, log} | {choices: [...]}}, replacing the architecture's range for it
     space: dict[str, dict[str, SpaceEntry]]
 
 
@@ -463,7 +463,7 @@ class ServingConfig(Strict):
 
 class DefaultsConfig(Strict):
     """Values written once: every dataset entry starts from ``datasets`` and states only what differs
-    (mappings merge key by key). Architecture settings default per type, in the registry."""
+    (mappings merge key by key). Architecture settings default per type, in rnnlab.architectures."""
 
     datasets: dict[str, Any]
 
@@ -475,7 +475,7 @@ class Config(Strict):
     pipeline: PipelineConfig
     datasets: dict[str, DatasetConfig]
     defaults: DefaultsConfig = DefaultsConfig(datasets={})
-    architectures: dict[str, Any]  # name -> the registry's params model for its type
+    architectures: dict[str, Any]  # name -> its type's params model (rnnlab.architectures)
     train: TrainConfig
     trainer: TrainerConfig
     execution: ExecutionConfig
@@ -527,15 +527,15 @@ class Config(Strict):
                 raise ConfigError(f"{PARAMS_FILE}: architectures.{name} must be a mapping, got {settings!r}")
             settings = {"type": name, **settings}
             arch_type = settings["type"]
-            if arch_type not in registry.ARCHITECTURES:
+            if arch_type not in architectures.ARCHITECTURES:
                 raise ConfigError(
                     f"{PARAMS_FILE}: architectures.{name}.type = {arch_type!r}: unknown architecture "
-                    f"(allowed: {', '.join(registry.ARCHITECTURES)})"
+                    f"(allowed: {', '.join(architectures.ARCHITECTURES)})"
                 )
             try:
-                typed[name] = registry.get(arch_type).params.model_validate(settings)
+                typed[name] = architectures.get(arch_type).params.model_validate(settings)
             except ValidationError as err:
-                raise ConfigError(one_line(err, f"architectures.{name}", registry.get(arch_type).params)) from None
+                raise ConfigError(one_line(err, f"architectures.{name}", architectures.get(arch_type).params)) from None
         return typed
 
     @model_validator(mode="after")
@@ -579,7 +579,7 @@ class Config(Strict):
                     f"tune.space names {name!r}, which is not defined under architectures (defined: "
                     f"{', '.join(self.architectures)})"
                 )
-            settings = registry.get(self.architectures[name].type).params.model_fields
+            settings = architectures.get(self.architectures[name].type).params.model_fields
             for key in space:
                 if key not in settings and key not in TRAIN_SPACE or key == "type":
                     allowed = [k for k in settings if k != "type"] + list(TRAIN_SPACE)
@@ -645,12 +645,12 @@ class Config(Strict):
         return [a for a, ds in self.pairs() if ds == dataset]
 
     def data_kind(self, dataset: str) -> str | None:
-        """The kind of data a dataset holds, as registry.incompatibility reads it."""
+        """The kind of data a dataset holds, as architectures.incompatibility reads it."""
         settings = self.datasets[dataset]
         return "dialogue" if settings.speakers else "table_questions" if settings.source in TABLE_SOURCES else None
 
     def _why_not(self, architecture: str, dataset: str) -> str | None:
-        return registry.incompatibility(
+        return architectures.incompatibility(
             self.architectures[architecture], self.datasets[dataset].task, self.data_kind(dataset)
         )
 

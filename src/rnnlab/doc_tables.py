@@ -1,6 +1,6 @@
 """Markdown tables of the registries, written into docs/ between marker comments.
 
-The architecture table comes from ``rnnlab.registry.ARCHITECTURES`` (and the params.yaml entries of
+The architecture table comes from ``rnnlab.architectures.ARCHITECTURES`` (and the params.yaml entries of
 each type), the dataset table from params.yaml's ``datasets`` (``rnnlab.config.load_config``), the
 source table from ``rnnlab.data.sources`` (each loader's docstring, each generator's options).
 Nothing is downloaded. ``python -m rnnlab.doc_tables`` (``make docs``) rewrites every generated
@@ -22,9 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rnnlab.architectures import ARCHITECTURES, DATA_NEEDS
 from rnnlab.config import PARAMS_FILE, Config, load_config, project_root
 from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES
-from rnnlab.registry import ARCHITECTURES, DATA_NEEDS
 from rnnlab.tasks import TASKS
 
 COMMAND = "python -m rnnlab.doc_tables"

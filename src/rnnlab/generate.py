@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from rnnlab.models.inputs import PAD_ID, UNK_ID
+from rnnlab.data.symbols import PAD_ID, UNK_ID
 
 
 @torch.no_grad()

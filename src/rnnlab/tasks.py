@@ -20,114 +20,17 @@ ending at </s>.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import accuracy_score, f1_score
 from torch import Tensor, nn
 
+from rnnlab.data.symbols import IGNORE
 from rnnlab.models.heads import Regressor, SequenceClassifier, StepClassifier
-from rnnlab.models.seq2seq import END_ID, Seq2Seq, decoded
-
-IGNORE = -100  # target of a padded step (torch's cross_entropy ignore_index)
-
-# Which way every metric a task reports improves: the one place that knows it (selection, champions,
-# the leaderboard's arrows and the verdict against a reference all read it here).
-GREATER_IS_BETTER: dict[str, bool] = {
-    "accuracy": True,
-    "macro_f1": True,
-    "weighted_f1": True,
-    "direction_accuracy": True,
-    "sequence_accuracy": True,
-    "step_accuracy": True,
-    "bits_per_token": False,
-    "mae": False,
-    "rmse": False,
-    "mse": False,
-    "token_error_rate": False,
-    "bit_error_rate": False,
-    "bit_errors_per_step": False,
-    "loss": False,
-}
-
-
-def greater_is_better(metric: str) -> bool:
-    """Whether a larger value of ``metric`` (a name as the tasks report it, with or without a
-    ``test_`` / ``best_val_`` / ``val_`` prefix) is better."""
-    name = metric.removeprefix("test_").removeprefix("best_val_").removeprefix("val_")
-    if name not in GREATER_IS_BETTER:
-        raise KeyError(f"metric {metric!r}: its direction is not known (known: {', '.join(GREATER_IS_BETTER)})")
-    return GREATER_IS_BETTER[name]
-
-
-def classification_metrics(logits: np.ndarray, target: np.ndarray, meta: dict) -> dict[str, float]:
-    predicted = logits.argmax(-1)
-    return {
-        "accuracy": float(accuracy_score(target, predicted)),
-        "macro_f1": float(f1_score(target, predicted, average="macro", zero_division=0)),
-        "weighted_f1": float(f1_score(target, predicted, average="weighted", zero_division=0)),  # DialogueRNN's metric
-    }
-
-
-def language_model_metrics(logits: np.ndarray, target: np.ndarray, meta: dict) -> dict[str, float]:
-    nats = F.cross_entropy(torch.from_numpy(logits).double(), torch.from_numpy(target), reduction="mean").item()
-    return {"bits_per_token": nats / math.log(2), "accuracy": float((logits.argmax(-1) == target).mean())}
-
-
-def value_metrics(predicted: np.ndarray, target: np.ndarray, meta: dict) -> dict[str, float]:
-    """Errors in the target's own units: predictions and targets are de-normalized first."""
-    mean, std = meta["target_scale"]["mean"], meta["target_scale"]["std"]
-    error = (predicted.astype(np.float64) - target) * std
-    mse = float((error**2).mean())
-    metrics = {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt(mse)), "mse": mse}
-    if meta["target_signed"]:  # returns and other signed series: is the sign (the direction) right?
-        metrics["direction_accuracy"] = float((np.sign(predicted * std + mean) == np.sign(target * std + mean)).mean())
-    return metrics
-
-
-def split_at_end(ids: np.ndarray) -> list[np.ndarray]:
-    """Flat ids, each sequence closed by </s> -> the sequences without it."""
-    ids = ids.astype(np.int64)
-    ends = np.flatnonzero(ids == END_ID)
-    return [ids[a + 1 : b] for a, b in zip(np.r_[-1, ends[:-1]], ends)]
-
-
-def edit_distance(a: np.ndarray, b: np.ndarray) -> int:
-    """Levenshtein distance (substitutions, insertions, deletions all cost 1), one row at a time."""
-    a, b = a.tolist(), b.tolist()
-    row = list(range(len(b) + 1))
-    for i, symbol in enumerate(a, 1):
-        previous, row = row, [i]
-        for j in range(1, len(b) + 1):
-            row.append(min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (symbol != b[j - 1])))
-    return row[-1]
-
-
-def sequence_metrics(predicted: np.ndarray, target: np.ndarray, meta: dict) -> dict[str, float]:
-    """Exact-sequence accuracy (a G2P model's word accuracy) and the token error rate: edit
-    distance over reference tokens (its phoneme error rate), both over whole output sequences."""
-    outputs, references = split_at_end(predicted), split_at_end(target)
-    if len(outputs) != len(references):
-        raise ValueError(f"{len(outputs)} decoded sequences for {len(references)} references")
-    edits = sum(edit_distance(o, r) for o, r in zip(outputs, references))
-    return {
-        "sequence_accuracy": float(np.mean([np.array_equal(o, r) for o, r in zip(outputs, references)])),
-        "token_error_rate": edits / max(1, sum(len(r) for r in references)),
-    }
-
-
-def bit_metrics(logits: np.ndarray, target: np.ndarray, meta: dict) -> dict[str, float]:
-    """Answer steps' bits: the share that is wrong (σ > 0.5 reads 1), and the share of steps with every bit right."""
-    wrong = (logits > 0) != (target > 0.5)  # (N, b)
-    return {
-        "bit_error_rate": float(wrong.mean()),
-        "step_accuracy": float((~wrong.any(-1)).mean()),
-        "bit_errors_per_step": float(wrong.sum(-1).mean()),
-    }
+from rnnlab.models.seq2seq import Seq2Seq, decoded
+from rnnlab.task_kinds import KINDS, TaskKind, greater_is_better
 
 
 def per_answer_step(prediction: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -163,18 +66,20 @@ def step_cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean") 
 
 @dataclass(frozen=True)
 class Task:
-    name: str
-    target: str  # what a target is: "class" (an index into meta classes), "value" (a normalized number), "token",
-    #              "bits" (a 0/1 vector per step, meta classes name the bits),
-    #              or "sequence" (ids into meta classes, the target vocabulary, closed by </s>)
-    per_step: bool  # one target per step (padded with IGNORE) or one per sequence
-    causal: bool  # step t's prediction may read steps <= t only: no bidirectional encoder
+    """A task kind's behaviour (torch): its facts, ``kind``, are in rnnlab.task_kinds."""
+
+    kind: TaskKind
     build_head: Callable[[nn.Module, dict], nn.Module]  # (encoder, dataset meta) -> model
     loss: Callable[..., Tensor]  # (prediction, target, reduction="mean") -> scalar
     flatten: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]  # real targets only
-    metrics: Callable[[np.ndarray, np.ndarray, dict], dict[str, float]]  # (flat predictions, flat targets, meta)
-    selection_metric: str  # the validation metric that picks the champion
-    decodes: bool = False  # writes its own output: teacher-forced loss, metrics of the greedy output
+
+    name = property(lambda self: self.kind.name)
+    target = property(lambda self: self.kind.target)
+    per_step = property(lambda self: self.kind.per_step)
+    causal = property(lambda self: self.kind.causal)
+    selection_metric = property(lambda self: self.kind.selection_metric)
+    decodes = property(lambda self: self.kind.decodes)
+    metrics = property(lambda self: self.kind.metrics)
 
     @property
     def greater_is_better(self) -> bool:
@@ -193,84 +98,48 @@ TASKS: dict[str, Task] = {
     t.name: t
     for t in [
         Task(
-            "classify",
-            "class",
-            False,
-            False,
+            KINDS["classify"],
             lambda enc, meta: SequenceClassifier(enc, meta["num_classes"]),
             F.cross_entropy,
             per_sequence,
-            classification_metrics,
-            "accuracy",
         ),
         Task(
-            "label_steps",
-            "class",
-            True,
-            False,
+            KINDS["label_steps"],
             lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
             step_cross_entropy,
             per_step,
-            classification_metrics,
-            "accuracy",
         ),
         Task(
-            "label_bits",
-            "bits",
-            True,
-            False,
+            KINDS["label_bits"],
             lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
             bits_cross_entropy,
             per_answer_step,
-            bit_metrics,
-            "bit_error_rate",
         ),
         Task(
-            "language_model",
-            "token",
-            True,
-            True,
+            KINDS["language_model"],
             lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
             step_cross_entropy,
             per_step,
-            language_model_metrics,
-            "bits_per_token",
         ),
         Task(
-            "forecast",
-            "value",
-            False,
-            False,
+            KINDS["forecast"],
             lambda enc, meta: Regressor(enc),
             F.mse_loss,
             per_sequence,
-            value_metrics,
-            "mae",
         ),
         Task(
-            "regress",
-            "value",
-            False,
-            False,
+            KINDS["regress"],
             lambda enc, meta: Regressor(enc),
             F.mse_loss,
             per_sequence,
-            value_metrics,
-            "mse",
         ),
         Task(
-            "seq2seq",
-            "sequence",
-            True,
-            False,
+            KINDS["seq2seq"],
             lambda enc, meta: Seq2Seq(
                 enc, meta["num_classes"], meta["target_embedding_size"], meta["max_output_ratio"]
             ),
             step_cross_entropy,
             per_output_sequence,
-            sequence_metrics,
-            "sequence_accuracy",
-            decodes=True,
         ),
     ]
 }

@@ -1,6 +1,6 @@
 """`rnnlab tune`: an Optuna study per (architecture, dataset), the same budget for every architecture.
 
-Each trial draws the architecture's settings (``Architecture.space`` in the registry, or params.yaml's
+Each trial draws the architecture's settings (``Architecture.space`` in rnnlab.architectures, or params.yaml's
 ``tune.space``) and the optimiser's (``search_space.TRAIN_SPACE``), then trains exactly as the pipeline
 does (``train.train_run``: the same module, checkpoint and MLflow run) for at most ``tune.max_epochs``
 epochs (by default the dataset's own cap), with the seed ``tune.seed``. The objective is the pipeline's
@@ -27,12 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnnlab import files, registry, tracking
+from rnnlab import architectures, files, tracking
 from rnnlab.config import Config
 from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.paths import prepared_dir, reports_dir
 from rnnlab.search_space import TRAIN_SPACE, Choice, Space
-from rnnlab.tasks import TASKS, greater_is_better
+from rnnlab.task_kinds import greater_is_better
+from rnnlab.tasks import TASKS
 
 TUNING_DIR = "tuning"
 JOURNAL = "study.journal"
@@ -45,18 +46,18 @@ def study_dir(root: Path, dataset: str, architecture: str) -> Path:
 
 
 def space_for(config: Config, architecture: str, dataset: str) -> Space:
-    """What a trial of ``architecture`` on ``dataset`` draws: the registry's space and the train space,
+    """What a trial of ``architecture`` on ``dataset`` draws: the architecture's space and the train space,
     params.yaml's ``tune.space`` entries replacing them, and no choice the task rules out (both
     directions where each step is predicted from the steps before it)."""
     params = config.architecture(architecture)
-    space: Space = {**registry.get(params.type).space, **TRAIN_SPACE, **config.tune.space.get(architecture, {})}
+    space: Space = {**architectures.get(params.type).space, **TRAIN_SPACE, **config.tune.space.get(architecture, {})}
     settings, kind = config.dataset(dataset), config.data_kind(dataset)
     for name, entry in list(space.items()):
         if isinstance(entry, Choice) and name in type(params).model_fields:
             allowed = [
                 c
                 for c in entry.choices
-                if registry.incompatibility(params.model_copy(update={name: c}), settings.task, kind) is None
+                if architectures.incompatibility(params.model_copy(update={name: c}), settings.task, kind) is None
             ]
             if not allowed:
                 raise ConfigError(

@@ -20,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 
 from rnnlab.baselines.ngram import NGramLM
 from rnnlab.data.batching import encode
-from rnnlab.tasks import TASKS
+from rnnlab.task_kinds import KINDS
 
 # L-BFGS iterations for the logistic regression: enough to converge on these summary features.
 LOGISTIC_MAX_ITER = 2000
@@ -45,7 +45,7 @@ def measure_references(splits: dict[str, pd.DataFrame], meta: dict, settings) ->
         return {}
     y_train, y_test = train.flat_targets().numpy(), test.flat_targets().numpy()
     majority = np.bincount(y_train, minlength=meta["num_classes"])
-    results = {"majority class": TASKS[task].metrics(np.tile(majority, (len(y_test), 1)).astype(float), y_test, meta)}
+    results = {"majority class": KINDS[task].metrics(np.tile(majority, (len(y_test), 1)).astype(float), y_test, meta)}
     if task == "classify":
         features = summary_features if not meta.get("vocabulary") else bag_of_tokens
         x_train, x_test = features(train.inputs, meta), features(test.inputs, meta)
@@ -58,13 +58,13 @@ def measure_references(splits: dict[str, pd.DataFrame], meta: dict, settings) ->
             if meta.get("vocabulary")
             else "logistic regression on mean/std/min/max/first/last"
         )
-        results[name] = TASKS[task].metrics(scores, y_test, meta)
+        results[name] = KINDS[task].metrics(scores, y_test, meta)
     return {"test": results}
 
 
 def regression_references(train, test, meta: dict) -> dict[str, dict]:
     """A constant (the training mean: 0 after standardization) and a linear model of the summaries."""
-    metrics = TASKS["regress"].metrics
+    metrics = KINDS["regress"].metrics
     y_train, y_test = train.flat_targets().numpy(), test.flat_targets().numpy()
     features = summary_features if not meta.get("vocabulary") else bag_of_tokens
     x_train, x_test = features(train.inputs, meta), features(test.inputs, meta)

@@ -21,10 +21,9 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import BatchSampler, Dataset
 
+from rnnlab.data.symbols import END_ID, IGNORE, PAD_ID, UNK_ID
 from rnnlab.data.table import LABEL, NO_ANSWER, SPEAKER, TOKEN, sequences_of
-from rnnlab.models.inputs import PAD_ID, UNK_ID
-from rnnlab.models.seq2seq import END_ID
-from rnnlab.tasks import IGNORE, TASKS
+from rnnlab.task_kinds import KINDS
 
 
 class Batch(NamedTuple):
@@ -74,7 +73,7 @@ def encode(df: pd.DataFrame, meta: dict, with_targets: bool = True) -> SequenceS
         eye = torch.eye(meta["parties"])
         inputs = [torch.cat([x, eye[torch.from_numpy(s[:, 0].astype(np.int64))]], -1) for x, s in zip(inputs, speakers)]
     task = meta["task"]
-    kind = TASKS[task].target
+    kind = KINDS[task].target
     if not with_targets:
         return SequenceSet(inputs, [torch.tensor(IGNORE)] * len(inputs), ids)
     if task == "language_model":

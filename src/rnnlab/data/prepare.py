@@ -24,6 +24,7 @@ from sklearn.model_selection import train_test_split
 
 from rnnlab.baselines.forecast import autoregressive_predict, fit_autoregressive, forecast_errors, naive_last_value
 from rnnlab.data.store import staged_folder
+from rnnlab.data.symbols import INPUT_SPECIALS, TARGET_SPECIALS
 from rnnlab.data.table import (
     LABEL,
     SEQUENCE_ID,
@@ -38,13 +39,11 @@ from rnnlab.data.table import (
     validate_table,
 )
 from rnnlab.errors import DataError
-from rnnlab.models.inputs import PAD_ID, UNK_ID
-from rnnlab.models.seq2seq import TARGET_SPECIALS
 
 # Floor for a feature's standard deviation: a constant feature is centred, not divided by ~0.
 MIN_STD = 1e-8
 PREPARED_SPLITS = ("train", "val", "test")
-SPECIAL_TOKENS = {"<pad>": PAD_ID, "<unk>": UNK_ID}
+SPECIAL_TOKENS = {token: i for i, token in enumerate(INPUT_SPECIALS)}
 # More distinct tokens than this share of all training tokens: nearly every token is new, so the
 # column holds ids or free text, not symbols — an embedding per value would learn nothing.
 RUNAWAY_SHARE = 0.5

@@ -25,7 +25,7 @@ from rnnlab.data.sources.tables import TEMPLATE_PROGRAMS, TEMPLATES, TableQuesti
 from rnnlab.evaluate import forward_all, ordered_loader
 from rnnlab.experiments.runner import Trained, runs_table
 from rnnlab.experiments.studies import _means, plot_by_architecture, summary_by_architecture
-from rnnlab.nn.programmer import OPERATIONS
+from rnnlab.models.programmer import OPERATIONS
 
 
 def table_size(sequence_id: str) -> int:

@@ -34,13 +34,14 @@ from rnnlab.config import Config
 from rnnlab.data.batching import collate, encode
 from rnnlab.data.prepare import read_prepared
 from rnnlab.data.sources.synthetic import CopyMemoryOptions, bit_errors, memoryless_loss
+from rnnlab.data.symbols import IGNORE
 from rnnlab.data.table import NO_ANSWER
 from rnnlab.evaluate import build_model, forward_all
 from rnnlab.experiments.runner import Trained, runs_table
 from rnnlab.nn.sequence import run_cell
 from rnnlab.paths import prepared_dir
 from rnnlab.results import mean_std
-from rnnlab.tasks import IGNORE, TASKS
+from rnnlab.tasks import TASKS
 
 GRADIENT_PROBE_SEQUENCES = 256  # training sequences in the batch whose gradient is measured
 # A recurrent layer's parameters: "...cells.<i>.<name>" (stacked) or "...layers.<i>.<name>" (one deep cell).

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from rnnlab.data.symbols import PAD_ID
 from rnnlab.models.output import Encoded
-
-PAD_ID, UNK_ID = 0, 1  # reserved ids of every vocabulary (padding is masked by the driver, never read)
 
 
 class TokenInput(nn.Module):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from torch import Tensor
 
@@ -14,6 +14,17 @@ class Encoded(NamedTuple):
     summary: Tensor  # (B, E) one vector per sequence
     aux_loss: Tensor  # () extra training cost (e.g. ACT's ponder cost); 0 for plain RNNs
     attention: Tensor | None = None  # (B, T) weights of an attention-pooled summary; None without attention
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What the registry builds for every architecture and a task head reads: a module from a padded
+    batch — x (B, T, D) features or (B, T) token ids, lengths (B,) — to its ``Encoded`` view, with
+    ``output_size`` = E, the width of ``steps`` and ``summary``."""
+
+    output_size: int
+
+    def __call__(self, x: Tensor, lengths: Tensor) -> Encoded: ...
 
 
 class ModelOutput(NamedTuple):

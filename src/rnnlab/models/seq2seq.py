@@ -33,13 +33,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from rnnlab.models.inputs import PAD_ID
+from rnnlab.data.symbols import END_ID, PAD_ID, START_ID
 from rnnlab.models.output import ModelOutput
 from rnnlab.nn.gru import GRUCell, GRUState
 from rnnlab.nn.sequence import step_mask
-
-START_ID, END_ID = 2, 3  # after PAD_ID and UNK_ID: the reserved ids of every target vocabulary
-TARGET_SPECIALS = ("<pad>", "<unk>", "<s>", "</s>")
 
 
 class Seq2Seq(nn.Module):
