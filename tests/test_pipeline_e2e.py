@@ -292,7 +292,10 @@ def test_champion_moves_only_when_beaten_by_the_margin(project):
     client = mlflow.MlflowClient(uri)
     name = "rnnlab-japanese_vowels"
     before = client.get_model_version_by_alias(name, "champion")
+    # as in a fresh compare process, where nothing has pointed MLflow at the project's store yet
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'elsewhere.db'}")
     score = compare.score_model_version(config, root, "japanese_vowels", before.version)
+    mlflow.set_tracking_uri(uri)
     other = next(
         r
         for r in client.search_runs([client.get_experiment_by_name("rnnlab/japanese_vowels").experiment_id])

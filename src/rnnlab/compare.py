@@ -163,6 +163,7 @@ def score_model_version(config: Config, root: Path, dataset: str, version: str) 
     """The selection metric of a registered model version on the current validation split.
     DataError when that model cannot answer this data (another task, labels it never learned,
     columns it does not find)."""
+    mlflow.set_tracking_uri(tracking.tracking_uri(config, root))  # models:/ resolves in the project's registry
     model = mlflow.pyfunc.load_model(f"models:/{registered_model_name(dataset)}/{version}").unwrap_python_model()
     task = config.dataset(dataset).task
     metrics = model.score(raw_split(root, dataset, "val"), config.train.batch_size, task=task)
