@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,16 +37,6 @@ VARIANTS = {
         {"max_length": None, "downsample": 4, "train": {"max_epochs": 40, "patience": 10}},
     ),
 }
-
-
-def scratch_project(where: Path) -> Path:
-    """The project's tracked files, copied: a project to prepare and train in."""
-    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    for rel in files:
-        if (ROOT / rel).is_file():
-            (where / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, where / rel)
-    return where
 
 
 def run(project: Path, architectures: list[str], seeds: list[int]) -> list[dict]:
@@ -153,7 +141,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "plaid_whole.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rnnlab-plaid-") as scratch:
-        results = run(scratch_project(Path(scratch)), args.architectures, args.seeds)
+        from rnnlab.paths import copy_project
+
+        results = run(copy_project(ROOT, Path(scratch)), args.architectures, args.seeds)
     (args.out.with_suffix(".json")).write_text(json.dumps(results, indent=1))
     report(results, args.out)
 

@@ -37,14 +37,9 @@ DEFAULT_ARCHITECTURES = ["rnn", "lstm", "gru", "dglstm", "dilated", "attention"]
 
 def scratch_project(prepared_from: Path, datasets: list[str]) -> Path:
     """A copy of the project's tracked files with the datasets' prepared data, in a temporary folder."""
-    dest = Path(tempfile.mkdtemp(prefix="rnnlab-scaling-"))
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
-    for rel in listed:
-        if (ROOT / rel).is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, dest / rel)
+    from rnnlab.paths import copy_project
+
+    dest = copy_project(ROOT, Path(tempfile.mkdtemp(prefix="rnnlab-scaling-")))
     for dataset in datasets:
         source = prepared_from / "data" / "prepared" / dataset
         if not (source / "meta.json").is_file():

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
 import torch
+
+from rnnlab.paths import copy_project as copy_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,13 +39,7 @@ def free_port() -> int:
 
 
 def copy_project(dest: Path) -> Path:
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
-    for rel in files:
-        if (ROOT / rel).is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, dest / rel)
+    copy_files(ROOT, dest)
     for stale in ("dvc.lock", "reports/leaderboard.md", "reports/metrics.json"):
         (dest / stale).unlink(missing_ok=True)
     return dest

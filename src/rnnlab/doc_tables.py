@@ -106,7 +106,7 @@ def _limits(settings: Any) -> str:
     facts = []
     if settings.max_sequences is not None:
         facts.append(f"at most {settings.max_sequences:,} training sequences")
-    if getattr(settings, "downsample", None) is not None:
+    if settings.downsample is not None:
         facts.append(f"each step the mean of {settings.downsample} samples")
     if settings.max_length is not None:
         kept = "pieces of" if settings.task == "language_model" else "the first"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 
@@ -39,3 +41,16 @@ def seed_dir(root: Path, dataset: str, architecture: str, seed: int, home: Path 
 
 def reports_dir(root: Path) -> Path:
     return root / "reports"
+
+
+def copy_project(root: Path, dest: Path) -> Path:
+    """The project's own files (what git tracks, and new files it does not ignore) copied into ``dest``:
+    a scratch project that shares no data, runs or MLflow store with ``root``."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.split()
+    for rel in listed:
+        if (Path(root) / rel).is_file():
+            (Path(dest) / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(Path(root) / rel, Path(dest) / rel)
+    return Path(dest)

@@ -149,7 +149,7 @@ def downsample(df: pd.DataFrame, k: int | None) -> pd.DataFrame:
 def cut(df: pd.DataFrame, settings) -> pd.DataFrame:
     """Apply ``downsample``, then ``max_length``: keep the first N steps, or (language models) cut into
     N-step pieces."""
-    df = downsample(df, getattr(settings, "downsample", None))
+    df = downsample(df, settings.downsample)
     n = settings.max_length
     if n is None:
         return df
