@@ -83,7 +83,7 @@ def run_one(work: Path, architecture: str, dataset: str) -> dict:
         return {"error": (result.stderr or result.stdout).strip().splitlines()[-1][:300]}
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     meta = json.loads((work / "data" / "prepared" / dataset / "meta.json").read_text())
-    sequences = meta["lengths"]["train"]["sequences"] * (summary["epochs_trained"] or 1)
+    sequences = meta.lengths["train"]["sequences"] * (summary["epochs_trained"] or 1)
     return {**summary, "sequences_per_s": sequences / summary["train_time_s"]}
 
 

@@ -79,7 +79,7 @@ def run(project: Path, architectures: list[str], seeds: list[int]) -> list[dict]
                 "test": tested["test_accuracy"],
                 "epochs": summary["epochs_trained"],
                 "train_time_s": summary["train_time_s"],
-                "steps": meta["lengths"]["train"],
+                "steps": meta.lengths["train"],
             }
         )
         elapsed = time.perf_counter() - started

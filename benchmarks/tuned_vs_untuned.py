@@ -74,8 +74,8 @@ def train(project: Path, variant: str, datasets: list[str]) -> None:
 
 
 def report(project: Path, datasets: list[str], path: Path) -> None:
+    from rnnlab.kinds import greater_is_better
     from rnnlab.significance import interval
-    from rnnlab.task_kinds import greater_is_better
 
     found = {
         v: json.loads((project / "study_runs" / "tuned_vs_untuned" / v / "results.json").read_text()) for v in VARIANTS

@@ -59,7 +59,7 @@ def compare() -> str:
         figure_files[dataset] = figures(dataset, rows)
         references[dataset] = yardsticks(dataset)
         record(dataset, rows, decisions[dataset], figure_files[dataset])
-        metric = steps.TASKS[rows[0]["task"]].selection_metric
+        metric = steps.KINDS[rows[0]["task"]].selection_metric
         print(
             f"{dataset}: candidate {rows[0]['architecture']} (val {metric} {rows[0]['best_val_' + metric]:.4f}); "
             f"champion {'promoted' if decisions[dataset]['promoted'] else 'kept'}: {decisions[dataset]['reason']}"

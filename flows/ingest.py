@@ -9,19 +9,14 @@ from prefect import flow, task
 
 from rnnlab.config import load_config, project_root
 from rnnlab.data import sources, store
-from rnnlab.data.table import label_mode, validate_table
 from rnnlab.errors import exit_on_user_error
 from rnnlab.paths import raw_dir
 
 
 @task
-def load_source(source: str, generator: dict | None) -> pd.DataFrame:
-    return sources.load(source, generator)
-
-
-@task
-def validate(table: pd.DataFrame, dataset: str, task_kind: str) -> None:
-    validate_table(table, f"dataset {dataset}", label_mode(task_kind))
+def load_source(dataset: str) -> pd.DataFrame:
+    """The source's table, validated as the dataset's task kind reads it."""
+    return sources.ingest(dataset, load_config().dataset(dataset))
 
 
 @task
@@ -31,9 +26,7 @@ def write(table: pd.DataFrame, dataset: str) -> str:
 
 @flow(name="ingest", log_prints=True)
 def ingest(dataset: str) -> str:
-    settings = load_config().dataset(dataset)
-    table = load_source(settings.source, settings.generator)
-    validate(table, dataset, settings.task)
+    table = load_source(dataset)
     path = write(table, dataset)
     print(f"{dataset}: {table['sequence_id'].nunique()} sequences, {len(table)} steps -> {path}")
     return path

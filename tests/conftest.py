@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from rnnlab.data.meta import DatasetMeta
 from rnnlab.paths import copy_project as copy_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,12 +74,30 @@ def dataset_batch(data: str | None, B: int = 5, dtype=torch.float64):
         x = x + 1e3 * torch.randn_like(x) * (
             x.abs().sum(-1, keepdim=True) == 0
         )  # padded steps hold garbage, as in variable_batch
-        meta = {"features": FEATURES, "normalizer": None, "target_scale": {"mean": 0.0, "std": 1.0}}
+        meta = make_meta(features=FEATURES, target_scale={"mean": 0.0, "std": 1.0})
         return x, torch.tensor([len(a) for a in arrays]), meta
     x, lengths = variable_batch(B=B, dtype=dtype)
     if data == "dialogue":
         speakers = torch.nn.functional.one_hot(
             torch.randint(0, 2, x.shape[:2], generator=torch.Generator().manual_seed(0)), 2
         )
-        return torch.cat([x, speakers.to(dtype)], -1), lengths, {"parties": 2}
-    return x, lengths, {}
+        return torch.cat([x, speakers.to(dtype)], -1), lengths, make_meta(parties=2)
+    return x, lengths, make_meta()
+
+
+def make_meta(**fields) -> DatasetMeta:
+    """A dataset's meta for tests that build or score a model without preparing data: the fields
+    given, every other one empty."""
+    empty = {
+        "dataset": "toy",
+        "task": "classify",
+        "features": [],
+        "vocabulary": None,
+        "num_features": 0,
+        "parties": 0,
+        "normalizer": None,
+        "lengths": {},
+        "seed": 0,
+        "baselines": {},
+    }
+    return DatasetMeta(**(empty | fields))

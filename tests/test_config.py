@@ -323,44 +323,159 @@ def test_unknown_names_on_the_command_line(tmp_path):
     )
 
 
-@pytest.mark.parametrize("name", ["smoke", "full"])
-def test_profiles_apply_keep_comments_and_rewrite_the_plan(tmp_path, name):
+def profile_project(tmp_path: Path) -> Path:
+    """params.yaml, plan.yaml, params.effective.yaml and profiles/ of the project, in ``tmp_path``."""
     import shutil
 
+    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
+    for file in ("params.yaml", "plan.yaml", "params.effective.yaml"):
+        shutil.copy(ROOT / file, tmp_path / file)
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", ["smoke", "full"])
+def test_a_profile_is_one_key_of_params_and_applies_when_the_config_loads(tmp_path, name):
     from rnnlab.plan import check_plan
     from rnnlab.profiles import apply_profile
 
-    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
-    for file in ("params.yaml", "plan.yaml"):
-        shutil.copy(ROOT / file, tmp_path / file)
+    before = (profile_project(tmp_path) / "params.yaml").read_text()
     config = apply_profile(tmp_path, name)
-    text = (tmp_path / "params.yaml").read_text()
-    assert "# rnnlab parameters" in text and "promote_margin: 0.0" in text, "comments and untouched values stay"
-    assert load_config(tmp_path / "params.yaml") == config
-    check_plan(tmp_path, config)
+    after = (tmp_path / "params.yaml").read_text()
+    changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
+    assert [(a.split("#")[0].strip(), b.split("#")[0].strip()) for a, b in changed] == [
+        ("profile: []", f"profile: [{name}]")
+    ], "one line changes; its comment stays"
+    assert "# profiles/NAME.yaml merged in" in changed[0][1]
+    assert load_config(tmp_path / "params.yaml") == config and config.profile == [name]
+    check_plan(tmp_path, config)  # plan.yaml and params.effective.yaml follow the composed values
+    effective = yaml.safe_load((tmp_path / "params.effective.yaml").read_text())
+    assert effective["pipeline"] == config.pipeline.model_dump() and effective["profile"] == [name]
     changes = yaml.safe_load((ROOT / "profiles" / f"{name}.yaml").read_text())
     assert config.pipeline.datasets == changes["pipeline"]["datasets"]
     if name == "full":  # an empty mapping replaces: the default's training overrides are cleared
         assert config.dataset("plaid").train == {} and config.dataset("mnist_pixels").train["max_epochs"] == 100
+    apply_profile(tmp_path, "none")
+    assert (tmp_path / "params.yaml").read_text() == before, "none: params.yaml as written"
+    assert (tmp_path / "params.effective.yaml").read_text() == (ROOT / "params.effective.yaml").read_text()
+
+
+def test_profiles_apply_in_order(tmp_path):
+    from rnnlab.profiles import apply_profile
+
+    (profile_project(tmp_path) / "profiles" / "tiny_lstm.yaml").write_text(
+        "architectures:\n  lstm:\n    hidden_size: 8\n"
+    )
+    config = apply_profile(tmp_path, "smoke", "tiny_lstm")
+    assert config.profile == ["smoke", "tiny_lstm"] and config.architecture("lstm").hidden_size == 8
+    assert config.train.max_epochs == 4, "smoke's changes stay where the later profile says nothing"
+    assert apply_profile(tmp_path, "tiny_lstm", "smoke").architecture("lstm").hidden_size == 16, "the last one wins"
 
 
 def test_a_profile_that_breaks_params_writes_nothing(tmp_path):
-    import shutil
-
     from rnnlab.profiles import apply_profile
 
-    (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "broken.yaml").write_text("train:\n  batch_size: 0\n")
-    for file in ("params.yaml", "plan.yaml"):
-        shutil.copy(ROOT / file, tmp_path / file)
-    before = (tmp_path / "params.yaml").read_text()
+    (profile_project(tmp_path) / "profiles" / "broken.yaml").write_text("train:\n  batch_size: 0\n")
+    before = {f: (tmp_path / f).read_text() for f in ("params.yaml", "plan.yaml", "params.effective.yaml")}
     with pytest.raises(
-        ConfigError, match=r"profile broken: params.yaml: train.batch_size = 0: Input should be greater than 0"
+        ConfigError,
+        match=r"^profile broken: profiles/broken.yaml: train.batch_size = 0: Input should be greater than 0$",
     ):
         apply_profile(tmp_path, "broken")
-    with pytest.raises(ConfigError, match=r"no profile 'huge' \(available: broken\)"):
+    with pytest.raises(ConfigError, match=r"^no profile 'huge' \(available: broken, full, smoke, tuned\)$"):
         apply_profile(tmp_path, "huge")
-    assert (tmp_path / "params.yaml").read_text() == before
+    assert {f: (tmp_path / f).read_text() for f in before} == before
+
+
+@pytest.mark.parametrize(
+    "profile, message",
+    [
+        (
+            {"train": {"batch_sise": 8}},
+            r"^profiles/bad.yaml: unknown key 'train.batch_sise' \(allowed: seeds, max_epochs, batch_size, ",
+        ),
+        (
+            {"datasets": {"sunspots": {"windw": 8}}},
+            r"^profiles/bad.yaml: unknown key 'datasets.sunspots.windw' \(allowed: source, val_fraction, ",
+        ),
+        ({"trian": {}}, r"^profiles/bad.yaml: unknown key 'trian' \(allowed: pipeline, datasets, "),
+        ({"datasets": {"sunspots": {"window": 0}}}, r"^profiles/bad.yaml: datasets.sunspots.window = 0: "),
+        ({"profile": ["smoke"]}, r"^profiles/bad.yaml: unknown key 'profile' \(a profile does not name profiles; "),
+        ({"train": {"batch_size": 8}, "tuned": 3}, r"^profiles/bad.yaml: tuned = 3: Input should be a valid dict"),
+    ],
+)
+def test_a_bad_key_in_a_profile_fails_at_load_naming_the_profile_file(tmp_path, profile, message):
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "bad.yaml").write_text(yaml.safe_dump(profile))
+    path = write_params(tmp_path, lambda p: p.update(profile=["bad"]))
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(path)
+    assert "\n" not in str(info.value)
+
+
+def test_params_names_profiles_that_exist(tmp_path):
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "small.yaml").write_text("train: {max_epochs: 2}\n")
+    with pytest.raises(ConfigError, match=r"^params.yaml: profile: no profile 'huge' \(available: small\)$"):
+        load_config(write_params(tmp_path, lambda p: p.update(profile=["small", "huge"])))
+    with pytest.raises(ConfigError, match=r"^params.yaml: profile = 3: a profile name or a list of them"):
+        load_config(write_params(tmp_path, lambda p: p.update(profile=3)))
+    assert load_config(write_params(tmp_path, lambda p: p.update(profile="small"))).train.max_epochs == 2
+    message = r"^params.yaml: train.batch_size = 0: "  # a key the profile does not write: params.yaml's
+    with pytest.raises(ConfigError, match=message):
+        load_config(write_params(tmp_path, lambda p: p.update(profile=["small"]) or p["train"].update(batch_size=0)))
+
+
+def test_dvc_sees_a_profile_switch_in_exactly_the_stages_that_read_its_values(tmp_path):
+    """Real DVC in a copy: the stages declare their params from params.effective.yaml, which compose
+    (and rnnlab profile) write from params.yaml and its profiles."""
+    import json
+    import os
+
+    from rnnlab.paths import copy_project
+
+    root = copy_project(ROOT, tmp_path / "project")
+    env = {
+        **os.environ,
+        "DVC_NO_ANALYTICS": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    run = lambda *cmd: subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)  # noqa: E731
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q", "-f"] if not (root / ".dvc").is_dir() else ["true"]):
+        assert run(*cmd).returncode == 0
+    (root / "dvc.lock").unlink(missing_ok=True)
+    watched = ["compose", "ingest@sunspots", "ingest@basic_motions"]
+    for out in ("data/raw/sunspots", "data/raw/basic_motions"):
+        (root / out).mkdir(parents=True)
+        (root / out / "table.parquet").write_text("placeholder")
+    done = run("dvc", "repro", "--single-item", "compose")
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = run("dvc", "commit", "-f", *watched[1:])
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    def stale() -> list[str]:
+        status = run("dvc", "status", "--json", *watched)
+        assert status.returncode == 0, status.stderr
+        return sorted(json.loads(status.stdout))
+
+    assert stale() == [] and stale() == [], "nothing changed: nothing to run"
+    (root / "profiles" / "short.yaml").write_text("datasets:\n  sunspots:\n    window: 24\n")
+    switched = run(sys.executable, "-m", "rnnlab.cli", "profile", "short")
+    assert switched.returncode == 0, switched.stderr
+    assert stale() == ["compose", "ingest@sunspots"], "basic_motions reads nothing the profile changes"
+    done = run("dvc", "repro", "--single-item", "compose")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert stale() == ["ingest@sunspots"] and stale() == ["ingest@sunspots"]
+    done = run("dvc", "commit", "-f", "ingest@sunspots")  # as if it ran
+    assert done.returncode == 0 and stale() == [], done.stdout + done.stderr
+    # an edit of the active profile, then a plain dvc repro: compose rewrites the values, DVC sees them
+    (root / "profiles" / "short.yaml").write_text("datasets:\n  sunspots:\n    window: 12\n")
+    done = run("dvc", "repro", "--single-item", "compose")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert yaml.safe_load((root / "params.effective.yaml").read_text())["datasets"]["sunspots"]["window"] == 12
+    assert stale() == ["ingest@sunspots"]
+    back = run(sys.executable, "-m", "rnnlab.cli", "profile", "none")
+    assert back.returncode == 0, back.stderr
+    assert stale() == ["compose", "ingest@sunspots"], "sunspots differs from the window it last ran with"
 
 
 def test_every_search_space_names_settings_its_architecture_has_and_the_task_allows():

@@ -6,6 +6,8 @@ no summary; a sequence's result does not depend on what else is in the batch.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -100,7 +102,7 @@ def test_stack_state_handling(name):
 def test_task_model_trains_one_step(name):
     x, lengths, data_meta = dataset_batch(architectures.get(name).data)
     task = "classify" if "classify" in architectures.get(name).tasks else "regress"
-    meta = {"task": task, "num_features": x.shape[-1], "num_classes": 4, **data_meta}
+    meta = replace(data_meta, task=task, num_features=x.shape[-1], num_classes=4)
     model = build_model(settings_for(name), meta).double().train()
     out = model(x, lengths)
     target = torch.tensor([0, 1, 2, 3, 0]) if task == "classify" else torch.randn(5, dtype=torch.float64)

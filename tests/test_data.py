@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from rnnlab.config import ClassifyDataset
+from rnnlab.config import DATASET_MODELS, DatasetBase
 from rnnlab.data import prepare as steps
 from rnnlab.data.batching import LengthBucketBatchSampler, SequenceSet, collate
 from rnnlab.data.sources import SOURCES
@@ -17,7 +17,7 @@ from rnnlab.data.table import sequences_of, table_from_sequences, validate_table
 from rnnlab.errors import DataError
 
 
-def classify_settings(**changes) -> ClassifyDataset:
+def classify_settings(**changes) -> DatasetBase:
     values = dict(
         source="japanese_vowels",
         task="classify",
@@ -29,7 +29,7 @@ def classify_settings(**changes) -> ClassifyDataset:
         tokens=None,
         train={},
     )
-    return ClassifyDataset(**{**values, **changes})
+    return DATASET_MODELS["classify"](**{**values, **changes})
 
 
 def toy_table(n_per_class=6, classes=("a", "b", "c"), seed=0) -> pd.DataFrame:
@@ -69,13 +69,13 @@ def test_prepare_splits_train_only_and_normalizes_on_train(vowels):
     assert sizes == {"train": 216, "val": 54, "test": 370}
     assert set(splits["val"]["sequence_id"]).isdisjoint(splits["train"]["sequence_id"])
     assert all(s.startswith("test-") for s in splits["test"]["sequence_id"].unique())
-    train_features = splits["train"][meta["features"]].to_numpy()
+    train_features = splits["train"][meta.features].to_numpy()
     np.testing.assert_allclose(train_features.mean(0), 0, atol=1e-9)
     np.testing.assert_allclose(train_features.std(0), 1, atol=1e-9)
-    assert abs(splits["test"][meta["features"]].to_numpy().mean()) > 1e-4  # not refit on test
+    assert abs(splits["test"][meta.features].to_numpy().mean()) > 1e-4  # not refit on test
     val_counts = splits["val"].groupby("sequence_id")["label"].first().value_counts()
     assert val_counts.min() >= 5, "validation split must be stratified"
-    assert meta["num_classes"] == 9 and meta["lengths"]["test"]["max"] == 29
+    assert meta.num_classes == 9 and meta.lengths["test"]["max"] == 29
 
 
 def test_prepare_is_deterministic_for_a_seed(vowels):
@@ -245,7 +245,7 @@ def test_bucket_sampler_shards_disjointly_with_equal_batch_counts():
 
 
 def test_downsample_averages_each_k_steps_of_a_sequence_by_hand():
-    from rnnlab.data.prepare import downsample
+    from rnnlab.data.splits import downsample
 
     table = pd.DataFrame(
         {

@@ -103,7 +103,7 @@ def single_process_val(root: Path, architecture: str, checkpoint: str) -> tuple[
     state = torch.load(seed_dir(root, architecture) / checkpoint, weights_only=True)["state_dict"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
     val = encode(splits["val"], meta)
-    logits, targets = torch.stack(forward_all(model, val, 7, meta["task"])), val.flat_targets()
+    logits, targets = torch.stack(forward_all(model, val, 7, meta.task)), val.flat_targets()
     loss = torch.nn.functional.cross_entropy(logits, targets).item()
     return loss, float((logits.argmax(1) == targets).float().mean())
 

@@ -266,7 +266,7 @@ def test_a_study_of_an_imported_dataset_reads_it_as_dvc_tracks_it(project):
         },
     )
     meta = materialize(load_config(project / "params.yaml"), project, "my_sums")
-    assert meta["task"] == "regress" and sum(v["sequences"] for v in meta["lengths"].values()) == 60
+    assert meta.task == "regress" and sum(v["sequences"] for v in meta.lengths.values()) == 60
 
 
 def test_attention_reversal_study_scores_lengths_and_alignments(project):

@@ -18,7 +18,7 @@ import pytest
 
 from rnnlab import files
 from rnnlab.lock import HELD_ENV, ProjectBusy, project_lock
-from tests.conftest import ROOT
+from tests.conftest import ROOT, make_meta
 from tests.test_import import project, run_import, snapshot, user_table  # noqa: F401 (project: a fixture)
 
 HOLD = (
@@ -238,7 +238,7 @@ def test_the_code_fingerprint_follows_the_modules_a_run_uses_and_nothing_else(tm
         & training
     )
     config = load_config(ROOT / "params.yaml")
-    meta = {"task": "classify", "num_features": 2, "features": ["a", "b"], "num_classes": 3, "classes": ["x", "y", "z"]}
+    meta = make_meta(task="classify", num_features=2, features=["a", "b"], num_classes=3, classes=["x", "y", "z"])
     ntm = model_modules(build_model(config.architecture("ntm"), meta))
     assert "rnnlab.nn.ntm" in ntm and "rnnlab.nn.memory" in modules_used("rnnlab.train", *ntm)
     lstm = model_modules(build_model(config.architecture("lstm"), meta))
@@ -264,7 +264,7 @@ def test_a_checkpoint_that_cannot_continue_starts_fresh_saying_why(tmp_path, cap
     import mlflow
     import torch
 
-    from rnnlab.train import RESUME_FILE, _abandon, resumable
+    from rnnlab.training.resume import RESUME_FILE, abandon, resumable
 
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     experiment = client.create_experiment("rnnlab/x", artifact_location=(tmp_path / "artifacts").as_uri())
@@ -296,5 +296,5 @@ def test_a_checkpoint_that_cannot_continue_starts_fresh_saying_why(tmp_path, cap
 
     unfinished = client.create_run(experiment).info.run_id  # a training killed mid-run: RUNNING forever
     record(unfinished)
-    _abandon(out, client)
+    abandon(out, client)
     assert client.get_run(unfinished).info.status == "KILLED" and not out.exists()

@@ -107,13 +107,11 @@ def test_the_name_rule_is_one_function_for_every_caller():
 
 
 def test_every_shipped_name_follows_the_rule():
-    from rnnlab.config import Config
-    from rnnlab.profiles import merge
+    from rnnlab.config import Config, with_profiles
 
-    for profile in ("smoke", "full"):
-        params = yaml.safe_load((ROOT / "params.yaml").read_text())
-        merge(params, yaml.safe_load((ROOT / "profiles" / f"{profile}.yaml").read_text()))
-        Config.model_validate(params)
+    for profile in ("smoke", "full", "tuned"):
+        params = {**yaml.safe_load((ROOT / "params.yaml").read_text()), "profile": [profile]}
+        Config.model_validate(with_profiles(params, ROOT / "profiles")[0])
     load_config(ROOT / "params.yaml")
 
 

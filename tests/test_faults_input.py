@@ -139,7 +139,7 @@ def served():
     table = canonical(user_table(), "classify", "activity", "toy")
     settings = DATASET_MODELS["classify"].model_validate(dataset_entry("classify", "activity", table, 24))
     _, meta = steps.prepare(table, "toy", settings)
-    meta["dataset"] = "toy"
+    meta.dataset = "toy"
     model = build_model(settings_for("gru"), meta).eval()
     request = table[table["split"] == "test"].drop(columns=["label", "split"])
     return SequenceModel(model, meta, limits=LIMITS), SequenceModel(model, meta), request
@@ -187,7 +187,7 @@ def test_a_request_without_its_columns_or_over_a_limit_gets_one_sentence(served,
 
 def test_a_model_logged_without_limits_answers_any_size(served):
     limited, unlimited, request = served
-    assert "limits" not in unlimited.meta and limited.meta["limits"] == LIMITS
+    assert unlimited.meta.limits is None and limited.meta.limits == LIMITS
     assert len(unlimited.predict(None, request)) == request["sequence_id"].nunique() > LIMITS["max_sequences"]
     assert len(limited.predict(None, request_of(request, 3))) == 3
 
@@ -300,8 +300,8 @@ def test_na_none_and_null_in_a_csv_are_tokens_and_classes(tmp_path):
     path = tmp_path / "words.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     table, meta = dry_import(path, target="mood")
-    assert set(table["token"]) == set(words) and sorted(meta["classes"]) == ["NA", "None", "null"]
-    assert {"NA", "None", "null", "nan"} <= set(meta["vocabulary"])
+    assert set(table["token"]) == set(words) and sorted(meta.classes) == ["NA", "None", "null"]
+    assert {"NA", "None", "null", "nan"} <= set(meta.vocabulary)
     numbers = user_table()
     numbers.loc[5, "ax"] = np.nan  # pandas writes an empty cell: still a missing number
     numbers.to_csv(tmp_path / "numbers.csv", index=False)

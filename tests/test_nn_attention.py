@@ -6,16 +6,18 @@ that hold by definition (padding never read, weights a distribution).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from rnnlab.data.symbols import END_ID, IGNORE
 from rnnlab.evaluate import build_model
-from rnnlab.models.seq2seq import decoded
+from rnnlab.kinds.seq2seq import decoded, edit_distance, sequence_metrics
 from rnnlab.nn.attention import AdditiveAttention, MultiplicativeAttention, build_attention, masked_softmax
 from rnnlab.nn.sequence import step_mask
-from rnnlab.task_kinds import edit_distance, sequence_metrics
 from rnnlab.tasks import TASKS
+from tests.conftest import make_meta
 from tests.test_contract import settings_for
 
 KINDS = ("additive", "general", "dot")
@@ -97,14 +99,14 @@ def test_dot_attention_needs_equal_sizes():
 
 # --- the encoder–decoder --------------------------------------------------------------------------
 
-META = {
-    "task": "seq2seq",
-    "num_features": 4,
-    "num_classes": 9,
-    "target_embedding_size": 3,
-    "max_output_ratio": 1.5,
-    "vocabulary": ["<pad>", "<unk>", "a", "b", "c", "d"],
-}
+META = make_meta(
+    task="seq2seq",
+    num_features=4,
+    num_classes=9,
+    target_embedding_size=3,
+    max_output_ratio=1.5,
+    vocabulary=["<pad>", "<unk>", "a", "b", "c", "d"],
+)
 
 
 def seq2seq(arch: str, kind: str = "additive"):
@@ -208,7 +210,7 @@ def test_after_training_on_reversal_the_alignment_is_anti_diagonal():
 
     torch.manual_seed(0)
     vocabulary = ["<pad>", "<unk>"] + [str(d) for d in range(10)]
-    meta = {**META, "num_features": 16, "num_classes": 14, "target_embedding_size": 16, "vocabulary": vocabulary}
+    meta = replace(META, num_features=16, num_classes=14, target_embedding_size=16, vocabulary=vocabulary)
     model = build_model(settings_for("attention", hidden_size=32, attention_size=32), meta)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.003)
     rng = np.random.default_rng(0)

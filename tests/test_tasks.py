@@ -4,6 +4,7 @@ task is trained on (forecast windows without look-ahead, language-model shifts, 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -12,17 +13,19 @@ import torch
 
 from rnnlab import architectures
 from rnnlab.baselines.references import measure_references
-from rnnlab.config import ForecastDataset, LabelBitsDataset, LabelStepsDataset, LanguageModelDataset, RegressDataset
+from rnnlab.config import DATASET_MODELS, DatasetBase, ForecastDataset, LanguageModelDataset
 from rnnlab.data import prepare as steps
 from rnnlab.data.batching import collate, encode
+from rnnlab.data.splits import cut as cut_steps
 from rnnlab.data.symbols import IGNORE
 from rnnlab.data.table import table_from_sequences, table_from_tokens
 from rnnlab.errors import DataError
 from rnnlab.evaluate import build_model, evaluate
 from rnnlab.generate import generate_samples
+from rnnlab.kinds import KINDS
 from rnnlab.serving import predict_table
 from rnnlab.tasks import TASKS
-from tests.conftest import dataset_batch
+from tests.conftest import dataset_batch, make_meta
 from tests.test_contract import settings_for
 
 COMMON = dict(val_fraction=0.2, max_sequences=None, split_seed=0, train={})
@@ -93,7 +96,7 @@ def test_forecast_split_column_must_run_forward_in_time():
 
 
 def test_forecast_metrics_are_in_the_series_units():
-    meta = {"target_scale": {"mean": 100.0, "std": 10.0}, "target_signed": False}
+    meta = make_meta(task="forecast", target_scale={"mean": 100.0, "std": 10.0}, target_signed=False)
     metrics = TASKS["forecast"].metrics(np.array([0.0, 1.0]), np.array([0.5, 0.0]), meta)
     assert metrics == {
         "mae": pytest.approx(7.5),
@@ -101,7 +104,9 @@ def test_forecast_metrics_are_in_the_series_units():
         "mse": pytest.approx((25 + 100) / 2),
     }
     signed = TASKS["forecast"].metrics(
-        np.array([0.5, -0.5]), np.array([1.0, 0.5]), {"target_scale": {"mean": 0.0, "std": 1.0}, "target_signed": True}
+        np.array([0.5, -0.5]),
+        np.array([1.0, 0.5]),
+        make_meta(target_scale={"mean": 0.0, "std": 1.0}, target_signed=True),
     )
     assert signed["direction_accuracy"] == 0.5
 
@@ -113,10 +118,10 @@ def lm_table() -> pd.DataFrame:
 
 def test_language_model_reads_tokens_before_and_predicts_the_next():
     splits, meta = steps.prepare(lm_table(), "toy", lm_settings())
-    assert meta["vocabulary"][:2] == ["<pad>", "<unk>"] and set(meta["vocabulary"][2:]) == set("abc")
+    assert meta.vocabulary[:2] == ["<pad>", "<unk>"] and set(meta.vocabulary[2:]) == set("abc")
     data = encode(splits["train"], meta)
     tokens = splits["train"].sort_values(["sequence_id", "step"]).groupby("sequence_id")["token"].agg("".join)
-    index = {t: i for i, t in enumerate(meta["vocabulary"])}
+    index = {t: i for i, t in enumerate(meta.vocabulary)}
     for x, y, sid in zip(data.inputs, data.targets, data.ids):
         ids = [index[c] for c in tokens[sid]]
         assert x.tolist() == ids[:-1] and y.tolist() == ids[1:]
@@ -125,7 +130,7 @@ def test_language_model_reads_tokens_before_and_predicts_the_next():
 
 
 def test_language_model_pieces_and_vocabulary_limits():
-    cut = steps.cut(lm_table(), lm_settings(max_length=2))
+    cut = cut_steps(lm_table(), lm_settings(max_length=2), KINDS["language_model"])
     assert cut.groupby("sequence_id").size().max() == 2 and "t00#2" in set(cut["sequence_id"])
     with pytest.raises(DataError, match="column 'token' has 3 distinct tokens .* more than max_vocabulary = 4"):
         steps.prepare(lm_table(), "toy", lm_settings(tokens={"embedding_size": 4, "min_count": 1, "max_vocabulary": 4}))
@@ -138,7 +143,7 @@ def test_per_step_labels_are_kept_per_step():
     sequences = [rng.normal(size=(int(n), 1)) for n in rng.integers(3, 8, size=20)]
     labels = [np.where(s[:, 0] > 0, "up", "down") for s in sequences]
     raw = table_from_sequences(sequences, labels, None, [f"s{i}" for i in range(20)], ["x"], "toy")
-    settings = LabelStepsDataset(
+    settings = DATASET_MODELS["label_steps"](
         source="japanese_vowels", task="label_steps", test_fraction=0.25, max_length=None, tokens=None, **COMMON
     )
     splits, meta = steps.prepare(raw, "toy", settings)
@@ -146,7 +151,7 @@ def test_per_step_labels_are_kept_per_step():
     assert all(len(x) == len(y) for x, y in zip(data.inputs, data.targets))
     assert torch.equal(
         torch.cat(data.targets),
-        torch.tensor([meta["classes"].index(v) for v in splits["test"].sort_values(["sequence_id", "step"])["label"]]),
+        torch.tensor([meta.classes.index(v) for v in splits["test"].sort_values(["sequence_id", "step"])["label"]]),
     )
 
 
@@ -158,15 +163,15 @@ def bits_table(labels_of=lambda s: np.where(s > 0, "10", "01")) -> pd.DataFrame:
     return table_from_sequences(sequences, labels, None, [f"s{i}" for i in range(20)], ["x"], "toy")
 
 
-def bits_settings() -> LabelBitsDataset:
-    return LabelBitsDataset(
+def bits_settings() -> DatasetBase:
+    return DATASET_MODELS["label_bits"](
         source="japanese_vowels", task="label_bits", test_fraction=0.25, max_length=None, tokens=None, **COMMON
     )
 
 
 def test_label_bits_targets_loss_and_metrics_by_hand():
     splits, meta = steps.prepare(bits_table(), "toy", bits_settings())
-    assert meta["classes"] == ["bit_0", "bit_1"] and meta["num_classes"] == 2
+    assert meta.classes == ["bit_0", "bit_1"] and meta.num_classes == 2
     data = encode(splits["test"], meta)
     first = data.targets[0]
     assert (
@@ -230,25 +235,23 @@ def test_label_bits_refuses_labels_that_are_not_bits_of_one_width():
 
 
 META = {
-    "classify": {"task": "classify", "num_features": 3, "num_classes": 4},
-    "label_steps": {"task": "label_steps", "num_features": 3, "num_classes": 4},
-    "label_bits": {"task": "label_bits", "num_features": 3, "num_classes": 4},
-    "forecast": {"task": "forecast", "num_features": 3, "num_classes": 0},
-    "regress": {"task": "regress", "num_features": 3, "num_classes": 0},
-    "language_model": {
-        "task": "language_model",
-        "num_features": 3,
-        "num_classes": 6,
-        "vocabulary": ["<pad>", "<unk>", "a", "b", "c", "d"],
-    },
-    "seq2seq": {
-        "task": "seq2seq",
-        "num_features": 3,
-        "num_classes": 7,
-        "target_embedding_size": 4,
-        "max_output_ratio": 1.5,
-        "vocabulary": ["<pad>", "<unk>", "a", "b", "c", "d"],
-    },
+    "classify": make_meta(task="classify", num_features=3, num_classes=4),
+    "label_steps": make_meta(task="label_steps", num_features=3, num_classes=4),
+    "label_bits": make_meta(task="label_bits", num_features=3, num_classes=4),
+    "tags": make_meta(task="tags", num_features=3, num_classes=4),
+    "forecast": make_meta(task="forecast", num_features=3, num_classes=0),
+    "regress": make_meta(task="regress", num_features=3, num_classes=0),
+    "language_model": make_meta(
+        task="language_model", num_features=3, num_classes=6, vocabulary=["<pad>", "<unk>", "a", "b", "c", "d"]
+    ),
+    "seq2seq": make_meta(
+        task="seq2seq",
+        num_features=3,
+        num_classes=7,
+        target_embedding_size=4,
+        max_output_ratio=1.5,
+        vocabulary=["<pad>", "<unk>", "a", "b", "c", "d"],
+    ),
 }
 
 
@@ -258,14 +261,16 @@ META = {
 def test_every_head_composes_with_every_encoder(arch, task):
     data = architectures.get(arch).data  # a dialogue or table-question model reads its kind of data
     lengths = torch.tensor([5, 2, 4])
-    x = torch.randint(2, 6, (3, 5)) if META[task].get("vocabulary") else torch.randn(3, 5, 3, dtype=torch.float64)
-    meta = dict(META[task])
+    x = torch.randint(2, 6, (3, 5)) if META[task].vocabulary else torch.randn(3, 5, 3, dtype=torch.float64)
+    meta = META[task]
     if data:
         x, lengths, extra = dataset_batch(data, B=3)
-        meta |= {"num_features": x.shape[-1], **extra}
+        meta = replace(extra, **{k: getattr(meta, k) for k in ("task", "num_classes", "vocabulary")})
+        meta.num_features = x.shape[-1]
     model = build_model(settings_for(arch), meta).double().eval()
     y = {
         "classify": torch.tensor([0, 1, 3]),
+        "tags": torch.tensor([[0.0, 1, 1, 0], [0, 0, 0, 0], [1, 1, 1, 1]]),
         "forecast": torch.randn(3, dtype=torch.float64),
         "regress": torch.randn(3, dtype=torch.float64),
     }.get(task)
@@ -275,12 +280,13 @@ def test_every_head_composes_with_every_encoder(arch, task):
         y[:, 0] = IGNORE
     elif y is None:  # per step: padded with IGNORE; a seq2seq target of 6 output steps, the last </s>
         steps = 6 if task == "seq2seq" else x.shape[1]
-        y = torch.randint(4 if task == "seq2seq" else 0, META[task]["num_classes"], (3, steps))
+        y = torch.randint(4 if task == "seq2seq" else 0, META[task].num_classes, (3, steps))
         y[torch.arange(steps)[None, :] >= lengths[:, None]] = IGNORE
     prediction = model(x, lengths, y).prediction
     T = x.shape[1]
     expected = {
         "classify": (3, 4),
+        "tags": (3, 4),
         "label_steps": (3, T, 4),
         "label_bits": (3, T, 4),
         "forecast": (3,),
@@ -331,8 +337,8 @@ def test_generation_is_seeded_and_continues_the_prompt():
     model = build_model(settings_for("gru"), meta).eval()
     settings = lm_settings().generate
     prompt = [torch.tensor([2, 3, 4])]
-    a = generate_samples(model, meta["vocabulary"], prompt, settings, seed=1)
-    assert a == generate_samples(model, meta["vocabulary"], prompt, settings, seed=1)
+    a = generate_samples(model, meta.vocabulary, prompt, settings, seed=1)
+    assert a == generate_samples(model, meta.vocabulary, prompt, settings, seed=1)
     assert a[0].startswith("abc ⟫ ") and len(a[0].split("⟫ ")[1]) == settings.length
 
 
@@ -349,13 +355,13 @@ def test_served_answers_per_task():
     lm_splits, lm_meta = steps.prepare(lm_table(), "toy", lm_settings())
     lm = build_model(settings_for("lstm"), lm_meta).eval()
     answers = predict_table(lm, lm_meta, lm_table())
-    assert set(answers["prediction"]) <= set(lm_meta["vocabulary"]) and (answers["probability"] > 0).all()
+    assert set(answers["prediction"]) <= set(lm_meta.vocabulary) and (answers["probability"] > 0).all()
 
 
 # --- regression: one number per sequence ------------------------------------------------------------
 
 
-def regress_settings(**changes) -> RegressDataset:
+def regress_settings(**changes) -> DatasetBase:
     values = dict(
         source="adding",
         task="regress",
@@ -365,7 +371,7 @@ def regress_settings(**changes) -> RegressDataset:
         generator={"length": 10, "length_spread": 0.5, "sequences": 80, "seed": 0},
         **COMMON,
     )
-    return RegressDataset(**{**values, **changes})
+    return DATASET_MODELS["regress"](**{**values, **changes})
 
 
 def sums_table(n: int = 80) -> pd.DataFrame:
@@ -386,13 +392,13 @@ def test_regression_standardizes_the_label_on_train_and_scores_in_its_units():
         .groupby(level=0)
         .first()
     )
-    assert meta["target_scale"]["mean"] == pytest.approx(train_labels.mean()) and meta["classes"] == []
+    assert meta.target_scale["mean"] == pytest.approx(train_labels.mean()) and meta.classes == []
     data = encode(splits["train"], meta)
     assert data.targets[0].dtype == torch.float32 and abs(float(torch.stack(data.targets).mean())) < 1e-5
     metrics = TASKS["regress"].metrics(
         np.array([1.0, -1.0]),
         np.array([0.0, 0.0]),
-        {"target_scale": {"mean": 100.0, "std": 2.0}, "target_signed": False},
+        make_meta(target_scale={"mean": 100.0, "std": 2.0}, target_signed=False),
     )
     assert metrics == {"mae": pytest.approx(2.0), "rmse": pytest.approx(2.0), "mse": pytest.approx(4.0)}
     references = measure_references(splits, meta, regress_settings())["test"]
@@ -406,7 +412,7 @@ def test_regression_answers_in_the_label_units():
     answers = predict_table(model, meta, sums_table())
     assert list(answers.columns) == ["sequence_id", "prediction"] and len(answers) == 80
     assert (
-        abs(answers["prediction"].mean() - meta["target_scale"]["mean"]) < 5 * meta["target_scale"]["std"]
+        abs(answers["prediction"].mean() - meta.target_scale["mean"]) < 5 * meta.target_scale["std"]
     )  # de-normalized: near 100, not near 0
 
 
@@ -417,7 +423,7 @@ def test_regression_label_must_be_a_number():
         steps.split(table, "toy", regress_settings())
     as_text = sums_table().assign(label=lambda t: t["label"].astype(str))  # numbers written as text are numbers
     splits, meta = steps.prepare(as_text, "toy", regress_settings())
-    assert splits["train"]["label"].dtype == np.float64 and meta["target_scale"]["mean"] > 90
+    assert splits["train"]["label"].dtype == np.float64 and meta.target_scale["mean"] > 90
 
 
 def test_seq2seq_output_symbols_must_not_be_reserved():
@@ -447,7 +453,7 @@ def test_one_place_knows_which_way_each_metric_improves_and_the_reference_verdic
     """Every metric a task reports has a direction; the verdict against a reference follows it
     (a weighted F1 of 0.959 beats a majority class's 0.013; an MAE of 12 beats 13.36)."""
     from rnnlab.compare import yardstick_lines
-    from rnnlab.task_kinds import GREATER_IS_BETTER, greater_is_better
+    from rnnlab.kinds import GREATER_IS_BETTER, greater_is_better
 
     logits, labels = np.array([[2.0, 0.1], [0.2, 1.0], [1.5, 0.3]]), np.array([0, 1, 1])
     reported = set(TASKS["classify"].metrics(logits, labels, {}))
@@ -455,11 +461,12 @@ def test_one_place_knows_which_way_each_metric_improves_and_the_reference_verdic
         TASKS["forecast"].metrics(
             np.array([0.1, -0.2]),
             np.array([0.0, 0.3]),
-            {"target_scale": {"mean": 0.0, "std": 2.0}, "target_signed": True},
+            make_meta(target_scale={"mean": 0.0, "std": 2.0}, target_signed=True),
         )
     )
     reported |= set(TASKS["language_model"].metrics(logits.astype(np.float32), labels, {}))
     reported |= set(TASKS["label_bits"].metrics(logits, (labels[:, None] == np.array([0, 1])).astype(np.float32), {}))
+    reported |= set(TASKS["tags"].metrics(logits, (labels[:, None] == np.array([0, 1])).astype(np.float32), {}))
     assert reported <= set(GREATER_IS_BETTER), reported - set(GREATER_IS_BETTER)
     assert all(task.selection_metric in GREATER_IS_BETTER for task in TASKS.values())
     assert greater_is_better("test_weighted_f1") and not greater_is_better("best_val_mae")

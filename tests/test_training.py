@@ -9,7 +9,7 @@ from rnnlab.architectures import RecurrentParams
 from rnnlab.data.batching import Batch
 from rnnlab.errors import RnnlabError
 from rnnlab.evaluate import build_model
-from rnnlab.train import SequenceModule
+from rnnlab.training.module import SequenceModule
 
 PARAMS = RecurrentParams(
     type="lstm", hidden_size=4, num_layers=1, bidirectional=False, dropout=0.0, init="pytorch", backend="auto"

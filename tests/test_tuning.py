@@ -310,7 +310,7 @@ def test_a_small_validation_split_is_drawn_again_and_a_trial_scores_the_mean(pro
     base, _ = read_prepared(root / "data" / "prepared" / "japanese_vowels")
     again, meta = read_prepared(root / "tuning" / "japanese_vowels" / "splits" / "split_1")
     ids = lambda frame: set(frame[SEQUENCE_ID])  # noqa: E731
-    assert len(again["test"]) == 0 and meta["tuning_split"]["repeat"] == 1
+    assert len(again["test"]) == 0 and meta.tuning_split["repeat"] == 1
     assert ids(again["train"]) | ids(again["val"]) == ids(base["train"]) | ids(base["val"]), (
         "drawn from the training part only"
     )

@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from rnnlab.errors import ConfigError
+from rnnlab.kinds import KINDS
 from rnnlab.search_space import RECURRENT_SPACE, Choice, Range, Space
-from rnnlab.task_kinds import KINDS
 
 
 class RecurrentParams(BaseModel):

@@ -5,7 +5,7 @@ rnnlab plan             write plan.yaml: the stages dvc.yaml expands (make pipel
 rnnlab architectures    the registered architectures and the tasks they support
 rnnlab sources          the built-in data sources
 rnnlab import FILE --name N --task K --target C   a user's CSV/Parquet as a DVC-tracked dataset
-rnnlab profile NAME     apply profiles/NAME.yaml (smoke, full) to params.yaml and plan.yaml
+rnnlab profile NAME ... make profiles/NAME.yaml (smoke, full, tuned) active: merged into params.yaml at load
 rnnlab train --architecture A --dataset D --seed S   one training run (as the pipeline does)
 rnnlab predict --dataset D --input FILE --output FILE  predictions of the dataset's champion
 rnnlab experiment NAME  run a study (studies/NAME.yaml); report in reports/experiments/
@@ -18,6 +18,7 @@ import argparse
 from pathlib import Path
 
 from rnnlab.errors import exit_on_user_error
+from rnnlab.kinds import KINDS
 
 
 def _check(args) -> None:
@@ -68,11 +69,11 @@ def _profile(args) -> None:
     from rnnlab.config import project_root
     from rnnlab.profiles import apply_profile
 
-    config = apply_profile(project_root(), args.name)
+    config = apply_profile(project_root(), *args.names)
     print(
-        f"params.yaml now holds profile {args.name!r}: {len(config.pipeline.datasets)} dataset(s), "
-        f"{len(config.pairs())} (architecture, dataset) pair(s) x {len(config.train.seeds)} seed(s) (git checkout "
-        "params.yaml plan.yaml: back to the default)"
+        f"params.yaml: profile {config.profile}: {len(config.pipeline.datasets)} dataset(s), "
+        f"{len(config.pairs())} (architecture, dataset) pair(s) x {len(config.train.seeds)} seed(s); plan.yaml and "
+        "params.effective.yaml rewritten (rnnlab profile none: params.yaml as written)"
     )
 
 
@@ -81,7 +82,7 @@ def _import(args) -> None:
     from rnnlab.importer import import_file
 
     meta = import_file(project_root(), Path(args.file), args.name, args.task, args.target, args.window)
-    sizes = ", ".join(f"{k} {v['sequences']}" for k, v in meta["lengths"].items())
+    sizes = ", ".join(f"{k} {v['sequences']}" for k, v in meta.lengths.items())
     print(
         f"imported {args.file} as dataset {args.name!r} ({args.task}; {sizes} sequences): data/raw/{args.name} is "
         f"tracked by DVC (data/raw/{args.name}.dvc), params.yaml and plan.yaml list it. Next: git add "
@@ -153,14 +154,17 @@ def main(argv: list[str] | None = None) -> None:
         "file", help="one row per step: sequence_id, step, features or token, the target; optional split"
     )
     importer.add_argument("--name", required=True, help="the dataset's name in params.yaml")
-    importer.add_argument("--task", required=True, help="classify | label_steps | regress | language_model | forecast")
+    importer.add_argument("--task", required=True, help=" | ".join(KINDS))
     importer.add_argument("--target", required=True, help="the column to predict (forecast: a numeric feature column)")
     importer.add_argument(
         "--window", type=int, default=24, help="forecast only: steps of history per example, written to params.yaml"
     )
     importer.set_defaults(run=_import)
-    profile = commands.add_parser("profile", help="apply profiles/NAME.yaml (smoke, full) to params.yaml")
-    profile.add_argument("name")
+    profile = commands.add_parser(
+        "profile",
+        help="set params.yaml's active profiles: profiles/NAME.yaml (smoke, full, tuned) merged in at load, in order",
+    )
+    profile.add_argument("names", nargs="+", metavar="NAME", help="a profile, several applied in order, or none")
     profile.set_defaults(run=_profile)
     commands.add_parser("sources", help="list built-in data sources").set_defaults(run=_sources)
     train = commands.add_parser("train", help="train one (architecture, dataset, seed)")

@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 import mlflow
-import numpy as np
 import pandas as pd
 import torch
 
@@ -28,11 +27,10 @@ from rnnlab.data.batching import encode
 from rnnlab.data.prepare import read_prepared
 from rnnlab.data.table import LABEL, SEQUENCE_ID
 from rnnlab.errors import DataError, RnnlabError
-from rnnlab.evaluate import build_model, confusion, predict
+from rnnlab.evaluate import build_model, predict
+from rnnlab.kinds import KINDS, greater_is_better
 from rnnlab.paths import prepared_dir, reports_dir, seed_dir
 from rnnlab.results import mean_std, read_run
-from rnnlab.task_kinds import greater_is_better
-from rnnlab.tasks import TASKS
 from rnnlab.yardsticks import PUBLISHED
 
 CHAMPION_ALIAS = "champion"
@@ -64,61 +62,27 @@ def load_trained(
 def evaluate_test(
     config: Config, root: Path, dataset: str, architecture: str, seed: int, home: Path | None = None
 ) -> dict:
-    """Test metrics of one trained run, logged into its MLflow run (metrics and confusion PNG)."""
+    """Test metrics of one trained run, logged into its MLflow run (metrics and the task kind's pictures)."""
     run, model, splits, meta = load_trained(config, root, dataset, architecture, seed, home)
-    predicted, target = predict(model, encode(splits["test"], meta), meta["task"], config.train.batch_size)
-    metrics = {f"test_{k}": v for k, v in TASKS[meta["task"]].metrics(predicted, target, meta).items()}
+    predicted, target = predict(model, encode(splits["test"], meta), meta.task, config.train.batch_size)
+    metrics = {f"test_{k}": v for k, v in meta.kind.metrics(predicted, target, meta).items()}
     client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
     for key, value in metrics.items():
         client.log_metric(run["run_id"], key, value)
     with tempfile.TemporaryDirectory() as tmp:
         title = f"{architecture} on {dataset} (seed {seed}), test"
-        for png in test_pictures(meta, predicted, target, title, Path(tmp)):
+        for png in meta.kind.test_pictures(meta, predicted, target, title, Path(tmp)):
             client.log_artifact(run["run_id"], str(png), "plots")
     return {**run, **metrics}
-
-
-def test_pictures(meta: dict, predicted: np.ndarray, target: np.ndarray, title: str, folder: Path) -> list[Path]:
-    if meta["task"] in ("classify", "label_steps"):
-        return [
-            plots.confusion_matrix(
-                confusion(predicted, target, meta["num_classes"]),
-                meta["classes"],
-                f"confusion: {title}",
-                folder / "confusion_test.png",
-            )
-        ]
-    if meta["task"] == "forecast":
-        scale = meta["target_scale"]
-        return [
-            plots.forecast(
-                target * scale["std"] + scale["mean"],
-                predicted * scale["std"] + scale["mean"],
-                meta["target"],
-                f"one step ahead: {title}",
-                folder / "forecast_test.png",
-            )
-        ]
-    if meta["task"] == "regress":
-        scale = meta["target_scale"]
-        return [
-            plots.predicted_vs_actual(
-                target * scale["std"] + scale["mean"],
-                predicted * scale["std"] + scale["mean"],
-                f"test: {title}",
-                folder / "predicted_vs_actual_test.png",
-            )
-        ]
-    return []
 
 
 def aggregate(runs: list[dict], task: str) -> list[dict]:
     """One row per architecture: mean, std and 95 % interval over seeds, best seed by validation, and
     ``tied_p``: whether the seeds' headline test values can be told from the best mean's (Holm-adjusted
     Welch p; None with fewer than 2 seeds); best row (on validation) first."""
-    selection = f"best_val_{TASKS[task].selection_metric}"
-    headline_key = f"test_{TASKS[task].selection_metric}"
-    sign = 1 if TASKS[task].greater_is_better else -1
+    selection = f"best_val_{KINDS[task].selection_metric}"
+    headline_key = f"test_{KINDS[task].selection_metric}"
+    sign = 1 if KINDS[task].greater_is_better else -1
     rows = []
     for architecture in dict.fromkeys(r["architecture"] for r in runs):
         mine = [r for r in runs if r["architecture"] == architecture]
@@ -138,7 +102,7 @@ def aggregate(runs: list[dict], task: str) -> list[dict]:
         row["seed_values"] = [r[headline_key] for r in mine]
         rows.append(row)
     tied = significance.tied_with_best(
-        {r["architecture"]: r["seed_values"] for r in rows}, TASKS[task].greater_is_better
+        {r["architecture"]: r["seed_values"] for r in rows}, KINDS[task].greater_is_better
     )
     for row in rows:
         row["tied_p"] = None if tied is None else tied[row["architecture"]]
@@ -150,12 +114,10 @@ def raw_split(root: Path, dataset: str, part: str) -> pd.DataFrame:
     """A prepared split back in raw units, as a logged model takes it (it applies its own encoding)."""
     splits, meta = read_prepared(prepared_dir(root, dataset))
     table = splits[part].copy()
-    if meta["normalizer"]:
-        table[meta["features"]] = table[meta["features"]].to_numpy() * np.array(meta["normalizer"]["std"]) + np.array(
-            meta["normalizer"]["mean"]
-        )
-    if TASKS[meta["task"]].target == "value":
-        table[LABEL] = table[LABEL] * meta["target_scale"]["std"] + meta["target_scale"]["mean"]
+    if meta.normalizer:
+        table[meta.features] = meta.raw_features(table[meta.features].to_numpy())
+    if meta.kind.target == "value":
+        table[LABEL] = meta.destandardized(table[LABEL])
     return table
 
 
@@ -167,7 +129,7 @@ def score_model_version(config: Config, root: Path, dataset: str, version: str) 
     model = mlflow.pyfunc.load_model(f"models:/{registered_model_name(dataset)}/{version}").unwrap_python_model()
     task = config.dataset(dataset).task
     metrics = model.score(raw_split(root, dataset, "val"), config.train.batch_size, task=task)
-    return metrics[TASKS[task].selection_metric]
+    return metrics[KINDS[task].selection_metric]
 
 
 def decide_champion(config: Config, root: Path, dataset: str, candidate: dict) -> dict:
@@ -179,7 +141,7 @@ def decide_champion(config: Config, root: Path, dataset: str, candidate: dict) -
     promote."""
     client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
     name = registered_model_name(dataset)
-    task = TASKS[config.dataset(dataset).task]
+    task = KINDS[config.dataset(dataset).task]
     metric = task.selection_metric
     margin = config.schedule.promote_margin
     decision = {
@@ -289,8 +251,7 @@ def val_loss_curves(config: Config, root: Path, rows: list[dict]) -> dict[str, l
     client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
     return {
         row["architecture"]: [
-            [m.value for m in sorted(client.get_metric_history(run_id, "val_loss"), key=lambda m: m.step)]
-            for run_id in row["run_ids"]
+            tracking.metric_history(client, run_id, ["val_loss"])["val_loss"] for run_id in row["run_ids"]
         ]
         for row in rows
     }
@@ -317,7 +278,7 @@ def log_comparison(
         mlflow.log_dict(decision, "champion_decision.json")
         for path in files:
             mlflow.log_artifact(str(path))
-        metric = f"test_{TASKS[rows[0]['task']].selection_metric}"
+        metric = f"test_{KINDS[rows[0]['task']].selection_metric}"
         mlflow.log_metrics({f"{r['architecture']}.{metric}": r[metric] for r in rows})
         mlflow.set_tags({"champion_promoted": str(decision["promoted"]), "champion_reason": decision["reason"][:5000]})
     for row in rows:
@@ -342,13 +303,13 @@ METRIC_NAMES = {
 
 def metric_keys(rows: list[dict]) -> list[str]:
     """The task's metrics, selection metric first, as they appear in the rows (``test_<name>``)."""
-    task = TASKS[rows[0]["task"]]
+    task = KINDS[rows[0]["task"]]
     names = [k.removeprefix("test_") for k in rows[0] if k.startswith("test_") and not k.endswith(("_std", "_ci"))]
     return sorted(names, key=lambda n: n != task.selection_metric)
 
 
 def headline(task_name: str) -> str:
-    task = TASKS[task_name]
+    task = KINDS[task_name]
     return f"{METRIC_NAMES.get(task.selection_metric, task.selection_metric)} {'↑' if task.greater_is_better else '↓'}"
 
 
@@ -378,14 +339,14 @@ def leaderboard_markdown(
         cells = []
         for rows in tables.values():
             row = next((r for r in rows if r["architecture"] == arch), None)
-            cells.append(_pm(row, f"test_{TASKS[row['task']].selection_metric}") if row else "—")
+            cells.append(_pm(row, f"test_{KINDS[row['task']].selection_metric}") if row else "—")
         lines.append(f"| {arch} | " + " | ".join(cells) + " |")
     lines += ["", "## Yardsticks: the best architecture beside references on the same test split", ""]
     lines += yardstick_lines(tables, yardsticks)
     lines += across_lines(across)
     for dataset, rows in tables.items():
         d = decisions[dataset]
-        task = TASKS[rows[0]["task"]]
+        task = KINDS[rows[0]["task"]]
         verdict = "promoted" if d["promoted"] else "kept"
         names = metric_keys(rows)
         lines += [
@@ -425,7 +386,7 @@ def yardstick_lines(tables: dict[str, list[dict]], yardsticks: dict[str, list[di
         "|---|---|---|---|---|---|",
     ]
     for dataset, rows in tables.items():
-        task = TASKS[rows[0]["task"]]
+        task = KINDS[rows[0]["task"]]
         best = rows[0]  # chosen on validation, not on these test numbers
         for ref in yardsticks.get(dataset, []):
             key = f"test_{ref['metric']}"
@@ -476,7 +437,7 @@ def across_datasets(tables: dict[str, list[dict]], yardsticks: dict[str, list[di
     common = [a for a in architectures if all(any(r["architecture"] == a for r in rows) for rows in tables.values())]
     scores, greater, reference = {}, {}, {}
     for dataset, rows in tables.items():
-        task = TASKS[rows[0]["task"]]
+        task = KINDS[rows[0]["task"]]
         key = f"test_{task.selection_metric}"
         scores[dataset] = {r["architecture"]: r[key] for r in rows if r["architecture"] in common}
         greater[dataset] = task.greater_is_better
@@ -546,7 +507,7 @@ def across_lines(views: list[dict]) -> list[str]:
 def dataset_figures(config: Config, root: Path, dataset: str, rows: list[dict]) -> list[Path]:
     folder = reports_dir(root) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
-    metric = f"test_{TASKS[rows[0]['task']].selection_metric}"
+    metric = f"test_{KINDS[rows[0]['task']].selection_metric}"
     return [
         plots.metric_bars(rows, metric, f"{dataset}: {metric.replace('_', ' ')}", folder / f"{dataset}_{metric}.png"),
         plots.overlaid_curves(
@@ -570,7 +531,7 @@ def dataset_yardsticks(root: Path, config: Config, dataset: str) -> list[dict]:
             "origin": "measured by prepare on the same split",
             "measured": True,
         }
-        for name, metrics in meta.get("baselines", {}).get("test", {}).items()
+        for name, metrics in meta.baselines.get("test", {}).items()
         for metric, value in metrics.items()
     ]
     published = PUBLISHED.get(config.dataset(dataset).source, [])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
@@ -21,6 +21,7 @@ from pydantic import (
     PositiveInt,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -28,11 +29,14 @@ from pydantic import (
 from rnnlab import architectures
 from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES, SPEAKER_SOURCES, TABLE_SOURCES
 from rnnlab.errors import ConfigError
+from rnnlab.kinds import KINDS
 from rnnlab.params_file import merged
 from rnnlab.search_space import ENTRY_TAGS, TRAIN_SPACE, SpaceEntry
 
 PARAMS_FILE = "params.yaml"
 STUDIES_DIR = "studies"  # one file per study: its experiment and the entries only it uses
+PROFILES_DIR = "profiles"  # one file per profile: what it changes in params.yaml, applied when the config loads
+PROFILE_KEY = "profile"  # params.yaml's list of the active profiles, applied in order
 STUDY_KEYS = ("study", "datasets", "architectures")
 STUDY_SECTIONS = ("datasets", "architectures", "experiments")
 IMPORTED = "imported"  # a dataset written by `rnnlab import` (data/raw/<name>, tracked by DVC)
@@ -179,9 +183,10 @@ class DatasetBase(Strict):
     @model_validator(mode="after")
     def _downsampled_sequences(self) -> DatasetBase:
         task = getattr(self, "task", None)
-        if self.downsample is not None and (task not in ("classify", "regress") or self.tokens is not None):
+        if self.downsample is not None and (not KINDS[task].downsamples or self.tokens is not None):
+            allowed = ", ".join(name for name, kind in KINDS.items() if kind.downsamples)
             raise ValueError(
-                f"downsample: averages numeric steps of a sequence with one label (classify, regress); "
+                f"downsample: averages numeric steps of a sequence with one label ({allowed}); "
                 f"this dataset is {task}{' with tokens' if self.tokens is not None else ''}"
             )
         return self
@@ -212,37 +217,12 @@ class DatasetBase(Strict):
         return self
 
 
-class ClassifyDataset(DatasetBase):
-    """One label per sequence."""
-
-    task: Literal["classify"]
-
-
-class LabelStepsDataset(DatasetBase):
-    """One label per step (sequence labelling)."""
-
-    task: Literal["label_steps"]
-
-
-class LabelBitsDataset(DatasetBase):
-    """A bit vector per step (the NTM tasks): each label a string of 0/1 ("0110"), or "-" where
-    nothing is due; one sigmoid per bit."""
-
-    task: Literal["label_bits"]
-
-
 class LanguageModelDataset(DatasetBase):
     """Next-token prediction over a ``token`` column; scored in bits per token."""
 
     task: Literal["language_model"]
     generate: GenerateConfig
     ngram_order: PositiveInt  # the n-gram reference measured on the same split
-
-
-class RegressDataset(DatasetBase):
-    """One number per sequence (a ``label`` column of numbers); scored by MSE in the label's units."""
-
-    task: Literal["regress"]
 
 
 class Seq2SeqDataset(DatasetBase):
@@ -277,25 +257,23 @@ class ForecastDataset(DatasetBase):
         return self
 
 
-DATASET_MODELS = {
-    "classify": ClassifyDataset,
-    "label_steps": LabelStepsDataset,
-    "label_bits": LabelBitsDataset,
-    "regress": RegressDataset,
+# Task kinds with keys of their own; every other kind's entry is a DatasetBase with its ``task``.
+KIND_MODELS: dict[str, type[DatasetBase]] = {
     "language_model": LanguageModelDataset,
     "forecast": ForecastDataset,
     "seq2seq": Seq2SeqDataset,
 }
-DatasetConfig = Annotated[
-    ClassifyDataset
-    | LabelStepsDataset
-    | LabelBitsDataset
-    | RegressDataset
-    | LanguageModelDataset
-    | ForecastDataset
-    | Seq2SeqDataset,
-    Field(discriminator="task"),
-]
+DATASET_MODELS: dict[str, type[DatasetBase]] = {
+    name: KIND_MODELS.get(name)
+    or create_model(
+        f"{name.title().replace('_', '')}Dataset",
+        __base__=DatasetBase,
+        __doc__=f"A dataset of task kind {name} (rnnlab.kinds.{name}), with no keys of its own.",
+        task=(Literal[name], ...),
+    )
+    for name in KINDS
+}
+DatasetConfig = Annotated[Union[tuple(DATASET_MODELS.values())], Field(discriminator="task")]  # noqa: UP007
 
 
 class TrainConfig(Strict):
@@ -487,6 +465,7 @@ class Config(Strict):
     tracking: TrackingConfig
     schedule: ScheduleConfig
     serving: ServingConfig
+    profile: list[str]  # the profiles applied at load, in order (read_params); [] = params.yaml as written
 
     @model_validator(mode="before")
     @classmethod
@@ -718,16 +697,33 @@ def project_root(start: Path | None = None) -> Path:
 
 
 def load_config(path: Path | str | None = None) -> Config:
-    """params.yaml with the study files beside it (``studies/*.yaml``) composed in, validated."""
+    """params.yaml with its active profiles (``profile:``, ``profiles/*.yaml``) and the study files
+    beside it (``studies/*.yaml``) composed in, validated."""
     path = Path(path) if path else project_root() / PARAMS_FILE
-    raw, origins = read_params(path)
+    return validated(*read_params(path))
+
+
+def validated(raw: dict[str, Any], origins: dict[tuple[str, ...], str]) -> Config:
+    """The composed mapping as a Config; a problem is one line naming the file that wrote the key."""
     try:
         return Config.model_validate(raw)
     except ValidationError as err:
         message = one_line(err, "", Config)
-        loc = [str(part) for part in err.errors()[0]["loc"]]
-        origin = origins.get(tuple(loc[:2]))
+        origin = _origin(origins, err.errors()[0]["loc"])
         raise ConfigError(message.replace(f"{PARAMS_FILE}:", f"{origin}:", 1) if origin else message) from None
+
+
+def _origin(origins: dict[tuple[str, ...], str], loc: tuple) -> str | None:
+    """The file that wrote the value at ``loc`` (a pydantic location): the longest key of ``origins``
+    that starts it; None for params.yaml."""
+    raw_loc = list(loc)
+    tagged = len(raw_loc) > 2 and raw_loc[0] == "datasets" and raw_loc[2] in DATASET_MODELS
+    space_tag = len(raw_loc) > 4 and raw_loc[:2] == ["tune", "space"] and raw_loc[4] in ENTRY_TAGS
+    path = tuple(str(p) for i, p in enumerate(raw_loc) if not (tagged and i == 2) and not (space_tag and i == 4))
+    for n in range(len(path), 0, -1):
+        if path[:n] in origins:
+            return origins[path[:n]]
+    return None
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -745,18 +741,70 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
-def read_params(path: Path) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
-    """params.yaml as one mapping with every study file of ``studies/`` beside it composed in, and
-    where each study's entries were written: (section, name) -> "studies/<file>"."""
-    return with_studies(read_yaml(Path(path)), Path(path).parent / STUDIES_DIR)
+def read_params(path: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """params.yaml as one mapping: its active profiles merged in, then every study file of ``studies/``
+    beside it composed in; and which file wrote what: key path -> "profiles/<file>" or "studies/<file>"."""
+    raw, profile_origins = with_profiles(read_yaml(Path(path)), Path(path).parent / PROFILES_DIR)
+    raw, study_origins = with_studies(raw, Path(path).parent / STUDIES_DIR)
+    return raw, {**profile_origins, **study_origins}
 
 
-def with_studies(raw: dict[str, Any], folder: Path) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
+def available_profiles(folder: Path) -> list[str]:
+    return sorted(p.stem for p in Path(folder).glob("*.yaml"))
+
+
+def profile_names(value: Any, folder: Path) -> list[str]:
+    """params.yaml's ``profile`` as a list of names of files in ``folder``: null or [] for none, a name, or
+    a list of names applied in order."""
+    names = [] if value is None else [value] if isinstance(value, str) else value
+    if not isinstance(names, list):
+        raise ConfigError(
+            f"{PARAMS_FILE}: {PROFILE_KEY} = {value!r}: a profile name or a list of them, applied in order "
+            f"(available: {', '.join(available_profiles(folder))})"
+        )
+    for name in names:
+        check_name(name, f"{PARAMS_FILE}: {PROFILE_KEY}")
+        if not (Path(folder) / f"{name}.yaml").is_file():
+            shown = ", ".join(available_profiles(folder))
+            raise ConfigError(f"{PARAMS_FILE}: {PROFILE_KEY}: no profile {name!r} (available: {shown})")
+    return list(names)
+
+
+def with_profiles(raw: dict[str, Any], folder: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """``raw`` with the profiles its ``profile`` key names (``folder``/NAME.yaml) merged in, in order, as
+    rnnlab.params_file.merge does: mappings key by key, lists and values replaced, an empty mapping
+    replaced; and the key path of every value a profile wrote -> "profiles/<file>" (the last one's)."""
+    names = profile_names(raw.get(PROFILE_KEY), folder)
+    origins: dict[tuple[str, ...], str] = {}
+    composed = {**raw, PROFILE_KEY: names}
+    for name in names:
+        where = f"{PROFILES_DIR}/{name}.yaml"
+        changes = read_yaml(Path(folder) / f"{name}.yaml")
+        if PROFILE_KEY in changes:
+            raise ConfigError(
+                f"{where}: unknown key {PROFILE_KEY!r} (a profile does not name profiles; "
+                f"{PARAMS_FILE}'s {PROFILE_KEY} lists them, in order)"
+            )
+        composed = merged(composed, changes)
+        origins.update(dict.fromkeys(_written(changes), where))
+    return composed, origins
+
+
+def _written(changes: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """The key paths whose values a profile's ``changes`` set (a non-empty mapping merges: its keys are)."""
+    paths = []
+    for key, value in changes.items():
+        path = (*prefix, str(key))
+        paths += _written(value, path) if isinstance(value, dict) and value else [path]
+    return paths
+
+
+def with_studies(raw: dict[str, Any], folder: Path) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
     """``raw`` with the study files of ``folder`` composed in. A study file holds ``study`` (its
     datasets, architectures and seeds: experiments.<file name>) and the ``datasets`` and
     ``architectures`` entries only it uses; a name is defined once in the project. The pipeline's
     entries stay in params.yaml, where DVC tracks them."""
-    origins: dict[tuple[str, str], str] = {}
+    origins: dict[tuple[str, ...], str] = {}
     if not folder.is_dir():
         return raw, origins
     sections = {s: dict(raw.get(s) or {}) if isinstance(raw.get(s) or {}, dict) else raw[s] for s in STUDY_SECTIONS}

@@ -10,16 +10,17 @@ from torch.utils.data import DataLoader
 
 from rnnlab import registry
 from rnnlab.data.batching import LengthBucketBatchSampler, SequenceSet, collate
+from rnnlab.data.meta import DatasetMeta
 from rnnlab.models.inputs import TokenInput
 from rnnlab.tasks import TASKS
 
 
-def build_model(arch_params: BaseModel, meta: dict) -> nn.Module:
+def build_model(arch_params: BaseModel, meta: DatasetMeta) -> nn.Module:
     """Encoder from the registry (behind a token embedding for symbol data), head from the task."""
-    encoder = registry.build_encoder(arch_params, meta["num_features"], meta)
-    if meta.get("vocabulary"):
-        encoder = TokenInput(len(meta["vocabulary"]), meta["num_features"], encoder)
-    return TASKS[meta["task"]].build_head(encoder, meta)
+    encoder = registry.build_encoder(arch_params, meta.num_features, meta)
+    if meta.vocabulary:
+        encoder = TokenInput(len(meta.vocabulary), meta.num_features, encoder)
+    return TASKS[meta.task].build_head(encoder, meta)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -53,16 +54,11 @@ def predict(model: nn.Module, data: SequenceSet, task: str, batch_size: int) -> 
     if kind.per_step and not kind.decodes:  # each sequence's steps with a target (label_bits: its answer steps)
         pairs = [kind.flatten(a, t) for a, t in zip(answers, data.targets)]
         return torch.cat([p for p, _ in pairs]).numpy(), torch.cat([t for _, t in pairs]).numpy()
-    prediction = torch.cat([a if kind.per_step else a.unsqueeze(0) for a in answers])
-    return prediction.numpy(), data.flat_targets().numpy()
+    if kind.per_step:  # decoded ids, each sequence closed by </s>
+        return torch.cat(answers).numpy(), data.flat_targets().numpy()
+    return torch.stack(answers).numpy(), torch.stack(data.targets).numpy()  # one row per sequence
 
 
-def evaluate(model: nn.Module, data: SequenceSet, meta: dict, batch_size: int) -> dict[str, float]:
-    prediction, target = predict(model, data, meta["task"], batch_size)
-    return TASKS[meta["task"]].metrics(prediction, target, meta)
-
-
-def confusion(logits: np.ndarray, target: np.ndarray, num_classes: int) -> np.ndarray:
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (target, logits.argmax(-1)), 1)
-    return matrix
+def evaluate(model: nn.Module, data: SequenceSet, meta: DatasetMeta, batch_size: int) -> dict[str, float]:
+    prediction, target = predict(model, data, meta.task, batch_size)
+    return TASKS[meta.task].metrics(prediction, target, meta)

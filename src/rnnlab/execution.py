@@ -195,7 +195,7 @@ def close_unfinished(config: Config, root: Path, runs: list[Run]) -> None:
     import mlflow
 
     from rnnlab import tracking
-    from rnnlab.train import RESUME_FILE
+    from rnnlab.training.resume import RESUME_FILE
 
     client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
     for run in runs:

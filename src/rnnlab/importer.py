@@ -34,8 +34,9 @@ from rnnlab.config import (
 from rnnlab.data import prepare as steps
 from rnnlab.data.sources.dialogue import read_feature_pickle
 from rnnlab.data.store import TABLE_FILE, write_table
-from rnnlab.data.table import LABEL, SPEAKER, SPLIT, TOKEN, label_mode, validate_table
+from rnnlab.data.table import LABEL, SPEAKER, SPLIT, TOKEN, validate_table
 from rnnlab.errors import ConfigError, DataError
+from rnnlab.kinds import KINDS
 from rnnlab.lock import project_lock
 from rnnlab.paths import raw_dir
 from rnnlab.plan import PLAN_FILE, write_plan
@@ -72,32 +73,22 @@ def read_file(path: Path) -> pd.DataFrame:
 
 
 def canonical(table: pd.DataFrame, task: str, target: str, where: str) -> pd.DataFrame:
-    """The user's target column under its canonical name: ``label`` (classes), ``token`` (language
-    models); a forecast target stays a feature column (the model reads its past values)."""
+    """The user's target column under the canonical name its task kind reads (``label`` for labels,
+    ``token`` for a language model); a forecast target stays a feature column (the model reads its past
+    values). Labels that are names are read as text; the kind checks what it needs of them."""
     if target not in table.columns:
         raise DataError(
             f"{where}: target column {target!r} does not exist (columns: {', '.join(map(str, table.columns))})"
         )
-    renamed = {
-        "classify": LABEL,
-        "label_steps": LABEL,
-        "regress": LABEL,
-        "seq2seq": LABEL,
-        "language_model": TOKEN,
-    }.get(task)
+    kind = KINDS[task]
+    renamed = kind.label_column
     if renamed and target != renamed:
         if renamed in table.columns:
             raise DataError(f"{where}: has a {renamed!r} column and the target {target!r}; which one is the target?")
         table = table.rename(columns={target: renamed})
-    if renamed == LABEL and task != "regress":  # classes are names; a regression keeps its numbers
+    if renamed == LABEL and kind.labels_are_names:
         table[LABEL] = table[LABEL].astype(str).where(table[LABEL].notna())
-    if task in ("classify", "label_steps"):
-        classes = table[LABEL].dropna().unique()
-        if len(classes) == 1:  # nothing to learn: any model scores accuracy 1.0
-            raise DataError(
-                f"{where}: target column {target!r} holds one class "
-                f"({classes[0]!r}) on every row; task {task} needs at least two"
-            )
+    kind.check_imported(table, target, where)
     return table
 
 
@@ -116,13 +107,7 @@ def dataset_entry(task: str, target: str, table: pd.DataFrame, window: int) -> d
     }
     if SPEAKER in table.columns:
         entry["speakers"] = True  # a dialogue: models read who speaks each utterance
-    if task == "language_model":
-        entry |= {"generate": {"samples": 3, "length": 200, "temperature": 0.8}, "ngram_order": 5}
-    if task == "forecast":
-        entry |= {"target": target, "window": window, "ar_order": min(window, 8)}
-    if task == "seq2seq":
-        entry |= {"target_embedding_size": 32}
-    return entry
+    return entry | KINDS[task].import_entry(target, table, window)
 
 
 def import_file(root: Path, path: Path, name: str, task: str, target: str, window: int) -> dict:
@@ -150,12 +135,11 @@ def import_file(root: Path, path: Path, name: str, task: str, target: str, windo
             )
         where = str(path)
         table = canonical(read_file(path), task, target, where)
-        validate_table(table, where, label_mode(task))
+        validate_table(table, where, KINDS[task].label_mode)
         entry = dataset_entry(task, target, table, window)
         settings = DATASET_MODELS[task].model_validate(entry)
-        _, meta = steps.prepare(
-            table, where, settings
-        )  # what prepare will do (splits, classes, vocabulary): fails here, naming the file
+        # what prepare will do (splits, classes, vocabulary): fails here, naming the file
+        _, meta = steps.prepare(table, where, settings, references=False)
         _write(root, table, name, entry)
     return meta
 

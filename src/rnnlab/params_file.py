@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,3 +43,22 @@ def merge(base, changes):
 def merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """A new mapping: ``base`` with ``changes`` merged in as ``merge`` does; neither is modified."""
     return merge(copy.deepcopy(dict(base)), copy.deepcopy(dict(changes)))
+
+
+def with_top_level(text: str, key: str, value: str) -> str:
+    """``text`` (a YAML file) with top-level ``key`` set to ``value`` (YAML text on one line): that one
+    line rewritten, its comment kept in its column; every other line as it was. An absent key is
+    added before the first top-level key."""
+    lines = text.splitlines(keepends=True)
+    pattern = re.compile(rf"^{re.escape(key)}:(?P<value>[^#\n]*)(?P<comment>#.*)?$")
+    for i, line in enumerate(lines):
+        found = pattern.match(line.rstrip("\n"))
+        if found:
+            start = f"{key}: {value}"
+            comment = found["comment"]
+            if comment:
+                start = start.ljust(found.start("comment") - 1) + " " + comment
+            lines[i] = start + ("\n" if line.endswith("\n") else "")
+            return "".join(lines)
+    first = next((i for i, line in enumerate(lines) if re.match(r"^[A-Za-z_]", line)), len(lines))
+    return "".join([*lines[:first], f"{key}: {value}\n", *lines[first:]])

@@ -25,6 +25,7 @@ from rnnlab.architectures import (
     StepwiseParams,
     get,
 )
+from rnnlab.data.meta import DatasetMeta
 from rnnlab.models.dialogue import DialogueRNN
 from rnnlab.models.encoder import AttentiveEncoder, RecurrentEncoder, StepwiseEncoder
 from rnnlab.models.programmer import TableProgrammer
@@ -91,18 +92,16 @@ def build_stepwise(input_size: int, p: StepwiseParams) -> StepwiseEncoder:
     return StepwiseEncoder(input_size, p.hidden_size, p.num_layers, p.dropout)
 
 
-def build_programmer(input_size: int, p: ProgrammerParams, meta: dict) -> TableProgrammer:
+def build_programmer(input_size: int, p: ProgrammerParams, meta: DatasetMeta) -> TableProgrammer:
     from rnnlab.data.sources.tables import VOCABULARY
 
-    return TableProgrammer(
-        meta["features"], meta.get("normalizer"), meta["target_scale"], len(VOCABULARY), p.hidden_size, p.steps
-    )
+    return TableProgrammer(meta.features, meta.normalizer, meta.target_scale, len(VOCABULARY), p.hidden_size, p.steps)
 
 
-def build_dialogue(input_size: int, p: DialogueParams, meta: dict) -> DialogueRNN:
+def build_dialogue(input_size: int, p: DialogueParams, meta: DatasetMeta) -> DialogueRNN:
     return DialogueRNN(
         input_size,
-        meta.get("parties", 0),
+        meta.parties,
         p.global_size,
         p.party_size,
         p.emotion_size,
@@ -131,7 +130,7 @@ BUILDERS: dict[
 }
 
 
-def build_encoder(params: BaseModel, input_size: int, meta: dict | None = None) -> nn.Module:
+def build_encoder(params: BaseModel, input_size: int, meta: DatasetMeta | None = None) -> nn.Module:
     """An architecture that reads a kind of dataset (``data``) is built from the dataset's meta too
     (a dialogue's party count, a table's feature layout and normalizer)."""
     arch = get(params.type)

@@ -6,7 +6,8 @@ vocabulary fitted on the training split, the class names or the target's scale â
 ``mlflow models serve`` over HTTP.
 
 Input: long format, one row per time step: ``sequence_id``, ``step`` and the dataset's feature
-columns (or ``token``); target columns are allowed and ignored. Output, sorted by ``sequence_id``:
+columns (or ``token``); target columns are allowed and ignored. Output, sorted by ``sequence_id``, is
+the task kind's (``TaskKind.served``):
 
     classify        one row per sequence: prediction, p_<class> probabilities
     label_steps     one row per step: step, prediction
@@ -15,6 +16,7 @@ columns (or ``token``); target columns are allowed and ignored. Output, sorted b
     forecast        one row per sequence: the target's next value, in its own units
     regress         one row per sequence: the predicted value, in the target's own units
     seq2seq         one row per sequence: the output symbols, space-separated (as the label is written)
+    tags            one row per sequence: the tags joined by "|" ("-" for none), p_<tag> probabilities
 
 A request is bounded by params.yaml's ``serving`` section (rows, sequences, steps per sequence), copied
 into the model when it is logged; a model logged without limits takes any size. Unusable input
@@ -24,35 +26,23 @@ answers HTTP 400 with that line as the message and no stack trace.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import mlflow
-import numpy as np
 import pandas as pd
-import torch
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from torch import nn
 
 from rnnlab.data.batching import SequenceSet, encode
+from rnnlab.data.meta import DatasetMeta
 from rnnlab.data.prepare import check_parties, normalize
-from rnnlab.data.table import LABEL, SEQUENCE_ID, SPEAKER, STEP, TOKEN, label_mode, speaker_index, validate_table
+from rnnlab.data.table import LABEL, SEQUENCE_ID, SPEAKER, STEP, TOKEN, speaker_index, validate_table
 from rnnlab.errors import DataError
 from rnnlab.evaluate import forward_all, predict
-from rnnlab.tasks import TASKS
 
 PREDICT_BATCH_SIZE = 64  # inference batches: memory only, results do not depend on it
-META_KEYS = (
-    "dataset",
-    "task",
-    "features",
-    "parties",
-    "vocabulary",
-    "classes",
-    "normalizer",
-    "target",
-    "target_scale",
-    "target_signed",
-)
-LIMITS = ("max_rows", "max_sequences", "max_steps")  # params.yaml serving.<key>; meta["limits"] holds them
+LIMITS = ("max_rows", "max_sequences", "max_steps")  # params.yaml serving.<key>; meta.limits holds them
 
 
 class RequestError(MlflowException, DataError):
@@ -74,12 +64,17 @@ class RequestError(MlflowException, DataError):
 
 
 class SequenceModel(mlflow.pyfunc.PythonModel):
-    def __init__(self, model: nn.Module, meta: dict, limits: dict | None = None) -> None:
+    def __init__(self, model: nn.Module, meta: DatasetMeta, limits: dict | None = None) -> None:
         """``limits``: params.yaml's serving section (max_rows, max_sequences, max_steps); None = no limit."""
         self.model = model.eval()
-        self.meta = {k: meta[k] for k in META_KEYS if k in meta}
-        if limits is not None:
-            self.meta["limits"] = {k: int(limits[k]) for k in LIMITS}
+        # what prediction reads: the split sizes and the references measured on them stay with the run
+        self.meta = replace(
+            meta,
+            lengths={},
+            baselines={},
+            tuning_split=None,
+            limits=None if limits is None else {k: int(limits[k]) for k in LIMITS},
+        )
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         try:
@@ -95,42 +90,41 @@ class SequenceModel(mlflow.pyfunc.PythonModel):
         """The task's metrics on a labelled table in raw units (as ingest wrote it), with this model's own
         encoding. DataError when this model cannot answer this data: another ``task``, or labels it never
         learned."""
-        where = f"scoring a model of {self.meta['dataset']}"
-        if task is not None and task != self.meta["task"]:
-            raise DataError(f"{where}: the model answers task {self.meta['task']!r}, the data is {task!r}")
-        kind = TASKS[self.meta["task"]].target
-        if kind == "class" and LABEL in table.columns:
-            unknown = sorted(set(table[LABEL].astype(str)) - set(map(str, self.meta["classes"])))
+        where = f"scoring a model of {self.meta.dataset}"
+        if task is not None and task != self.meta.task:
+            raise DataError(f"{where}: the model answers task {self.meta.task!r}, the data is {task!r}")
+        if self.meta.kind.target == "class" and LABEL in table.columns:
+            unknown = sorted(set(table[LABEL].astype(str)) - set(map(str, self.meta.classes)))
             if unknown:
                 raise DataError(
                     f"{where}: label(s) {', '.join(map(repr, unknown[:5]))} are not among the classes it learned"
                 )
         data = model_input(self.meta, table, with_targets=True)
-        prediction, target = predict(self.model, data, self.meta["task"], batch_size)
-        return TASKS[self.meta["task"]].metrics(prediction, target, self.meta)
+        prediction, target = predict(self.model, data, self.meta.task, batch_size)
+        return self.meta.kind.metrics(prediction, target, self.meta)
 
 
-def input_columns(meta: dict) -> list[str]:
-    return [TOKEN] if meta.get("vocabulary") else list(meta["features"]) + ([SPEAKER] if meta.get("parties") else [])
+def input_columns(meta: DatasetMeta) -> list[str]:
+    return [TOKEN] if meta.vocabulary else list(meta.features) + ([SPEAKER] if meta.parties else [])
 
 
-def check_columns(meta: dict, table: pd.DataFrame) -> None:
+def check_columns(meta: DatasetMeta, table: pd.DataFrame) -> None:
     """The columns this model reads are all there: sequence_id, step and its input columns."""
     required = [SEQUENCE_ID, STEP, *input_columns(meta)]
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise DataError(
-            f"input for {meta['dataset']}: missing input column(s) {', '.join(map(repr, missing))} "
+            f"input for {meta.dataset}: missing input column(s) {', '.join(map(repr, missing))} "
             f"(expected: {', '.join(required)})"
         )
 
 
-def check_limits(meta: dict, table: pd.DataFrame) -> None:
-    """A request within the model's limits (meta["limits"], from params.yaml's serving section); none if absent."""
-    limits = meta.get("limits")
+def check_limits(meta: DatasetMeta, table: pd.DataFrame) -> None:
+    """A request within the model's limits (meta.limits, from params.yaml's serving section); none if absent."""
+    limits = meta.limits
     if not limits:
         return
-    where = f"input for {meta['dataset']}"
+    where = f"input for {meta.dataset}"
     if len(table) > limits["max_rows"]:
         raise DataError(
             f"{where}: {len(table)} rows exceed the limit of {limits['max_rows']} per request "
@@ -149,66 +143,23 @@ def check_limits(meta: dict, table: pd.DataFrame) -> None:
         )
 
 
-def model_input(meta: dict, table: pd.DataFrame, with_targets: bool) -> SequenceSet:
+def model_input(meta: DatasetMeta, table: pd.DataFrame, with_targets: bool) -> SequenceSet:
     """Check a raw table has what this model reads, then normalize and encode it as training did."""
-    where = f"input for {meta['dataset']}"
+    where = f"input for {meta.dataset}"
     check_columns(meta, table)
-    targets = [LABEL] if with_targets and TASKS[meta["task"]].target != "token" else []
+    targets = [LABEL] if with_targets and meta.kind.target != "token" else []
     table = table[[SEQUENCE_ID, STEP, *input_columns(meta), *targets]]
-    validate_table(table, where, label_mode(meta["task"]) if with_targets else None)
-    table = normalize(table, meta.get("normalizer"), meta.get("target_scale"))
-    if meta.get("parties"):  # speaker names -> party indices, as prepare did
+    validate_table(table, where, meta.kind.label_mode if with_targets else None)
+    table = normalize(table, meta.normalizer, meta.target_scale)
+    if meta.parties:  # speaker names -> party indices, as prepare did
         table = table.assign(**{SPEAKER: speaker_index(table, where)})
-        check_parties(table, meta["parties"], where)
+        check_parties(table, meta.parties, where)
     return encode(table, meta, with_targets=with_targets)
 
 
-def predict_table(model: nn.Module, meta: dict, table: pd.DataFrame) -> pd.DataFrame:
+def predict_table(model: nn.Module, meta: DatasetMeta, table: pd.DataFrame) -> pd.DataFrame:
     check_columns(meta, table)
     check_limits(meta, table)
     data = model_input(meta, table, with_targets=False)
-    task = meta["task"]
-    answers = forward_all(model, data, PREDICT_BATCH_SIZE, task)
-    if TASKS[task].target == "value":
-        scale = meta["target_scale"]
-        values = torch.stack(answers).double().numpy() * scale["std"] + scale["mean"]
-        return pd.DataFrame({SEQUENCE_ID: data.ids, "prediction": values})
-    if task == "label_bits":  # one bit string per step (Ïƒ > 0.5 reads 1)
-        rows = [
-            pd.DataFrame(
-                {
-                    SEQUENCE_ID: sid,
-                    STEP: np.arange(len(a)),
-                    "prediction": ["".join("01"[int(b)] for b in step) for step in (a > 0).tolist()],
-                }
-            )
-            for sid, a in zip(data.ids, answers)
-        ]
-        return pd.concat(rows, ignore_index=True)
-    if task == "label_steps":
-        labels = np.asarray(meta["classes"])
-        rows = [
-            pd.DataFrame({SEQUENCE_ID: sid, STEP: np.arange(len(a)), "prediction": labels[a.argmax(-1).numpy()]})
-            for sid, a in zip(data.ids, answers)
-        ]
-        return pd.concat(rows, ignore_index=True)
-    if TASKS[task].target == "sequence":
-        symbols = np.asarray(meta["classes"])
-        return pd.DataFrame(
-            {SEQUENCE_ID: data.ids, "prediction": [" ".join(symbols[a[:-1].numpy()]) for a in answers]}
-        )  # </s> dropped
-    if task == "language_model":
-        last = torch.softmax(torch.stack([a[-1] for a in answers]), dim=-1)  # (B, V) after each sequence's last token
-        best = last.argmax(-1)
-        return pd.DataFrame(
-            {
-                SEQUENCE_ID: data.ids,
-                "prediction": np.asarray(meta["classes"])[best.numpy()],
-                "probability": last.gather(1, best[:, None])[:, 0].numpy(),
-            }
-        )
-    probabilities = torch.softmax(torch.stack(answers), dim=-1).numpy()
-    out = pd.DataFrame({SEQUENCE_ID: data.ids, "prediction": np.asarray(meta["classes"])[probabilities.argmax(1)]})
-    for i, name in enumerate(meta["classes"]):
-        out[f"p_{name}"] = probabilities[:, i]
-    return out
+    answers = forward_all(model, data, PREDICT_BATCH_SIZE, meta.task)
+    return meta.kind.served(answers, data.ids, meta)

@@ -1,21 +1,11 @@
-"""Task kinds: the head, the loss, the metrics and the selection rule of each kind of target.
-
-The training module, evaluation and compare ask the task, never the architecture, what to compute.
-
-    classify        one label per sequence        logits (B, C)     accuracy, macro- and weighted F1
-    label_steps     one label per step            logits (B, T, C)  accuracy, macro- and weighted F1 over real steps
-    label_bits      a bit vector per answer step  logits (B, T, b)  bit error rate, exact-step accuracy (σ per bit, BCE)
-    language_model  the next token at every step  logits (B, T, V)  bits per token, next-token accuracy
-    forecast        the next value of a series    value (B,)        MAE, RMSE (original units)
-    regress         one number per sequence       value (B,)        MSE, MAE, RMSE (original units)
-    seq2seq         a symbol sequence per sequence logits (B, L, V)  exact-sequence accuracy, token error rate
+"""The torch side of the task kinds: the heads, losses and flattenings a kind names (rnnlab.kinds), and
+``Task``, a kind with those pieces put together for training and evaluation.
 
 Per-step targets are padded with ``IGNORE`` (a bit target: every bit of a step without an answer):
 padded steps add nothing to the loss or the metrics. Metrics take the raw predictions of the real
-targets only (``flatten``), so bits per token come from the logits and forecasting errors are
-measured in the series' own units. A seq2seq model writes its own output (``decodes``): its loss is
-teacher-forced, its metrics score the greedy output, flattened to token ids with each sequence
-ending at </s>.
+targets only (``flatten``), so bits per token come from the logits and value errors are measured in
+the target's own units. A kind that decodes writes its own output: its loss is teacher-forced, its
+metrics score the greedy output, flattened to token ids with each sequence ending at </s>.
 """
 
 from __future__ import annotations
@@ -27,10 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnlab.data.meta import DatasetMeta
 from rnnlab.data.symbols import IGNORE
+from rnnlab.kinds import KINDS
+from rnnlab.kinds.base import TaskKind
+from rnnlab.kinds.seq2seq import decoded
 from rnnlab.models.heads import Regressor, SequenceClassifier, StepClassifier
-from rnnlab.models.seq2seq import Seq2Seq, decoded
-from rnnlab.task_kinds import KINDS, TaskKind, greater_is_better
+from rnnlab.models.seq2seq import Seq2Seq
 
 
 def per_answer_step(prediction: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -40,7 +33,7 @@ def per_answer_step(prediction: Tensor, target: Tensor) -> tuple[Tensor, Tensor]
 
 
 def bits_cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Binary cross-entropy of every bit of every answer step (the NTM paper's sigmoid outputs)."""
+    """Binary cross-entropy of every bit that has an answer (the NTM paper's sigmoid outputs; a tag set)."""
     real = target != IGNORE
     return F.binary_cross_entropy_with_logits(logits[real], target[real], reduction=reduction)
 
@@ -64,14 +57,36 @@ def step_cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean") 
     return F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=IGNORE, reduction=reduction)
 
 
+# The pieces a kind names: its head on the encoder ((encoder, meta) -> model), its loss
+# ((prediction, target, reduction="mean") -> scalar) and which predictions count (real targets only).
+HEADS: dict[str, Callable[[nn.Module, DatasetMeta], nn.Module]] = {
+    "sequence_classifier": lambda enc, meta: SequenceClassifier(enc, meta.num_classes),  # (B, C)
+    "step_classifier": lambda enc, meta: StepClassifier(enc, meta.num_classes),  # (B, T, C)
+    "regressor": lambda enc, meta: Regressor(enc),  # (B,)
+    "decoder": lambda enc, meta: Seq2Seq(enc, meta.num_classes, meta.target_embedding_size, meta.max_output_ratio),
+}
+LOSSES: dict[str, Callable[..., Tensor]] = {
+    "cross_entropy": F.cross_entropy,
+    "step_cross_entropy": step_cross_entropy,
+    "bits_cross_entropy": bits_cross_entropy,
+    "mse": F.mse_loss,
+}
+FLATTENS: dict[str, Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]] = {
+    "per_sequence": per_sequence,
+    "per_step": per_step,
+    "per_answer_step": per_answer_step,
+    "per_output_sequence": per_output_sequence,
+}
+
+
 @dataclass(frozen=True)
 class Task:
-    """A task kind's behaviour (torch): its facts, ``kind``, are in rnnlab.task_kinds."""
+    """A task kind (its facts and behaviour: ``kind``) with the torch pieces it names."""
 
     kind: TaskKind
-    build_head: Callable[[nn.Module, dict], nn.Module]  # (encoder, dataset meta) -> model
-    loss: Callable[..., Tensor]  # (prediction, target, reduction="mean") -> scalar
-    flatten: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]  # real targets only
+    build_head: Callable[[nn.Module, DatasetMeta], nn.Module]
+    loss: Callable[..., Tensor]
+    flatten: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
     name = property(lambda self: self.kind.name)
     target = property(lambda self: self.kind.target)
@@ -79,12 +94,10 @@ class Task:
     causal = property(lambda self: self.kind.causal)
     selection_metric = property(lambda self: self.kind.selection_metric)
     decodes = property(lambda self: self.kind.decodes)
-    metrics = property(lambda self: self.kind.metrics)
+    greater_is_better = property(lambda self: self.kind.greater_is_better)
 
-    @property
-    def greater_is_better(self) -> bool:
-        """The direction of the selection metric."""
-        return greater_is_better(self.selection_metric)
+    def metrics(self, predicted, target, meta: DatasetMeta) -> dict[str, float]:
+        return self.kind.metrics(predicted, target, meta)
 
     def answer(self, prediction: Tensor, length: int) -> Tensor:
         """One sequence's row of a batch prediction, as the metrics read it: the whole row, its
@@ -95,51 +108,5 @@ class Task:
 
 
 TASKS: dict[str, Task] = {
-    t.name: t
-    for t in [
-        Task(
-            KINDS["classify"],
-            lambda enc, meta: SequenceClassifier(enc, meta["num_classes"]),
-            F.cross_entropy,
-            per_sequence,
-        ),
-        Task(
-            KINDS["label_steps"],
-            lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
-            step_cross_entropy,
-            per_step,
-        ),
-        Task(
-            KINDS["label_bits"],
-            lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
-            bits_cross_entropy,
-            per_answer_step,
-        ),
-        Task(
-            KINDS["language_model"],
-            lambda enc, meta: StepClassifier(enc, meta["num_classes"]),
-            step_cross_entropy,
-            per_step,
-        ),
-        Task(
-            KINDS["forecast"],
-            lambda enc, meta: Regressor(enc),
-            F.mse_loss,
-            per_sequence,
-        ),
-        Task(
-            KINDS["regress"],
-            lambda enc, meta: Regressor(enc),
-            F.mse_loss,
-            per_sequence,
-        ),
-        Task(
-            KINDS["seq2seq"],
-            lambda enc, meta: Seq2Seq(
-                enc, meta["num_classes"], meta["target_embedding_size"], meta["max_output_ratio"]
-            ),
-            step_cross_entropy,
-            per_output_sequence,
-        ),
-    ]
+    name: Task(kind, HEADS[kind.head], LOSSES[kind.loss], FLATTENS[kind.flatten]) for name, kind in KINDS.items()
 }

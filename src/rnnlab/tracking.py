@@ -5,7 +5,7 @@
   (``mlflow/``, git-ignored), so runs from any process — DVC stages, DDP ranks, tests — meet.
 - Tags: architecture, architecture type, dataset, seed, git commit, the hash of the prepared data.
 - The same metric names across architectures (``val_loss``, ``val_accuracy``, ``test_accuracy``…),
-  so MLflow's compare view lines them up.
+  so MLflow's compare view lines them up; :func:`metric_history` reads a run's curves back in step order.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
@@ -102,7 +103,7 @@ def ensure_experiment(client, config: Config, root: Path, dataset: str) -> str:
 
 
 # What the pipeline itself rewrites: a difference here says nothing about the code or params a run used.
-PIPELINE_OUTPUTS = ("dvc.lock", "plan.yaml", "reports")
+PIPELINE_OUTPUTS = ("dvc.lock", "plan.yaml", "params.effective.yaml", "reports")
 
 
 def changed_sources(root: Path) -> list[str] | None:
@@ -179,4 +180,18 @@ def run_params(config: Config, architecture: str, dataset: str) -> dict[str, str
         f"{section}.{key}": json.dumps(value) if isinstance(value, (list, dict)) else str(value)
         for section, values in sections.items()
         for key, value in values.items()
+    }
+
+
+def metric_history(client, run_id: str, names: Iterable[str]) -> dict[str, list[float]]:
+    """Each named metric of the run as its values in step order (an empty list for one never logged)."""
+    return {
+        name: [m.value for m in sorted(client.get_metric_history(run_id, name), key=lambda m: m.step)] for name in names
+    }
+
+
+def logged_steps(client, run_id: str) -> set[tuple[str, int]]:
+    """Every (metric, step) the run holds a value for."""
+    return {
+        (m.key, m.step) for key in client.get_run(run_id).data.metrics for m in client.get_metric_history(run_id, key)
     }

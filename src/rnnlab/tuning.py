@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +31,9 @@ import pandas as pd
 from rnnlab import architectures, files, tracking
 from rnnlab.config import Config
 from rnnlab.errors import ConfigError, RnnlabError
+from rnnlab.kinds import KINDS, greater_is_better
 from rnnlab.paths import prepared_dir, reports_dir
 from rnnlab.search_space import TRAIN_SPACE, Choice, Space
-from rnnlab.task_kinds import greater_is_better
-from rnnlab.tasks import TASKS
 
 TUNING_DIR = "tuning"
 JOURNAL = "study.journal"
@@ -132,13 +132,14 @@ def validation_splits(config: Config, root: Path, dataset: str) -> list[Path]:
     more whose validation part is drawn again from the pipeline's train ∪ val (seeds 1, 2, ...;
     stratified by class for classification; the same size). They keep the encoding fitted on the
     pipeline's train part, and their test part is empty: tuning never reads test."""
-    from rnnlab.data.prepare import draw, read_prepared, write_prepared
+    from rnnlab.data.prepare import read_prepared, write_prepared
+    from rnnlab.data.splits import draw
     from rnnlab.data.table import SEQUENCE_ID
 
     base = prepared_dir(root, dataset)
     splits, meta = read_prepared(base)
     val_size = splits["val"][SEQUENCE_ID].nunique()
-    if config.tune.repeats == 1 or meta["task"] == "forecast" or val_size >= config.tune.small_validation:
+    if config.tune.repeats == 1 or meta.kind.splits_in_time or val_size >= config.tune.small_validation:
         return [base]
     source = tracking.folder_sha256(base)
     pool = pd.concat([splits["train"], splits["val"]], ignore_index=True)
@@ -152,13 +153,11 @@ def validation_splits(config: Config, root: Path, dataset: str) -> list[Path]:
             else {}
         )
         if made != {"repeat": repeat, "from": source}:
-            train, val = draw(
-                pool, fraction, meta["task"] == "classify", repeat, f"tuning split {repeat} of {dataset}", "val"
-            )
+            train, val = draw(pool, fraction, meta.kind.stratify, repeat, f"tuning split {repeat} of {dataset}", "val")
             write_prepared(
                 folder,
                 {"train": train, "val": val, "test": splits["test"].iloc[0:0]},
-                {**meta, "tuning_split": {"repeat": repeat, "from": source}},
+                replace(meta, tuning_split={"repeat": repeat, "from": source}),
             )
         folders.append(folder)
     return folders
@@ -188,7 +187,7 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
     from rnnlab.train import train_run
 
     check_pair(config, architecture, dataset)
-    task = TASKS[config.dataset(dataset).task]
+    task = KINDS[config.dataset(dataset).task]
     if not prepared_dir(root, dataset).is_dir():
         raise RnnlabError(
             f"{prepared_dir(root, dataset)}: missing; prepare the data "
@@ -306,7 +305,7 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
 
 def _runs_of(home: Path) -> list[str]:
     """The MLflow runs a trial's folder records (one per validation split it reached)."""
-    from rnnlab.train import RESUME_FILE
+    from rnnlab.training.resume import RESUME_FILE
 
     return [json.loads(record.read_text())["run_id"] for record in sorted(home.rglob(RESUME_FILE))]
 
@@ -344,7 +343,7 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
     result = {
         "architecture": architecture,
         "dataset": dataset,
-        "metric": f"val_{TASKS[config.dataset(dataset).task].selection_metric}",
+        "metric": f"val_{KINDS[config.dataset(dataset).task].selection_metric}",
         "best_value": best.value,
         "best_params": best.params,
         "best_trial": best.number,

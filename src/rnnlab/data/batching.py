@@ -21,15 +21,16 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import BatchSampler, Dataset
 
-from rnnlab.data.symbols import END_ID, IGNORE, PAD_ID, UNK_ID
-from rnnlab.data.table import LABEL, NO_ANSWER, SPEAKER, TOKEN, sequences_of
-from rnnlab.task_kinds import KINDS
+from rnnlab.data.meta import DatasetMeta
+from rnnlab.data.symbols import IGNORE, PAD_ID, UNK_ID
+from rnnlab.data.table import LABEL, SPEAKER, TOKEN, sequences_of
 
 
 class Batch(NamedTuple):
     x: Tensor  # (B, T, D) zero-padded features, or (B, T) token ids padded with PAD_ID
     lengths: Tensor  # (B,) int64 on the CPU (pack_padded_sequence wants it there)
-    y: Tensor  # (B,) class index or value per sequence, or (B, T) per-step targets padded with IGNORE
+    y: Tensor  # (B,) class index or value per sequence, (B, C) a 0/1 vector per sequence, or (B, T) per-step
+    #            targets padded with IGNORE
 
 
 class SequenceSet(Dataset):
@@ -50,65 +51,25 @@ class SequenceSet(Dataset):
         return torch.cat([t.reshape(-1) for t in self.targets])
 
 
-def encode(df: pd.DataFrame, meta: dict, with_targets: bool = True) -> SequenceSet:
-    """A prepared table -> tensors, by the dataset's meta (inputs) and task (targets).
-
-    A dialogue's inputs end with its speaker one-hot (P columns, from the party indices).
-    classify: the class index per sequence; label_steps: a class index per step; label_bits: a
-    0/1 vector per step (T, b); language_model:
-    reads tokens 0..T-2 and predicts tokens 1..T-1; forecast, regress: the (normalized) value;
-    seq2seq: the output symbols' ids, closed by </s>.
-    Without targets (prediction input) a language model reads the whole sequence.
-    """
-    vocabulary = meta.get("vocabulary")
-    columns = [TOKEN] if vocabulary else meta["features"]
+def encode(df: pd.DataFrame, meta: DatasetMeta, with_targets: bool = True) -> SequenceSet:
+    """A prepared table -> tensors, by the dataset's meta (inputs) and its task kind (targets:
+    ``TaskKind.encode``). A dialogue's inputs end with its speaker one-hot (P columns, from the party
+    indices). Without targets (prediction input) every sequence is read whole."""
+    columns = [TOKEN] if meta.vocabulary else meta.features
     arrays, ids = sequences_of(df, columns)
-    if vocabulary:
-        index = {token: i for i, token in enumerate(vocabulary)}
+    if meta.vocabulary:
+        index = {token: i for i, token in enumerate(meta.vocabulary)}
         inputs = [torch.tensor([index.get(str(t), UNK_ID) for t in a[:, 0]], dtype=torch.int64) for a in arrays]  # (T,)
     else:
         inputs = [torch.from_numpy(np.array(a, dtype=np.float32)) for a in arrays]  # (T, D), own writable copies
-    if meta.get("parties"):  # a dialogue: [features ; speaker one-hot] (T, D + P)
+    if meta.parties:  # a dialogue: [features ; speaker one-hot] (T, D + P)
         speakers, _ = sequences_of(df, [SPEAKER])
-        eye = torch.eye(meta["parties"])
+        eye = torch.eye(meta.parties)
         inputs = [torch.cat([x, eye[torch.from_numpy(s[:, 0].astype(np.int64))]], -1) for x, s in zip(inputs, speakers)]
-    task = meta["task"]
-    kind = KINDS[task].target
     if not with_targets:
         return SequenceSet(inputs, [torch.tensor(IGNORE)] * len(inputs), ids)
-    if task == "language_model":
-        return SequenceSet([x[:-1] for x in inputs], [x[1:] for x in inputs], ids)
-    labels, _ = sequences_of(df, [LABEL])
-    if kind == "value":
-        return SequenceSet(inputs, [torch.tensor(float(y[0, 0]), dtype=torch.float32) for y in labels], ids)
-    classes = {c: i for i, c in enumerate(meta["classes"])}
-    if kind == "sequence":  # "K AE T" -> ids of K, AE, T, </s> (a symbol never seen in training -> <unk>)
-        return SequenceSet(
-            inputs,
-            [
-                torch.tensor([classes.get(s, UNK_ID) for s in str(y[0, 0]).split()] + [END_ID], dtype=torch.int64)
-                for y in labels
-            ],
-            ids,
-        )
-    if kind == "bits":  # "0110" -> [0, 1, 1, 0]; NO_ANSWER -> IGNORE in every bit
-        width = len(meta["classes"])
-        return SequenceSet(
-            inputs,
-            [
-                torch.tensor(
-                    [[IGNORE] * width if v == NO_ANSWER else list(map(int, str(v))) for v in y[:, 0]],
-                    dtype=torch.float32,
-                )
-                for y in labels
-            ],
-            ids,
-        )
-    if task == "label_steps":
-        return SequenceSet(
-            inputs, [torch.tensor([classes[str(v)] for v in y[:, 0]], dtype=torch.int64) for y in labels], ids
-        )
-    return SequenceSet(inputs, [torch.tensor(classes[str(y[0, 0])], dtype=torch.int64) for y in labels], ids)
+    inputs, targets = meta.kind.encode(inputs, lambda: sequences_of(df, [LABEL])[0], meta)
+    return SequenceSet(inputs, targets, ids)
 
 
 def collate(items: list[tuple[Tensor, Tensor]]) -> Batch:

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from rnnlab import plots, tracking
 from rnnlab.config import Config
 from rnnlab.data.batching import encode
+from rnnlab.data.meta import DatasetMeta
 from rnnlab.evaluate import forward_all, ordered_loader
 from rnnlab.experiments.runner import Trained, runs_table
 from rnnlab.experiments.studies import _colours, _means, summary_by_architecture
@@ -64,7 +65,7 @@ def attention_reversal(
         generator = config.dataset(r.dataset).generator
         data = encode(splits["test"], meta)
         batch_size = config.train_for(r.dataset).batch_size
-        answers = forward_all(model, data, batch_size, meta["task"])
+        answers = forward_all(model, data, batch_size, meta.task)
         exact = np.array([torch.equal(a, t) for a, t in zip(answers, data.targets)])
         lengths = np.array(data.lengths)
         seen = lengths <= generator["max_length"]
@@ -83,8 +84,8 @@ def attention_reversal(
         for target_length in HEATMAP_LENGTHS:
             i = int(np.argmin(np.abs(lengths - target_length)))
             path = folder / f"alignment_{r.architecture}_seed{r.seed}_L{lengths[i]}.png"
-            source = [meta["vocabulary"][t] for t in data.inputs[i].tolist()]
-            output = [meta["classes"][t] for t in data.targets[i].tolist()]
+            source = [meta.vocabulary[t] for t in data.inputs[i].tolist()]
+            output = [meta.classes[t] for t in data.targets[i].tolist()]
             plots.alignment(
                 weights[i], source, output, f"{r.architecture}, seed {r.seed}: reversing {lengths[i]} digits", path
             )
@@ -155,17 +156,17 @@ def ponder_steps(model, data, batch_size: int) -> np.ndarray | None:
     return steps
 
 
-def nonzero_entries(splits: dict, meta: dict) -> np.ndarray:
+def nonzero_entries(splits: dict, meta: DatasetMeta) -> np.ndarray:
     """k per test vector: the entries that were ±1 before standardization."""
     data = encode(splits["test"], meta)
-    mean, std = np.array(meta["normalizer"]["mean"]), np.array(meta["normalizer"]["std"])
+    mean, std = np.array(meta.normalizer["mean"]), np.array(meta.normalizer["std"])
     return np.array([int((np.abs(x.numpy()[0] * std + mean) > 0.5).sum()) for x in data.inputs])
 
 
-def seen_in_training(splits: dict, meta: dict) -> float:
+def seen_in_training(splits: dict, meta: DatasetMeta) -> float:
     """The share of test vectors that also occur in the training split (small vectors have few
     possible values: 3^8 = 6,561 at 8 entries, so a large training set holds nearly all of them)."""
-    features = meta["features"]
+    features = meta.features
     train = {row.tobytes() for row in splits["train"][features].to_numpy()}
     return float(np.mean([row.tobytes() in train for row in splits["test"][features].to_numpy()]))
 

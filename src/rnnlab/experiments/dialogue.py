@@ -18,6 +18,7 @@ from sklearn.metrics import f1_score
 
 from rnnlab.config import Config
 from rnnlab.data.batching import encode
+from rnnlab.data.meta import DatasetMeta
 from rnnlab.data.table import SPEAKER, sequences_of
 from rnnlab.evaluate import forward_all
 from rnnlab.experiments.runner import Trained, runs_table
@@ -34,11 +35,11 @@ def first_utterances(speakers: np.ndarray) -> np.ndarray:
     return first
 
 
-def utterance_scores(model, splits: dict, meta: dict, batch_size: int) -> dict[str, float]:
+def utterance_scores(model, splits: dict, meta: DatasetMeta, batch_size: int) -> dict[str, float]:
     """Test accuracy on first and on later utterances, and the weighted F1 of the later ones."""
     data = encode(splits["test"], meta)
     speakers, _ = sequences_of(splits["test"], [SPEAKER])  # same order as data (sorted by sequence_id)
-    predicted = np.concatenate([a.argmax(-1).numpy() for a in forward_all(model, data, batch_size, meta["task"])])
+    predicted = np.concatenate([a.argmax(-1).numpy() for a in forward_all(model, data, batch_size, meta.task)])
     target = np.concatenate([t.numpy() for t in data.targets])
     first = np.concatenate([first_utterances(s[:, 0]) for s in speakers])
     right = predicted == target

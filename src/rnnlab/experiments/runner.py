@@ -18,12 +18,11 @@ from pathlib import Path
 
 from torch import nn
 
-from rnnlab.baselines.references import measure_references
 from rnnlab.compare import evaluate_test, load_trained
 from rnnlab.config import IMPORTED, Config
 from rnnlab.data import prepare as steps
 from rnnlab.data import sources, store
-from rnnlab.data.table import label_mode, validate_table
+from rnnlab.data.meta import DatasetMeta
 from rnnlab.paths import prepared_dir, raw_dir, study_home
 from rnnlab.train import train_run
 
@@ -39,26 +38,22 @@ class Trained:
     reused: bool
     home: Path  # the study's runs folder
 
-    def load(self, config: Config, root: Path) -> tuple[nn.Module, dict, dict]:
+    def load(self, config: Config, root: Path) -> tuple[nn.Module, dict, DatasetMeta]:
         """(model with the best weights, prepared splits, meta)."""
         _, model, splits, meta = load_trained(config, root, self.dataset, self.architecture, self.seed, self.home)
         return model, splits, meta
 
 
-def materialize(config: Config, root: Path, dataset: str) -> dict:
-    """Ingest and prepare ``dataset`` as the pipeline's stages do (generated data are re-made from
+def materialize(config: Config, root: Path, dataset: str) -> DatasetMeta:
+    """Ingest and prepare ``dataset`` with the pipeline's own steps (generated data are re-made from
     their seed, byte for byte; an imported dataset is read as DVC tracks it). Returns the prepared meta."""
     settings = config.dataset(dataset)
     if settings.source == IMPORTED:
         table = store.read_table(raw_dir(root, dataset))
     else:
-        table = sources.load(settings.source, settings.generator)
-        validate_table(table, f"dataset {dataset}", label_mode(settings.task))
+        table = sources.ingest(dataset, settings)
         store.write_table(table, raw_dir(root, dataset))
-    splits, baselines = steps.split(table, dataset, settings)
-    encoded, meta = steps.finalize(splits, dataset, settings, baselines)
-    for part, results in measure_references(encoded, meta, settings).items():
-        meta["baselines"].setdefault(part, {}).update(results)
+    encoded, meta = steps.prepare(table, dataset, settings)
     steps.write_prepared(prepared_dir(root, dataset), encoded, meta)
     return meta
 
@@ -72,7 +67,7 @@ def run_study(config: Config, root: Path, name: str) -> list[Trained]:
     for dataset in spec.datasets:
         started = time.perf_counter()
         meta = materialize(config, root, dataset)
-        sizes = ", ".join(f"{k} {v['sequences']}" for k, v in meta["lengths"].items())
+        sizes = ", ".join(f"{k} {v['sequences']}" for k, v in meta.lengths.items())
         print(f"[{name}] {dataset}: prepared in {time.perf_counter() - started:.0f} s ({sizes} sequences)", flush=True)
         for architecture in spec.architectures:
             for seed in spec.seeds:

@@ -32,6 +32,7 @@ from torch import nn
 from rnnlab import plots, tracking
 from rnnlab.config import Config
 from rnnlab.data.batching import collate, encode
+from rnnlab.data.meta import DatasetMeta
 from rnnlab.data.prepare import read_prepared
 from rnnlab.data.sources.synthetic import CopyMemoryOptions, bit_errors, memoryless_loss
 from rnnlab.data.symbols import IGNORE
@@ -53,7 +54,7 @@ LAYER_PARAMETER = re.compile(r"(?:cells|layers)\.(\d+)\.[^.]+$")
 
 def history(config: Config, root: Path, run_id: str, metric: str) -> list[float]:
     client = mlflow.MlflowClient(tracking.tracking_uri(config, root))
-    return [m.value for m in sorted(client.get_metric_history(run_id, metric), key=lambda m: m.step)]
+    return tracking.metric_history(client, run_id, [metric])[metric]
 
 
 def by_dataset(runs: list[Trained]) -> dict[str, list[Trained]]:
@@ -147,10 +148,12 @@ def curves(config: Config, root: Path, runs: list[Trained], metric: str) -> dict
 # --- copy memory ---------------------------------------------------------------------------------
 
 
-def recall_scores(model: nn.Module, splits: dict, meta: dict, copy_length: int, batch_size: int) -> dict[str, float]:
+def recall_scores(
+    model: nn.Module, splits: dict, meta: DatasetMeta, copy_length: int, batch_size: int
+) -> dict[str, float]:
     """Test cross-entropy per step (nats, every step) and accuracy on the last ``copy_length`` steps."""
     data = encode(splits["test"], meta)
-    answers = forward_all(model, data, batch_size, meta["task"])  # (T, C) logits per sequence
+    answers = forward_all(model, data, batch_size, meta.task)  # (T, C) logits per sequence
     logits, targets = torch.cat(answers), torch.cat(data.targets)
     recalled = torch.stack([a[-copy_length:].argmax(-1) == t[-copy_length:] for a, t in zip(answers, data.targets)])
     return {
@@ -227,7 +230,7 @@ def layer_gradient_norms(model: nn.Module, batch, task: str) -> list[float]:
     return [math.sqrt(squares[i]) for i in sorted(squares)]
 
 
-def gradient_profile(config: Config, root: Path, r: Trained, splits: dict, meta: dict) -> dict[str, list[float]]:
+def gradient_profile(config: Config, root: Path, r: Trained, splits: dict, meta: DatasetMeta) -> dict[str, list[float]]:
     """Per-layer gradient norms at initialisation (the run's own initial weights) and after training."""
     data = encode(splits["train"], meta)
     batch = collate([data[i] for i in range(min(GRADIENT_PROBE_SEQUENCES, len(data)))])
@@ -235,8 +238,8 @@ def gradient_profile(config: Config, root: Path, r: Trained, splits: dict, meta:
     initial = build_model(config.architecture(r.architecture), meta)
     trained, _, _ = r.load(config, root)
     return {
-        "init": layer_gradient_norms(initial, batch, meta["task"]),
-        "trained": layer_gradient_norms(trained, batch, meta["task"]),
+        "init": layer_gradient_norms(initial, batch, meta.task),
+        "trained": layer_gradient_norms(trained, batch, meta.task),
     }
 
 
@@ -249,11 +252,11 @@ def adding_depth(
     profiles = {}
     for r in runs:
         splits, meta = prepared[r.dataset]
-        r.summary["reference_mse"] = meta["baselines"]["test"]["training mean"]["mse"]
+        r.summary["reference_mse"] = meta.baselines["test"]["training mean"]["mse"]
         profile = profiles[(r.dataset, r.architecture, r.seed)] = gradient_profile(config, root, r, splits, meta)
         for when, norms in profile.items():
             r.summary[f"gradient_ratio_{when}"] = norms[0] / norms[-1]
-    std = {ds: meta["target_scale"]["std"] for ds, (_, meta) in prepared.items()}
+    std = {ds: meta.target_scale["std"] for ds, (_, meta) in prepared.items()}
     loss_panels = {ds: dict(c) for ds, c in curves(config, root, runs, "val_loss").items()}
     for ds in loss_panels:  # the loss is on the standardized target: back to the target's units
         loss_panels[ds] = {
@@ -333,16 +336,16 @@ def _gradient_figure(profiles: dict, path: Path) -> Path:
 # --- NTM copy: bit errors per length, and what the heads look at -------------------------------------
 
 
-def bit_errors_per_sequence(model: nn.Module, data, meta: dict, batch_size: int) -> list[int]:
+def bit_errors_per_sequence(model: nn.Module, data, meta: DatasetMeta, batch_size: int) -> list[int]:
     """Wrong bits of each sequence over its answer steps (labels other than NO_ANSWER): a sigmoid
     per bit (label_bits) reads 1 above 0.5; a softmax over patterns (label_steps) its argmax pattern."""
-    answers = forward_all(model, data, batch_size, meta["task"])
-    if meta["task"] == "label_bits":
+    answers = forward_all(model, data, batch_size, meta.task)
+    if meta.kind.target == "bits":
         return [
             int(((logits > 0) != (target > 0.5))[(target != IGNORE).all(-1)].sum())
             for logits, target in zip(answers, data.targets)
         ]
-    names = meta["classes"]
+    names = meta.classes
     errors = []
     for logits, target in zip(answers, data.targets):
         predicted = logits.argmax(-1).tolist()

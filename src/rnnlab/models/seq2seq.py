@@ -117,13 +117,3 @@ class Seq2Seq(nn.Module):
             context, weights = self.attention(state.h, keys, mask, prepared)
         combined = torch.tanh(self.combine(torch.cat([context, state.h], -1)))  # h̃_i (B, E)
         return state, combined, weights, self.output(combined)
-
-
-def decoded(logits: Tensor) -> Tensor:
-    """One sequence's (L, V) logits -> its greedy ids up to and including the first </s>
-    (an </s> is appended if the decoder never wrote one)."""
-    ids = logits.argmax(-1)
-    ends = (ids == END_ID).nonzero()
-    if len(ends):
-        return ids[: int(ends[0]) + 1]
-    return torch.cat([ids, ids.new_full((1,), END_ID)])

@@ -74,3 +74,13 @@ def load(source: str, generator: dict[str, Any] | None) -> pd.DataFrame:
     if source in GENERATOR_OPTIONS:
         return SOURCES[source](GENERATOR_OPTIONS[source].model_validate(generator))
     return SOURCES[source]()
+
+
+def ingest(name: str, settings) -> pd.DataFrame:
+    """Dataset ``name``'s canonical table from its source, validated as its task kind reads it."""
+    from rnnlab.data.table import validate_table
+    from rnnlab.kinds import KINDS
+
+    table = load(settings.source, settings.generator)
+    validate_table(table, f"dataset {name}", KINDS[settings.task].label_mode)
+    return table

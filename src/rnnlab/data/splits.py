@@ -1,0 +1,119 @@
+"""Splitting a canonical table into train / val / test of whole sequences.
+
+A source's own test split (a ``split`` column) is kept as it is; without one, the test part is drawn
+once with the dataset's ``split_seed`` (stratified by label where the task kind asks for it). The
+validation part always comes from the training part, so model selection never sees test. A task kind
+with a split of its own (forecasting: in time) writes it in its module and uses these pieces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rnnlab.data.table import LABEL, SEQUENCE_ID, SPLIT, STEP, feature_columns
+from rnnlab.errors import DataError
+
+# --- splitting sequences --------------------------------------------------------------------------
+
+
+def sequence_labels(df: pd.DataFrame) -> pd.Series:
+    """One label per sequence_id (first row), indexed by sequence_id."""
+    return df.groupby(SEQUENCE_ID, sort=False)[LABEL].first()
+
+
+def take(df: pd.DataFrame, ids) -> pd.DataFrame:
+    return df[df[SEQUENCE_ID].isin(set(ids))]
+
+
+def subsample(df: pd.DataFrame, max_sequences: int | None, seed: int) -> pd.DataFrame:
+    """At most ``max_sequences`` sequences, chosen at random with ``seed`` (None: all)."""
+    ids = df[SEQUENCE_ID].unique()
+    if max_sequences is None or len(ids) <= max_sequences:
+        return df
+    return take(df, np.random.default_rng(seed).choice(ids, size=max_sequences, replace=False))
+
+
+def draw(
+    df: pd.DataFrame, fraction: float, stratify: bool, seed: int, where: str, part: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split sequences into (rest, drawn) with ``fraction`` of them drawn, stratified by label if asked."""
+    from sklearn.model_selection import train_test_split  # imported when data are split, not when the config loads
+
+    ids = pd.Series(df[SEQUENCE_ID].unique())
+    n_drawn = int(round(fraction * len(ids)))
+    labels = None
+    if stratify:
+        labels = sequence_labels(df).loc[ids].to_numpy()
+        counts = pd.Series(labels).value_counts()
+        single = counts[counts < 2]
+        if len(single):
+            raise DataError(
+                f"{where}: class {single.index[0]!r} has a single sequence; it cannot be split into train and {part}"
+            )
+        if n_drawn < len(counts) or len(ids) - n_drawn < len(counts):
+            raise DataError(
+                f"{where}: a fraction of {fraction} gives {n_drawn} {part} sequences for {len(counts)} classes"
+            )
+    if n_drawn < 1 or n_drawn >= len(ids):
+        raise DataError(
+            f"{where}: a fraction of {fraction} of {len(ids)} sequences leaves no {part} or no training sequence"
+        )
+    rest, drawn = train_test_split(ids.to_numpy(), test_size=n_drawn, stratify=labels, random_state=seed)
+    return take(df, rest), take(df, drawn)
+
+
+def split_sequences(raw: pd.DataFrame, settings, where: str, kind) -> dict[str, pd.DataFrame]:
+    """train / val / test of whole sequences (stratified by label where the task ``kind`` asks for it)."""
+    stratify = kind.stratify
+    if SPLIT in raw.columns:
+        if settings.test_fraction is not None:
+            raise DataError(f"{where}: the source has its own split column; set test_fraction: null")
+        train, test = raw[raw[SPLIT] == "train"], raw[raw[SPLIT] == "test"]
+        for part, df in (("train", train), ("test", test)):
+            if len(df) == 0:
+                raise DataError(f"{where}: the {part} split has zero sequences")
+    elif settings.test_fraction is None:
+        raise DataError(f"{where}: the source has no split column; set test_fraction")
+    else:
+        train, test = draw(raw, settings.test_fraction, stratify, settings.split_seed, where, "test")
+    train = subsample(train, settings.max_sequences, settings.split_seed)
+    train, val = draw(train, settings.val_fraction, stratify, settings.split_seed, where, "val")
+    parts = {"train": train, "val": val, "test": test}
+    if kind.checks_classes:
+        check_classes(parts, where, both_ways=stratify)
+    return {k: cut(v.drop(columns=[SPLIT], errors="ignore"), settings, kind) for k, v in parts.items()}
+
+
+def check_classes(parts: dict[str, pd.DataFrame], where: str, both_ways: bool) -> None:
+    """Every class of val and test is learned in train; for classification every class is also tested."""
+    seen = set(parts["train"][LABEL])
+    for part in ("val", "test"):
+        unseen = sorted(set(parts[part][LABEL]) - seen, key=str)
+        if unseen:
+            raise DataError(f"{where}: class {unseen[0]!r} appears in the {part} split but not in train")
+    untested = sorted(seen - set(parts["test"][LABEL]), key=str) if both_ways else []
+    if untested:
+        raise DataError(f"{where}: class {untested[0]!r} appears only in the train split, never in test")
+
+
+def downsample(df: pd.DataFrame, k: int | None) -> pd.DataFrame:
+    """Every sequence's numeric features averaged over each ``k`` consecutive steps (a sequence's last
+    group may be shorter); steps renumbered 0, 1, ...; the other columns are constant per sequence."""
+    if k is None or k == 1 or len(df) == 0:
+        return df
+    features = feature_columns(df)
+    df = df.sort_values([SEQUENCE_ID, STEP], kind="stable")
+    group = df.groupby([SEQUENCE_ID, df[STEP] // k], sort=False)
+    others = [c for c in df.columns if c not in features and c not in (SEQUENCE_ID, STEP)]
+    pooled = group[features].mean()
+    if others:
+        pooled = pooled.join(group[others].first())
+    pooled.index = pooled.index.set_names([SEQUENCE_ID, STEP])
+    return pooled.reset_index()[list(df.columns)]
+
+
+def cut(df: pd.DataFrame, settings, kind) -> pd.DataFrame:
+    """Apply ``downsample``, then ``max_length`` as the task ``kind`` cuts (its first N steps, or N-step pieces)."""
+    df = downsample(df, settings.downsample)
+    return df if settings.max_length is None else kind.cut(df, settings.max_length)
