@@ -55,6 +55,9 @@ def compare() -> str:
             evaluate(dataset, arch, seed) for arch in config.architectures_for(dataset) for seed in config.train.seeds
         ]
         rows = tables[dataset] = steps.aggregate(runs, config.dataset(dataset).task)
+        tuning = steps.tuning_seconds(config, project_root(), dataset)
+        for row in rows:  # the cost of the pair's settings, beside its fit and whole-run seconds
+            row["tuning_time_s"] = tuning.get(row["architecture"])
         decisions[dataset] = champion(dataset, rows[0])
         figure_files[dataset] = figures(dataset, rows)
         references[dataset] = yardsticks(dataset)

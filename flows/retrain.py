@@ -127,6 +127,7 @@ def retrain() -> dict:
 def _retrain(root, entry: dict) -> None:
     config = load_config()
     write_plan(root, config)  # params.yaml may have changed since the last run
+    dvc("repro", "--single-item", "compose")  # its record of params.effective.yaml, as write_plan wrote it
     refresh_sources(plan(config)["plan"]["ingest"])  # built-in sources; imported data is tracked by DVC as it is
     stale = entry["stale"] = stale_stages()
     entry["retrained"] = bool(stale)

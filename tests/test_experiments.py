@@ -18,7 +18,7 @@ from rnnlab.config import load_config
 from rnnlab.errors import ConfigError
 from rnnlab.experiments import run_experiment
 from rnnlab.experiments.studies import layer_gradient_norms
-from tests.conftest import copy_project
+from tests.conftest import copy_project, make_meta
 
 
 def shrink(root, overrides: dict) -> None:
@@ -216,7 +216,7 @@ def test_layer_gradient_norms_has_one_norm_per_recurrent_layer(project):
     config = load_config(project / "params.yaml")
     batch = Batch(torch.randn(4, 9, 2), torch.tensor([9, 5, 3, 1]), torch.randn(4))
     for name in ("dglstm_deep", "lstm_deep"):
-        model = build_model(config.architecture(name), {"task": "regress", "num_features": 2})
+        model = build_model(config.architecture(name), make_meta(task="regress", num_features=2))
         norms = layer_gradient_norms(model, batch, "regress")
         assert len(norms) == 3 and all(n > 0 for n in norms)
         assert all(p.grad is None or not p.grad.any() for p in model.parameters())  # leaves no gradient behind

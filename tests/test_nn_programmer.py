@@ -156,7 +156,7 @@ def test_table_questions_answers_follow_their_programs():
 def test_table_programmer_reads_back_the_exact_table_and_numbers_from_standardized_inputs():
     """Undoing the normalizer in float32 leaves 50 as 50.000004; the programmer rounds it back, so
     a table value equal to the question's number is neither greater nor less than it."""
-    from rnnlab.data.sources.tables import FEATURES, VOCABULARY, TableQuestionsOptions, table_questions_source
+    from rnnlab.data.sources.tables import FEATURES, TableQuestionsOptions, table_questions_source
     from rnnlab.models.programmer import TableProgrammer
 
     table = table_questions_source(
@@ -171,7 +171,7 @@ def test_table_programmer_reads_back_the_exact_table_and_numbers_from_standardiz
     first = table[table["sequence_id"] == with_number]
     raw = first[FEATURES].to_numpy()
     x = torch.tensor((raw - normalizer["mean"]) / normalizer["std"], dtype=torch.float32).unsqueeze(0)
-    encoder = TableProgrammer(FEATURES, normalizer, {"mean": 0.0, "std": 1.0}, len(VOCABULARY), 8, 4)
+    encoder = TableProgrammer(FEATURES, normalizer, {"mean": 0.0, "std": 1.0}, 8, 4)
     words, numbers, is_number, question_lengths, parsed, row_mask = encoder.parse(x, torch.tensor([len(raw)]))
     rows = raw[raw[:, FEATURES.index("row")] == 1][:, -3:]
     assert torch.equal(parsed[0], torch.tensor(rows, dtype=torch.float32)) and bool(row_mask.all())

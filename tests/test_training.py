@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -10,11 +12,12 @@ from rnnlab.data.batching import Batch
 from rnnlab.errors import RnnlabError
 from rnnlab.evaluate import build_model
 from rnnlab.training.module import SequenceModule
+from tests.conftest import make_meta
 
 PARAMS = RecurrentParams(
     type="lstm", hidden_size=4, num_layers=1, bidirectional=False, dropout=0.0, init="pytorch", backend="auto"
 )
-META = {"task": "classify", "num_features": 3, "num_classes": 2}
+META = make_meta(task="classify", num_features=3, num_classes=2)
 
 
 def batch():
@@ -42,7 +45,7 @@ def test_checkpoint_carries_the_rng_state():
 
 
 def test_huber_loss_for_value_targets_only_when_asked():
-    regress = {"task": "regress", "num_features": 3, "num_classes": 0}
+    regress = make_meta(task="regress", num_features=3, num_classes=0)
     prediction, target = torch.tensor([0.0, 3.0]), torch.tensor([0.5, 0.0])
     plain = SequenceModule(build_model(PARAMS, regress), regress, 1e-3, 0.0)
     huber = SequenceModule(build_model(PARAMS, regress), regress, 1e-3, 0.0, huber_delta=1.0)
@@ -50,7 +53,9 @@ def test_huber_loss_for_value_targets_only_when_asked():
     assert huber.loss(prediction, target).item() == pytest.approx(
         (0.5 * 0.25 + (3.0 - 0.5)) / 2
     )  # quadratic inside δ, linear outside
-    scaled = {**regress, "target_scale": {"mean": 40.0, "std": 10.0}}  # δ is in the target's own units: errors 5 and 30
+    scaled = replace(
+        regress, target_scale={"mean": 40.0, "std": 10.0}
+    )  # δ is in the target's own units: errors 5 and 30
     in_units = SequenceModule(build_model(PARAMS, scaled), scaled, 1e-3, 0.0, huber_delta=10.0)
     assert in_units.loss(prediction, target).item() == pytest.approx((0.5 * 25.0 + 10.0 * (30.0 - 5.0)) / 2)
     classify = SequenceModule(build_model(PARAMS, META), META, 1e-3, 0.0, huber_delta=1.0)

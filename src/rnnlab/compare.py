@@ -14,6 +14,7 @@ reused), write the reports (each file atomically), and only then move the ``cham
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -108,6 +109,15 @@ def aggregate(runs: list[dict], task: str) -> list[dict]:
         row["tied_p"] = None if tied is None else tied[row["architecture"]]
     rows.sort(key=lambda r: (-sign * r[selection], r["best_val_loss"]))
     return rows
+
+
+def tuning_seconds(config: Config, root: Path, dataset: str) -> dict[str, float]:
+    """architecture -> the seconds its study took (reports/tuning.json), for each architecture that
+    trains on ``dataset`` with tuned settings (params.yaml's tuned section); the others were not tuned."""
+    path = reports_dir(root) / "tuning.json"
+    studies = json.loads(path.read_text()).get(dataset, {}) if path.is_file() else {}
+    tuned = config.tuned.get(dataset, {})
+    return {arch: s["tuning_time_s"] for arch, s in studies.items() if arch in tuned and "tuning_time_s" in s}
 
 
 def raw_split(root: Path, dataset: str, part: str) -> pd.DataFrame:
@@ -327,7 +337,8 @@ def leaderboard_markdown(
         "split only: the champion is the architecture with the best mean validation metric over seeds, then its best",
         "seed. ± is the half-width of the 95 % Student-t interval of the mean over seeds (none for one seed).",
         "↑ higher is better, ↓ lower is better. Times are means per run:",
-        "fit is the model's `fit`; a whole run adds building, logging and the model's pictures and files.",
+        "fit is the model's `fit`; a whole run adds building, logging and the model's pictures and files;",
+        "tuning is the seconds `rnnlab tune` spent on the pair (reports/tuning.md); — where its settings are untuned.",
         "",
         "## All datasets: each dataset's headline test metric",
         "",
@@ -365,15 +376,16 @@ def leaderboard_markdown(
             "| architecture | "
             + " | ".join(f"test {METRIC_NAMES.get(n, n)}" for n in names)
             + f" | vs best | val {METRIC_NAMES.get(task.selection_metric, task.selection_metric)} | parameters | fit "
-            "s/run | whole run s/run | epochs | backend | seeds |",
-            "|---|" + "---|" * (len(names) + 9),
+            "s/run | whole run s/run | tuning s | epochs | backend | seeds |",
+            "|---|" + "---|" * (len(names) + 10),
         ]
         for r in rows:
             lines.append(
                 f"| {r['architecture']} | "
                 + " | ".join(_pm(r, f"test_{n}") for n in names)
                 + f" | {_versus_best(r)} | {_pm(r, f'best_val_{task.selection_metric}')} | {r['num_params']:,} | "
-                f"{r['train_time_s']:.1f} | {_seconds(r.get('run_time_s'))} | {r['epochs_trained']:.0f} | "
+                f"{r['train_time_s']:.1f} | {_seconds(r.get('run_time_s'))} | {_seconds(r.get('tuning_time_s'))} | "
+                f"{r['epochs_trained']:.0f} | "
                 f"{r['backend']} | {r['seeds']} |"
             )
         lines += [""] + [f"![{dataset}]({f})" for f in figures[dataset]]

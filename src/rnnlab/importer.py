@@ -5,8 +5,9 @@ columns or a ``token`` column, the target; optional ``split`` = train/test and `
 dialogues) — or conv-emotion's IEMOCAP/MELD feature pickle, read into that shape. Import checks it the
 way the pipeline will — the table, then the split and the vocabulary the prepare step would fit —
 and only then writes ``data/raw/<name>/table.parquet``, tracks it with ``dvc add``, adds the
-dataset to params.yaml (comments kept) and to ``pipeline.datasets``, and rewrites plan.yaml. The
-next ``make pipeline`` trains every compatible architecture on it. A failure at any point leaves
+dataset to params.yaml (comments kept) and to ``pipeline.datasets`` (there, and in an active profile
+that sets that list), and rewrites plan.yaml. The next ``make pipeline`` trains every compatible
+architecture on it. A failure at any point leaves
 the project as it was.
 """
 
@@ -18,18 +19,18 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from rnnlab import files, params_file
 from rnnlab.config import (
     DATASET_MODELS,
     IMPORTED,
     PARAMS_FILE,
-    STUDIES_DIR,
-    Config,
+    PROFILE_KEY,
+    PROFILES_DIR,
     check_name,
     load_config,
-    with_studies,
+    profile_names,
+    read_yaml,
 )
 from rnnlab.data import prepare as steps
 from rnnlab.data.sources.dialogue import read_feature_pickle
@@ -39,7 +40,7 @@ from rnnlab.errors import ConfigError, DataError
 from rnnlab.kinds import KINDS
 from rnnlab.lock import project_lock
 from rnnlab.paths import raw_dir
-from rnnlab.plan import PLAN_FILE, write_plan
+from rnnlab.plan import EFFECTIVE_FILE, PLAN_FILE, write_plan
 
 # .pkl: the feature files of the public DialogueRNN code (IEMOCAP, MELD), read into a dialogue table
 READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pkl": read_feature_pickle}
@@ -145,21 +146,22 @@ def import_file(root: Path, path: Path, name: str, task: str, target: str, windo
 
 
 def _write(root: Path, table: pd.DataFrame, name: str, entry: dict) -> None:
-    params_text = (root / PARAMS_FILE).read_text()
-    plan_path = root / PLAN_FILE
-    plan_text = plan_path.read_text() if plan_path.is_file() else None
+    """Write the table, track it, list it in params.yaml (and in every active profile that sets the
+    pipeline's datasets, which would hide it) and in plan.yaml; any failure puts every file back."""
+    edited = [root / PARAMS_FILE, root / PLAN_FILE, root / EFFECTIVE_FILE, *_active_profiles(root)]
+    before = {path: path.read_text() if path.is_file() else None for path in edited}
     folder = raw_dir(root, name)
     pointer = folder.with_name(f"{name}.dvc")
     created = [p for p in (folder, pointer) if not p.exists()]
     try:
         write_table(table, folder)
         _dvc_add(root, folder)
-        new_config = _add_to_params(root, name, entry)
-        write_plan(root, new_config)
+        _add_to_params(root, name, entry)
+        write_plan(root, load_config(root / PARAMS_FILE))
     except BaseException:
-        files.write_text(root / PARAMS_FILE, params_text)
-        if plan_text is not None:
-            files.write_text(plan_path, plan_text)
+        for path, text in before.items():
+            if text is not None:
+                files.write_text(path, text)
         for made in created:
             if made.is_dir():
                 shutil.rmtree(made, ignore_errors=True)
@@ -168,14 +170,24 @@ def _write(root: Path, table: pd.DataFrame, name: str, entry: dict) -> None:
         raise
 
 
-def _add_to_params(root: Path, name: str, entry: dict) -> Config:
+def _active_profiles(root: Path) -> list[Path]:
+    names = profile_names(read_yaml(root / PARAMS_FILE).get(PROFILE_KEY), root / PROFILES_DIR)
+    return [root / PROFILES_DIR / f"{n}.yaml" for n in names]
+
+
+def _add_to_params(root: Path, name: str, entry: dict) -> None:
+    """The dataset's entry and its name under pipeline.datasets in params.yaml; its name also in the
+    pipeline list of each active profile that replaces that list (so the next make pipeline trains it)."""
     params = params_file.load(root / PARAMS_FILE)
     params["datasets"][name] = entry
     params["pipeline"]["datasets"].append(name)
-    text = params_file.dump(params)
-    config = Config.model_validate(with_studies(yaml.safe_load(text), root / STUDIES_DIR)[0])
-    files.write_text(root / PARAMS_FILE, text)
-    return config
+    files.write_text(root / PARAMS_FILE, params_file.dump(params))
+    for path in _active_profiles(root):
+        overlay = params_file.load(path)
+        listed = (overlay.get("pipeline") or {}).get("datasets")
+        if listed is not None and name not in listed:
+            listed.append(name)
+            files.write_text(path, params_file.dump(overlay))
 
 
 def _dvc_add(root: Path, folder: Path) -> None:

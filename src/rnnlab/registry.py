@@ -93,9 +93,7 @@ def build_stepwise(input_size: int, p: StepwiseParams) -> StepwiseEncoder:
 
 
 def build_programmer(input_size: int, p: ProgrammerParams, meta: DatasetMeta) -> TableProgrammer:
-    from rnnlab.data.sources.tables import VOCABULARY
-
-    return TableProgrammer(meta.features, meta.normalizer, meta.target_scale, len(VOCABULARY), p.hidden_size, p.steps)
+    return TableProgrammer(meta.features, meta.normalizer, meta.target_scale, p.hidden_size, p.steps)
 
 
 def build_dialogue(input_size: int, p: DialogueParams, meta: DatasetMeta) -> DialogueRNN:

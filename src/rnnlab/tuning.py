@@ -382,8 +382,8 @@ def record_result(root: Path, result: dict) -> Path:
         Path(root) / PROFILES_DIR / f"{PROFILE}.yaml",
         "# Written by `rnnlab tune` from reports/tuning.json: each "
         "tuned pair's best settings on its validation split.\n"
-        f"# `rnnlab profile {PROFILE}` puts them in params.yaml's "
-        "tuned section; make pipeline then trains with them.\n" + yaml.safe_dump({"tuned": best}, sort_keys=False),
+        f"# `rnnlab profile {PROFILE}` merges them into params.yaml's tuned section when the config loads; "
+        "make pipeline then trains with them.\n" + yaml.safe_dump({"tuned": best}, sort_keys=False),
     )
     return path
 

@@ -159,8 +159,7 @@ def ponder_steps(model, data, batch_size: int) -> np.ndarray | None:
 def nonzero_entries(splits: dict, meta: DatasetMeta) -> np.ndarray:
     """k per test vector: the entries that were ±1 before standardization."""
     data = encode(splits["test"], meta)
-    mean, std = np.array(meta.normalizer["mean"]), np.array(meta.normalizer["std"])
-    return np.array([int((np.abs(x.numpy()[0] * std + mean) > 0.5).sum()) for x in data.inputs])
+    return np.array([int((np.abs(meta.raw_features(x.numpy()[0])) > 0.5).sum()) for x in data.inputs])
 
 
 def seen_in_training(splits: dict, meta: DatasetMeta) -> float:

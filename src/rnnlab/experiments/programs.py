@@ -52,13 +52,10 @@ def score(r: Trained, config: Config, root: Path, examples: dict) -> tuple[dict[
     sequence id -> the generator's Example of the run's dataset."""
     model, splits, meta = r.load(config, root)
     batch_size = config.train_for(r.dataset).batch_size
-    scale = meta.target_scale
 
     def exact_answers(data) -> np.ndarray:
-        predicted = (
-            torch.stack(forward_all(model, data, batch_size, meta.task)).double().numpy() * scale["std"] + scale["mean"]
-        )
-        truth = torch.stack(data.targets).double().numpy() * scale["std"] + scale["mean"]
+        predicted = meta.destandardized(torch.stack(forward_all(model, data, batch_size, meta.task)).double().numpy())
+        truth = meta.destandardized(torch.stack(data.targets).double().numpy())
         return np.abs(predicted - truth) < 0.5
 
     data = encode(splits["test"], meta)

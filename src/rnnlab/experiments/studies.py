@@ -153,7 +153,7 @@ def recall_scores(
 ) -> dict[str, float]:
     """Test cross-entropy per step (nats, every step) and accuracy on the last ``copy_length`` steps."""
     data = encode(splits["test"], meta)
-    answers = forward_all(model, data, batch_size, meta.task)  # (T, C) logits per sequence
+    answers = forward_all(model, data, batch_size, meta.task)  # (T, C) logits of each sequence
     logits, targets = torch.cat(answers), torch.cat(data.targets)
     recalled = torch.stack([a[-copy_length:].argmax(-1) == t[-copy_length:] for a, t in zip(answers, data.targets)])
     return {
@@ -356,7 +356,7 @@ def bit_errors_per_sequence(model: nn.Module, data, meta: DatasetMeta, batch_siz
 
 
 def head_weightings(cell: nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
-    """Run a memory cell over one sequence x (T, D) and keep every step's read and write weighting (T, N)."""
+    """Run a memory cell over one sequence x (T, D) and keep every step's read and write weighting (T, I)."""
     kept: dict[str, list] = {"write": [], "read": []}
 
     def step(p_t, state):

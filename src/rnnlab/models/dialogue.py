@@ -1,8 +1,9 @@
 """DialogueRNN (Majumder, Poria, Hazarika, Mihalcea, Gelbukh, Cambria; AAAI 2019, arXiv 1811.00405).
 
 "An attentive RNN for emotion detection in conversations": each party of a dialogue keeps its own
-state, so a speaker's mood is remembered across the turns of others. Shapes: B dialogues,
-T utterances, D utterance features, P parties, G global size, Q party size, E emotion size.
+state, so a speaker's mood is remembered across the turns of others. Shapes (the package legend,
+:mod:`rnnlab`): B dialogues, T utterances, D utterance features, P parties, X global, Y party and
+Z emotion state sizes.
 u_t is utterance t's features, s(t) its speaker (a one-hot row of the (B, P) speaker mask).
 
     g_t       = GRU_G(g_{t−1}, [u_t ; q_{s(t),t−1}])                  global state
@@ -43,9 +44,9 @@ Listener = Literal["passive", "active"]
 
 
 class DialogueState(NamedTuple):
-    g: Tensor  # (B, G) global state g_{t−1}
-    q: Tensor  # (B, P, Q) every party's state
-    e: Tensor  # (B, E) emotion state
+    g: Tensor  # (B, X) global state g_{t−1}
+    q: Tensor  # (B, P, Y) every party's state
+    e: Tensor  # (B, Z) emotion state
 
 
 class DialogueRNNCell(nn.Module):
@@ -74,31 +75,31 @@ class DialogueRNNCell(nn.Module):
     def forward(
         self, u: Tensor, speaker: Tensor, state: DialogueState, history: Tensor
     ) -> tuple[Tensor, Tensor, DialogueState]:
-        """u (B, D); speaker (B, P) one-hot (zeros: nobody speaks, a padded step); history (B, t, G) = g_1..g_{t−1}."""
+        """u (B, D); speaker (B, P) one-hot (zeros: nobody speaks, padded step); history (B, t−1, X) = g_1..g_{t−1}."""
         B, P, Q = state.q.shape
-        q_speaker = torch.einsum("bp,bpq->bq", speaker, state.q)  # (B, Q) q_{s,t−1}
+        q_speaker = torch.einsum("bp,bpq->bq", speaker, state.q)  # (B, Y) q_{s,t−1}
         (g,) = self.global_gru(torch.cat([u, q_speaker], -1), GRUState(state.g))[1]  # g_t
         if history.shape[1]:
             everything = history.new_ones(B, history.shape[1], dtype=torch.bool)
-            context, _ = self.attention(u, history, everything)  # c_t (B, G)
+            context, _ = self.attention(u, history, everything)  # c_t (B, X)
         else:
             context = u.new_zeros(B, history.shape[-1])  # c_1 = 0: no history yet
-        (spoken,) = self.party_gru(torch.cat([u, context], -1), GRUState(q_speaker))[1]  # (B, Q) q_{s,t}
+        (spoken,) = self.party_gru(torch.cat([u, context], -1), GRUState(q_speaker))[1]  # (B, Y) q_{s,t}
         m = speaker.unsqueeze(-1)  # (B, P, 1)
         if self.listener_gru is None:
             listeners = state.q  # passive: unchanged
         else:
-            heard = torch.cat([u, spoken], -1).unsqueeze(1).expand(B, P, -1)  # (B, P, D + Q) [u_t ; q_{s,t}]
+            heard = torch.cat([u, spoken], -1).unsqueeze(1).expand(B, P, -1)  # (B, P, D + Y) [u_t ; q_{s,t}]
             (listeners,) = self.listener_gru(heard.reshape(B * P, -1), GRUState(state.q.reshape(B * P, Q)))[1]
             listeners = listeners.view(B, P, Q)
-        q = m * spoken.unsqueeze(1) + (1 - m) * listeners  # (B, P, Q): the speaker's row updated (exactly, m ∈ {0, 1})
+        q = m * spoken.unsqueeze(1) + (1 - m) * listeners  # (B, P, Y): the speaker's row updated (exactly, m ∈ {0, 1})
         (e,) = self.emotion_gru(spoken, GRUState(state.e))[1]  # e_t
         return e, g, DialogueState(g, q, e)
 
 
 class DialogueRNN(nn.Module):
     """An encoder of dialogues: x (B, T, D + P) = [utterance features ; speaker one-hot] ->
-    per-utterance features l_t (B, T, H) and a summary (l at the last utterance)."""
+    per-utterance features l_t (B, T, E) and a summary (l at the last utterance)."""
 
     def __init__(
         self,
@@ -146,13 +147,13 @@ class DialogueRNN(nn.Module):
     def run(
         self, cell: DialogueRNNCell, u: Tensor, speakers: Tensor, lengths: Tensor
     ) -> tuple[Tensor, list[DialogueState]]:
-        """e_1..e_T (B, T, E) of one direction, and the state after every utterance."""
+        """e_1..e_T (B, T, Z) of one direction, and the state after every utterance."""
         B, T, _ = u.shape
         mask = step_mask(lengths, T, u.device)  # (B, T)
         state = cell.initial_state(B, self.parties, u)
         history, emotions, states = [], [], []
         for t in range(T):
-            g_history = torch.stack(history, 1) if history else u.new_zeros(B, 0, cell.sizes[0])  # (B, t, G)
+            g_history = torch.stack(history, 1) if history else u.new_zeros(B, 0, cell.sizes[0])  # (B, t, X)
             e, g, new = cell(u[:, t], speakers[:, t], state, g_history)
             state = carry(mask[:, t], new, state)
             history.append(state.g)
@@ -163,18 +164,18 @@ class DialogueRNN(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor) -> Encoded:
         lengths = lengths.to(x.device)
         u, speakers = self.split(x, lengths)
-        e, _ = self.run(self.cells[0], u, speakers, lengths)  # (B, T, E)
+        e, _ = self.run(self.cells[0], u, speakers, lengths)  # (B, T, Z)
         if self.bidirectional:  # utterances and speakers reversed together
             back, _ = self.run(
                 self.cells[1], reverse_within_length(u, lengths), reverse_within_length(speakers, lengths), lengths
             )
-            e = torch.cat([e, reverse_within_length(back, lengths)], -1)  # (B, T, 2E)
+            e = torch.cat([e, reverse_within_length(back, lengths)], -1)  # (B, T, 2Z)
         mask = step_mask(lengths, x.shape[1], x.device)  # (B, T)
         if self.emotion_attention is not None:  # ẽ_t: every utterance attends over the whole dialogue
             B, T, E = e.shape
-            keys = e.repeat_interleave(T, 0)  # (B·T, T, E)
+            keys = e.repeat_interleave(T, 0)  # (B·T, T, K·Z)
             attended, _ = self.emotion_attention(e.reshape(B * T, E), keys, mask.repeat_interleave(T, 0))
             e = attended.view(B, T, E)
-        steps = torch.relu(self.output(self.dropout(e))) * mask.unsqueeze(-1)  # (B, T, H) l_t, zero on padding
+        steps = torch.relu(self.output(self.dropout(e))) * mask.unsqueeze(-1)  # (B, T, E) l_t, zero on padding
         last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, steps.shape[-1])
         return Encoded(steps, steps.gather(1, last).squeeze(1), steps.new_zeros(()))

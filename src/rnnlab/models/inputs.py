@@ -9,7 +9,7 @@ from rnnlab.models.output import Encoded
 
 
 class TokenInput(nn.Module):
-    """x (B, T) int64 -> embedding (B, T, E) -> the wrapped encoder."""
+    """x (B, T) int64 -> embedding (B, T, D) -> the wrapped encoder (D = embedding_size)."""
 
     def __init__(self, vocab_size: int, embedding_size: int, encoder: nn.Module) -> None:
         super().__init__()
@@ -28,4 +28,4 @@ class TokenInput(nn.Module):
         return self.encoder.attention_for(query_size)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Encoded:
-        return self.encoder(self.embedding(x), lengths)  # (B, T) -> (B, T, E)
+        return self.encoder(self.embedding(x), lengths)  # (B, T) -> (B, T, D)

@@ -32,4 +32,4 @@ class ModelOutput(NamedTuple):
 
     prediction: Tensor  # classify: (B, C) logits
     aux_loss: Tensor  # () added to the task loss by the training module
-    attention: Tensor | None = None  # (B, T_out, T) a decoder's alignments, or (B, T) pooling weights
+    attention: Tensor | None = None  # (B, L, T) a decoder's alignments, or (B, T) pooling weights

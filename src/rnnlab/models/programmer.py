@@ -1,25 +1,25 @@
 """Neural Programmer (Neelakantan, Le, Sutskever; ICLR 2016, arXiv 1511.04834): the operations and
 the soft program over a table.
 
-"Neural programmers can call functions, building programs as they run": at each of T steps the
+"Neural programmers can call functions, building programs as they run": at each of its steps the
 controller softly selects an operation and a column; every operation runs on the whole table and
-their results are mixed by the selection probabilities. Shapes: B examples, Q question words,
-R rows, C columns, K operations, T steps, H hidden size.
+their results are mixed by the selection probabilities. Shapes (the package legend, :mod:`rnnlab`):
+B examples, O question words, R rows, J columns, H hidden size; 8 operations, ``steps`` program steps.
 
 Operations (the paper's, the ones architectures.md §8 d asks for), with rs_{t−1} the previous row
-selector (B, R) and the table (B, R, C):
+selector (B, R) and the table (B, R, J):
 
-    sum      Σ_i rs_{t−1}[i] · table[i, j]                 (B, C) a scalar per column
+    sum      Σ_i rs_{t−1}[i] · table[i, j]                 (B, J) a scalar per column
     count    Σ_i rs_{t−1}[i]                               (B,)
-    greater  Σ_k β_g(k) [table[i, j] > n_k]                (B, R, C) rows per column
-    lesser   Σ_k β_l(k) [table[i, j] < n_k]                (B, R, C)
+    greater  Σ_k β_g(k) [table[i, j] > n_k]                (B, R, J) rows per column
+    lesser   Σ_k β_l(k) [table[i, j] < n_k]                (B, R, J)
     and      min(rs_{t−1}[i], rs_{t−2}[i])                 (B, R)
     or       max(rs_{t−1}[i], rs_{t−2}[i])                 (B, R)
     reset    1                                             (B, R)
-    print    rs_{t−1}[i] for column j                      (B, R, C) the lookup answer
+    print    rs_{t−1}[i] for column j                      (B, R, J) the lookup answer
     keep     rs_{t−1}[i]                                   (B, R) the row selector a scalar step passes on
 
-Step outputs, α^op (B, K) and α^col (B, C) the selections:
+Step outputs, α^op (B, 8) and α^col (B, J) the selections:
 
     scalar_t     = α(sum) · Σ_j α^col_j sum_j + α(count) · count
     lookup_t     = α(print) · α^col_j · rs_{t−1}[i]
@@ -56,6 +56,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from rnnlab.data.sources.tables import NUMBER_COLUMN
 from rnnlab.models.output import Encoded
 from rnnlab.nn.attention import masked_softmax
 from rnnlab.nn.elman import ElmanCell
@@ -70,14 +71,14 @@ DECIMALS = 1e4  # TableProgrammer rounds the un-standardized values to 1/DECIMAL
 class Operations(NamedTuple):
     """Every operation's result on one step (see the module docstring)."""
 
-    sum: Tensor  # (B, C)
+    sum: Tensor  # (B, J)
     count: Tensor  # (B,)
-    greater: Tensor  # (B, R, C) 0/1
-    lesser: Tensor  # (B, R, C) 0/1
+    greater: Tensor  # (B, R, J) 0/1
+    lesser: Tensor  # (B, R, J) 0/1
     and_: Tensor  # (B, R)
     or_: Tensor  # (B, R)
     reset: Tensor  # (B, R)
-    print: Tensor  # (B, R, C)
+    print: Tensor  # (B, R, J)
     keep: Tensor  # (B, R)
 
 
@@ -90,12 +91,12 @@ def run_operations(
     beta_greater: Tensor,
     beta_lesser: Tensor,
 ) -> Operations:
-    """All operations at once. table (B, R, C); row_mask (B, R) 1 on real rows; rs_1, rs_2 (B, R)
-    the row selectors of steps t−1 and t−2; numbers (B, N) the question's numbers and β (B, N) the
+    """All operations at once. table (B, R, J); row_mask (B, R) 1 on real rows; rs_1, rs_2 (B, R)
+    the row selectors of steps t−1 and t−2; numbers (B, O) the question's numbers and β (B, O) the
     pivot choice of each comparison."""
     rows = row_mask.to(table.dtype)
     rs_1, rs_2 = rs_1 * rows, rs_2 * rows  # a padded row is never selected
-    column = lambda m: m.unsqueeze(-1).expand_as(table)  # noqa: E731  (B, R) -> (B, R, C)
+    column = lambda m: m.unsqueeze(-1).expand_as(table)  # noqa: E731  (B, R) -> (B, R, J)
     return Operations(
         sum=torch.einsum("br,brc->bc", rs_1, table),
         count=rs_1.sum(-1),
@@ -110,17 +111,17 @@ def run_operations(
 
 
 def _compare(hard: Tensor, beta: Tensor) -> Tensor:
-    """(B, R, C, N) hard comparisons with each number, β (B, N) -> their β-mixture (B, R, C)."""
+    """(B, R, J, O) hard comparisons with each number, β (B, O) -> their β-mixture (B, R, J)."""
     return torch.einsum("brcn,bn->brc", hard.to(beta.dtype), beta)
 
 
 def combine(ops: Operations, op_weights: Tensor, column_weights: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """The step's outputs mixed by the selections: op_weights α^op (B, K) in OPERATIONS order,
-    column_weights α^col (B, C) -> scalar (B,), lookup (B, R, C), row selector (B, R)."""
+    """The step's outputs mixed by the selections: op_weights α^op (B, 8) in OPERATIONS order,
+    column_weights α^col (B, J) -> scalar (B,), lookup (B, R, J), row selector (B, R)."""
     a = {name: op_weights[:, k] for name, k in OP.items()}  # (B,) each
     scalar = a["sum"] * (column_weights * ops.sum).sum(-1) + a["count"] * ops.count
     lookup = a["print"].view(-1, 1, 1) * column_weights.unsqueeze(1) * ops.print
-    compared = a["greater"].view(-1, 1, 1) * ops.greater + a["lesser"].view(-1, 1, 1) * ops.lesser  # (B, R, C)
+    compared = a["greater"].view(-1, 1, 1) * ops.greater + a["lesser"].view(-1, 1, 1) * ops.lesser  # (B, R, J)
     rows = (
         a["and"].unsqueeze(-1) * ops.and_
         + a["or"].unsqueeze(-1) * ops.or_
@@ -135,17 +136,17 @@ class Program(NamedTuple):
     """What the programmer computed: the answer and the selections of every step."""
 
     answer: Tensor  # (B,) scalar_T, the scalar answer
-    lookup: Tensor  # (B, R, C) lookup_T, the answer of a print question (the paper's second output)
-    operations: Tensor  # (B, T, K) α^op per step
-    columns: Tensor  # (B, T, C) α^col per step
+    lookup: Tensor  # (B, R, J) lookup_T, the answer of a print question (the paper's second output)
+    operations: Tensor  # (B, steps, 8) α^op per step
+    columns: Tensor  # (B, steps, J) α^col per step
 
 
 class NeuralProgrammer(torch.nn.Module):
-    """Question RNN, history RNN, operation and column selectors, T soft steps over the table.
+    """Question RNN, history RNN, operation and column selectors, ``steps`` soft steps over the table.
 
         z_i      = GRU(z_{i−1}, V(w_i))                             question RNN; q = z at the last word
-        α^op_t   = softmax(U tanh(W_op [q ; h_{t−1}]))                 U: the operations' embeddings (K, H)
-        α^col_t  = softmax(P tanh(W_col [q ; h_{t−1}]))                P: the columns' embeddings (C, H)
+        α^op_t   = softmax(U tanh(W_op [q ; h_{t−1}]))                 U: the operations' embeddings (8, H)
+        α^col_t  = softmax(P tanh(W_col [q ; h_{t−1}]))                P: the columns' embeddings (J, H)
         β_op     = softmax_k(z_k · W_piv U_op) over the number words  pivot_op = Σ_k β_op(k) n_k (greater, lesser)
         h_t      = tanh(W_hist [α^opᵀ U ; α^colᵀ P] + W_h h_{t−1} + b)  history RNN (the core's Elman cell)
 
@@ -176,9 +177,9 @@ class NeuralProgrammer(torch.nn.Module):
         row_mask: Tensor,
         hard: bool = False,
     ) -> Program:
-        """words (B, Q) ids; numbers (B, Q) the value of each number word; is_number (B, Q) bool;
-        question_lengths (B,); table (B, R, C); row_mask (B, R)."""
-        z, final = run_cell(self.question, self.embedding(words), question_lengths)  # (B, Q, H)
+        """words (B, O) ids; numbers (B, O) the value of each number word; is_number (B, O) bool;
+        question_lengths (B,); table (B, R, J); row_mask (B, R)."""
+        z, final = run_cell(self.question, self.embedding(words), question_lengths)  # (B, O, H)
         q = final.h  # (B, H)
         choose = (
             (lambda logits: torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype))
@@ -188,16 +189,16 @@ class NeuralProgrammer(torch.nn.Module):
         has_number = is_number.any(-1, keepdim=True)  # (B, 1): without numbers the pivot is 0
         pivots = {}
         for op in ("greater", "lesser"):
-            scores = self.pivot(z) @ self.operation_embeddings[OP[op]]  # (B, Q) z_k · W_piv U_op
-            pivots[op] = masked_softmax(scores, is_number | ~has_number) * has_number  # β (B, Q), 0 without numbers
+            scores = self.pivot(z) @ self.operation_embeddings[OP[op]]  # (B, O) z_k · W_piv U_op
+            pivots[op] = masked_softmax(scores, is_number | ~has_number) * has_number  # β (B, O), 0 without numbers
         h = q.new_zeros(q.shape)
         rows = row_mask.to(table.dtype)
         rs_1 = rs_2 = rows  # before the first step every row is selected (reset)
         operations, columns = [], []
         for _ in range(self.steps):
             state = torch.cat([q, h], -1)  # [q ; h_{t−1}]
-            a_op = choose(torch.tanh(self.select_operation(state)) @ self.operation_embeddings.T)  # (B, K)
-            a_col = choose(torch.tanh(self.select_column(state)) @ self.column_embeddings.T)  # (B, C)
+            a_op = choose(torch.tanh(self.select_operation(state)) @ self.operation_embeddings.T)  # (B, 8)
+            a_col = choose(torch.tanh(self.select_column(state)) @ self.column_embeddings.T)  # (B, J)
             ops = run_operations(table, row_mask, rs_1, rs_2, numbers, pivots["greater"], pivots["lesser"])
             scalar, lookup, rs = combine(ops, a_op, a_col)
             rs_2, rs_1 = rs_1, rs
@@ -229,14 +230,14 @@ class TableProgrammer(torch.nn.Module):
         features: list[str],
         normalizer: dict | None,
         target_scale: dict,
-        vocabulary_size: int,
         hidden_size: int,
         steps: int,
     ) -> None:
         super().__init__()
-        words = [i for i, f in enumerate(features) if f.startswith("word_")]
+        words = [i for i, f in enumerate(features) if f.startswith("word_")]  # the question word's one-hot
         columns = [i for i, f in enumerate(features) if f.startswith("col_")]
-        if len(words) != vocabulary_size - 1 or not columns or "number" not in features or "row" not in features:
+        known = [features[i] for i in words]
+        if NUMBER_COLUMN not in known or not columns or "number" not in features or "row" not in features:
             raise ValueError(
                 "neural_programmer reads a table_questions dataset (word_*, "
                 f"number, row, col_* features); got features {features}"
@@ -252,13 +253,14 @@ class TableProgrammer(torch.nn.Module):
         self.register_buffer("mean", mean.float(), persistent=False)
         self.register_buffer("std", std.float(), persistent=False)
         self.target_mean, self.target_std = float(target_scale["mean"]), float(target_scale["std"])
-        self.programmer = NeuralProgrammer(vocabulary_size, len(columns), hidden_size, steps)
+        self.number_word = 1 + known.index(NUMBER_COLUMN)  # its id (id 0 pads)
+        self.programmer = NeuralProgrammer(len(words) + 1, len(columns), hidden_size, steps)
         self.input_size, self.output_size = len(features), 1
         self.summary_is_answer = True  # a regression head reads the answer as it is (no affine map on top)
 
     def parse(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, ...]:
-        """x (B, T, F) standardized -> words (B, Q), numbers (B, Q), is_number (B, Q), question lengths (B,),
-        table (B, R, C), row mask (B, R)."""
+        """x (B, T, D) standardized -> words (B, O), numbers (B, O), is_number (B, O), question lengths (B,),
+        table (B, R, J), row mask (B, R)."""
         B, T, _ = x.shape
         raw = (x.double() * self.std.double() + self.mean.double()) * step_mask(lengths, T, x.device).unsqueeze(-1)
         raw = (torch.round(raw * DECIMALS) / DECIMALS).to(
@@ -267,10 +269,10 @@ class TableProgrammer(torch.nn.Module):
         is_row = raw[..., self.row] > 0.5  # (B, T)
         question_lengths = lengths.to(x.device) - is_row.sum(-1)  # the question comes first
         Q, R = int(question_lengths.max()), int(is_row.sum(-1).max())
-        in_question = torch.arange(Q, device=x.device)[None, :] < question_lengths[:, None]  # (B, Q)
+        in_question = torch.arange(Q, device=x.device)[None, :] < question_lengths[:, None]  # (B, O)
         words = (raw[:, :Q, self.words].argmax(-1) + 1) * in_question  # ids into the vocabulary (0: padding)
         numbers = raw[:, :Q, self.number] * in_question
-        is_number = (words == 1) & in_question  # VOCABULARY[1] is the number word
+        is_number = (words == self.number_word) & in_question
         at = (question_lengths[:, None] + torch.arange(R, device=x.device)[None, :]).clamp(
             max=T - 1
         )  # (B, R) row steps

@@ -51,7 +51,7 @@ class Seq2Seq(nn.Module):
         self.encoder = encoder
         self.attention = encoder.attention_for(E)  # None: a plain encoder–decoder
         self.max_output_ratio = max_output_ratio
-        self.embedding = nn.Embedding(target_vocabulary_size, embedding_size, padding_idx=PAD_ID)  # E y (V, e)
+        self.embedding = nn.Embedding(target_vocabulary_size, embedding_size, padding_idx=PAD_ID)  # E y (V, ·)
         self.bridge = nn.Linear(E, E)  # W_0: s_0 = tanh(W_0 summary)
         self.cell = GRUCell(embedding_size + E, E, "pytorch")  # input [E y_{i-1}; c_i or h̃_{i-1}]
         self.combine = nn.Linear(2 * E, E)  # W_c: h̃_i = tanh(W_c [c_i; s_i])

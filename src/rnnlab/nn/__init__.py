@@ -1,10 +1,7 @@
 """Recurrent cells and the machinery that runs them over sequences.
 
-Shape legend used in every shape comment of this package:
-
-    B  batch            T  time steps (padded length)     D  input features
-    H  hidden units     G  gate width (k·H for k gates)    L  layers
-    K  directions (1 or 2)
+Shape letters (B batch, T time steps, D input features, H hidden units, G gate width, S layers,
+K directions, …) follow the one legend of the whole package, in the docstring of :mod:`rnnlab`.
 
 A *cell* computes one time step: ``forward(x_t, state) -> (y_t, state)`` and builds its own
 initial state (``initial_state``). States are NamedTuples passed in and out, never stored on a

@@ -8,7 +8,8 @@ average of a sequence's per-step vectors (the keys h_j), padding masked.
 
 Padding: the scores of padded steps are set to −∞ before the softmax, so their weight is exactly 0
 and appending more padding changes nothing (the common bug of tutorial code is to skip the mask
-and leak weight onto PAD). Shapes: B batch, T key steps, Q query size, K key size, A attention size.
+and leak weight onto PAD). Shapes (the package legend, :mod:`rnnlab`): B batch, T key steps, Q query size,
+E key size (keys are an encoder's steps), A attention size.
 
 Which decoder state queries: Bahdanau's decoder attends with s_{i-1} (before its update) and feeds
 the context into the update; Luong's attends with the new state s_i and feeds h̃_{i-1} to the next
@@ -31,7 +32,7 @@ def masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
 
 
 class Attention(nn.Module):
-    """forward(query (B, Q), keys (B, T, K), mask (B, T)) -> (context (B, K), weights (B, T)).
+    """forward(query (B, Q), keys (B, T, E), mask (B, T)) -> (context (B, E), weights (B, T)).
 
     ``prepare(keys)`` computes the query-free part of the score once per sequence (U_a h_j for
     additive attention); a decoder passes its result as ``prepared`` at every step.
@@ -50,7 +51,7 @@ class Attention(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         prepared = self.prepare(keys) if prepared is None else prepared
         weights = masked_softmax(self.score(query, keys, prepared), mask)  # α (B, T)
-        context = torch.bmm(weights.unsqueeze(1), keys).squeeze(1)  # c = Σ_j α_j h_j  (B, K)
+        context = torch.bmm(weights.unsqueeze(1), keys).squeeze(1)  # c = Σ_j α_j h_j  (B, E)
         return context, weights
 
 
@@ -62,7 +63,7 @@ class AdditiveAttention(Attention):
     def __init__(self, query_size: int, key_size: int, attention_size: int) -> None:
         super().__init__()
         self.query_kernel = nn.Linear(query_size, attention_size, bias=False)  # W_a (A, Q)
-        self.key_kernel = nn.Linear(key_size, attention_size)  # U_a (A, K) and a bias
+        self.key_kernel = nn.Linear(key_size, attention_size)  # U_a (A, E) and a bias
         self.v = nn.Linear(attention_size, 1, bias=False)  # v_a (A,)
 
     def prepare(self, keys: Tensor) -> Tensor:
@@ -73,7 +74,7 @@ class AdditiveAttention(Attention):
 
 
 class MultiplicativeAttention(Attention):
-    """e_j = qᵀ W_a h_j ("general") or qᵀ h_j ("dot", Q = K)   (Luong et al. 2015, eq. 8)."""
+    """e_j = qᵀ W_a h_j ("general") or qᵀ h_j ("dot", Q = E)   (Luong et al. 2015, eq. 8)."""
 
     queries_previous_state = False
 
@@ -84,7 +85,7 @@ class MultiplicativeAttention(Attention):
                 f"dot attention needs the query size ({query_size}) to equal the key size ({key_size}); use 'general'"
             )
         self.form = form
-        self.kernel = nn.Linear(key_size, query_size, bias=False) if form == "general" else None  # W_a (Q, K)
+        self.kernel = nn.Linear(key_size, query_size, bias=False) if form == "general" else None  # W_a (Q, E)
 
     def prepare(self, keys: Tensor) -> Tensor:
         return self.kernel(keys) if self.kernel is not None else keys  # W_a h_j  (B, T, Q)
@@ -103,7 +104,7 @@ def build_attention(kind: Kind, query_size: int, key_size: int, attention_size: 
 
 class AttentionPooling(nn.Module):
     """A sequence's summary as c = Σ_j α_j h_j, queried by one learned vector q (the attention
-    pooling of a classification head): (B, T, K), mask (B, T) -> (B, K), weights (B, T)."""
+    pooling of a classification head): (B, T, E), mask (B, T) -> (B, E), weights (B, T)."""
 
     def __init__(self, attention: Attention, query_size: int) -> None:
         super().__init__()

@@ -1,12 +1,12 @@
 """Compiled backend: the one driver's loop, compiled by ``torch.compile`` a block of steps at a time.
 
-    y_{t..t+K−1}, s_{t+K−1} = block(p_{t..t+K−1}, m_{t..t+K−1}, s_{t−1})        K = STEPS_PER_BLOCK
+    y_{t..t+U−1}, s_{t+U−1} = block(p_{t..t+U−1}, m_{t..t+U−1}, s_{t−1})        U = STEPS_PER_BLOCK
 
-A block is K turns of the driver's loop (:func:`rnnlab.nn.sequence.run_cell`): the cell's
+A block is U turns of the driver's loop (:func:`rnnlab.nn.sequence.run_cell`): the cell's
 recurrence, the carry over padding and the zero output on padding, as one graph. A compiled call
 and its backward have a fixed cost on a CPU, so a call per step would bound every compiled cell
-by it; a block of K steps pays it once per K. The sequence is padded to a
-multiple of K with masked steps (they carry the state and output zeros), so every block has the
+by it; a block of U steps pays it once per U. The sequence is padded to a
+multiple of U with masked steps (they carry the state and output zeros), so every block has the
 same shapes: one compilation per batch size, dtype and grad mode, whatever the lengths.
 
 A cell whose step holds a loop of data-dependent length (ACT's pondering) cannot be one graph: it
@@ -30,7 +30,7 @@ from rnnlab.nn import sequence
 from rnnlab.nn.sequence import carry, check_batch, reverse_within_length, step_mask
 
 # Steps per compiled block: more steps per call pay the call's fixed cost less often, and a larger
-# K compiles a larger graph (benchmarks/recurrent_throughput.py measures the result).
+# U compiles a larger graph (benchmarks/recurrent_throughput.py measures the result).
 STEPS_PER_BLOCK = 4
 # One block function serves every cell: each (cell type and sizes, batch size, dtype, grad mode) is
 # one of its compiled graphs, more than torch's default limit of 8 per function in one process.
@@ -84,7 +84,7 @@ def run_cell(
     # split, not slicing: the backward of the split is one concatenation, not a full-size zero
     # gradient per block
     for p, m in zip(projected.contiguous().split(STEPS_PER_BLOCK), mask.contiguous().split(STEPS_PER_BLOCK)):
-        y, state = block(cell, p, m, state)  # (K, B, H)
+        y, state = block(cell, p, m, state)  # (U, B, H)
         outputs.append(y)
     out = torch.cat(outputs)[:steps].transpose(0, 1)  # (B, steps, H)
     if steps < T:
@@ -95,7 +95,7 @@ def run_cell(
 
 
 def block(cell, projected: Tensor, mask: Tensor, state: NamedTuple) -> tuple[Tensor, NamedTuple]:
-    """K turns of the driver's loop. projected (K, B, G), mask (K, B) -> outputs (K, B, H), state."""
+    """U turns of the driver's loop. projected (U, B, G), mask (U, B) -> outputs (U, B, H), state."""
     outputs = []
     for p_t, m_t in zip(projected.unbind(0), mask.unbind(0)):
         y_t, new_state = cell.recurrence(p_t, state)

@@ -41,8 +41,8 @@ from rnnlab.nn.lstm import KERAS_FORGET_BIAS
 
 
 class DGLSTMState(NamedTuple):
-    h: Tensor  # (B, L, H) every layer's hidden state
-    c: Tensor  # (B, L, H) every layer's memory cell
+    h: Tensor  # (B, S, H) every layer's hidden state
+    c: Tensor  # (B, S, H) every layer's memory cell
 
 
 class DepthGatedLayer(nn.Module):
@@ -91,7 +91,7 @@ class DepthGatedLSTMCell(RecurrentCell):
         )
 
     def initial_state(self, batch_size: int, like: Tensor) -> DGLSTMState:
-        zeros = like.new_zeros(batch_size, self.depth, self.hidden_size)  # (B, L, H)
+        zeros = like.new_zeros(batch_size, self.depth, self.hidden_size)  # (B, S, H)
         return DGLSTMState(zeros, zeros)
 
     def input_projection(self, x: Tensor) -> Tensor:
@@ -99,7 +99,7 @@ class DepthGatedLSTMCell(RecurrentCell):
         return x @ bottom.kernel + bottom.bias  # only the bottom layer reads x_t  (..., 4H)
 
     def recurrence(self, p_t: Tensor, state: DGLSTMState) -> tuple[Tensor, DGLSTMState]:
-        h_prev, c_prev = state  # (B, L, H) each
+        h_prev, c_prev = state  # (B, S, H) each
         H = self.hidden_size
         hs, cs = [], []
         for l, layer in enumerate(self.layers):

@@ -63,7 +63,7 @@ def _call(template: nn.RNNBase, weights: dict[str, Tensor], args: tuple):
 
 
 def run(stack, x: Tensor, lengths: Tensor, state: NamedTuple | None) -> tuple[Tensor, NamedTuple]:
-    """x (B, T, D), lengths (B,) -> outputs (B, T, K·H), final state (L·K, B, H) per field."""
+    """x (B, T, D), lengths (B,) -> outputs (B, T, K·H), final state (S·K, B, H) per field."""
     B, T, _ = x.shape
     if state is None:
         state = stack.initial_state(B, x)
@@ -88,7 +88,7 @@ def _run_unpacked(stack, x: Tensor, lengths: Tensor, state: NamedTuple) -> tuple
     zeroed, as pad_packed_sequence gives them.
     """
     B, T, _ = x.shape
-    (h0,) = state  # (L·K, B, H)
+    (h0,) = state  # (S·K, B, H)
     mask = step_mask(lengths, T, x.device)[..., None]  # (B, T, 1)
     last = (lengths.to(x.device) - 1).view(B, 1, 1).expand(B, 1, stack.hidden_size)  # (B, 1, H)
     finals, layer_input = [], x

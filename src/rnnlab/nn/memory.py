@@ -1,21 +1,21 @@
 """Neural Turing Machine memory access (Graves, Wayne, Danihelka 2014, §3): read, write, addressing.
 
 "Memory is an array of vectors … we read and write everywhere, just to different extents": every
-access is a weighting w over the N rows (w ≥ 0, Σ_i w(i) = 1). Shapes: B batch, N rows, M width,
-S = 2·shift_range + 1 allowed shifts; a weighting is (B, N), a memory (B, N, M). Several heads of a
-kind are addressed at once: a leading heads dimension after the batch, (B, K, N) weightings and
-(B, K, ·) head parameters, over the one (B, N, M) memory.
+access is a weighting w over the I rows (w ≥ 0, Σ_i w(i) = 1). Shapes (the package legend, :mod:`rnnlab`):
+B batch, I rows, M width, F heads of one kind; 2·shift_range + 1 allowed shifts; a weighting is (B, I), a
+memory (B, I, M). The F heads of a kind are addressed at once: a heads dimension after the batch, (B, F, I)
+weightings and (B, F, ·) head parameters, over the one (B, I, M) memory.
 
 Addressing, in the course's order (each step a function below):
 
     1. content        w^c(i) = softmax_i(β · K(k, M(i))),  K = cosine similarity, β ≥ 0
     2. interpolation  w^g = g · w^c + (1 − g) · w_{t−1},    g ∈ (0, 1)
-    3. shift          w̃(i) = Σ_j w^g(j) · s(i − j)  (indices mod N), s a distribution over shifts
+    3. shift          w̃(i) = Σ_j w^g(j) · s(i − j)  (indices mod I), s a distribution over shifts
     4. sharpening     w(i) = w̃(i)^γ / Σ_j w̃(j)^γ,           γ ≥ 1
 
 Read: r = Σ_i w(i) M(i). Write, erase then add: M(i) ← M(i) ⊙ (1 − w(i) e) + w(i) a.
 Everything is batched tensor algebra: no Python loop over the batch or the rows (the shift loops
-over the S allowed shifts only, each a ``torch.roll`` of the whole batch).
+over the allowed shifts only, each a ``torch.roll`` of the whole batch).
 """
 
 from __future__ import annotations
@@ -32,36 +32,37 @@ SHARPEN_EPS = 1e-12
 
 
 def content_weights(key: Tensor, strength: Tensor, memory: Tensor) -> Tensor:
-    """Step 1: w^c = softmax(β · cosine(k, M(i))) over rows. key (B, M), strength β (B, 1), memory (B, N, M) -> (B, N);
-    or K heads: key (B, K, M), strength (B, K, 1) -> (B, K, N)."""
+    """Step 1: w^c = softmax(β · cosine(k, M(i))) over rows. key (B, M), strength β (B, 1), memory (B, I, M) -> (B, I);
+    or F heads: key (B, F, M), strength (B, F, 1) -> (B, F, I)."""
     B, N, _ = memory.shape
-    dot = torch.einsum("b...m,bnm->b...n", key, memory)  # (B, [K,] N) k · M(i)
-    row_norms = memory.norm(dim=-1).view(B, *[1] * (key.dim() - 2), N)  # (B, [1,] N) ‖M(i)‖, once for every head
-    norms = key.norm(dim=-1, keepdim=True) * row_norms  # (B, [K,] N) ‖k‖ ‖M(i)‖
+    dot = torch.einsum("b...m,bnm->b...n", key, memory)  # (B, [F,] I) k · M(i)
+    row_norms = memory.norm(dim=-1).view(B, *[1] * (key.dim() - 2), N)  # (B, [1,] I) ‖M(i)‖, once for every head
+    norms = key.norm(dim=-1, keepdim=True) * row_norms  # (B, [F,] I) ‖k‖ ‖M(i)‖
     similarity = dot / norms.clamp_min(COSINE_EPS)  # K(k, M(i)) ∈ [−1, 1]
     return torch.softmax(strength * similarity, dim=-1)
 
 
 def interpolate(content: Tensor, previous: Tensor, gate: Tensor) -> Tensor:
-    """Step 2: w^g = g · w^c + (1 − g) · w_{t−1}. content, previous (B, N); gate g (B, 1)."""
+    """Step 2: w^g = g · w^c + (1 − g) · w_{t−1}. content, previous (B, I); gate g (B, 1)."""
     return gate * content + (1 - gate) * previous
 
 
 def shift(weights: Tensor, shifts: Tensor) -> Tensor:
-    """Step 3, circular convolution: w̃(i) = Σ_k s(k) · w(i − k) for k = −R..R.
+    """Step 3, circular convolution: w̃(i) = Σ_k s(k) · w(i − k) for |k| ≤ shift_range.
 
-    weights (B, [K,] N); shifts (B, [K,] 2R+1), a distribution over the shifts −R..R in that order.
+    weights (B, [F,] I); shifts (B, [F,] 2·shift_range + 1), a distribution over the shifts
+    −shift_range..shift_range in that order.
     ``torch.roll(w, k)[i] = w[i − k]``: shift +1 moves the focus one row down.
     """
     reach = (shifts.shape[-1] - 1) // 2
     terms = [
         shifts[..., j : j + 1] * torch.roll(weights, k, dims=-1) for j, k in enumerate(range(-reach, reach + 1))
     ]  # s(k) · w(i − k)
-    return sum(terms[1:], terms[0])  # a sum of S element-wise terms (no (…, N, S) tensor to gather from)
+    return sum(terms[1:], terms[0])  # one element-wise term per allowed shift (no (…, I, shifts) tensor to gather from)
 
 
 def sharpen(weights: Tensor, gamma: Tensor) -> Tensor:
-    """Step 4: w(i) = w̃(i)^γ / Σ_j w̃(j)^γ. weights (B, N); gamma γ ≥ 1 (B, 1).
+    """Step 4: w(i) = w̃(i)^γ / Σ_j w̃(j)^γ. weights (B, I); gamma γ ≥ 1 (B, 1).
 
     w̃^γ is computed as exp(γ log w̃): the same function, and a compiled step makes it vectorised
     exp and log instead of a scalar ``pow`` per row.
@@ -73,7 +74,7 @@ def sharpen(weights: Tensor, gamma: Tensor) -> Tensor:
 def address(
     memory: Tensor, previous: Tensor, key: Tensor, strength: Tensor, gate: Tensor, shifts: Tensor, gamma: Tensor
 ) -> Tensor:
-    """The four steps in order: content, interpolation, shift, sharpening -> w_t (B, N), or (B, K, N) for K heads."""
+    """The four steps in order: content, interpolation, shift, sharpening -> w_t (B, I), or (B, F, I) for F heads."""
     w = content_weights(key, strength, memory)
     w = interpolate(w, previous, gate)
     w = shift(w, shifts)
@@ -81,29 +82,30 @@ def address(
 
 
 def read(memory: Tensor, weights: Tensor) -> Tensor:
-    """r = Σ_i w(i) M(i). memory (B, N, M), weights (B, N) -> (B, M), or several heads (B, R, N) -> (B, R, M)."""
+    """r = Σ_i w(i) M(i). memory (B, I, M), weights (B, I) -> (B, M), or F heads (B, F, I) -> (B, F, M)."""
     return torch.einsum("b...n,bnm->b...m", weights, memory)
 
 
 def write(memory: Tensor, weights: Tensor, erase: Tensor, add: Tensor) -> Tensor:
-    """Erase then add: M ← M ⊙ (1 − w eᵀ) + w aᵀ. memory (B, N, M), weights (B, N), erase e ∈ (0,1) and add a (B, M).
+    """Erase then add: M ← M ⊙ (1 − w eᵀ) + w aᵀ. memory (B, I, M), weights (B, I), erase e ∈ (0,1) and add a (B, M).
 
-    Several write heads — weights (B, W, N), erase and add (B, W, M) — erase all, then add all:
+    F write heads — weights (B, F, I), erase and add (B, F, M) — erase all, then add all:
     M ← M ⊙ Π_j (1 − w_j e_jᵀ) + Σ_j w_j a_jᵀ.
     """
     if weights.dim() == 2:
-        weights, erase, add = weights.unsqueeze(1), erase.unsqueeze(1), add.unsqueeze(1)  # one head: W = 1
-    kept = (1 - weights.unsqueeze(-1) * erase.unsqueeze(2)).prod(dim=1)  # (B, N, M) Π_j (1 − w_j(i) e_j)
+        weights, erase, add = weights.unsqueeze(1), erase.unsqueeze(1), add.unsqueeze(1)  # one head: F = 1
+    kept = (1 - weights.unsqueeze(-1) * erase.unsqueeze(2)).prod(dim=1)  # (B, I, M) Π_j (1 − w_j(i) e_j)
     return memory * kept + torch.einsum("bwn,bwm->bnm", weights, add)  # M̃ + Σ_j w_j(i) a_j
 
 
 def head_activations(raw: Tensor, width: int, shift_count: int) -> dict[str, Tensor]:
-    """A head's raw controller outputs (B, M + 3 + S) -> k, β = softplus, g = σ, s = softmax, γ = 1 + softplus."""
+    """A head's raw controller outputs (B, M + 4 + 2·shift_range) -> k, β = softplus, g = σ, s = softmax,
+    γ = 1 + softplus."""
     key, strength, gate, shifts, gamma = raw.split([width, 1, 1, shift_count, 1], dim=-1)
     return {
         "key": key,  # k: unconstrained, compared by angle
         "strength": F.softplus(strength),  # β ≥ 0
         "gate": torch.sigmoid(gate),  # g ∈ (0, 1)
-        "shifts": torch.softmax(shifts, dim=-1),  # s: a distribution over −R..R
+        "shifts": torch.softmax(shifts, dim=-1),  # s: a distribution over −shift_range..shift_range
         "gamma": 1 + F.softplus(gamma),  # γ ≥ 1
     }

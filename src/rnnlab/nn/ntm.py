@@ -1,7 +1,7 @@
 """Neural Turing Machine cell (Graves, Wayne, Danihelka 2014, arXiv 1410.5401).
 
 An LSTM controller reads the input and the last read vectors, and drives heads over an external
-memory of N rows × M width (addressing, read and write: :mod:`rnnlab.nn.memory`). One step::
+memory of I rows × M width (addressing, read and write: :mod:`rnnlab.nn.memory`). One step::
 
     (h_t, c_t)  = LSTM([x_t ; r_{t−1}], (h_{t−1}, c_{t−1}))          controller
     ξ_t         = W_ξ h_t + b_ξ                                      every head's parameters, one projection
@@ -9,7 +9,7 @@ memory of N rows × M width (addressing, read and write: :mod:`rnnlab.nn.memory`
     M_t         = M_{t−1} ⊙ Π_j (1 − w^W_j e_jᵀ) + Σ_j w^W_j a_jᵀ     erase, then add
     w^R_t       = address(M_t, w^R_{t−1}, k, β, g, s, γ)              read weighting per read head
     r_t         = Σ_i w^R_t(i) M_t(i)                                read vectors
-    y_t         = [h_t ; r_t]                                        (B, H + R·M): any task head reads it
+    y_t         = [h_t ; r_t]                                        (B, H + F·M), F read heads: any task head reads it
 
 The state — memory, weightings, read vectors, controller state — is an ``NTMState`` passed in and
 out, never kept on the module, so the one sequence driver handles lengths and padding.
@@ -21,7 +21,7 @@ Stated choices:
   trains more reliably than random or learned memory; a row is never exactly zero for cosine);
 - initial weightings are one-hot on row 0 (location addressing has a place to start), initial
   read vectors are what they read there; the controller starts at zeros like the core's LSTM;
-- e = σ(·), a unconstrained, k unconstrained, β = softplus, g = σ, s = softmax over −R..R,
+- e = σ(·), a unconstrained, k unconstrained, β = softplus, g = σ, s = softmax over −shift_range..shift_range,
   γ = 1 + softplus (loudinthecloud/pytorch-ntm's activations).
 """
 
@@ -40,10 +40,10 @@ MEMORY_INIT = 1e-6  # every memory cell at the start of a sequence (Collier & Be
 
 
 class NTMState(NamedTuple):
-    memory: Tensor  # (B, N, M) M_t
-    read_weights: Tensor  # (B, R, N) w^R_t
-    write_weights: Tensor  # (B, W, N) w^W_t
-    reads: Tensor  # (B, R·M) r_t, fed to the controller at the next step
+    memory: Tensor  # (B, I, M) M_t
+    read_weights: Tensor  # (B, F, I) w^R_t, F read heads
+    write_weights: Tensor  # (B, F, I) w^W_t, F write heads
+    reads: Tensor  # (B, F·M) r_t of the F read heads, fed to the controller at the next step
     h: Tensor  # (B, H) controller hidden state
     c: Tensor  # (B, H) controller cell state
 
@@ -70,8 +70,8 @@ class NTMCell(RecurrentCell):
         ):
             raise ValueError(
                 "NTMCell: need memory_rows, memory_width, read_heads, write_heads ≥ 1 and "
-                f"0 ≤ 2·shift_range + 1 ≤ memory_rows, got N={memory_rows}, M={memory_width}, R={read_heads}, "
-                f"W={write_heads}, shift_range={shift_range}"
+                f"0 ≤ 2·shift_range + 1 ≤ memory_rows, got memory_rows={memory_rows}, memory_width={memory_width}, "
+                f"read_heads={read_heads}, write_heads={write_heads}, shift_range={shift_range}"
             )
         self.rows, self.width, self.read_heads, self.write_heads = memory_rows, memory_width, read_heads, write_heads
         self.shift_count = 2 * shift_range + 1
@@ -104,24 +104,24 @@ class NTMCell(RecurrentCell):
         B = p_t.shape[0]
         z = p_t + state.reads @ self.controller.kernel[self.input_size :]  # controller input [x_t ; r_{t−1}]
         h, controller_state = self.controller.recurrence(z, LSTMState(state.h, state.c))
-        xi = self.heads(h)  # (B, R·A + W·(A + 2M))
+        xi = self.heads(h)  # ξ_t: k, β, g, s, γ per read head, then k, β, g, s, γ, e, a per write head
         read_raw, write_raw = xi.split(
             [self.read_heads * self.address_size, xi.shape[-1] - self.read_heads * self.address_size], dim=-1
         )
 
         # write heads: address M_{t−1}, then erase and add
-        write_raw = write_raw.view(B, self.write_heads, -1)  # (B, W, A + 2M)
+        write_raw = write_raw.view(B, self.write_heads, -1)  # (B, F, ·) per write head: k, β, g, s, γ, e, a
         address_raw, erase, add = write_raw.split([self.address_size, self.width, self.width], dim=-1)
-        write_w = self._address(state.memory, state.write_weights, address_raw)  # (B, W, N)
+        write_w = self._address(state.memory, state.write_weights, address_raw)  # (B, F, I)
         memory = mem.write(state.memory, write_w, torch.sigmoid(erase), add)  # erase all (e ∈ (0,1)), then add all
 
         # read heads: address M_t, read
-        read_w = self._address(memory, state.read_weights, read_raw.view(B, self.read_heads, -1))  # (B, R, N)
-        reads = mem.read(memory, read_w).reshape(B, -1)  # (B, R·M) r_t
-        y = torch.cat([h, reads], dim=-1)  # (B, H + R·M)
+        read_w = self._address(memory, state.read_weights, read_raw.view(B, self.read_heads, -1))  # (B, F, I)
+        reads = mem.read(memory, read_w).reshape(B, -1)  # (B, F·M) r_t
+        y = torch.cat([h, reads], dim=-1)  # (B, H + F·M)
         return y, NTMState(memory, read_w, write_w, reads, controller_state.h, controller_state.c)
 
     def _address(self, memory: Tensor, previous: Tensor, raw: Tensor) -> Tensor:
-        """Every head of one kind at once, over the one memory. previous (B, K, N), raw (B, K, A) -> (B, K, N)."""
-        p = mem.head_activations(raw, self.width, self.shift_count)  # each (B, K, ·)
+        """Every head of one kind at once, over the one memory. previous (B, F, I), raw (B, F, ·) -> (B, F, I)."""
+        p = mem.head_activations(raw, self.width, self.shift_count)  # each (B, F, ·)
         return mem.address(memory, previous, p["key"], p["strength"], p["gate"], p["shifts"], p["gamma"])

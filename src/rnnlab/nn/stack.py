@@ -35,7 +35,7 @@ class RecurrentStack(nn.Module):
     forward(x (B, T, D), lengths (B,) int64, state=None) -> (outputs (B, T, K·H), final state)
 
     States are the cell's NamedTuple with each field stacked over layers and directions,
-    (L·K, B, H), index ``layer * K + direction`` — torch.nn.LSTM's ``h_n`` layout.
+    (S·K, B, H), index ``layer * K + direction`` — torch.nn.LSTM's ``h_n`` layout.
     """
 
     def __init__(
@@ -114,7 +114,7 @@ class RecurrentStack(nn.Module):
 
 
 def stack_states(states: list[NamedTuple]) -> NamedTuple:
-    """[(B, H) per field] × (L·K) -> (L·K, B, H) per field."""
+    """[(B, H) per field] × (S·K) -> (S·K, B, H) per field."""
     return type(states[0])(*(torch.stack(fields, dim=0) for fields in zip(*states)))
 
 
@@ -122,7 +122,7 @@ def unstack_state(state: NamedTuple, count: int) -> list[NamedTuple]:
     """Inverse of :func:`stack_states`, checking the leading dimension."""
     for name, field in zip(state._fields, state):
         if field.shape[0] != count:
-            raise ValueError(f"initial state field {name!r}: expected leading dim L·K={count}, got {field.shape[0]}")
+            raise ValueError(f"initial state field {name!r}: expected leading dim S·K={count}, got {field.shape[0]}")
     return [type(state)(*(field[i] for field in state)) for i in range(count)]
 
 

@@ -58,10 +58,12 @@ def copy_memory(options: CopyMemoryOptions) -> pd.DataFrame:
     o = options
     rng = np.random.default_rng(o.seed)
     n, k = o.sequences, o.copy_length
-    shown = rng.integers(1, o.symbols + 1, size=(n, k))  # (N, K) the symbols to remember
+    shown = rng.integers(1, o.symbols + 1, size=(n, k))  # (N, k) the k symbols to remember
     marker = o.symbols + 1
-    inputs = np.concatenate([shown, np.full((n, o.delay - 1), BLANK), np.full((n, k + 1), marker)], axis=1)  # (N, T+2K)
-    labels = np.concatenate([np.full((n, o.delay + k), BLANK), shown], axis=1)  # (N, T+2K)
+    inputs = np.concatenate(
+        [shown, np.full((n, o.delay - 1), BLANK), np.full((n, k + 1), marker)], axis=1
+    )  # (N, delay + 2k)
+    labels = np.concatenate([np.full((n, o.delay + k), BLANK), shown], axis=1)  # (N, delay + 2k)
     names = np.array([str(i) for i in range(marker + 1)], dtype=object)
     ids = [f"copy-{i:06d}" for i in range(n)]
     return table_from_tokens(list(names[inputs]), list(names[labels]), None, ids, "source copy_memory")
@@ -162,7 +164,7 @@ def copy_bits(options: CopyBitsOptions) -> pd.DataFrame:
     lengths = split_sizes(rng, (o.min_length, o.max_length), o.sequences, o.test_lengths, o.test_sequences)
     sequences, labels, splits, ids = [], [], [], []
     for i, (split, n) in enumerate(lengths):
-        vectors = rng.integers(0, 2, size=(n, o.bits)).astype(np.float64)  # (L, b)
+        vectors = rng.integers(0, 2, size=(n, o.bits)).astype(np.float64)  # (N, b)
         x = np.zeros((2 * n + 1, o.bits + 1))
         x[:n, : o.bits] = vectors
         x[n, o.bits] = 1.0  # the delimiter flag

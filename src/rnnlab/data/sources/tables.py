@@ -60,7 +60,7 @@ TEMPLATES = tuple(TEMPLATE_PROGRAMS)
 class Example:
     words: tuple[str, ...]  # the question, numbers replaced by NUMBER
     numbers: tuple[float, ...]  # the value of each word (0 for non-numbers)
-    table: np.ndarray  # (R, C)
+    table: np.ndarray  # (R, J)
     answer: float
     program: tuple[str, ...]  # the template's operation per step
     template: str  # the template's name (TEMPLATES)
@@ -127,9 +127,8 @@ class TableQuestionsOptions(BaseModel):
         return self
 
 
-WORD_COLUMNS = [
-    f"word_{w.strip('<>')}" for w in VOCABULARY[1:]
-]  # one-hot of the question word (VOCABULARY without <pad>)
+WORD_COLUMNS = [f"word_{w.strip('<>')}" for w in VOCABULARY[1:]]  # one-hot of the question word (no <pad>)
+NUMBER_COLUMN = WORD_COLUMNS[VOCABULARY.index(NUMBER) - 1]  # the word column that says "a number stands here"
 FEATURES = [*WORD_COLUMNS, "number", "row", *COLUMNS]
 
 
