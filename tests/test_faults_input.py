@@ -20,10 +20,11 @@ import pytest
 from rnnlab.config import DATASET_MODELS, load_config
 from rnnlab.data import prepare as steps
 from rnnlab.data.sources.dialogue import read_feature_pickle
-from rnnlab.data.table import label_mode, validate_table
+from rnnlab.data.table import validate_table
 from rnnlab.errors import DataError, exit_on_user_error
 from rnnlab.evaluate import build_model
 from rnnlab.importer import canonical, dataset_entry, read_file
+from rnnlab.kinds import KINDS
 from tests.conftest import ROOT
 from tests.test_contract import settings_for
 from tests.test_import import project, run_import, snapshot, user_table  # noqa: F401 (project: a fixture)
@@ -249,7 +250,7 @@ def test_the_scoring_server_answers_bad_input_with_400_and_one_sentence(served, 
 def dry_import(path, task="classify", target="activity"):
     """What `rnnlab import` checks before it writes anything: read, canonical, validate, prepare."""
     table = canonical(read_file(path), task, target, str(path))
-    validate_table(table, str(path), label_mode(task))
+    validate_table(table, str(path), KINDS[task].label_mode)
     settings = DATASET_MODELS[task].model_validate(dataset_entry(task, target, table, 24))
     return table, steps.prepare(table, str(path), settings)[1]
 

@@ -228,17 +228,6 @@ def bit_width(labels: pd.Series, where: str) -> int:
     return int(widths.iloc[0])
 
 
-def label_mode(task: str) -> str | None:
-    """Where a task's label lives in the table: per sequence, per step, or nowhere."""
-    return {
-        "classify": "sequence",
-        "regress": "sequence",
-        "seq2seq": "sequence",
-        "label_steps": "step",
-        "label_bits": "step",
-    }.get(task)
-
-
 def sequences_of(df: pd.DataFrame, columns: list[str]) -> tuple[list[np.ndarray], list]:
     """Per-sequence (T, len(columns)) arrays and the sequence ids, sorted by sequence_id then step."""
     df = df.sort_values([SEQUENCE_ID, STEP], kind="stable")
