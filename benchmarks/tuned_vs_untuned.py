@@ -73,6 +73,13 @@ def train(project: Path, variant: str, datasets: list[str]) -> None:
     out.write_text(json.dumps({"tuned": config.tuned, "runs": results}, indent=1))
 
 
+def sections(path: Path) -> dict[str, str]:
+    """An earlier report's sections by dataset: ``## <dataset> ...`` up to the next one."""
+    if not path.is_file():
+        return {}
+    return {part.split(" ", 1)[0]: "## " + part.strip() for part in path.read_text().split("\n## ")[1:]}
+
+
 def report(project: Path, datasets: list[str], path: Path) -> None:
     from rnnlab.kinds import greater_is_better
     from rnnlab.significance import interval
@@ -91,12 +98,12 @@ def report(project: Path, datasets: list[str], path: Path) -> None:
         "times, so on a shared machine their costs compare only roughly. Written by `python "
         "benchmarks/tuned_vs_untuned.py report`.",
     ]
+    written = sections(path)  # other datasets' sections of an earlier report stay as they are
     for dataset in datasets:
         rows = {v: [r for r in found[v]["runs"] if r["dataset"] == dataset] for v in VARIANTS}
         metric = rows["untuned"][0]["metric"]
         better = greater_is_better(metric)
-        lines += [
-            "",
+        table = [
             f"## {dataset} (test {metric} {'↑' if better else '↓'})",
             "",
             "| architecture | untuned | tuned | tuned better? | fit s/run untuned → tuned | tuned settings |",
@@ -116,12 +123,13 @@ def report(project: Path, datasets: list[str], path: Path) -> None:
                 ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(settings.items()))
                 or "—"
             )
-            lines.append(
+            table.append(
                 f"| {architecture} | {cells[0]} | {cells[1]} | "
                 f"{'yes' if gain > 0 else '**no**' if gain < 0 else 'same'} | "
                 f"{fits['untuned']:.1f} → {fits['tuned']:.1f} | {shown} |"
             )
-    path.write_text("\n".join(lines) + "\n")
+        written[dataset] = "\n".join(table)
+    path.write_text("\n".join(lines) + "\n\n" + "\n\n".join(written.values()) + "\n")
     print(f"report: {path}")
 
 
