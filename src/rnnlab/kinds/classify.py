@@ -31,44 +31,54 @@ def confusion(logits: np.ndarray, target: np.ndarray, num_classes: int) -> np.nd
     return matrix
 
 
-def majority(train, test, meta, metrics) -> dict[str, dict[str, float]]:
-    """The training split's most frequent class, answered everywhere (scored by ``metrics``)."""
-    y_train, y_test = train.flat_targets().numpy(), test.flat_targets().numpy()
-    counts = np.bincount(y_train, minlength=meta.num_classes)
-    return {"majority class": metrics(np.tile(counts, (len(y_test), 1)).astype(float), y_test, meta)}
+class ClassKind(TaskKind):
+    """A kind whose targets are class names (one per sequence or per step): classification metrics, the
+    majority class as reference, a confusion matrix, and at least two classes in an imported file."""
 
-
-def check_two_classes(table: pd.DataFrame, target: str, kind: str, where: str) -> None:
-    classes = table[LABEL].dropna().unique()
-    if len(classes) == 1:  # nothing to learn: any model scores accuracy 1.0
-        raise DataError(
-            f"{where}: target column {target!r} holds one class ({classes[0]!r}) on every row; task {kind} needs at "
-            "least two"
-        )
-
-
-def confusion_picture(meta, predicted, target, title: str, path: Path) -> list[Path]:
-    import rnnlab.plots as plots
-
-    return [plots.confusion_matrix(confusion(predicted, target, meta.num_classes), meta.classes, title, path)]
-
-
-class Classify(TaskKind):
-    name = "classify"
     target = "class"
     selection_metric = "accuracy"
-    stratify = True
     checks_classes = True
-    downsamples = True
-    head, loss, flatten = "sequence_classifier", "cross_entropy", "per_sequence"
 
     def metrics(self, predicted, target, meta):
         return classification_metrics(predicted, target, meta)
 
     def references(self, train, test, meta, settings):
+        y_train, y_test = train.flat_targets().numpy(), test.flat_targets().numpy()
+        counts = np.bincount(y_train, minlength=meta.num_classes)
+        return {"majority class": self.metrics(np.tile(counts, (len(y_test), 1)).astype(float), y_test, meta)}
+
+    def validation_pictures(self, model, meta, val_answers, title, folder, settings, seed):
+        predicted, target, _ = val_answers
+        return self._confusion(meta, predicted, target, f"validation confusion: {title}", folder / "confusion_val.png")
+
+    def test_pictures(self, meta, predicted, target, title, folder):
+        return self._confusion(meta, predicted, target, f"confusion: {title}", folder / "confusion_test.png")
+
+    @staticmethod
+    def _confusion(meta, predicted, target, title: str, path: Path) -> list[Path]:
+        import rnnlab.plots as plots
+
+        return [plots.confusion_matrix(confusion(predicted, target, meta.num_classes), meta.classes, title, path)]
+
+    def check_imported(self, table, target, where):
+        classes = table[LABEL].dropna().unique()
+        if len(classes) == 1:  # nothing to learn: any model scores accuracy 1.0
+            raise DataError(
+                f"{where}: target column {target!r} holds one class ({classes[0]!r}) on every row; task {self.name} "
+                "needs at least two"
+            )
+
+
+class Classify(ClassKind):
+    name = "classify"
+    stratify = True
+    downsamples = True
+    head, loss, flatten = "sequence_classifier", "cross_entropy", "per_sequence"
+
+    def references(self, train, test, meta, settings):
         from rnnlab.baselines.references import logistic_regression
 
-        return majority(train, test, meta, self.metrics) | logistic_regression(train, test, meta, self.metrics)
+        return super().references(train, test, meta, settings) | logistic_regression(train, test, meta, self.metrics)
 
     def served(self, answers, ids, meta):
         import torch
@@ -78,18 +88,6 @@ class Classify(TaskKind):
         for i, name in enumerate(meta.classes):
             out[f"p_{name}"] = probabilities[:, i]
         return out
-
-    def validation_pictures(self, model, meta, val_answers, title, folder, settings, seed):
-        predicted, target, _ = val_answers
-        return confusion_picture(
-            meta, predicted, target, f"validation confusion: {title}", folder / "confusion_val.png"
-        )
-
-    def test_pictures(self, meta, predicted, target, title, folder):
-        return confusion_picture(meta, predicted, target, f"confusion: {title}", folder / "confusion_test.png")
-
-    def check_imported(self, table, target, where):
-        check_two_classes(table, target, self.name, where)
 
 
 KIND = Classify()
