@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -137,11 +138,18 @@ def dvc_output_md5(root: Path, stage: str, path: str) -> str | None:
     lock = root / "dvc.lock"
     if not lock.is_file():
         return None
-    stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
-    for out in stages.get(stage, {}).get("outs", []):
+    stat = lock.stat()
+    for out in _locked_stages(str(lock), stat.st_mtime_ns, stat.st_size).get(stage, {}).get("outs", []):
         if out.get("path") == path:
             return out.get("md5")
     return None
+
+
+@functools.lru_cache(maxsize=2)
+def _locked_stages(path: str, mtime_ns: int, size: int) -> dict:
+    """dvc.lock's stages, parsed once per version of the file (a worker tags many runs while it stays the same;
+    the pipeline's lock is a few hundred kB: the C parser, 0.06 s against 0.4 s for the pure-Python one)."""
+    return (yaml.load(Path(path).read_text(), Loader=yaml.CSafeLoader) or {}).get("stages", {})
 
 
 def folder_sha256(folder: Path) -> str:
