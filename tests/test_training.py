@@ -77,3 +77,22 @@ def test_gradient_noise_has_the_annealed_variance_and_follows_the_seed():
     assert torch.equal(first, noise_at_step_zero(0)) and not torch.equal(first, noise_at_step_zero(1))
     many = torch.cat([noise_at_step_zero(s).flatten() for s in range(40)])
     assert many.std().item() == pytest.approx(0.5**0.5, rel=0.1)  # η / (1 + t)^0.55 at t = 0
+
+
+def test_a_run_reads_the_prepared_datas_md5_from_the_current_dvc_lock(tmp_path):
+    """The tag comes from dvc.lock as it is now: parsed once per version of the file, read again when it changes."""
+    import os
+
+    from rnnlab.tracking import dvc_output_md5
+
+    lock = tmp_path / "dvc.lock"
+    entry = "schema: '2.0'\nstages:\n  prepare@toy:\n    outs:\n    - path: data/prepared/toy\n      md5: {}.dir\n"
+    lock.write_text(entry.format("a" * 32))
+    assert dvc_output_md5(tmp_path, "prepare@toy", "data/prepared/toy") == "a" * 32 + ".dir"
+    assert dvc_output_md5(tmp_path, "prepare@other", "data/prepared/toy") is None
+    lock.write_text(entry.format("b" * 32))  # the same size: the new modification time tells them apart
+    stat = lock.stat()
+    os.utime(lock, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert dvc_output_md5(tmp_path, "prepare@toy", "data/prepared/toy") == "b" * 32 + ".dir"
+    lock.unlink()
+    assert dvc_output_md5(tmp_path, "prepare@toy", "data/prepared/toy") is None
