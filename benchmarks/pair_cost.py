@@ -16,10 +16,7 @@ per-epoch cost by each pair's epoch cap: an upper bound, since early stopping en
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
-import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -29,7 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from scaling import run_stage, scratch_project  # noqa: E402
+from scaling import own_prefect, run_stage, scratch_project  # noqa: E402
 
 from rnnlab.config import load_config  # noqa: E402
 
@@ -56,24 +53,9 @@ def main() -> None:
     for dataset in datasets:  # a dataset's own cap would override the one above
         params["datasets"][dataset].setdefault("train", {}).update(max_epochs=args.epochs, patience=args.epochs)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "PREFECT_HOME": str(root / ".prefect"),
-        "RNNLAB_PREFECT_PORT": str(4300 + os.getpid() % 500),
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-    env.pop("PREFECT_API_URL", None)
-    service = [sys.executable, "-m", "rnnlab.services"]
-    subprocess.run([*service, "start", "prefect"], cwd=root, env=env, check=True, capture_output=True)
-    env["PREFECT_API_URL"] = f"http://127.0.0.1:{env['RNNLAB_PREFECT_PORT']}/api"
-    try:
+    with own_prefect(root) as env:
         wall, runs = run_stage(root, env)
         epoch_seconds(root, runs)
-    finally:
-        subprocess.run([*service, "stop", "prefect"], cwd=root, env=env, capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
     write_report(args, config, runs, wall)
 
 
@@ -135,7 +117,10 @@ def write_report(args, config, runs: list[dict], wall: float) -> None:
         f"One seed of every pair at its cap: {total / 60:.0f} min of fit; the default's {seeds} seeds on "
         f"{workers} workers: {total * seeds / workers / 60:.0f} min of train stage at most.",
         "",
-        f"Command: `python benchmarks/pair_cost.py --epochs {args.epochs}`",
+        f"Command: `python benchmarks/pair_cost.py --epochs {args.epochs}"
+        + (f" --datasets {' '.join(args.datasets)}" if args.datasets else "")
+        + (f" --architectures {' '.join(args.architectures)}" if args.architectures else "")
+        + "`",
         "",
     ]
     args.report.write_text("\n".join(lines))

@@ -17,6 +17,7 @@ dask-cuda and pass its address instead). Results: reports/scaling.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -63,6 +64,29 @@ def configure(
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+@contextlib.contextmanager
+def own_prefect(root: Path):
+    """A Prefect server of the scratch project's own, and the environment its flows run in; on exit the server
+    stops and the scratch project is removed."""
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PREFECT_HOME": str(root / ".prefect"),
+        "RNNLAB_PREFECT_PORT": str(4300 + os.getpid() % 500),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    env.pop("PREFECT_API_URL", None)
+    service = [sys.executable, "-m", "rnnlab.services"]
+    subprocess.run([*service, "start", "prefect"], cwd=root, env=env, check=True, capture_output=True)
+    env["PREFECT_API_URL"] = f"http://127.0.0.1:{env['RNNLAB_PREFECT_PORT']}/api"
+    try:
+        yield env
+    finally:
+        subprocess.run([*service, "stop", "prefect"], cwd=root, env=env, capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def run_stage(root: Path, env: dict) -> tuple[float, list[dict]]:
     for folder in ("models", "mlflow"):
         shutil.rmtree(root / folder, ignore_errors=True)
@@ -90,25 +114,8 @@ def main() -> None:
     cores = os.cpu_count() or 1
     worker_counts = args.workers or sorted({1, cores})
     root = scratch_project(args.prepared.resolve(), args.datasets)
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "PREFECT_HOME": str(root / ".prefect"),
-        "RNNLAB_PREFECT_PORT": str(4300 + os.getpid() % 500),
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-    env.pop("PREFECT_API_URL", None)
-    subprocess.run(
-        [sys.executable, "-m", "rnnlab.services", "start", "prefect"],
-        cwd=root,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    env["PREFECT_API_URL"] = f"http://127.0.0.1:{env['RNNLAB_PREFECT_PORT']}/api"
     rows = []
-    try:
+    with own_prefect(root) as env:
         for workers in worker_counts:
             threads = 1 if args.gpu else max(1, cores // workers)
             configure(root, args.datasets, args.architectures, args.seeds, workers, threads, args.gpu)
@@ -128,11 +135,6 @@ def main() -> None:
                 f"{row['fit_s']:.0f} s summed)",
                 flush=True,
             )
-    finally:
-        subprocess.run(
-            [sys.executable, "-m", "rnnlab.services", "stop", "prefect"], cwd=root, env=env, capture_output=True
-        )
-        shutil.rmtree(root, ignore_errors=True)
     write_report(args, rows, cores)
 
 
