@@ -41,10 +41,10 @@ pipeline: $(STAMP) ## run the whole pipeline (DVC -> Prefect -> Lightning -> MLf
 tune: $(STAMP) ## tune every pipeline pair on its validation split (make tune DATASETS="a b" for some); reports/tuning.md
 	$(PY) -m rnnlab.cli tune $(foreach d,$(DATASETS),--dataset $(d))
 
-# pytest-xdist processes; each takes whole files, the longest first (tests/conftest.py)
+# pytest-xdist processes; each takes whole files, the longest first (tests/conftest.py); the 25 slowest are listed
 TEST_WORKERS ?= 2
 test: $(STAMP) ## run the test suite on TEST_WORKERS processes (it runs the linter too: tests/test_lint.py)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 lint: $(STAMP) ## ruff: lint and formatting of src, flows, tests and benchmarks (make format rewrites them)
 	$(VENV)/bin/ruff check $(LINTED) && $(VENV)/bin/ruff format --check $(LINTED)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab.nn import ElmanCell, GRUCell, LSTMCell, RecurrentStack
+from rnnlab.nn import ElmanCell, GRUCell, LSTMCell, LSTMState, RecurrentStack, fused
 from rnnlab.nn.convert import TORCH_WEIGHT_NAMES, load_torch_module, to_torch_state_dict, torch_layer_suffix
 from tests.conftest import variable_batch
 
@@ -87,6 +87,62 @@ def test_given_initial_state_matches_torch(kind, backend):
     torch.testing.assert_close(out, ref_out, **TOL)
     for mine, theirs in zip(state, ref_state):
         torch.testing.assert_close(mine, theirs, **TOL)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_unpacked_cpu_lstm_matches_packed_torch_lstm(num_layers, bidirectional, monkeypatch):
+    """The fused LSTM on the CPU runs unpacked and recomputes c_n; it equals nn.LSTM over a PackedSequence.
+
+    Outputs, h_n, c_n and the gradients w.r.t. the input, the initial (h, c) and every weight, from
+    a nonzero initial state, with lengths 1 and T (full) in the batch.
+    """
+    monkeypatch.setattr(fused, "pack_padded_sequence", None)  # the unpacked path must not pack
+    D, T = 3, 9
+    oracle = nn.LSTM(D, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=True).double()
+    ours = RecurrentStack(
+        lambda d: LSTMCell(d, H), D, num_layers=num_layers, bidirectional=bidirectional, backend="fused"
+    ).double()
+    load_torch_module(ours, oracle)
+    x, lengths = variable_batch(B=6, T=T, D=D, lengths=(4, T, 1, 7, 2, T - 1))
+    state0 = ours.initial_state(len(lengths), x)
+    h0, c0 = (torch.randn_like(field) for field in state0)
+    inputs = [t.clone().requires_grad_() for t in (x, h0, c0)]
+    ref_inputs = [t.clone().requires_grad_() for t in (x, h0, c0)]
+
+    out, state = ours(inputs[0], lengths, type(state0)(*inputs[1:]))
+    ref_out, ref_state = run_torch(oracle, ref_inputs[0], lengths, tuple(ref_inputs[1:]))
+    torch.testing.assert_close(out, ref_out, **TOL)
+    for mine, theirs in zip(state, ref_state, strict=True):  # h_n, c_n
+        torch.testing.assert_close(mine, theirs, **TOL)
+
+    probes = [torch.randn_like(t) for t in (out, *state)]
+    loss = sum((t * p).sum() for t, p in zip((out, *state), probes))
+    ref_loss = sum((t * p).sum() for t, p in zip((ref_out, *ref_state), probes))
+    loss.backward()
+    ref_loss.backward()
+    for mine, theirs in zip(inputs, ref_inputs):  # x, h0, c0
+        torch.testing.assert_close(mine.grad, theirs.grad, **TOL)
+    for (layer, direction), cell in ours.indexed_cells():
+        suffix = torch_layer_suffix(layer, direction)
+        w_ih, w_hh, b_ih, b_hh = (getattr(oracle, n + suffix) for n in TORCH_WEIGHT_NAMES)
+        torch.testing.assert_close(cell.kernel.grad, w_ih.grad.t(), **TOL)
+        torch.testing.assert_close(cell.recurrent_kernel.grad, w_hh.grad.t(), **TOL)
+        torch.testing.assert_close(cell.bias.grad, b_ih.grad, **TOL)
+        torch.testing.assert_close(cell.bias.grad, b_hh.grad, **TOL)  # the merged bias: dL/db_ih = dL/db_hh
+
+
+def test_unpacked_cpu_lstm_passes_gradcheck():
+    """Finite differences agree with autograd through the recomputed c_n (tiny case, float64)."""
+    stack = RecurrentStack(lambda d: LSTMCell(d, 2), 2, num_layers=2, bidirectional=True, backend="fused").double()
+    x, lengths = variable_batch(B=3, T=4, D=2, lengths=(4, 1, 3))
+    h0, c0 = (torch.randn(4, 3, 2, dtype=torch.float64) for _ in range(2))
+
+    def f(x, h0, c0):
+        out, (h_n, c_n) = stack(x, lengths, LSTMState(h0, c0))
+        return out, h_n, c_n
+
+    assert torch.autograd.gradcheck(f, tuple(t.requires_grad_() for t in (x, h0, c0)))
 
 
 def test_weight_mapping_round_trips_through_torch_state_dict():

@@ -21,7 +21,7 @@ from tests.conftest import copy_project, free_port
 
 pytestmark = pytest.mark.slow
 
-SMOKE_ARCHITECTURES = ["lstm", "gru"]  # fused (packed LSTM) and reference (course GRU) paths
+SMOKE_ARCHITECTURES = ["lstm", "gru"]  # fused (LSTM kernel) and reference (course GRU) paths
 SMOKE_DATASETS = [
     "japanese_vowels",
     "shakespeare",

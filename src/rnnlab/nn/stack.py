@@ -4,7 +4,7 @@ Backends compute the same function with the same parameters:
 
 - ``reference``: the from-scratch cells run by the one driver (:func:`run_cell`). The readable
   definition, and the oracle for the others.
-- ``fused``: torch's fused kernel (oneDNN on CPU, cuDNN on GPU) over packed sequences, fed the
+- ``fused``: torch's fused kernel (oneDNN on CPU, cuDNN on GPU over packed sequences), fed the
   cells' own parameters through the one mapping in :mod:`rnnlab.nn.convert`. Only for cells whose
   ``fused_mode`` is set.
 - ``compiled``: the driver's loop compiled by ``torch.compile``, a block of time steps per
