@@ -39,7 +39,8 @@ pipeline: $(STAMP) ## run the whole pipeline (DVC -> Prefect -> Lightning -> MLf
 	@echo "leaderboard: reports/leaderboard.md   runs: make ui   flows: make prefect-ui"
 
 tune: $(STAMP) ## tune every pipeline pair on its validation split (make tune DATASETS="a b" for some); reports/tuning.md
-	$(PY) -m rnnlab.cli tune $(foreach d,$(DATASETS),--dataset $(d))
+	$(PY) -m rnnlab.services start prefect
+	PREFECT_API_URL=$(PREFECT_URL)/api $(PY) -m rnnlab.cli tune $(foreach d,$(DATASETS),--dataset $(d))
 
 # pytest-xdist processes; each takes whole files, the longest first (tests/conftest.py); the 25 slowest are listed
 TEST_WORKERS ?= 2

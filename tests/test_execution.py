@@ -262,3 +262,49 @@ def test_workers_times_threads_must_fit_the_cores():
         ConfigError, match=r"execution.workers = 2 × .*num_threads = \d+ is \d+ threads on a machine with 1 cores"
     ):
         check_local_threads(config, cores=1)
+
+
+def test_tuning_studies_run_side_by_side_on_the_engine_and_one_process_records_them(project):
+    """`rnnlab tune` over two pairs: each study a Prefect task in a worker of the local Dask cluster,
+    both at once; the flow's own process writes reports/tuning.json and profiles/tuned.yaml."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from rnnlab.tuning import JOURNAL, study_dir
+
+    root = project["root"]
+    set_params(
+        root,
+        pipeline={"datasets": ["japanese_vowels"], "architectures": ["lstm", "gru"]},
+        tune={"trials": 2, "max_epochs": 2, "patience": 2, "startup_trials": 1, "warmup_epochs": 1, "repeats": 1},
+    )
+    for committed in (root / "reports" / "tuning.json", root / "profiles" / "tuned.yaml"):  # the project's own
+        committed.unlink()
+    done = subprocess.run(
+        [sys.executable, "-m", "rnnlab.cli", "tune", "--dataset", "japanese_vowels"],
+        cwd=root,
+        env=project["env"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if ": best val_accuracy " in line]
+    assert sorted(line.split("] ", 1)[1].split(":")[0] for line in lines) == [
+        "gru on japanese_vowels",
+        "lstm on japanese_vowels",
+    ], lines
+    assert "[2/2]" in lines[-1] and "elapsed, done" in lines[-1], lines
+    spans = []
+    for architecture in ("lstm", "gru"):
+        path = study_dir(root, "japanese_vowels", architecture) / JOURNAL
+        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+        study = optuna.load_study(study_name=f"japanese_vowels/{architecture}", storage=storage)
+        trials = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+        assert len(trials) == len(study.trials) == 2, study.trials
+        spans.append((min(t.datetime_start for t in trials), max(t.datetime_complete for t in trials)))
+    assert max(start for start, _ in spans) < min(end for _, end in spans), f"one after the other: {spans}"
+    results = json.loads((root / "reports" / "tuning.json").read_text())["japanese_vowels"]
+    profile = yaml.safe_load((root / "profiles" / "tuned.yaml").read_text())["tuned"]["japanese_vowels"]
+    assert set(results) == set(profile) == {"lstm", "gru"}
+    assert all(profile[a] == results[a]["best_params"] for a in ("lstm", "gru"))

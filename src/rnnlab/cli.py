@@ -115,19 +115,12 @@ def _experiment(args) -> None:
 def _tune(args) -> None:
     from rnnlab.config import load_config, project_root
     from rnnlab.lock import project_lock
-    from rnnlab.tuning import pairs_to_tune, tune_pair
+    from rnnlab.tuning import pairs_to_tune, tune_pairs
 
     config, root = load_config(), project_root()
-    pairs = pairs_to_tune(config, args.dataset, args.architecture)
+    pairs = pairs_to_tune(config, root, args.dataset, args.architecture)
     with project_lock(root, "rnnlab tune"):  # the prepared data stay as they are while trials read them
-        for k, (architecture, dataset) in enumerate(pairs, 1):
-            result = tune_pair(config, root, architecture, dataset)
-            print(
-                f"[{k}/{len(pairs)}] {architecture} on {dataset}: best {result['metric']} {result['best_value']:.4f} "
-                f"(trial {result['best_trial']}; {result['trials_complete']} finished, {result['trials_pruned']} "
-                f"pruned, {result['tuning_time_s']:.0f} s)",
-                flush=True,
-            )
+        tune_pairs(config, root, pairs)
     print("report: reports/tuning.md (MLflow: each study a parent run, its trials nested; make ui)")
 
 

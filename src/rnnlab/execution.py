@@ -146,14 +146,14 @@ def train_in_worker(root: Path, architecture: str, dataset: str, seed: int) -> d
     config = load_config(Path(root) / "params.yaml")
     if config.trainer.spans_processes():
         return launch_process_group(root, architecture, dataset, seed)
-    _quiet_libraries()
+    quiet_libraries()
     try:
         return train_run(config, Path(root), architecture, dataset, seed, quiet=True)
     finally:
         gc.collect()  # the next run starts from the memory this one held
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     """A worker's terminal shows the flow's one line per run, not each library's chatter per run."""
     import logging
 
@@ -228,33 +228,39 @@ def failure(err: BaseException) -> str:
 
 
 class Progress:
-    """One line per finished run: k of N, what it cost, time elapsed and an estimate of what remains."""
+    """One line per finished task (a run, a tuning study): k of N, what it cost, time elapsed and an
+    estimate of what remains (the tasks left × the mean cost of those done ÷ the workers)."""
 
     def __init__(self, total: int, workers: int) -> None:
         self.total, self.workers, self.done, self.started = total, max(1, workers), 0, time.perf_counter()
-        self.trained_s: list[float] = []
+        self.seconds: list[float] = []
 
     def line(self, run: Run, summary: dict | None, error: str | None = None) -> str:
-        self.done += 1
-        elapsed = time.perf_counter() - self.started
+        """A training run's line: trained (its cost), reused, or failed."""
         if error is not None:
-            what = f"FAILED: {error}"
-        elif summary.get("reused"):
-            what = "reused (finished before with these settings, data and code)"
-        else:
-            self.trained_s.append(summary["run_time_s"])
-            what = (
-                f"trained in {summary['run_time_s']:.1f} s (fit {summary['train_time_s']:.1f} s, "
-                f"{summary['epochs_trained']} epochs)"
-            )
+            return self.step(str(run), f"FAILED: {error}")
+        if summary.get("reused"):
+            return self.step(str(run), "reused (finished before with these settings, data and code)")
+        what = (
+            f"trained in {summary['run_time_s']:.1f} s (fit {summary['train_time_s']:.1f} s, "
+            f"{summary['epochs_trained']} epochs)"
+        )
+        return self.step(str(run), what, summary["run_time_s"])
+
+    def step(self, label: str, what: str, seconds: float | None = None) -> str:
+        """The line of one finished task; ``seconds``: what it cost (None: reused or failed, not counted)."""
+        self.done += 1
+        if seconds is not None:
+            self.seconds.append(seconds)
+        elapsed = time.perf_counter() - self.started
         left = self.total - self.done
         if left == 0:
             eta = "done"
-        elif self.trained_s:
-            eta = f"about {_clock(left * (sum(self.trained_s) / len(self.trained_s)) / self.workers)} left"
+        elif self.seconds:
+            eta = f"about {_clock(left * (sum(self.seconds) / len(self.seconds)) / self.workers)} left"
         else:
             eta = "time left unknown"
-        return f"[{self.done}/{self.total}] {run}: {what}; {_clock(elapsed)} elapsed, {eta}"
+        return f"[{self.done}/{self.total}] {label}: {what}; {_clock(elapsed)} elapsed, {eta}"
 
 
 def _clock(seconds: float) -> str:

@@ -14,7 +14,8 @@ A study lives in ``tuning/<dataset>/<architecture>/``: Optuna's journal file (on
 line by line, so a kill loses nothing written) and one folder per trial. Run again, a study goes on:
 finished and pruned trials count towards ``tune.trials``; a trial that was running when its process died
 is marked failed and its settings are tried again, once. In MLflow each trial is a run nested under the
-study's parent run (``rnnlab.kind = tuning``) in the dataset's experiment.
+study's parent run (``rnnlab.kind = tuning``) in the dataset's experiment. Several pairs tune side by side,
+each study a task on the execution engine (:func:`tune_pairs`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from prefect import flow, task
+from prefect.futures import as_completed
 
-from rnnlab import architectures, files, tracking
+from rnnlab import architectures, execution, files, tracking
 from rnnlab.config import Config
 from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.kinds import KINDS, greater_is_better
@@ -112,9 +115,20 @@ def check_pair(config: Config, architecture: str, dataset: str) -> None:
     raise ConfigError(f"cannot tune {architecture} on {dataset}: {why}")
 
 
-def pairs_to_tune(config: Config, datasets: list[str] | None, architectures: list[str] | None) -> list[tuple[str, str]]:
-    """(architecture, dataset) pairs, every one checked before any trains: by default every pipeline
-    dataset with every architecture the plan trains on it."""
+def check_prepared(root: Path, dataset: str) -> None:
+    """One line if ``dataset`` has not been prepared: tuning trains on the pipeline's prepared data."""
+    if not prepared_dir(root, dataset).is_dir():
+        raise RnnlabError(
+            f"{prepared_dir(root, dataset)}: missing; prepare the data "
+            f"first (dvc repro prepare@{dataset}, or make pipeline)"
+        )
+
+
+def pairs_to_tune(
+    config: Config, root: Path, datasets: list[str] | None, architectures: list[str] | None
+) -> list[tuple[str, str]]:
+    """(architecture, dataset) pairs, every one checked before any trains (in the plan, its data
+    prepared): by default every pipeline dataset with every architecture the plan trains on it."""
     pairs = []
     for dataset in datasets or config.pipeline.datasets:
         config.dataset(dataset)
@@ -123,7 +137,9 @@ def pairs_to_tune(config: Config, datasets: list[str] | None, architectures: lis
         pairs += [(a, dataset) for a in (architectures or config.architectures_for(dataset))]
     for architecture, dataset in pairs:
         check_pair(config, architecture, dataset)
-    return pairs
+    for dataset in dict.fromkeys(d for _, d in pairs):
+        check_prepared(root, dataset)
+    return list(dict.fromkeys(pairs))  # a pair named twice is one study
 
 
 def validation_splits(config: Config, root: Path, dataset: str) -> list[Path]:
@@ -178,7 +194,8 @@ def _budget(config: Config, dataset: str, space: Space, data_sha256: str) -> dic
 
 
 def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=print) -> dict:
-    """Run (or continue) the study of one pair until ``tune.trials`` trials have finished or been pruned."""
+    """Run (or continue) the study of one pair until ``tune.trials`` trials have finished or been pruned;
+    return its outcome (:func:`record_result` writes it into the reports)."""
     import mlflow
     import optuna
     from optuna.trial import TrialState
@@ -187,12 +204,8 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
     from rnnlab.train import train_run
 
     check_pair(config, architecture, dataset)
+    check_prepared(root, dataset)
     task = KINDS[config.dataset(dataset).task]
-    if not prepared_dir(root, dataset).is_dir():
-        raise RnnlabError(
-            f"{prepared_dir(root, dataset)}: missing; prepare the data "
-            f"first (dvc repro prepare@{dataset}, or make pipeline)"
-        )
     space = space_for(config, architecture, dataset)
     folder = study_dir(root, dataset, architecture)
     folder.mkdir(parents=True, exist_ok=True)
@@ -303,6 +316,71 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
     return _finish(config, root, study, architecture, dataset, parent, client)
 
 
+def tune_pairs(config: Config, root: Path, pairs: list[tuple[str, str]], log=print) -> list[dict]:
+    """Every pair's study, each recorded as it finishes (by this process only: reports/tuning.json,
+    tuning.md and profiles/tuned.yaml have one writer), one progress line per study.
+
+    Several pairs tune side by side on the execution engine (:mod:`rnnlab.execution`, the train
+    stage's): each study is a Prefect task in a long-lived Dask worker, and its trials run one after
+    another there, since TPE draws each trial from the results of those before it (trials drawn in
+    parallel would depend on timing, not only on the sampler's seed). One pair tunes in this process:
+    a study alone has nothing to run beside it."""
+    if len(pairs) == 1:
+        (architecture, dataset), progress = pairs[0], execution.Progress(1, 1)
+        result = tune_pair(config, root, architecture, dataset, log=log)
+        record_result(root, result)
+        log(progress.step(f"{architecture} on {dataset}", _outcome(result), result["tuning_time_s"]), flush=True)
+        return [result]
+    return _tune_flow.with_options(task_runner=execution.task_runner(config))(str(root), [list(p) for p in pairs])
+
+
+@task(task_run_name="tune {architecture} on {dataset}")
+def _study(root: str, architecture: str, dataset: str) -> dict:
+    import gc
+
+    from rnnlab.config import load_config
+
+    execution.quiet_libraries()
+    try:
+        return tune_pair(load_config(Path(root) / "params.yaml"), Path(root), architecture, dataset)
+    finally:
+        gc.collect()  # the worker's next study starts from the memory this one held
+
+
+@flow(name="tune", log_prints=True)
+def _tune_flow(root: str, pairs: list[list[str]]) -> list[dict]:
+    from rnnlab.config import load_config
+
+    config, datasets = load_config(Path(root) / "params.yaml"), list(dict.fromkeys(d for _, d in pairs))
+    tracking.ready_store(config, Path(root), datasets)  # made once, before the workers write
+    for dataset in datasets:  # a dataset's redrawn validation splits, shared by its studies: drawn once, here
+        validation_splits(config, Path(root), dataset)
+    progress = execution.Progress(len(pairs), 1 if config.trainer.spans_processes() else config.execution.workers)
+    futures = {_study.submit(root, architecture, dataset): (architecture, dataset) for architecture, dataset in pairs}
+    results, failures = [], []
+    for future in as_completed(list(futures)):
+        label = "{} on {}".format(*futures[future])
+        try:
+            result = future.result()
+        except Exception as err:  # one study's failure is reported; the others go on
+            failures.append(f"{label}: {execution.failure(err)}")
+            print(progress.step(label, f"FAILED: {execution.failure(err)}"), flush=True)
+            continue
+        record_result(Path(root), result)
+        results.append(result)
+        print(progress.step(label, _outcome(result), result["tuning_time_s"]), flush=True)
+    if failures:
+        raise RnnlabError(f"tune: {len(failures)} of {len(pairs)} studies failed — " + "; ".join(failures))
+    return results
+
+
+def _outcome(result: dict) -> str:
+    return (
+        f"best {result['metric']} {result['best_value']:.4f} (trial {result['best_trial']}; "
+        f"{result['trials_complete']} finished, {result['trials_pruned']} pruned, {result['tuning_time_s']:.0f} s)"
+    )
+
+
 def _runs_of(home: Path) -> list[str]:
     """The MLflow runs a trial's folder records (one per validation split it reached)."""
     from rnnlab.training.resume import RESUME_FILE
@@ -362,7 +440,6 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
     for name, value in best.params.items():
         client.set_tag(parent, f"best.{name}", str(value))
     client.set_terminated(parent, status="FINISHED")
-    record_result(root, result)
     return result
 
 
