@@ -316,7 +316,7 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
     return _finish(config, root, study, architecture, dataset, parent, client)
 
 
-def tune_pairs(config: Config, root: Path, pairs: list[tuple[str, str]], log=print) -> list[dict]:
+def tune_pairs(config: Config, root: Path, pairs: list[tuple[str, str]]) -> list[dict]:
     """Every pair's study, each recorded as it finishes (by this process only: reports/tuning.json,
     tuning.md and profiles/tuned.yaml have one writer), one progress line per study.
 
@@ -327,9 +327,9 @@ def tune_pairs(config: Config, root: Path, pairs: list[tuple[str, str]], log=pri
     a study alone has nothing to run beside it."""
     if len(pairs) == 1:
         (architecture, dataset), progress = pairs[0], execution.Progress(1, 1)
-        result = tune_pair(config, root, architecture, dataset, log=log)
+        result = tune_pair(config, root, architecture, dataset)
         record_result(root, result)
-        log(progress.step(f"{architecture} on {dataset}", _outcome(result), result["tuning_time_s"]), flush=True)
+        print(progress.step(f"{architecture} on {dataset}", _outcome(result), result["tuning_time_s"]), flush=True)
         return [result]
     return _tune_flow.with_options(task_runner=execution.task_runner(config))(str(root), [list(p) for p in pairs])
 
@@ -363,8 +363,9 @@ def _tune_flow(root: str, pairs: list[list[str]]) -> list[dict]:
         try:
             result = future.result()
         except Exception as err:  # one study's failure is reported; the others go on
-            failures.append(f"{label}: {execution.failure(err)}")
-            print(progress.step(label, f"FAILED: {execution.failure(err)}"), flush=True)
+            message = execution.failure(err)
+            failures.append(f"{label}: {message}")
+            print(progress.step(label, f"FAILED: {message}"), flush=True)
             continue
         record_result(Path(root), result)
         results.append(result)
