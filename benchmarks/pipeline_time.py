@@ -6,21 +6,56 @@
 Reads every run.json of the pipeline's runs (models/<dataset>/<architecture>/runs/seed_<n>/) of
 the seeds in params.yaml and reports: the runs' summed fit (`train_time_s`) and whole-run
 (`run_time_s`) seconds, the median cost of a run beyond its fit, how busy the workers were
-(wall ÷ (summed fit ÷ workers)), and the pairs and architectures that take the most time.
+(wall ÷ (summed fit ÷ workers)), the pairs and architectures that take the most time, and the
+runs' measured times replayed through the order the train flow submits them in (``planned_runs``)
+for several worker counts.
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
+import shutil
 import statistics
 import sys
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 from rnnlab.config import load_config  # noqa: E402
+from rnnlab.execution import planned_runs  # noqa: E402
+from rnnlab.results import TRAINING_FILE  # noqa: E402
+
+REPLAY_WORKERS = (2, 4, 8, 16)
+
+
+def replay(order, seconds: dict, workers: int) -> float:
+    """When the last of ``order`` ends if each run goes to the first free worker (as Dask hands out
+    tasks in submission order) and takes the seconds it took."""
+    free = [0.0] * workers
+    for run in order:
+        heapq.heappush(free, heapq.heappop(free) + seconds[run.architecture, run.dataset, run.seed])
+    return max(free)
+
+
+def fresh_clone_orders(project: Path, config) -> dict[str, list]:
+    """The order a fresh clone's first pipeline submits its runs in, with the committed record of
+    this run (reports/training.json) and without it (the data's size alone)."""
+    orders = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, record in (("the record's fit times", True), ("the data's size alone", False)):
+            root = Path(tmp) / name
+            for meta in (project / "data" / "prepared").glob("*/meta.json"):
+                (root / meta.parent.relative_to(project)).mkdir(parents=True)
+                shutil.copy(meta, root / meta.relative_to(project))
+            if record:
+                (root / TRAINING_FILE).parent.mkdir(parents=True)
+                shutil.copy(project / TRAINING_FILE, root / TRAINING_FILE)
+            orders[name] = planned_runs(config, root)
+    return orders
 
 
 def main() -> None:
@@ -112,6 +147,25 @@ def main() -> None:
             f"| {ds} | {len(group)} | {sum(r['train_time_s'] for r in group) / 60:.1f} | {train.max_epochs} | "
             f"{train.patience} | {statistics.median(best):.0f} ({min(best)}–{max(best)}) | {early} | {late} |"
         )
+    seconds = {(r["architecture"], r["dataset"], r["seed"]): r.get("run_time_s", r["train_time_s"]) for r in runs}
+    orders = fresh_clone_orders(args.project, config)
+    lines += [
+        "",
+        "## The run order, replayed",
+        "",
+        "Each run's measured `run_time_s` replayed in the order a fresh clone's train flow submits the "
+        "runs (`rnnlab.execution.planned_runs`), each run to the first free worker: with this run's "
+        "record (`reports/training.json`, committed, so the next fresh clone orders by it) and with the "
+        "data's size alone (steps × epoch cap). Gaps between runs and the stage's start are not "
+        "in it; the bound is the larger of (summed time ÷ workers) and the longest run.",
+        "",
+        "| workers | " + " | ".join(f"ordered by {name} (min)" for name in orders) + " | bound (min) |",
+        "|---|" + "---|" * len(orders) + "---|",
+    ]
+    for n in REPLAY_WORKERS:
+        bound = max(sum(seconds.values()) / n, max(seconds.values()))
+        ends = " | ".join(f"{replay(order, seconds, n) / 60:.1f}" for order in orders.values())
+        lines.append(f"| {n} | {ends} | {bound / 60:.1f} |")
     command = f"python benchmarks/pipeline_time.py --wall {args.wall:.0f}" + (
         f" --second {args.second:.1f}" if args.second is not None else ""
     )

@@ -1,11 +1,16 @@
 """compare: evaluate every trained run on its test split, decide the champions, write reports/, then
-move the champion aliases (last, so a crash never leaves an alias moved that the reports do not show)."""
+move the champion aliases (last, so a crash never leaves an alias moved that the reports do not show).
+
+The test evaluations fan out over the train stage's execution engine (rnnlab.execution: a local Dask
+cluster, or the scheduler ``execution.address`` names), all submitted at once; each dataset's
+decisions, pictures and records then follow in order in this process, as its evaluations arrive."""
 
 from __future__ import annotations
 
 from prefect import flow, task
 
 from rnnlab import compare as steps
+from rnnlab import execution
 from rnnlab.config import load_config, project_root
 from rnnlab.errors import exit_on_user_error
 
@@ -50,10 +55,16 @@ def reports(tables: dict, decisions: dict, figure_files: dict, references: dict)
 def compare() -> str:
     config = load_config()
     tables, decisions, figure_files, references = {}, {}, {}, {}
-    for dataset in config.pipeline.datasets:
-        runs = [
-            evaluate(dataset, arch, seed) for arch in config.architectures_for(dataset) for seed in config.train.seeds
+    evaluations = {
+        dataset: [
+            evaluate.submit(dataset, arch, seed)
+            for arch in config.architectures_for(dataset)
+            for seed in config.train.seeds
         ]
+        for dataset in config.pipeline.datasets
+    }
+    for dataset, futures in evaluations.items():
+        runs = [future.result() for future in futures]
         rows = tables[dataset] = steps.aggregate(runs, config.dataset(dataset).task)
         tuning = steps.tuning_seconds(config, project_root(), dataset)
         for row in rows:  # the cost of the pair's settings, beside its fit and whole-run seconds
@@ -76,7 +87,7 @@ def compare() -> str:
 
 @exit_on_user_error
 def main() -> None:
-    compare()
+    compare.with_options(task_runner=execution.task_runner(load_config()))()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ the bad value and what is allowed, and a non-zero exit from every command."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -259,6 +260,34 @@ def test_the_committed_plan_matches_params():
     from rnnlab.plan import check_plan
 
     check_plan(ROOT, load_config(ROOT / "params.yaml"))
+
+
+def test_the_committed_lock_records_only_stages_the_pipeline_defines():
+    from rnnlab.plan import LOCKED_STAGE, stage_names
+
+    locked = set(LOCKED_STAGE.findall((ROOT / "dvc.lock").read_text()))
+    assert locked == set(yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"]), "the pattern finds every entry"
+    assert locked <= stage_names(ROOT), (
+        f"dvc.lock keeps stages dvc.yaml no longer defines: {locked - stage_names(ROOT)}"
+    )
+
+
+def test_writing_the_plan_drops_the_lock_entries_of_stages_no_longer_defined(tmp_path):
+    from rnnlab.plan import prune_lock, stage_names
+
+    for name in ("dvc.yaml", "dvc.lock", "plan.yaml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    lock = yaml.safe_load((tmp_path / "dvc.lock").read_text())
+    kept = dict(lock["stages"])
+    lock["stages"]["prepare@gone"] = dict(
+        lock["stages"]["prepare@japanese_vowels"]
+    )  # a dataset taken out of the pipeline
+    lock["stages"]["train@lstm-gone"] = dict(lock["stages"]["train"])  # a stage dvc.yaml no longer has
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+    assert "prepare@japanese_vowels" in stage_names(tmp_path) and "prepare@gone" not in stage_names(tmp_path)
+    assert prune_lock(tmp_path) == ["prepare@gone", "train@lstm-gone"]
+    assert yaml.safe_load((tmp_path / "dvc.lock").read_text())["stages"] == kept, "every other entry as it was"
+    assert prune_lock(tmp_path) == []
 
 
 def test_a_dataset_changes_only_its_own_training_settings():

@@ -277,6 +277,26 @@ def test_downsample_comes_before_max_length_and_keeps_every_sequence_whole():
         assert pooled[part].groupby("sequence_id").size().sort_index().tolist() == expected.sort_index().tolist()
 
 
+def test_a_served_sequence_is_downsampled_as_prepare_did_before_the_model_reads_it():
+    from rnnlab.data.batching import encode
+    from rnnlab.serving import model_input
+
+    table = toy_table()
+    splits, meta = steps.prepare(table, "toy", classify_settings(downsample=3), references=False)
+    assert (
+        meta.downsample == 3
+        and steps.prepare(table, "toy", classify_settings(), references=False)[1].downsample is None
+    )
+    raw = table[table["split"] == "test"].drop(columns=["split"])  # the test sequences as a user sends them
+    served, prepared = model_input(meta, raw, with_targets=True), encode(splits["test"], meta)
+    assert (
+        len(served.inputs) == len(prepared.inputs) and max(len(x) for x in served.inputs) <= 3
+    )  # ≤ 8 steps, 3 at a time
+    order = {sid: i for i, sid in enumerate(prepared.ids)}
+    for sid, x in zip(served.ids, served.inputs):
+        torch.testing.assert_close(x, prepared.inputs[order[sid]])
+
+
 @pytest.mark.parametrize(
     "changes, message",
     [

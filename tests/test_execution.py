@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import copy_project, free_port
+from tests.conftest import ROOT, copy_project, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -253,7 +253,6 @@ def test_workers_times_threads_must_fit_the_cores():
     from rnnlab.config import load_config
     from rnnlab.errors import ConfigError
     from rnnlab.execution import check_local_threads
-    from tests.conftest import ROOT
 
     config = load_config(ROOT / "params.yaml")
     config = config.model_copy(update={"execution": config.execution.model_copy(update={"workers": 2})})
@@ -308,3 +307,36 @@ def test_tuning_studies_run_side_by_side_on_the_engine_and_one_process_records_t
     profile = yaml.safe_load((root / "profiles" / "tuned.yaml").read_text())["tuned"]["japanese_vowels"]
     assert set(results) == set(profile) == {"lstm", "gru"}
     assert all(profile[a] == results[a]["best_params"] for a in ("lstm", "gru"))
+
+
+def test_runs_are_ordered_by_this_projects_runs_then_the_committed_record_then_each_architectures_pace(tmp_path):
+    from rnnlab.config import load_config
+    from rnnlab.execution import planned_runs
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["datasets"].update(small={"base": "japanese_vowels"}, large={"base": "japanese_vowels"})
+    params["pipeline"] = {"datasets": ["small", "large"], "architectures": ["ntm", "rnn", "lstm"]}
+    params["train"]["seeds"] = [0]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    config = load_config(tmp_path / "params.yaml")
+    for name, sequences in (("small", 10), ("large", 1000)):  # the large one has 100 × the steps
+        meta = {"lengths": {"train": {"sequences": sequences, "mean": 20.0}}}
+        (tmp_path / "data" / "prepared" / name).mkdir(parents=True)
+        (tmp_path / "data" / "prepared" / name / "meta.json").write_text(json.dumps(meta))
+    order = lambda: [f"{r.architecture}/{r.dataset}" for r in planned_runs(config, tmp_path)]  # noqa: E731
+    # nothing known: the data's size alone, the large dataset first
+    assert order()[:3] == [f"{a}/large" for a in ("ntm", "rnn", "lstm")]
+    # the record (reports/training.json) gives three pairs' fit: ntm's pace is 200 × rnn's, so ntm on
+    # the small dataset (estimated at ntm's pace) outlasts rnn and lstm on the large one (at their own)
+    record = {
+        "small": {"rnn": {"train_time_s": 1.0}, "lstm": {"train_time_s": 2.0}},
+        "large": {"ntm": {"train_time_s": 40000.0}},
+    }
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "training.json").write_text(json.dumps(record))
+    assert order() == ["ntm/large", "ntm/small", "lstm/large", "rnn/large", "lstm/small", "rnn/small"]
+    # a run of this project outweighs the record, and sets its architecture's pace
+    run = tmp_path / "models" / "small" / "rnn" / "runs" / "seed_0" / "run.json"
+    run.parent.mkdir(parents=True)
+    run.write_text(json.dumps({"train_time_s": 5000.0}))
+    assert order()[:3] == ["rnn/large", "ntm/large", "rnn/small"]

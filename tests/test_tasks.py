@@ -406,6 +406,17 @@ def test_regression_standardizes_the_label_on_train_and_scores_in_its_units():
     assert ridge["mse"] < mean["mse"]  # the summaries' mean times the length is the sum: a linear model gets most of it
 
 
+def test_whole_number_answers_are_also_scored_rounded_by_hand():
+    assert steps.prepare(sums_table(), "toy", regress_settings())[1].target_whole is None  # fractional sums
+    counts = sums_table().assign(label=lambda t: np.floor(t["label"]))
+    assert steps.prepare(counts, "toy", regress_settings())[1].target_whole is True
+    # standardized by mean 10 and std 2: answers 12.8, 9.0 and 7.4 round to 13, 9 and 7; the truth is 13, 9, 8
+    meta = make_meta(target_scale={"mean": 10.0, "std": 2.0}, target_signed=False, target_whole=True)
+    metrics = TASKS["regress"].metrics(np.array([1.4, -0.5, -1.3]), np.array([1.5, -0.5, -1.0]), meta)
+    assert metrics["exact_accuracy"] == pytest.approx(2 / 3)
+    assert metrics["mae"] == pytest.approx((0.2 + 0.0 + 0.6) / 3)
+
+
 def test_regression_answers_in_the_label_units():
     splits, meta = steps.prepare(sums_table(), "toy", regress_settings())
     model = build_model(settings_for("gru"), meta).eval()

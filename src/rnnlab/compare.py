@@ -306,6 +306,7 @@ METRIC_NAMES = {
     "rmse": "RMSE",
     "mse": "MSE",
     "direction_accuracy": "direction acc.",
+    "exact_accuracy": "exact-answer acc.",
     "sequence_accuracy": "exact-sequence acc.",
     "token_error_rate": "token error rate",
 }

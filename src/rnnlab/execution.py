@@ -25,6 +25,7 @@ from pathlib import Path
 from rnnlab.config import Config
 from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.paths import seed_dir
+from rnnlab.results import TRAINING_FILE
 
 
 @dataclass(frozen=True)
@@ -39,15 +40,34 @@ class Run:
 
 def planned_runs(config: Config, root: Path) -> list[Run]:
     """Every (architecture, dataset, seed) the pipeline trains, the longest first, so that no worker
-    is left with a long run at the end while the others wait. A run's length is what an earlier run
-    of the pair took; for a pair never trained, its data's steps × max_epochs at the median pace
-    of those that were."""
+    is left with a long run at the end while the others wait. A run's length is, of what is known:
+    the longest fit of an earlier run of the pair in this project; else the pair's mean fit in the
+    train stage's record (reports/training.json, committed with the code: a fresh clone orders its
+    first pipeline by the runs that made the record); else its data's steps × max_epochs at the
+    median pace of its architecture's known pairs (of all known pairs if it has none), since one
+    architecture's step can cost several times another's."""
     runs = [Run(a, ds, seed) for a, ds in config.pairs() for seed in config.train.seeds]
     work = {ds: _steps(root, ds) * config.train_for(ds).max_epochs for ds in config.pipeline.datasets}
-    known = {(r.architecture, r.dataset): t for r in runs if (t := _earlier_time(root, r)) is not None}
-    paces = sorted(t / work[ds] for (_, ds), t in known.items() if work[ds] > 0)
-    pace = paces[len(paces) // 2] if paces else 1.0
-    return sorted(runs, key=lambda r: known.get((r.architecture, r.dataset), work[r.dataset] * pace), reverse=True)
+    recorded = _recorded_times(root)
+    known = {}
+    for r in runs:
+        if (t := _earlier_time(root, r)) is None:
+            t = recorded.get((r.architecture, r.dataset))
+        if t is not None:
+            known[r.architecture, r.dataset] = t
+    paces: dict[str | None, list[float]] = {}
+    for (a, ds), t in known.items():
+        if work[ds] > 0:
+            paces.setdefault(a, []).append(t / work[ds])
+            paces.setdefault(None, []).append(t / work[ds])
+    median = {a: sorted(p)[len(p) // 2] for a, p in paces.items()}
+
+    def length(r: Run) -> float:
+        if (r.architecture, r.dataset) in known:
+            return known[r.architecture, r.dataset]
+        return work[r.dataset] * median.get(r.architecture, median.get(None, 1.0))
+
+    return sorted(runs, key=length, reverse=True)
 
 
 def _steps(root: Path, dataset: str) -> float:
@@ -68,6 +88,15 @@ def _earlier_time(root: Path, run: Run) -> float | None:
         except (OSError, ValueError, KeyError):
             continue
     return max(times) if times else None
+
+
+def _recorded_times(root: Path) -> dict[tuple[str, str], float]:
+    """(architecture, dataset) -> mean fit seconds, from the train stage's record, if there is one."""
+    try:
+        record = json.loads((Path(root) / TRAINING_FILE).read_text())
+        return {(a, ds): float(m["train_time_s"]) for ds, pairs in record.items() for a, m in pairs.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def check_local_threads(config: Config, cores: int | None = None) -> None:

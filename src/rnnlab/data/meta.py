@@ -38,10 +38,12 @@ class DatasetMeta:
     target: str | None = None  # the column a value target comes from
     target_scale: dict[str, float] | None = None  # a value target's training mean and std (it is standardized)
     target_signed: bool | None = None  # a value target takes both signs (its direction is scored)
+    target_whole: bool | None = None  # every training value is a whole number (rounded answers are scored too)
     max_output_ratio: float | None = None  # seq2seq: the largest (output length + 1) / input length in train
     target_embedding_size: int | None = None  # seq2seq: the decoder's embedding of the previous symbol
     limits: dict[str, int] | None = None  # a served model's request limits (serving section of params.yaml)
     tuning_split: dict[str, Any] | None = None  # a tuning split: which repeat, drawn from which prepared data
+    downsample: int | None = None  # steps averaged k at a time before anything else (a served input too)
 
     @property
     def kind(self) -> TaskKind:

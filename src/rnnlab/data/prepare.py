@@ -162,6 +162,7 @@ def finalize(
         lengths={k: length_stats(v) for k, v in splits.items()},
         seed=settings.split_seed,
         baselines=baselines,
+        downsample=settings.downsample if (settings.downsample or 1) > 1 else None,
         **target,
     )
     meta.num_classes = len(meta.classes)

@@ -32,6 +32,7 @@ GREATER_IS_BETTER: dict[str, bool] = {
     "micro_f1": True,
     "set_accuracy": True,
     "direction_accuracy": True,
+    "exact_accuracy": True,
     "sequence_accuracy": True,
     "step_accuracy": True,
     "bits_per_token": False,

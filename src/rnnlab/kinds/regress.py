@@ -19,6 +19,9 @@ def value_metrics(predicted: np.ndarray, target: np.ndarray, meta) -> dict[str, 
     error = (predicted.astype(np.float64) - target) * meta.target_scale["std"]  # a difference: the scale alone
     mse = float((error**2).mean())
     metrics = {"mae": float(np.abs(error).mean()), "rmse": float(np.sqrt(mse)), "mse": mse}
+    if meta.target_whole:  # counts and other whole-number answers: is the rounded answer exactly right?
+        answers, truth = meta.destandardized(predicted.astype(np.float64)), meta.destandardized(target)
+        metrics["exact_accuracy"] = float((np.round(answers) == np.round(truth)).mean())
     if meta.target_signed:  # returns and other signed series: is the sign (the direction) right?
         metrics["direction_accuracy"] = float(
             (np.sign(meta.destandardized(predicted)) == np.sign(meta.destandardized(target))).mean()
@@ -69,6 +72,7 @@ class Regress(ValueKind):
             "target": LABEL,
             "target_scale": {"mean": float(values.mean()), "std": float(max(values.std(), MIN_STD))},
             "target_signed": bool((values < 0).any() and (values > 0).any()),
+            "target_whole": True if np.all(values == np.round(values)) else None,
         }
 
     def references(self, train, test, meta, settings):
