@@ -277,21 +277,47 @@ def test_downsample_comes_before_max_length_and_keeps_every_sequence_whole():
         assert pooled[part].groupby("sequence_id").size().sort_index().tolist() == expected.sort_index().tolist()
 
 
-def test_a_served_sequence_is_downsampled_as_prepare_did_before_the_model_reads_it():
+def test_frame_puts_each_k_steps_side_by_side_by_hand():
+    from rnnlab.data.splits import frame, unframed
+
+    table = pd.DataFrame(
+        {
+            "sequence_id": ["a"] * 5 + ["b"] * 2,
+            "step": [0, 1, 2, 3, 4, 0, 1],
+            "x": [1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0],
+            "y": [0.0, 0.0, 2.0, 2.0, 9.0, 1.0, 3.0],
+            "label": ["p"] * 5 + ["q"] * 2,
+        }
+    )
+    framed = frame(table.sample(frac=1.0, random_state=0), 2)  # the order rows arrive in does not matter
+    assert framed.to_dict("list") == {
+        "sequence_id": ["a", "a", "a", "b"],
+        "step": [0, 1, 2, 0],
+        "x@0": [1.0, 3.0, 5.0, 10.0],
+        "x@1": [2.0, 4.0, 5.0, 20.0],  # a's last frame filled out with its last sample
+        "y@0": [0.0, 2.0, 9.0, 1.0],
+        "y@1": [0.0, 2.0, 9.0, 3.0],
+        "label": ["p", "p", "p", "q"],
+    }
+    assert unframed(["x@0", "x@1", "y@0", "y@1"]) == ["x", "y"]
+    assert frame(table, None) is table and frame(table, 1) is table
+
+
+@pytest.mark.parametrize(
+    "changes, longest",
+    [({"downsample": 3}, 3), ({"frame": 3}, 3), ({"downsample": 2, "frame": 2}, 2)],
+)  # toy sequences have at most 8 steps
+def test_a_served_sequence_is_read_as_prepare_read_it_before_the_model_sees_it(changes, longest):
     from rnnlab.data.batching import encode
     from rnnlab.serving import model_input
 
     table = toy_table()
-    splits, meta = steps.prepare(table, "toy", classify_settings(downsample=3), references=False)
-    assert (
-        meta.downsample == 3
-        and steps.prepare(table, "toy", classify_settings(), references=False)[1].downsample is None
-    )
+    splits, meta = steps.prepare(table, "toy", classify_settings(**changes), references=False)
+    assert (meta.downsample, meta.frame) == (changes.get("downsample"), changes.get("frame"))
+    assert steps.prepare(table, "toy", classify_settings(), references=False)[1].downsample is None
     raw = table[table["split"] == "test"].drop(columns=["split"])  # the test sequences as a user sends them
     served, prepared = model_input(meta, raw, with_targets=True), encode(splits["test"], meta)
-    assert (
-        len(served.inputs) == len(prepared.inputs) and max(len(x) for x in served.inputs) <= 3
-    )  # ≤ 8 steps, 3 at a time
+    assert len(served.inputs) == len(prepared.inputs) and max(len(x) for x in served.inputs) == longest
     order = {sid: i for i, sid in enumerate(prepared.ids)}
     for sid, x in zip(served.ids, served.inputs):
         torch.testing.assert_close(x, prepared.inputs[order[sid]])
@@ -301,6 +327,10 @@ def test_a_served_sequence_is_downsampled_as_prepare_did_before_the_model_reads_
     "changes, message",
     [
         ({"task": "label_steps"}, r"downsample: averages numeric steps of a sequence with one label .* is label_steps"),
+        (
+            {"task": "label_steps", "downsample": None, "frame": 2},
+            r"frame: groups numeric steps of a sequence with one label .* is label_steps",
+        ),
         (
             {"tokens": {"embedding_size": 4, "min_count": 1, "max_vocabulary": 8}},
             r"this dataset is classify with tokens",

@@ -161,6 +161,9 @@ class DatasetBase(Strict):
     # the mean of every N consecutive steps, before max_length: a long signal read whole in fewer steps
     # (numeric features, one label per sequence); absent = every step
     downsample: PositiveInt | None = None
+    # every N consecutive steps as one step of N × the features (the samples side by side), after
+    # downsample and before max_length: a long signal read whole in fewer steps, nothing averaged away
+    frame: PositiveInt | None = None
 
     @field_validator("source")
     @classmethod
@@ -183,12 +186,13 @@ class DatasetBase(Strict):
     @model_validator(mode="after")
     def _downsampled_sequences(self) -> DatasetBase:
         task = getattr(self, "task", None)
-        if self.downsample is not None and (not KINDS[task].downsamples or self.tokens is not None):
-            allowed = ", ".join(name for name, kind in KINDS.items() if kind.downsamples)
-            raise ValueError(
-                f"downsample: averages numeric steps of a sequence with one label ({allowed}); "
-                f"this dataset is {task}{' with tokens' if self.tokens is not None else ''}"
-            )
+        for key, what in (("downsample", "averages"), ("frame", "groups")):
+            if getattr(self, key) is not None and (not KINDS[task].downsamples or self.tokens is not None):
+                allowed = ", ".join(name for name, kind in KINDS.items() if kind.downsamples)
+                raise ValueError(
+                    f"{key}: {what} numeric steps of a sequence with one label ({allowed}); "
+                    f"this dataset is {task}{' with tokens' if self.tokens is not None else ''}"
+                )
         return self
 
     @model_validator(mode="after")

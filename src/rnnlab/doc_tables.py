@@ -109,6 +109,8 @@ def _limits(settings: Any) -> str:
         facts.append(f"at most {settings.max_sequences:,} training sequences")
     if settings.downsample is not None:
         facts.append(f"each step the mean of {settings.downsample} samples")
+    if settings.frame is not None:
+        facts.append(f"each step {settings.frame} samples side by side")
     facts += KINDS[settings.task].size_facts(settings)
     if settings.test_fraction is not None:
         facts.append(f"test {settings.test_fraction:.0%} drawn")

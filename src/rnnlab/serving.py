@@ -37,7 +37,7 @@ from torch import nn
 from rnnlab.data.batching import SequenceSet, encode
 from rnnlab.data.meta import DatasetMeta
 from rnnlab.data.prepare import check_parties, normalize
-from rnnlab.data.splits import downsample
+from rnnlab.data.splits import downsample, frame, unframed
 from rnnlab.data.table import LABEL, SEQUENCE_ID, SPEAKER, STEP, TOKEN, speaker_index, validate_table
 from rnnlab.errors import DataError
 from rnnlab.evaluate import forward_all, predict
@@ -106,7 +106,9 @@ class SequenceModel(mlflow.pyfunc.PythonModel):
 
 
 def input_columns(meta: DatasetMeta) -> list[str]:
-    return [TOKEN] if meta.vocabulary else list(meta.features) + ([SPEAKER] if meta.parties else [])
+    """The columns a request holds: the source's own (a framed dataset's features before framing)."""
+    features = unframed(meta.features) if meta.frame else list(meta.features)
+    return [TOKEN] if meta.vocabulary else features + ([SPEAKER] if meta.parties else [])
 
 
 def check_columns(meta: DatasetMeta, table: pd.DataFrame) -> None:
@@ -151,7 +153,7 @@ def model_input(meta: DatasetMeta, table: pd.DataFrame, with_targets: bool) -> S
     targets = [LABEL] if with_targets and meta.kind.target != "token" else []
     table = table[[SEQUENCE_ID, STEP, *input_columns(meta), *targets]]
     validate_table(table, where, meta.kind.label_mode if with_targets else None)
-    table = downsample(table, meta.downsample)  # a dataset read k steps at a time is served so too
+    table = frame(downsample(table, meta.downsample), meta.frame)  # read k steps at a time, as prepare did
     table = normalize(table, meta.normalizer, meta.target_scale)
     if meta.parties:  # speaker names -> party indices, as prepare did
         table = table.assign(**{SPEAKER: speaker_index(table, where)})

@@ -44,6 +44,7 @@ class DatasetMeta:
     limits: dict[str, int] | None = None  # a served model's request limits (serving section of params.yaml)
     tuning_split: dict[str, Any] | None = None  # a tuning split: which repeat, drawn from which prepared data
     downsample: int | None = None  # steps averaged k at a time before anything else (a served input too)
+    frame: int | None = None  # then k steps side by side in one (features f@0 … f@{k−1}; a served input too)
 
     @property
     def kind(self) -> TaskKind:

@@ -163,6 +163,7 @@ def finalize(
         seed=settings.split_seed,
         baselines=baselines,
         downsample=settings.downsample if (settings.downsample or 1) > 1 else None,
+        frame=settings.frame if (settings.frame or 1) > 1 else None,
         **target,
     )
     meta.num_classes = len(meta.classes)

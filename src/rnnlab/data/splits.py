@@ -113,7 +113,44 @@ def downsample(df: pd.DataFrame, k: int | None) -> pd.DataFrame:
     return pooled.reset_index()[list(df.columns)]
 
 
+FRAME_SEP = "@"  # a framed feature's name: f"{feature}@{offset}", the sample at that offset of its frame
+
+
+def frame(df: pd.DataFrame, k: int | None) -> pd.DataFrame:
+    """Every sequence's numeric features read ``k`` steps at a time: the k samples of a frame side by
+    side in one step, feature f becoming f@0 … f@{k−1} (f@j the sample at offset j); a sequence's last
+    frame is filled out with its last sample; steps renumbered 0, 1, ...; the other columns are
+    constant per sequence. Unlike ``downsample``, nothing is averaged away."""
+    if k is None or k == 1 or len(df) == 0:
+        return df
+    features = feature_columns(df)
+    df = df.sort_values([SEQUENCE_ID, STEP], kind="stable").reset_index(drop=True)
+    position = df.groupby(SEQUENCE_ID, sort=False).cumcount().to_numpy()
+    size = df.groupby(SEQUENCE_ID, sort=False)[STEP].transform("size").to_numpy()
+    last = df[position == size - 1]  # each sequence's last row, repeated to fill its last frame
+    missing = (-size[position == size - 1]) % k
+    fill = last.loc[last.index.repeat(missing)]
+    fill_position = np.repeat(size[position == size - 1], missing) + (
+        np.arange(missing.sum()) - np.repeat(np.cumsum(missing) - missing, missing)
+    )
+    whole = pd.concat([df, fill], ignore_index=True)
+    whole[STEP] = np.concatenate([position, fill_position]) // k
+    whole["_offset"] = np.concatenate([position, fill_position]) % k
+    wide = whole.set_index([SEQUENCE_ID, STEP, "_offset"])[features].unstack("_offset")
+    wide.columns = [f"{f}{FRAME_SEP}{j}" for f, j in wide.columns]
+    others = [c for c in df.columns if c not in features and c not in (SEQUENCE_ID, STEP)]
+    if others:
+        wide = wide.join(whole.groupby([SEQUENCE_ID, STEP], sort=False)[others].first())
+    return wide.reset_index()
+
+
+def unframed(features: list[str]) -> list[str]:
+    """The source's feature names behind framed ones (f@0 … f@{k−1} -> f), in order."""
+    return list(dict.fromkeys(f.rsplit(FRAME_SEP, 1)[0] for f in features))
+
+
 def cut(df: pd.DataFrame, settings, kind) -> pd.DataFrame:
-    """Apply ``downsample``, then ``max_length`` as the task ``kind`` cuts (its first N steps, or N-step pieces)."""
-    df = downsample(df, settings.downsample)
+    """Apply ``downsample``, then ``frame``, then ``max_length`` as the task ``kind`` cuts (its first N
+    steps, or N-step pieces)."""
+    df = frame(downsample(df, settings.downsample), settings.frame)
     return df if settings.max_length is None else kind.cut(df, settings.max_length)
