@@ -288,6 +288,13 @@ def test_writing_the_plan_drops_the_lock_entries_of_stages_no_longer_defined(tmp
     assert prune_lock(tmp_path) == ["prepare@gone", "train@lstm-gone"]
     assert yaml.safe_load((tmp_path / "dvc.lock").read_text())["stages"] == kept, "every other entry as it was"
     assert prune_lock(tmp_path) == []
+    # a foreach over a list plan.yaml does not hold: nothing can be called gone, nothing is dropped
+    pipeline = (tmp_path / "dvc.yaml").read_text().replace("${plan.prepare}", "${other.prepare}")
+    (tmp_path / "dvc.yaml").write_text(pipeline)
+    (tmp_path / "dvc.lock").write_text(
+        yaml.safe_dump({**lock, "stages": {**kept, "prepare@gone": dict(kept["compose"])}})
+    )
+    assert stage_names(tmp_path) is None and prune_lock(tmp_path) == []
 
 
 def test_a_dataset_changes_only_its_own_training_settings():

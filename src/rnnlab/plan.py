@@ -99,8 +99,9 @@ def write_plan(root: Path, config: Config) -> Path:
     return path
 
 
-def stage_names(root: Path) -> set[str]:
-    """Every stage dvc.yaml defines, a ``foreach`` stage once per item of the plan list it names."""
+def stage_names(root: Path) -> set[str] | None:
+    """Every stage dvc.yaml defines, a ``foreach`` stage once per item of the plan list it names;
+    None when a ``foreach`` names anything else (then no stage can be called gone)."""
     stages = read_yaml(Path(root) / PIPELINE_FILE).get("stages") or {}
     lists = (read_yaml(Path(root) / PLAN_FILE) or {}).get("plan", {})
     names = set()
@@ -108,9 +109,15 @@ def stage_names(root: Path) -> set[str]:
         foreach = stage.get("foreach") if isinstance(stage, dict) else None
         if foreach is None:
             names.add(name)
+            continue
+        if isinstance(foreach, (list, dict)):
+            items = foreach
         else:  # ${plan.ingest} -> plan.yaml's plan.ingest
-            items = lists.get(str(foreach).removeprefix("${plan.").removesuffix("}"), foreach)
-            names.update(f"{name}@{item}" for item in items)
+            key = str(foreach).removeprefix("${plan.").removesuffix("}")
+            if str(foreach) != f"${{plan.{key}}}" or key not in lists:
+                return None
+            items = lists[key]
+        names.update(f"{name}@{item}" for item in items)
     return names
 
 
@@ -121,7 +128,10 @@ def prune_lock(root: Path) -> list[str]:
     lock = Path(root) / LOCK_FILE
     if not lock.is_file() or not (Path(root) / PIPELINE_FILE).is_file():
         return []
-    stale = sorted(set(LOCKED_STAGE.findall(lock.read_text())) - stage_names(root))
+    defined = stage_names(root)
+    if defined is None:
+        return []
+    stale = sorted(set(LOCKED_STAGE.findall(lock.read_text())) - defined)
     if stale:
         from dvc.utils.serialize import load_yaml, modify_yaml
 
