@@ -156,7 +156,8 @@ def main() -> None:
         "Each run's measured `run_time_s` replayed in the order a fresh clone's train flow submits the "
         "runs (`rnnlab.execution.planned_runs`), each run to the first free worker: with this run's "
         "record (`reports/training.json`, committed, so the next fresh clone orders by it) and with the "
-        "data's size alone (steps × epoch cap). Gaps between runs and the stage's start are not "
+        "data's size alone (steps × epoch cap). The record holds this very run's times, so the first "
+        "column is the best such an order can do. Gaps between runs and the stage's start are not "
         "in it; the bound is the larger of (summed time ÷ workers) and the longest run.",
         "",
         "| workers | " + " | ".join(f"ordered by {name} (min)" for name in orders) + " | bound (min) |",

@@ -323,6 +323,22 @@ def test_a_served_sequence_is_read_as_prepare_read_it_before_the_model_sees_it(c
         torch.testing.assert_close(x, prepared.inputs[order[sid]])
 
 
+def test_a_prepared_split_back_in_raw_units_is_scored_without_reading_its_steps_twice():
+    from rnnlab.evaluate import build_model
+    from rnnlab.serving import SequenceModel
+    from tests.test_contract import settings_for
+
+    table = toy_table()
+    splits, meta = steps.prepare(table, "toy", classify_settings(downsample=2, frame=2), references=False)
+    model = SequenceModel(build_model(settings_for("gru"), meta).eval(), meta)
+    raw = table[table["split"] == "test"].drop(columns=["split"])
+    back = splits["test"].copy()  # as compare.raw_split gives it to a champion: prepared steps, raw units
+    back[meta.features] = meta.raw_features(back[meta.features].to_numpy())
+    assert model.score(back, read=(2, 2)) == pytest.approx(model.score(raw))
+    with pytest.raises(DataError, match=r"the model reads steps as \(downsample, frame\) = \(2, 2\), .* \(None, 4\)"):
+        model.score(back, read=(None, 4))
+
+
 @pytest.mark.parametrize(
     "changes, message",
     [
@@ -330,6 +346,10 @@ def test_a_served_sequence_is_read_as_prepare_read_it_before_the_model_sees_it(c
         (
             {"task": "label_steps", "downsample": None, "frame": 2},
             r"frame: groups numeric steps of a sequence with one label .* is label_steps",
+        ),
+        (
+            {"source": "imported", "test_fraction": 0.2, "speakers": True},
+            r"downsample: averages steps, and a dialogue's steps are utterances by different speakers",
         ),
         (
             {"tokens": {"embedding_size": 4, "min_count": 1, "max_vocabulary": 8}},

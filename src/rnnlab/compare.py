@@ -120,15 +120,16 @@ def tuning_seconds(config: Config, root: Path, dataset: str) -> dict[str, float]
     return {arch: s["tuning_time_s"] for arch, s in studies.items() if arch in tuned and "tuning_time_s" in s}
 
 
-def raw_split(root: Path, dataset: str, part: str) -> pd.DataFrame:
-    """A prepared split back in raw units, as a logged model takes it (it applies its own encoding)."""
+def raw_split(root: Path, dataset: str, part: str) -> tuple[pd.DataFrame, tuple[int | None, int | None]]:
+    """A prepared split back in raw units, as a logged model takes it (it applies its own encoding),
+    and the (downsample, frame) its steps were read with (a model does not read them again)."""
     splits, meta = read_prepared(prepared_dir(root, dataset))
     table = splits[part].copy()
     if meta.normalizer:
         table[meta.features] = meta.raw_features(table[meta.features].to_numpy())
     if meta.kind.target == "value":
         table[LABEL] = meta.destandardized(table[LABEL])
-    return table
+    return table, (meta.downsample, meta.frame)
 
 
 def score_model_version(config: Config, root: Path, dataset: str, version: str) -> float:
@@ -138,7 +139,8 @@ def score_model_version(config: Config, root: Path, dataset: str, version: str) 
     mlflow.set_tracking_uri(tracking.tracking_uri(config, root))  # models:/ resolves in the project's registry
     model = mlflow.pyfunc.load_model(f"models:/{registered_model_name(dataset)}/{version}").unwrap_python_model()
     task = config.dataset(dataset).task
-    metrics = model.score(raw_split(root, dataset, "val"), config.train.batch_size, task=task)
+    table, read = raw_split(root, dataset, "val")
+    metrics = model.score(table, config.train.batch_size, task=task, read=read)
     return metrics[KINDS[task].selection_metric]
 
 

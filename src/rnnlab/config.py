@@ -187,6 +187,8 @@ class DatasetBase(Strict):
     def _downsampled_sequences(self) -> DatasetBase:
         task = getattr(self, "task", None)
         for key, what in (("downsample", "averages"), ("frame", "groups")):
+            if getattr(self, key) is not None and self.speakers:
+                raise ValueError(f"{key}: {what} steps, and a dialogue's steps are utterances by different speakers")
             if getattr(self, key) is not None and (not KINDS[task].downsamples or self.tokens is not None):
                 allowed = ", ".join(name for name, kind in KINDS.items() if kind.downsamples)
                 raise ValueError(

@@ -117,6 +117,8 @@ def stage_names(root: Path) -> set[str] | None:
             if str(foreach) != f"${{plan.{key}}}" or key not in lists:
                 return None
             items = lists[key]
+        if not all(isinstance(item, (str, int)) for item in items):  # DVC names other items by their index
+            return None
         names.update(f"{name}@{item}" for item in items)
     return names
 
@@ -133,12 +135,23 @@ def prune_lock(root: Path) -> list[str]:
         return []
     stale = sorted(set(LOCKED_STAGE.findall(lock.read_text())) - defined)
     if stale:
+        from contextlib import nullcontext
+
+        from dvc.lock import LockError, make_lock
         from dvc.utils.serialize import load_yaml, modify_yaml
 
-        if set(stale) & set((load_yaml(lock) or {}).get("stages", {})):
-            with modify_yaml(lock) as data:
-                for name in stale:
-                    data["stages"].pop(name, None)
+        dvc_tmp = Path(root) / ".dvc" / "tmp"  # where a dvc command holds the repository's lock
+        if dvc_tmp.parent.is_dir():
+            dvc_tmp.mkdir(exist_ok=True)
+        guard = make_lock(str(dvc_tmp / "lock"), tmp_dir=str(dvc_tmp)) if dvc_tmp.is_dir() else nullcontext()
+        try:
+            with guard:  # not while a dvc command writes the lock
+                if set(stale) & set((load_yaml(lock) or {}).get("stages", {})):
+                    with modify_yaml(lock) as data:
+                        for name in stale:
+                            data["stages"].pop(name, None)
+        except LockError:  # a dvc command runs: the entries go at the next plan
+            return []
     return stale
 
 

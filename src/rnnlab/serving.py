@@ -86,11 +86,16 @@ class SequenceModel(mlflow.pyfunc.PythonModel):
             raise RequestError(str(err)) from None
 
     def score(
-        self, table: pd.DataFrame, batch_size: int = PREDICT_BATCH_SIZE, task: str | None = None
+        self,
+        table: pd.DataFrame,
+        batch_size: int = PREDICT_BATCH_SIZE,
+        task: str | None = None,
+        read: tuple[int | None, int | None] | None = None,
     ) -> dict[str, float]:
-        """The task's metrics on a labelled table in raw units (as ingest wrote it), with this model's own
-        encoding. DataError when this model cannot answer this data: another ``task``, or labels it never
-        learned."""
+        """The task's metrics on a labelled table in raw units (as ingest wrote it, or with its steps
+        already ``read`` as (downsample, frame): see ``model_input``), with this model's own encoding.
+        DataError when this model cannot answer this data: another ``task``, labels it never learned,
+        steps read another way."""
         where = f"scoring a model of {self.meta.dataset}"
         if task is not None and task != self.meta.task:
             raise DataError(f"{where}: the model answers task {self.meta.task!r}, the data is {task!r}")
@@ -100,20 +105,21 @@ class SequenceModel(mlflow.pyfunc.PythonModel):
                 raise DataError(
                     f"{where}: label(s) {', '.join(map(repr, unknown[:5]))} are not among the classes it learned"
                 )
-        data = model_input(self.meta, table, with_targets=True)
+        data = model_input(self.meta, table, with_targets=True, read=read)
         prediction, target = predict(self.model, data, self.meta.task, batch_size)
         return self.meta.kind.metrics(prediction, target, self.meta)
 
 
-def input_columns(meta: DatasetMeta) -> list[str]:
-    """The columns a request holds: the source's own (a framed dataset's features before framing)."""
-    features = unframed(meta.features) if meta.frame else list(meta.features)
+def input_columns(meta: DatasetMeta, read: bool = False) -> list[str]:
+    """The columns a request holds: the source's own (a framed dataset's features before framing);
+    ``read``: the columns of steps already read as prepare reads them (a prepared split's)."""
+    features = unframed(meta.features) if meta.frame and not read else list(meta.features)
     return [TOKEN] if meta.vocabulary else features + ([SPEAKER] if meta.parties else [])
 
 
-def check_columns(meta: DatasetMeta, table: pd.DataFrame) -> None:
+def check_columns(meta: DatasetMeta, table: pd.DataFrame, read: bool = False) -> None:
     """The columns this model reads are all there: sequence_id, step and its input columns."""
-    required = [SEQUENCE_ID, STEP, *input_columns(meta)]
+    required = [SEQUENCE_ID, STEP, *input_columns(meta, read)]
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise DataError(
@@ -146,14 +152,24 @@ def check_limits(meta: DatasetMeta, table: pd.DataFrame) -> None:
         )
 
 
-def model_input(meta: DatasetMeta, table: pd.DataFrame, with_targets: bool) -> SequenceSet:
-    """Check a raw table has what this model reads, then normalize and encode it as training did."""
+def model_input(
+    meta: DatasetMeta, table: pd.DataFrame, with_targets: bool, read: tuple[int | None, int | None] | None = None
+) -> SequenceSet:
+    """Check a raw table has what this model reads, then read its steps (``downsample``, ``frame``),
+    normalize and encode it as training did. ``read``: the (downsample, frame) the table's steps were
+    already read with (a prepared split back in raw units); it must be the model's own."""
     where = f"input for {meta.dataset}"
-    check_columns(meta, table)
+    if read is not None and tuple(read) != (meta.downsample, meta.frame):
+        raise DataError(
+            f"{where}: the model reads steps as (downsample, frame) = {(meta.downsample, meta.frame)}, "
+            f"the table's steps were read as {tuple(read)}"
+        )
+    check_columns(meta, table, read is not None)
     targets = [LABEL] if with_targets and meta.kind.target != "token" else []
-    table = table[[SEQUENCE_ID, STEP, *input_columns(meta), *targets]]
+    table = table[[SEQUENCE_ID, STEP, *input_columns(meta, read is not None), *targets]]
     validate_table(table, where, meta.kind.label_mode if with_targets else None)
-    table = frame(downsample(table, meta.downsample), meta.frame)  # read k steps at a time, as prepare did
+    if read is None:  # read k steps at a time, as prepare did
+        table = frame(downsample(table, meta.downsample), meta.frame)
     table = normalize(table, meta.normalizer, meta.target_scale)
     if meta.parties:  # speaker names -> party indices, as prepare did
         table = table.assign(**{SPEAKER: speaker_index(table, where)})
