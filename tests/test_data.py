@@ -244,10 +244,9 @@ def test_bucket_sampler_shards_disjointly_with_equal_batch_counts():
     assert all(len(s) == 1 for s in tiny)
 
 
-def test_downsample_averages_each_k_steps_of_a_sequence_by_hand():
-    from rnnlab.data.splits import downsample
-
-    table = pd.DataFrame(
+def five_and_two_steps() -> pd.DataFrame:
+    """Sequence a of 5 steps and b of 2, two features each: small enough to read by hand."""
+    return pd.DataFrame(
         {
             "sequence_id": ["a"] * 5 + ["b"] * 2,
             "step": [0, 1, 2, 3, 4, 0, 1],
@@ -256,6 +255,12 @@ def test_downsample_averages_each_k_steps_of_a_sequence_by_hand():
             "label": ["p"] * 5 + ["q"] * 2,
         }
     )
+
+
+def test_downsample_averages_each_k_steps_of_a_sequence_by_hand():
+    from rnnlab.data.splits import downsample
+
+    table = five_and_two_steps()
     pooled = downsample(table.sample(frac=1.0, random_state=0), 2)  # the order rows arrive in does not matter
     assert pooled.to_dict("list") == {
         "sequence_id": ["a", "a", "a", "b"],
@@ -280,15 +285,7 @@ def test_downsample_comes_before_max_length_and_keeps_every_sequence_whole():
 def test_frame_puts_each_k_steps_side_by_side_by_hand():
     from rnnlab.data.splits import frame, unframed
 
-    table = pd.DataFrame(
-        {
-            "sequence_id": ["a"] * 5 + ["b"] * 2,
-            "step": [0, 1, 2, 3, 4, 0, 1],
-            "x": [1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0],
-            "y": [0.0, 0.0, 2.0, 2.0, 9.0, 1.0, 3.0],
-            "label": ["p"] * 5 + ["q"] * 2,
-        }
-    )
+    table = five_and_two_steps()
     framed = frame(table.sample(frac=1.0, random_state=0), 2)  # the order rows arrive in does not matter
     assert framed.to_dict("list") == {
         "sequence_id": ["a", "a", "a", "b"],

@@ -138,7 +138,7 @@ def prune_lock(root: Path) -> list[str]:
         from contextlib import nullcontext
 
         from dvc.lock import LockError, make_lock
-        from dvc.utils.serialize import load_yaml, modify_yaml
+        from dvc.utils.serialize import modify_yaml
 
         dvc_tmp = Path(root) / ".dvc" / "tmp"  # where a dvc command holds the repository's lock
         if dvc_tmp.parent.is_dir():
@@ -146,10 +146,9 @@ def prune_lock(root: Path) -> list[str]:
         guard = make_lock(str(dvc_tmp / "lock"), tmp_dir=str(dvc_tmp)) if dvc_tmp.is_dir() else nullcontext()
         try:
             with guard:  # not while a dvc command writes the lock
-                if set(stale) & set((load_yaml(lock) or {}).get("stages", {})):
-                    with modify_yaml(lock) as data:
-                        for name in stale:
-                            data["stages"].pop(name, None)
+                with modify_yaml(lock) as data:
+                    for name in stale:
+                        data["stages"].pop(name, None)
         except LockError:  # a dvc command runs: the entries go at the next plan
             return []
     return stale

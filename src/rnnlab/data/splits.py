@@ -127,12 +127,13 @@ def frame(df: pd.DataFrame, k: int | None) -> pd.DataFrame:
     df = df.sort_values([SEQUENCE_ID, STEP], kind="stable").reset_index(drop=True)
     position = df.groupby(SEQUENCE_ID, sort=False).cumcount().to_numpy()
     size = df.groupby(SEQUENCE_ID, sort=False)[STEP].transform("size").to_numpy()
-    last = df[position == size - 1]  # each sequence's last row, repeated to fill its last frame
-    missing = (-size[position == size - 1]) % k
+    is_last = position == size - 1
+    last = df[is_last]  # each sequence's last row, repeated to fill its last frame
+    missing = (-size[is_last]) % k
     fill = last.loc[last.index.repeat(missing)]
-    fill_position = np.repeat(size[position == size - 1], missing) + (
+    fill_position = np.repeat(size[is_last], missing) + (
         np.arange(missing.sum()) - np.repeat(np.cumsum(missing) - missing, missing)
-    )
+    )  # each fill row's place: the sequence's length, then one more per row
     whole = pd.concat([df, fill], ignore_index=True)
     whole[STEP] = np.concatenate([position, fill_position]) // k
     whole["_offset"] = np.concatenate([position, fill_position]) % k
