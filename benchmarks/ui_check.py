@@ -2,17 +2,19 @@
 
     python benchmarks/ui_check.py [--project PATH] [--port 5099] [--out docs]      (make ui-check)
 
-Starts the project's MLflow server (as `make ui` does, on ``--port``), opens the address `make ui` prints
+Starts the project's MLflow server (as `make ui` does, on ``--port``), opens the addresses `make ui` prints
 in headless Chromium (Debian's ``chromium`` package), and checks the rendered pages: the experiment
-list names rnnlab's experiments, and an experiment opens on its runs table (column "Run Name", a run
-of the store by name), not on the GenAI overview of traces. Writes two screenshots to ``--out``
-(mlflow_experiments.png, mlflow_runs.png) and exits 1 with one line if a check fails. Needs a project
-with runs (after `make pipeline` or `make tune`) and chromium; the test suite does not run it.
+list names rnnlab's experiments, and an experiment's comparison view (``tracking.comparison_view``) opens
+on its training runs with their architecture, seed and validation selection metric as columns (and a
+training run of the store by name), not on the GenAI overview of traces. Writes two screenshots to
+``--out`` (mlflow_experiments.png, mlflow_runs.png) and exits 1 with one line if a check fails. Needs a
+project with training runs (after `make pipeline`) and chromium; the test suite does not run it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -63,7 +65,8 @@ def main() -> None:
     args = parser.parse_args()
     import mlflow
 
-    from rnnlab.tracking import UI_VIEW
+    from rnnlab.services import comparison_urls
+    from rnnlab.tracking import COMPARISON_VIEW, UI_VIEW
 
     env = {**os.environ, "RNNLAB_MLFLOW_PORT": str(args.port)}
     service = [sys.executable, "-m", "rnnlab.services"]
@@ -75,19 +78,19 @@ def main() -> None:
     base = f"http://127.0.0.1:{args.port}"
     try:
         client = mlflow.MlflowClient(base)
-        experiments = [e for e in client.search_experiments() if e.name.startswith("rnnlab/")]
+        views = dict(comparison_urls(base))
+        experiments = [e for e in client.search_experiments() if e.name in views]
         if not experiments:
-            raise SystemExit("ui_check: the store holds no rnnlab experiment; run make pipeline (or make tune) first")
-        experiment = experiments[0]
-        runs = client.search_runs([experiment.experiment_id], max_results=200)
-        run = [r for r in runs if "mlflow.parentRunId" not in r.data.tags][
-            :1
-        ]  # the table shows nested runs folded under their parent
-        if not run:
-            raise SystemExit(f"ui_check: {experiment.name} holds no top-level run")
+            raise SystemExit("ui_check: no rnnlab experiment in the store has its comparison view; run make pipeline")
+        trained = "tags.`rnnlab.kind` = 'training'"
+        found = [(e, client.search_runs([e.experiment_id], trained, max_results=200)) for e in experiments]
+        experiment, runs = max(found, key=lambda pair: len(pair[1]))
+        if not runs:
+            raise SystemExit(f"ui_check: no rnnlab experiment holds a training run ({trained}); run make pipeline")
+        state = json.loads(json.loads(experiment.tags[f"mlflow.sharedViewState.{COMPARISON_VIEW}"])["state"])
+        metric = state["orderByKey"].split("`")[1]
         args.out.mkdir(parents=True, exist_ok=True)
-        listing = base + UI_VIEW
-        page = base + UI_VIEW.replace("/#/experiments", f"/#/experiments/{experiment.experiment_id}")
+        listing, page = base + UI_VIEW, views[experiment.name]
         chromium(listing, f"--screenshot={args.out / 'mlflow_experiments.png'}")
         chromium(page, f"--screenshot={args.out / 'mlflow_runs.png'}")
         problems = []
@@ -96,13 +99,18 @@ def main() -> None:
         dom = chromium(page, "--dump-dom")
         if GENAI_OVERVIEW in dom or "Run Name" not in dom:
             problems.append(f"{page} opens on the GenAI overview, not on the runs table")
-        elif run[0].info.run_name not in dom:
-            problems.append(f"{page} shows a runs table without the run {run[0].info.run_name!r}")
+        else:
+            missing = [c for c in ("architecture", "seed", metric) if f">{c}<" not in dom]
+            if missing:
+                problems.append(f"{page}: the runs table has no column {', '.join(missing)}")
+            if runs[0].info.run_name not in dom:
+                problems.append(f"{page} shows a runs table without the training run {runs[0].info.run_name!r}")
         if problems:
             raise SystemExit("ui_check: " + "; ".join(problems))
         print(
-            f"ui_check: {listing} lists {len(experiments)} rnnlab experiment(s); {page} opens on its runs table "
-            f"(run {run[0].info.run_name!r} shown); screenshots in {args.out}"
+            f"ui_check: {listing} lists {len(experiments)} rnnlab experiment(s); {page} opens on the training runs "
+            f"of {experiment.name} ({len(runs)} found) with architecture, seed and {metric} as columns, best first; "
+            f"screenshots in {args.out}"
         )
     finally:
         subprocess.run([*service, "stop", "mlflow"], cwd=args.project, env=env, capture_output=True)

@@ -306,7 +306,7 @@ def test_tuning_studies_run_side_by_side_on_the_engine_and_one_process_records_t
     results = json.loads((root / "reports" / "tuning.json").read_text())["japanese_vowels"]
     profile = yaml.safe_load((root / "profiles" / "tuned.yaml").read_text())["tuned"]["japanese_vowels"]
     assert set(results) == set(profile) == {"lstm", "gru"}
-    assert all(profile[a] == results[a]["best_params"] for a in ("lstm", "gru"))
+    assert all(profile[a] == results[a]["chosen_params"] for a in ("lstm", "gru"))
 
 
 def test_runs_are_ordered_by_this_projects_runs_then_the_committed_record_then_each_architectures_pace(tmp_path):

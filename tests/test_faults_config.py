@@ -4,6 +4,7 @@ plan keys shared by two pairs, a multi-node setting outside a launcher, a delete
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -285,3 +286,41 @@ def test_experiments_open_on_the_training_runs_view(tmp_path):
     client.set_experiment_tag(bare, "mlflow.experimentKind", "forecasting")
     tracking.ensure_experiment(client, config, tmp_path, "sunspots")
     assert client.get_experiment(bare).tags["mlflow.experimentKind"] == "forecasting"
+
+
+def test_each_experiment_holds_a_comparison_view_of_its_training_runs_that_mlflow_can_search(tmp_path):
+    """The saved view `make ui` links (mlflow.sharedViewState.rnnlab): its filter is one MLflow's search
+    takes and that finds the training runs only, sorted by the task's validation selection metric in its
+    direction; an experiment made without it (or with an older one) gets the current one."""
+    from mlflow import MlflowClient
+
+    from rnnlab import tracking
+
+    config = load_config(ROOT / "params.yaml")
+    client = MlflowClient(f"sqlite:///{tmp_path}/m.db")
+    key = f"mlflow.sharedViewState.{tracking.COMPARISON_VIEW}"
+    views = {}
+    for dataset, metric, ascending in (("japanese_vowels", "accuracy", False), ("sunspots", "mae", True)):
+        experiment = tracking.ensure_experiment(client, config, tmp_path, dataset)
+        views[dataset] = json.loads(json.loads(client.get_experiment(experiment).tags[key])["state"])
+        assert views[dataset]["orderByKey"] == f"metrics.`best_val_{metric}`"
+        assert views[dataset]["orderByAsc"] is ascending, "best first: accuracy grows, MAE shrinks"
+        assert {"tags.`architecture`", "tags.`seed`", f"metrics.`test_{metric}`"} <= set(
+            views[dataset]["selectedColumns"]
+        )
+    experiment = client.get_experiment_by_name(tracking.experiment_name("japanese_vowels")).experiment_id
+    prepared = tmp_path / "data" / "prepared" / "japanese_vowels"
+    prepared.mkdir(parents=True)
+    trained = client.create_run(
+        experiment, tags=tracking.run_tags(config, tmp_path, "lstm", "japanese_vowels", 0, prepared, "sha")
+    )
+    client.create_run(experiment, tags={"rnnlab.kind": "trial", "architecture": "lstm", "seed": "0"})
+    client.create_run(experiment, tags={"rnnlab.kind": "tuning"})
+    found = client.search_runs([experiment], views["japanese_vowels"]["searchFilter"])
+    assert [r.info.run_id for r in found] == [trained.info.run_id]
+    client.set_experiment_tag(experiment, key, "{}")
+    tracking.ensure_experiment(client, config, tmp_path, "japanese_vowels")
+    assert client.get_experiment(experiment).tags[key] == tracking.comparison_view("classify")
+    assert tracking.comparison_url("http://127.0.0.1:5000", experiment).endswith(
+        f"/#/experiments/{experiment}/runs?workflowType=machine_learning&viewStateShareKey=rnnlab"
+    )

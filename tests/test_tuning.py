@@ -100,7 +100,16 @@ def test_a_study_trains_real_trials_nested_under_its_parent_run(project):
     assert result["trials_complete"] + result["trials_pruned"] == BUDGET["trials"]
     assert "| lstm | " in (project / "reports" / "tuning.md").read_text()
     profile = yaml.safe_load((project / "profiles" / "tuned.yaml").read_text())
-    assert profile["tuned"]["japanese_vowels"]["lstm"] == study.best_params
+    chosen = study.trials[result["chosen_trial"]]
+    assert profile["tuned"]["japanese_vowels"]["lstm"] == result["chosen_params"] == chosen.params
+    untuned = study.trials[result["untuned_trial"]]
+    assert result["untuned_trial"] == 0 and result["untuned_train_time_s"] == untuned.user_attrs["train_time_s"]
+    affordable = [
+        t
+        for t in finished
+        if t.state == TrialState.COMPLETE and t.user_attrs["train_time_s"] <= 1.25 * untuned.user_attrs["train_time_s"]
+    ]
+    assert chosen.value == max(t.value for t in affordable + [untuned]), "the best trial no dearer than the untuned"
     applied = subprocess.run(
         [sys.executable, "-m", "rnnlab.cli", "profile", "tuned"], cwd=project, capture_output=True, text=True
     )
@@ -108,8 +117,8 @@ def test_a_study_trains_real_trials_nested_under_its_parent_run(project):
     from rnnlab.config import load_config
 
     config = load_config(project / "params.yaml")
-    assert config.architecture("lstm", "japanese_vowels").hidden_size == study.best_params["hidden_size"]
-    assert config.train_for("japanese_vowels", "lstm").learning_rate == study.best_params["learning_rate"]
+    assert config.architecture("lstm", "japanese_vowels").hidden_size == chosen.params["hidden_size"]
+    assert config.train_for("japanese_vowels", "lstm").learning_rate == chosen.params["learning_rate"]
     untuned = next(ds for ds in config.datasets if ds not in profile["tuned"])
     assert config.architecture("lstm", untuned) == config.architecture("lstm"), (
         "a dataset the profile does not name keeps its entries"
@@ -331,3 +340,32 @@ def test_a_small_validation_split_is_drawn_again_and_a_trial_scores_the_mean(pro
     assert [by_split["0"], by_split["1"]] == pytest.approx(trial.user_attrs["split_values"])
     assert (study_dir(root, "japanese_vowels", "gru") / "trial_0" / "split_1").is_dir()
     pd.testing.assert_frame_equal(again["test"], base["test"].iloc[0:0])
+
+
+def test_the_profile_keeps_the_best_trial_no_dearer_than_the_untuned_settings_by_hand():
+    """tune.max_cost: the untuned trial fits in 10 s; at 1.25 × a trial may take 12.5 s. Accuracy: the
+    dearest trial is best (0.95 in 20 s), the profile takes 0.93 (12 s); MAE: the cheapest lowest."""
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from rnnlab.tuning import within_cost
+
+    def trial(number, value, seconds, fixed=False):
+        made = create_trial(
+            state=TrialState.COMPLETE,
+            value=value,
+            params={"learning_rate": 0.001 * (number + 1)},
+            distributions={"learning_rate": FloatDistribution(1e-4, 1e-1)},
+            user_attrs={"train_time_s": seconds},
+            system_attrs={"fixed_params": {"learning_rate": 0.001}} if fixed else {},
+        )
+        made.number = number
+        return made
+
+    untuned = trial(0, 0.90, 10.0, fixed=True)
+    trials = [untuned, trial(1, 0.95, 20.0), trial(2, 0.93, 12.0), trial(3, 0.92, 5.0), trial(4, 0.93, 12.5)]
+    assert within_cost(trials, untuned, 1.25, greater=True).number == 2, "ties go to the earlier trial"
+    assert within_cost(trials, untuned, None, greater=True).number == 1, "no limit: the best"
+    assert within_cost(trials, untuned, 0.1, greater=True).number == 0, "the untuned trial always qualifies"
+    assert within_cost(trials, untuned, 1.25, greater=False).number == 0, "MAE: 0.90 is the lowest"
+    assert within_cost(trials, None, 1.25, greater=True).number == 1, "no untuned trial to measure: the best"

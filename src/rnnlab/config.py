@@ -417,6 +417,10 @@ class TuneConfig(Strict):
     small_validation: PositiveInt
     # per architecture entry: {setting: {low, high, log} | {choices: [...]}}, replacing the architecture's range for it
     space: dict[str, dict[str, SpaceEntry]]
+    # profiles/tuned.yaml keeps a pair's best trial whose fit took at most max_cost × the fit of params.yaml's
+    # own settings (the study's first trial, same machine and load); a dearer best is reported, not made the
+    # default. null: the best trial whatever it costs. Applied to finished trials: no trial is rerun for it.
+    max_cost: float | None = Field(1.25, gt=0)
 
 
 class TrackingConfig(Strict):

@@ -347,6 +347,21 @@ def _group_alive(pgid: int) -> bool:
 
 
 @exit_on_user_error
+def comparison_urls(base: str) -> list[tuple[str, str]]:
+    """(name, address of its comparison view) of every rnnlab experiment the MLflow server at ``base`` holds
+    with that view (``tracking.comparison_view``; made with the experiment, added when a run next logs)."""
+    key = f"mlflow.sharedViewState.{tracking.COMPARISON_VIEW}"
+    with urllib.request.urlopen(f"{base}/api/2.0/mlflow/experiments/search?max_results=1000", timeout=10) as answer:
+        experiments = json.load(answer).get("experiments", [])
+    return sorted(
+        (e["name"], tracking.comparison_url(base, e["experiment_id"]))
+        for e in experiments
+        if e["name"].startswith(tracking.EXPERIMENT_PREFIX)
+        and e.get("lifecycle_stage") == "active"
+        and any(t["key"] == key for t in e.get("tags", []))
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m rnnlab.services", description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["start", "stop", "url", "view", "status"])
@@ -363,6 +378,9 @@ def main(argv: list[str] | None = None) -> None:
             print(service(name).url)
         elif args.action == "view":  # where a person opens it: MLflow on its training-runs pages
             print(service(name).url + (tracking.UI_VIEW if name == "mlflow" else ""))
+            if name == "mlflow" and healthy(service(name), root):
+                for experiment, url in comparison_urls(service(name).url):
+                    print(f"  {experiment}: {url}")
         else:
             svc = service(name)
             print(f"{svc.name}: {'up' if healthy(svc, root) else 'down'} at {svc.url}")

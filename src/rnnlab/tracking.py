@@ -74,6 +74,40 @@ EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 # MLflow 3.17's UI picks its GenAI or model-training pages from the ``workflowType`` of the address (then
 # from what the browser last chose), whatever the experiment's kind; rnnlab's addresses ask for training.
 UI_VIEW = "/#/experiments?workflowType=machine_learning"
+# A saved view of the runs table (MLflow reads experiment tags ``mlflow.sharedViewState.<key>`` and opens one
+# with ``?viewStateShareKey=<key>``): the training runs only, as columns their architecture, seed, validation
+# selection metric, headline test metric, fit seconds and parameters, best validation first. Sorted by a
+# metric, the table lists runs flat; the page without the view nests each study's trials under its parent.
+COMPARISON_VIEW = "rnnlab"
+
+
+def comparison_view(task: str) -> str:
+    """The tag value of the comparison view for an experiment of ``task``'s runs."""
+    from rnnlab.kinds import KINDS
+
+    kind = KINDS[task]
+    metric = f"metrics.`best_val_{kind.selection_metric}`"
+    state = {
+        "searchFilter": "tags.`rnnlab.kind` = 'training'",
+        "orderByKey": metric,
+        "orderByAsc": not kind.greater_is_better,
+        "selectedColumns": [
+            "tags.`architecture`",
+            "tags.`seed`",
+            metric,
+            f"metrics.`test_{kind.selection_metric}`",
+            "metrics.`train_time_s`",
+            "metrics.`num_params`",
+        ],
+    }
+    return json.dumps({"name": "rnnlab: training runs", "createdAt": 0, "updatedAt": 0, "state": json.dumps(state)})
+
+
+def comparison_url(base: str, experiment_id: str) -> str:
+    """Where a person opens the comparison of one experiment's training runs."""
+    return (
+        f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning&viewStateShareKey={COMPARISON_VIEW}"
+    )
 
 
 def ensure_experiment(client, config: Config, root: Path, dataset: str) -> str:
@@ -85,6 +119,8 @@ def ensure_experiment(client, config: Config, root: Path, dataset: str) -> str:
     import sys
 
     name = experiment_name(dataset)
+    view = comparison_view(config.dataset(dataset).task)
+    tags = {**EXPERIMENT_KIND, f"mlflow.sharedViewState.{COMPARISON_VIEW}": view}
     found = client.get_experiment_by_name(name)
     if found is not None and found.lifecycle_stage == "deleted":
         client.restore_experiment(found.experiment_id)
@@ -94,13 +130,12 @@ def ensure_experiment(client, config: Config, root: Path, dataset: str) -> str:
             file=sys.stderr,
         )
     if found is not None:
-        for key, value in EXPERIMENT_KIND.items():
-            if key not in found.tags:  # made without a kind (a kind chosen in the UI is kept)
+        for key, value in tags.items():
+            # a kind chosen in the UI is kept; rnnlab's view follows its task (a person's views have other keys)
+            if key not in found.tags or (key not in EXPERIMENT_KIND and found.tags[key] != value):
                 client.set_experiment_tag(found.experiment_id, key, value)
         return found.experiment_id
-    return client.create_experiment(
-        name, artifact_location=experiment_artifacts(config, root, dataset), tags=EXPERIMENT_KIND
-    )
+    return client.create_experiment(name, artifact_location=experiment_artifacts(config, root, dataset), tags=tags)
 
 
 # What the pipeline itself rewrites: a difference here says nothing about the code or params a run used.
@@ -166,6 +201,7 @@ def run_tags(
 ) -> dict[str, str]:
     prepared_rel = prepared.resolve().relative_to(root.resolve()).as_posix()
     return {
+        "rnnlab.kind": "training",  # a tuning trial's run says "trial" (rnnlab.tuning)
         "architecture": architecture,
         "architecture_type": config.architecture(architecture, dataset).type,
         "dataset": dataset,

@@ -419,6 +419,8 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
         if t.datetime_complete and t.datetime_start
     )
     best = study.best_trial
+    untuned = next((t for t in complete if "fixed_params" in t.system_attrs), None)
+    chosen = within_cost(complete, untuned, config.tune.max_cost, KINDS[config.dataset(dataset).task].greater_is_better)
     result = {
         "architecture": architecture,
         "dataset": dataset,
@@ -433,15 +435,40 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
         "tuning_time_s": seconds,
         "best_train_time_s": best.user_attrs.get("train_time_s"),
         "best_epochs": best.user_attrs.get("epochs_trained"),
+        "untuned_trial": untuned.number if untuned else None,
+        "untuned_value": untuned.value if untuned else None,
+        "untuned_train_time_s": untuned.user_attrs.get("train_time_s") if untuned else None,
+        "max_cost": config.tune.max_cost,
+        "chosen_trial": chosen.number,
+        "chosen_value": chosen.value,
+        "chosen_params": chosen.params,
+        "chosen_train_time_s": chosen.user_attrs.get("train_time_s"),
+        "chosen_epochs": chosen.user_attrs.get("epochs_trained"),
         "budget": {k: v for k, v in study.user_attrs["budget"].items() if k != "space"},
         "space": study.user_attrs["budget"]["space"],
     }
     client.log_metric(parent, "best_value", best.value)
+    client.log_metric(parent, "chosen_value", chosen.value)
     client.log_metric(parent, "tuning_time_s", seconds)
     for name, value in best.params.items():
         client.set_tag(parent, f"best.{name}", str(value))
+    client.set_tag(parent, "chosen_trial", str(chosen.number))
     client.set_terminated(parent, status="FINISHED")
     return result
+
+
+def within_cost(complete: list, untuned, max_cost: float | None, greater: bool):
+    """The best of the finished trials whose fit took at most ``max_cost`` × the untuned trial's fit (the
+    untuned trial always qualifies); with no limit or no untuned trial to measure against, the best."""
+    limit = (
+        None
+        if max_cost is None or untuned is None or untuned.user_attrs.get("train_time_s") is None
+        else max_cost * untuned.user_attrs["train_time_s"]
+    )
+    cheap = [
+        t for t in complete if limit is None or t is untuned or t.user_attrs.get("train_time_s", float("inf")) <= limit
+    ]
+    return (max if greater else min)(cheap, key=lambda t: (t.value, -t.number) if greater else (t.value, t.number))
 
 
 def record_result(root: Path, result: dict) -> Path:
@@ -455,13 +482,16 @@ def record_result(root: Path, result: dict) -> Path:
     results.setdefault(result["dataset"], {})[result["architecture"]] = result
     files.write_json(path, results, sort_keys=True)
     files.write_text(path.with_suffix(".md"), tuning_markdown(results))
-    best = {ds: {a: r["best_params"] for a, r in sorted(pairs.items())} for ds, pairs in sorted(results.items())}
+    chosen = {
+        ds: {a: r.get("chosen_params", r["best_params"]) for a, r in sorted(pairs.items())}
+        for ds, pairs in sorted(results.items())
+    }
     files.write_text(
         Path(root) / PROFILES_DIR / f"{PROFILE}.yaml",
-        "# Written by `rnnlab tune` from reports/tuning.json: each "
-        "tuned pair's best settings on its validation split.\n"
+        "# Written by `rnnlab tune` from reports/tuning.json: each tuned pair's best settings on its validation "
+        "split\n# among the trials whose fit took at most tune.max_cost × its untuned settings' (reports/tuning.md).\n"
         f"# `rnnlab profile {PROFILE}` merges them into params.yaml's tuned section when the config loads; "
-        "make pipeline then trains with them.\n" + yaml.safe_dump({"tuned": best}, sort_keys=False),
+        "make pipeline then trains with them.\n" + yaml.safe_dump({"tuned": chosen}, sort_keys=False),
     )
     return path
 
@@ -473,37 +503,59 @@ def tuning_markdown(results: dict) -> str:
         "One Optuna study per (architecture, dataset) with the same budget for every architecture of a dataset:",
         "the trials and the per-trial epoch cap below, TPE seeded, the median pruner, selection on the validation",
         "split only (the value is the pipeline's own: the validation metric of the lowest-validation-loss checkpoint).",
-        "Written by `rnnlab tune` (`make tune`).",
+        "The first trial of every study is params.yaml's own settings (*untuned*). profiles/tuned.yaml keeps the",
+        "best trial whose fit took at most `tune.max_cost` × the untuned trial's (*profile*), so the tuned default",
+        "costs about what the untuned one does; a dearer *best* is reported here with its cost. Fit seconds are a",
+        "trial's own, measured while the studies ran side by side. Written by `rnnlab tune` (`make tune`).",
     ]
     for dataset, pairs in sorted(results.items()):
         metric = next(iter(pairs.values()))["metric"]
-        rows = sorted(pairs.values(), key=lambda r: r["best_value"], reverse=greater_is_better(metric))
+        greater = greater_is_better(metric)
+        rows = sorted(pairs.values(), key=lambda r: r.get("chosen_value", r["best_value"]), reverse=greater)
         budget = rows[0]["budget"]
+        costs = {r.get("max_cost") for r in rows}
+        limit = "; profile: fit ≤ " + " / ".join("any" if c is None else f"{c:g} × untuned" for c in costs)
         lines += [
             "",
             f"## {dataset}",
             "",
             f"Budget per architecture: {budget['trials']} trials of at most {budget['max_epochs']} epochs (patience "
-            f"{budget['patience']}), training seed {budget['seed']}. Value: {metric}.",
+            f"{budget['patience']}), training seed {budget['seed']}. Value: {metric}{limit}.",
             "",
-            "| architecture | best value | trials finished / pruned "
-            "| tuning s | best trial: fit s, epochs | best settings |",
-            "|---|---|---|---|---|---|",
+            "| architecture | untuned: value, fit s | profile: trial, value, fit s | best: trial, value, fit s, epochs "
+            "| trials finished / pruned | tuning s | profile settings |",
+            "|---|---|---|---|---|---|---|",
         ]
         for r in rows:
-            settings = ", ".join(f"{k}={_short(v)}" for k, v in sorted(r["best_params"].items()))
-            cost = (
-                f"{r['best_train_time_s']:.1f}, {r['best_epochs']}" if r.get("best_train_time_s") is not None else "—"
+            chosen = r.get("chosen_params", r["best_params"])
+            settings = ", ".join(f"{k}={_short(v)}" for k, v in sorted(chosen.items()))
+            untuned = (
+                f"{r['untuned_value']:.4f}, {_seconds(r['untuned_train_time_s'])}"
+                if r.get("untuned_value") is not None
+                else "—"
+            )
+            profile = (
+                f"{r['chosen_trial']}, {r['chosen_value']:.4f}, {_seconds(r['chosen_train_time_s'])}"
+                if "chosen_trial" in r
+                else "= best"
+            )
+            best = (
+                f"{r['best_trial']}, {r['best_value']:.4f}, {_seconds(r.get('best_train_time_s'))}, "
+                f"{r.get('best_epochs') if r.get('best_epochs') is not None else '—'}"
             )
             lines.append(
-                f"| {r['architecture']} | {r['best_value']:.4f} | {r['trials_complete']} / {r['trials_pruned']} | "
-                f"{r['tuning_time_s']:.0f} | {cost} | {settings} |"
+                f"| {r['architecture']} | {untuned} | {profile} | {best} | {r['trials_complete']} / "
+                f"{r['trials_pruned']} | {r['tuning_time_s']:.0f} | {settings} |"
             )
         lines += ["", "Search spaces:", ""]
         lines += [
             f"- {r['architecture']}: " + "; ".join(f"{k} {_entry(v)}" for k, v in r["space"].items()) for r in rows
         ]
     return "\n".join(lines) + "\n"
+
+
+def _seconds(value) -> str:
+    return "—" if value is None else f"{value:.1f}"
 
 
 def _short(value) -> str:
