@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import copy_project
+from tests.conftest import ROOT, copy_project
 
 pytestmark = pytest.mark.slow
 
@@ -204,6 +204,14 @@ def test_a_study_killed_mid_trial_goes_on_without_losing_or_double_counting(proj
             {"tune": {**BUDGET, "space": {"lstm": {"dropout": {"choices": []}}}}},
             "tune.space.lstm.dropout.choices = []: List should have at least 1 item",
         ),
+        (
+            {"tuned": {"japanese_vowels": {"lstm": {"embedding_size": 16}}}},
+            "tuned.japanese_vowels.lstm.embedding_size: japanese_vowels reads numbers, not tokens",
+        ),
+        (
+            {"train": {**yaml.safe_load((ROOT / "params.yaml").read_text())["train"], "embedding_size": 16}},
+            "train.embedding_size: japanese_vowels reads numbers, not tokens",
+        ),
     ],
 )
 def test_bad_tuning_settings_stop_with_one_line(project, tmp_path, change, message):
@@ -369,3 +377,26 @@ def test_the_profile_keeps_the_best_trial_no_dearer_than_the_untuned_settings_by
     assert within_cost(trials, untuned, 0.1, greater=True).number == 0, "the untuned trial always qualifies"
     assert within_cost(trials, untuned, 1.25, greater=False).number == 0, "MAE: 0.90 is the lowest"
     assert within_cost(trials, None, 1.25, greater=True).number == 1, "no untuned trial to measure: the best"
+
+
+def test_a_dataset_of_tokens_also_tunes_its_embedding_size_and_a_run_builds_with_the_size_drawn():
+    """INPUT_SPACES: symbols (shakespeare) add train.embedding_size to the space, numbers (japanese_vowels)
+    do not; the untuned trial holds the dataset's own size; a trial's size reaches the built model."""
+    from rnnlab.config import load_config
+    from rnnlab.evaluate import build_model
+    from rnnlab.tuning import entry_values, space_for, trial_config
+    from tests.conftest import make_meta
+
+    config = load_config(ROOT / "params.yaml")
+    assert "embedding_size" not in space_for(config, "gru", "japanese_vowels")
+    space = space_for(config, "gru", "shakespeare")
+    assert (space["embedding_size"].low, space["embedding_size"].high) == (8, 64)
+    own = config.dataset("shakespeare").tokens.embedding_size
+    assert entry_values(config, "gru", "shakespeare", space)["embedding_size"] == own
+    trial = trial_config(config, "gru", "shakespeare", {"embedding_size": 12, "hidden_size": 20})
+    assert trial.train_for("shakespeare", "gru").embedding_size == 12
+    assert config.train_for("shakespeare", "gru").embedding_size is None, "the pipeline's runs read the data's size"
+    meta = make_meta(task="language_model", num_features=own, vocabulary=["a", "b", "c"])
+    model = build_model(trial.architecture("gru", "shakespeare"), meta, 12)
+    assert model.encoder.embedding.embedding_dim == 12
+    assert build_model(config.architecture("gru"), meta).encoder.embedding.embedding_dim == own

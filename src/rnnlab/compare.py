@@ -52,7 +52,9 @@ def load_trained(
     ``home``: the runs' folder (the pipeline's by default, a study's own)."""
     run = read_run(root, dataset, architecture, seed, home)
     splits, meta = read_prepared(prepared_dir(root, dataset))
-    model = build_model(config.architecture(architecture, dataset), meta)
+    model = build_model(
+        config.architecture(architecture, dataset), meta, config.train_for(dataset, architecture).embedding_size
+    )
     state = torch.load(
         seed_dir(root, dataset, architecture, seed, home) / run["checkpoint"], map_location="cpu", weights_only=True
     )["state_dict"]

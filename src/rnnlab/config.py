@@ -31,7 +31,7 @@ from rnnlab.data.sources import GENERATOR_OPTIONS, SOURCES, SPEAKER_SOURCES, TAB
 from rnnlab.errors import ConfigError
 from rnnlab.kinds import KINDS
 from rnnlab.params_file import merged
-from rnnlab.search_space import ENTRY_TAGS, TRAIN_SPACE, SpaceEntry
+from rnnlab.search_space import ENTRY_TAGS, INPUT_KEYS, TRAIN_SPACE, SpaceEntry
 
 PARAMS_FILE = "params.yaml"
 STUDIES_DIR = "studies"  # one file per study: its experiment and the entries only it uses
@@ -299,6 +299,13 @@ class TrainConfig(Strict):
     huber_delta: float | None = Field(
         gt=0.0
     )  # value targets: Huber loss with this δ, in the target's own units, instead of MSE; null = MSE
+    # symbol inputs: E of each token's learned vector in this run (the tuning space of token data);
+    # null: the dataset's tokens.embedding_size
+    embedding_size: PositiveInt | None = None
+
+
+def _no_tokens(dataset: str, where: str) -> str:
+    return f"{where}: {dataset} reads numbers, not tokens; an embedding size applies to symbol inputs (tokens:)"
 
 
 # What a dataset may change in the train section (seeds stay global: every comparison has the same).
@@ -313,6 +320,7 @@ OVERRIDABLE = {
     "num_threads",
     "gradient_noise",
     "huber_delta",
+    "embedding_size",
 }
 
 
@@ -556,12 +564,14 @@ class Config(Strict):
                     f"(allowed: {', '.join(sorted(OVERRIDABLE))})"
                 )
             try:
-                self.train_for(name)
+                embedding = self.train_for(name).embedding_size
             except ValidationError as err:
                 first = err.errors()[0]
                 raise ValueError(
                     f"datasets.{name}.train.{first['loc'][0]} = {first.get('input')!r}: {first['msg']}"
                 ) from None
+            if embedding is not None and settings.tokens is None:
+                raise ValueError(_no_tokens(name, "train.embedding_size"))
         for name, space in self.tune.space.items():
             if name not in self.architectures:
                 raise ValueError(
@@ -570,8 +580,8 @@ class Config(Strict):
                 )
             settings = architectures.get(self.architectures[name].type).params.model_fields
             for key in space:
-                if key not in settings and key not in TRAIN_SPACE or key == "type":
-                    allowed = [k for k in settings if k != "type"] + list(TRAIN_SPACE)
+                if key not in settings and key not in TRAIN_SPACE and key not in INPUT_KEYS or key == "type":
+                    allowed = [k for k in settings if k != "type"] + list(TRAIN_SPACE) + sorted(INPUT_KEYS)
                     raise ValueError(
                         f"tune.space.{name}: {name} has no setting {key!r} to tune (allowed: {', '.join(allowed)})"
                     )
@@ -590,12 +600,14 @@ class Config(Strict):
                     )
                 try:
                     self.architecture(name, ds)
-                    self.train_for(ds, name)
+                    embedding = self.train_for(ds, name).embedding_size
                 except ValidationError as err:
                     first = err.errors()[0]
                     raise ValueError(
                         f"tuned.{ds}.{name}.{first['loc'][0]} = {first.get('input')!r}: {first['msg']}"
                     ) from None
+                if embedding is not None and self.datasets[ds].tokens is None:
+                    raise ValueError(_no_tokens(ds, f"tuned.{ds}.{name}.embedding_size"))
         for ds in self.pipeline.datasets:
             if not any(self._why_not(a, ds) is None for a in self.pipeline.architectures):
                 raise ValueError(

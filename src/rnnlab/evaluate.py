@@ -15,11 +15,13 @@ from rnnlab.models.inputs import TokenInput
 from rnnlab.tasks import TASKS
 
 
-def build_model(arch_params: BaseModel, meta: DatasetMeta) -> nn.Module:
-    """Encoder from the registry (behind a token embedding for symbol data), head from the task."""
-    encoder = registry.build_encoder(arch_params, meta.num_features, meta)
+def build_model(arch_params: BaseModel, meta: DatasetMeta, embedding_size: int | None = None) -> nn.Module:
+    """Encoder from the registry (behind a token embedding for symbol data: ``embedding_size``, the run's
+    train.embedding_size, or the prepared data's), head from the task."""
+    width = (embedding_size or meta.num_features) if meta.vocabulary else meta.num_features
+    encoder = registry.build_encoder(arch_params, width, meta)
     if meta.vocabulary:
-        encoder = TokenInput(len(meta.vocabulary), meta.num_features, encoder)
+        encoder = TokenInput(len(meta.vocabulary), width, encoder)
     return TASKS[meta.task].build_head(encoder, meta)
 
 

@@ -1,8 +1,9 @@
 """What `rnnlab tune` may vary: a range of numbers or a list of choices per setting.
 
 Each architecture declares its space in the registry (``Architecture.space``); the settings of the
-train section that every architecture shares are ``TRAIN_SPACE``. params.yaml's ``tune.space`` may
-replace any of them for one architecture entry. A range of two integers draws integers.
+train section that every architecture shares are ``TRAIN_SPACE``, and those of a kind of input are
+``INPUT_SPACES`` (the token embedding's size where a dataset reads symbols). params.yaml's ``tune.space``
+may replace any of them for one architecture entry. A range of two integers draws integers.
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ TRAIN_SPACE: Space = {
     "weight_decay": Choice(choices=[0.0, 1e-5, 1e-4]),
     "batch_size": Choice(choices=[16, 32, 64]),
 }
+
+# Per kind of input, beside TRAIN_SPACE: a dataset that reads symbols (tokens:) also tunes the size of each
+# token's learned vector (train.embedding_size). A forecast's window is not tuned: it shapes the prepared data.
+INPUT_SPACES: dict[str, Space] = {
+    "tokens": {"embedding_size": Range(low=8, high=64, log=True)},
+}
+INPUT_KEYS = {key for space in INPUT_SPACES.values() for key in space}  # settings only some datasets tune
 
 # A stacked recurrent encoder (Elman, LSTM, GRU, depth-gated, attention, ACT): width, depth, dropout
 # between layers, and both directions where the task allows them.

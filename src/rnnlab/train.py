@@ -115,7 +115,7 @@ def train_run(
     prepared = prepared or prepared_dir(root, dataset)
     splits, meta = read_prepared(prepared)
     train_set, val_set = (encode(splits[s], meta) for s in ("train", "val"))
-    model = build_model(arch_params, meta)
+    model = build_model(arch_params, meta, train_cfg.embedding_size)
     module = SequenceModule(
         model, meta, train_cfg.learning_rate, train_cfg.weight_decay, train_cfg.gradient_noise, train_cfg.huber_delta
     )

@@ -36,7 +36,7 @@ from rnnlab.config import Config
 from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.kinds import KINDS, greater_is_better
 from rnnlab.paths import prepared_dir, reports_dir
-from rnnlab.search_space import TRAIN_SPACE, Choice, Space
+from rnnlab.search_space import INPUT_KEYS, INPUT_SPACES, TRAIN_SPACE, Choice, Space
 
 TUNING_DIR = "tuning"
 JOURNAL = "study.journal"
@@ -53,8 +53,14 @@ def space_for(config: Config, architecture: str, dataset: str) -> Space:
     params.yaml's ``tune.space`` entries replacing them, and no choice the task rules out (both
     directions where each step is predicted from the steps before it)."""
     params = config.architecture(architecture)
-    space: Space = {**architectures.get(params.type).space, **TRAIN_SPACE, **config.tune.space.get(architecture, {})}
     settings, kind = config.dataset(dataset), config.data_kind(dataset)
+    inputs = INPUT_SPACES["tokens"] if settings.tokens is not None else {}
+    space: Space = {
+        **architectures.get(params.type).space,
+        **TRAIN_SPACE,
+        **inputs,
+        **{k: v for k, v in config.tune.space.get(architecture, {}).items() if k in inputs or k not in INPUT_KEYS},
+    }
     for name, entry in list(space.items()):
         if isinstance(entry, Choice) and name in type(params).model_fields:
             allowed = [
@@ -79,7 +85,7 @@ def trial_config(config: Config, architecture: str, dataset: str, values: dict) 
     arch_fields = type(config.architecture(architecture)).model_fields
     raw["architectures"][architecture].update({k: v for k, v in values.items() if k in arch_fields})
     train = raw["datasets"][dataset]["train"]
-    train.update({k: v for k, v in values.items() if k in TRAIN_SPACE})
+    train.update({k: v for k, v in values.items() if k in TRAIN_SPACE or k in INPUT_KEYS})
     train.update(epoch_budget(config, dataset))
     return Config.model_validate(raw)
 
@@ -96,6 +102,8 @@ def entry_values(config: Config, architecture: str, dataset: str, space: Space) 
     values = {}
     for name, entry in space.items():
         value = getattr(arch, name) if name in type(arch).model_fields else getattr(train, name)
+        if name == "embedding_size" and value is None:  # the run reads the dataset's own size
+            value = config.dataset(dataset).tokens.embedding_size
         inside = value in entry.choices if isinstance(entry, Choice) else entry.low <= value <= entry.high
         if inside:
             values[name] = value
