@@ -305,6 +305,11 @@ def test_each_experiment_holds_a_comparison_view_of_its_training_runs_that_mlflo
         views[dataset] = json.loads(json.loads(client.get_experiment(experiment).tags[key])["state"])
         assert views[dataset]["orderByKey"] == f"metrics.`best_val_{metric}`"
         assert views[dataset]["orderByAsc"] is ascending, "best first: accuracy grows, MAE shrinks"
+        assert views[dataset]["columnOrder"][:3] == [
+            "tags.`architecture`",
+            "tags.`seed`",
+            f"metrics.`best_val_{metric}`",
+        ]
         assert {"tags.`architecture`", "tags.`seed`", f"metrics.`test_{metric}`"} <= set(
             views[dataset]["selectedColumns"]
         )

@@ -376,7 +376,8 @@ def test_the_profile_keeps_the_best_trial_no_dearer_than_the_untuned_settings_by
     assert within_cost(trials, untuned, None, greater=True).number == 1, "no limit: the best"
     assert within_cost(trials, untuned, 0.1, greater=True).number == 0, "the untuned trial always qualifies"
     assert within_cost(trials, untuned, 1.25, greater=False).number == 0, "MAE: 0.90 is the lowest"
-    assert within_cost(trials, None, 1.25, greater=True).number == 1, "no untuned trial to measure: the best"
+    assert within_cost(trials, None, 1.25, greater=True) is None, "no untuned trial to measure the cost against"
+    assert within_cost(trials, None, None, greater=True).number == 1, "no limit, no untuned trial: the best"
 
 
 def test_a_dataset_of_tokens_also_tunes_its_embedding_size_and_a_run_builds_with_the_size_drawn():

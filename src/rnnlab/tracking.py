@@ -87,18 +87,20 @@ def comparison_view(task: str) -> str:
 
     kind = KINDS[task]
     metric = f"metrics.`best_val_{kind.selection_metric}`"
+    columns = [
+        "tags.`architecture`",
+        "tags.`seed`",
+        metric,
+        f"metrics.`test_{kind.selection_metric}`",
+        "metrics.`train_time_s`",
+        "metrics.`num_params`",
+    ]
     state = {
         "searchFilter": "tags.`rnnlab.kind` = 'training'",
         "orderByKey": metric,
         "orderByAsc": not kind.greater_is_better,
-        "selectedColumns": [
-            "tags.`architecture`",
-            "tags.`seed`",
-            metric,
-            f"metrics.`test_{kind.selection_metric}`",
-            "metrics.`train_time_s`",
-            "metrics.`num_params`",
-        ],
+        "selectedColumns": columns,
+        "columnOrder": columns,  # in this order, after the run's name and start
     }
     return json.dumps({"name": "rnnlab: training runs", "createdAt": 0, "updatedAt": 0, "state": json.dumps(state)})
 

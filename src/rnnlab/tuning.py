@@ -447,32 +447,32 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
         "untuned_value": untuned.value if untuned else None,
         "untuned_train_time_s": untuned.user_attrs.get("train_time_s") if untuned else None,
         "max_cost": config.tune.max_cost,
-        "chosen_trial": chosen.number,
-        "chosen_value": chosen.value,
-        "chosen_params": chosen.params,
-        "chosen_train_time_s": chosen.user_attrs.get("train_time_s"),
-        "chosen_epochs": chosen.user_attrs.get("epochs_trained"),
+        "chosen_trial": chosen.number if chosen else None,
+        "chosen_value": chosen.value if chosen else None,
+        "chosen_params": chosen.params if chosen else None,
+        "chosen_train_time_s": chosen.user_attrs.get("train_time_s") if chosen else None,
+        "chosen_epochs": chosen.user_attrs.get("epochs_trained") if chosen else None,
         "budget": {k: v for k, v in study.user_attrs["budget"].items() if k != "space"},
         "space": study.user_attrs["budget"]["space"],
     }
     client.log_metric(parent, "best_value", best.value)
-    client.log_metric(parent, "chosen_value", chosen.value)
     client.log_metric(parent, "tuning_time_s", seconds)
     for name, value in best.params.items():
         client.set_tag(parent, f"best.{name}", str(value))
-    client.set_tag(parent, "chosen_trial", str(chosen.number))
+    if chosen:
+        client.log_metric(parent, "chosen_value", chosen.value)
+        client.set_tag(parent, "chosen_trial", str(chosen.number))
     client.set_terminated(parent, status="FINISHED")
     return result
 
 
 def within_cost(complete: list, untuned, max_cost: float | None, greater: bool):
     """The best of the finished trials whose fit took at most ``max_cost`` × the untuned trial's fit (the
-    untuned trial always qualifies); with no limit or no untuned trial to measure against, the best."""
-    limit = (
-        None
-        if max_cost is None or untuned is None or untuned.user_attrs.get("train_time_s") is None
-        else max_cost * untuned.user_attrs["train_time_s"]
-    )
+    untuned trial always qualifies); with no limit, the best. None where a limit is set but the study holds
+    no finished untuned trial to measure it against (the pair then keeps its params.yaml settings)."""
+    if max_cost is not None and (untuned is None or untuned.user_attrs.get("train_time_s") is None):
+        return None
+    limit = None if max_cost is None else max_cost * untuned.user_attrs["train_time_s"]
     cheap = [
         t for t in complete if limit is None or t is untuned or t.user_attrs.get("train_time_s", float("inf")) <= limit
     ]
@@ -490,8 +490,8 @@ def record_result(root: Path, result: dict) -> Path:
     results.setdefault(result["dataset"], {})[result["architecture"]] = result
     files.write_json(path, results, sort_keys=True)
     files.write_text(path.with_suffix(".md"), tuning_markdown(results))
-    chosen = {
-        ds: {a: r.get("chosen_params", r["best_params"]) for a, r in sorted(pairs.items())}
+    chosen = {  # a pair whose study could not measure the cost keeps its params.yaml settings
+        ds: {a: r["chosen_params"] for a, r in sorted(pairs.items()) if r.get("chosen_params") is not None}
         for ds, pairs in sorted(results.items())
     }
     files.write_text(
@@ -519,7 +519,7 @@ def tuning_markdown(results: dict) -> str:
     for dataset, pairs in sorted(results.items()):
         metric = next(iter(pairs.values()))["metric"]
         greater = greater_is_better(metric)
-        rows = sorted(pairs.values(), key=lambda r: r.get("chosen_value", r["best_value"]), reverse=greater)
+        rows = sorted(pairs.values(), key=lambda r: r["best_value"], reverse=greater)
         budget = rows[0]["budget"]
         costs = {r.get("max_cost") for r in rows}
         limit = "; profile: fit ≤ " + " / ".join("any" if c is None else f"{c:g} × untuned" for c in costs)
@@ -535,8 +535,8 @@ def tuning_markdown(results: dict) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for r in rows:
-            chosen = r.get("chosen_params", r["best_params"])
-            settings = ", ".join(f"{k}={_short(v)}" for k, v in sorted(chosen.items()))
+            chosen = r.get("chosen_params") or {}
+            settings = ", ".join(f"{k}={_short(v)}" for k, v in sorted(chosen.items())) or "params.yaml's"
             untuned = (
                 f"{r['untuned_value']:.4f}, {_seconds(r['untuned_train_time_s'])}"
                 if r.get("untuned_value") is not None
@@ -544,8 +544,8 @@ def tuning_markdown(results: dict) -> str:
             )
             profile = (
                 f"{r['chosen_trial']}, {r['chosen_value']:.4f}, {_seconds(r['chosen_train_time_s'])}"
-                if "chosen_trial" in r
-                else "= best"
+                if r.get("chosen_trial") is not None
+                else "none: no untuned trial to measure the cost against"
             )
             best = (
                 f"{r['best_trial']}, {r['best_value']:.4f}, {_seconds(r.get('best_train_time_s'))}, "
