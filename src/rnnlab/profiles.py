@@ -1,6 +1,6 @@
 """Profiles: named changes to params.yaml for a machine size (``profiles/<name>.yaml``: smoke, full, tuned).
 
-params.yaml holds the default profile (every application, sized for a 2-core CPU in 30 minutes).
+params.yaml holds the default profile (every application, sized for a 2-core CPU: reports/pipeline_time.md).
 A profile file holds only what differs; params.yaml's ``profile:`` lists the active ones, and every
 reader of the config (rnnlab.config.load_config) gets params.yaml with them merged in, in order:
 mappings merge key by key, lists and values replace, and an empty mapping (``train: {}``) replaces,
