@@ -377,3 +377,24 @@ def test_mlflow_ui_refuses_other_origins_and_host_names(servers):
     status, headers, body = request(create, "POST", {"name": "from-the-ui"}, {"Origin": url})
     assert status == 200, body
     assert headers.get("Access-Control-Allow-Origin") == url
+
+
+def test_make_ui_prints_each_experiments_comparison_view(shared, servers):
+    """`make ui` (services view mlflow) lists, under the experiment list, the comparison view of every
+    rnnlab experiment that holds it: an address MLflow's page opens with that view."""
+    from mlflow import MlflowClient
+
+    url = servers["mlflow"]
+    client = MlflowClient(url)
+    made = tracking.ensure_experiment(client, load_config(shared / "params.yaml"), shared, "sunspots")
+    client.create_experiment("rnnlab/without-a-view")
+    client.create_experiment("someone-elses")
+    listed = dict(services.comparison_urls(url))
+    assert listed["rnnlab/sunspots"] == tracking.comparison_url(url, made)
+    assert "rnnlab/without-a-view" not in listed and "someone-elses" not in listed
+    shown = subprocess.run(
+        [sys.executable, "-m", "rnnlab.services", "view", "mlflow"], cwd=shared, capture_output=True, text=True
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[0] == url + tracking.UI_VIEW
+    assert f"  rnnlab/sunspots: {tracking.comparison_url(url, made)}" in shown.stdout.splitlines()
