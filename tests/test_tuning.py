@@ -401,3 +401,22 @@ def test_a_dataset_of_tokens_also_tunes_its_embedding_size_and_a_run_builds_with
     model = build_model(trial.architecture("gru", "shakespeare"), meta, 12)
     assert model.encoder.embedding.embedding_dim == 12
     assert build_model(config.architecture("gru"), meta).encoder.embedding.embedding_dim == own
+
+
+def test_the_first_trial_is_exactly_the_pairs_own_settings_even_outside_the_registrys_ranges():
+    """BasicMotions trains with batches of 8; the train space draws 16, 32 or 64: the space is widened to
+    hold 8, and the enqueued first trial is params.yaml's setting, not what an earlier tuning chose."""
+    from rnnlab.config import Config, load_config
+    from rnnlab.tuning import entry_values, space_for
+
+    config = load_config(ROOT / "params.yaml")
+    space = space_for(config, "gru", "basic_motions")
+    assert space["batch_size"].choices == [16, 32, 64, 8]
+    assert set(entry_values(config, "gru", "basic_motions", space)) == set(space), "every setting enqueued"
+    assert entry_values(config, "gru", "basic_motions", space)["batch_size"] == 8
+    raw = config.model_dump(mode="json")
+    raw["tuned"] = {"basic_motions": {"gru": {"batch_size": 64, "hidden_size": 20}}}
+    retuned = Config.model_validate(raw)
+    assert retuned.architecture("gru", "basic_motions").hidden_size == 20, "the tuned profile applies to training"
+    again = entry_values(retuned, "gru", "basic_motions", space_for(retuned, "gru", "basic_motions"))
+    assert (again["batch_size"], again["hidden_size"]) == (8, config.architecture("gru").hidden_size)

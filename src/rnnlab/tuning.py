@@ -36,7 +36,7 @@ from rnnlab.config import Config
 from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.kinds import KINDS, greater_is_better
 from rnnlab.paths import prepared_dir, reports_dir
-from rnnlab.search_space import INPUT_KEYS, INPUT_SPACES, TRAIN_SPACE, Choice, Space
+from rnnlab.search_space import INPUT_KEYS, INPUT_SPACES, TRAIN_SPACE, Choice, Range, Space
 
 TUNING_DIR = "tuning"
 JOURNAL = "study.journal"
@@ -51,7 +51,9 @@ def study_dir(root: Path, dataset: str, architecture: str) -> Path:
 def space_for(config: Config, architecture: str, dataset: str) -> Space:
     """What a trial of ``architecture`` on ``dataset`` draws: the architecture's space and the train space,
     params.yaml's ``tune.space`` entries replacing them, and no choice the task rules out (both
-    directions where each step is predicted from the steps before it)."""
+    directions where each step is predicted from the steps before it). A range or list of choices that
+    does not hold the pair's own params.yaml setting is widened to hold it, so the study's first trial
+    can be exactly that setting (BasicMotions trains with batches of 8, the train space draws 16–64)."""
     params = config.architecture(architecture)
     settings, kind = config.dataset(dataset), config.data_kind(dataset)
     inputs = INPUT_SPACES["tokens"] if settings.tokens is not None else {}
@@ -74,7 +76,27 @@ def space_for(config: Config, architecture: str, dataset: str) -> Space:
                     f"{entry.choices} can train on {dataset} ({settings.task})"
                 )
             space[name] = Choice(choices=allowed)
+    for name, value in own_values(config, architecture, dataset, list(space)).items():
+        entry = space[name]
+        if isinstance(entry, Choice) and value not in entry.choices:
+            space[name] = Choice(choices=[*entry.choices, value])
+        elif isinstance(entry, Range) and not entry.low <= value <= entry.high and (value > 0 or not entry.log):
+            space[name] = Range(low=min(entry.low, value), high=max(entry.high, value), log=entry.log)
     return space
+
+
+def own_values(config: Config, architecture: str, dataset: str, names: list[str]) -> dict:
+    """The pair's params.yaml settings of ``names`` (its architecture entry and train section, not what an
+    earlier tuning chose; a token embedding's size as the data has it where the run sets none)."""
+    base = trial_config(config, architecture, dataset, {})
+    arch, train = base.architecture(architecture, dataset), base.train_for(dataset, architecture)
+    values = {}
+    for name in names:
+        value = getattr(arch, name) if name in type(arch).model_fields else getattr(train, name)
+        if name == "embedding_size" and value is None:
+            value = config.dataset(dataset).tokens.embedding_size
+        values[name] = value
+    return values
 
 
 def trial_config(config: Config, architecture: str, dataset: str, values: dict) -> Config:
@@ -97,15 +119,11 @@ def epoch_budget(config: Config, dataset: str) -> dict[str, int]:
 
 
 def entry_values(config: Config, architecture: str, dataset: str, space: Space) -> dict:
-    """The settings params.yaml gives the pair, for each entry of ``space`` whose range holds them."""
-    arch, train = config.architecture(architecture, dataset), config.train_for(dataset, architecture)
+    """The settings params.yaml gives the pair, for each entry of ``space`` that holds them."""
     values = {}
-    for name, entry in space.items():
-        value = getattr(arch, name) if name in type(arch).model_fields else getattr(train, name)
-        if name == "embedding_size" and value is None:  # the run reads the dataset's own size
-            value = config.dataset(dataset).tokens.embedding_size
-        inside = value in entry.choices if isinstance(entry, Choice) else entry.low <= value <= entry.high
-        if inside:
+    for name, value in own_values(config, architecture, dataset, list(space)).items():
+        entry = space[name]
+        if value in entry.choices if isinstance(entry, Choice) else entry.low <= value <= entry.high:
             values[name] = value
     return values
 
