@@ -7,8 +7,9 @@ epochs (by default the dataset's own cap), with the seed ``tune.seed``. The obje
 own selection value: the validation metric of the checkpoint with the lowest validation loss. The median
 pruner stops a trial whose validation metric falls behind the median of earlier trials at the same epoch
 (Lightning callback from optuna-integration). TPE draws the settings, seeded; the first trial of every
-study is params.yaml's own settings (where the space holds them), so a tuned pair is never worse on
-validation than its entry. The test split is never read.
+study is params.yaml's own settings (the space widened to hold them), so a tuned pair is never worse on
+validation than its entry. profiles/tuned.yaml keeps the best trial whose fit took at most
+``tune.max_cost`` × that first trial's (:func:`within_cost`). The test split is never read.
 
 A study lives in ``tuning/<dataset>/<architecture>/``: Optuna's journal file (one writer at a time, appended
 line by line, so a kill loses nothing written) and one folder per trial. Run again, a study goes on:
