@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -46,6 +47,9 @@ from rnnlab.training.resume import RESUME_FILE, OncePerStepLogger, abandon, fing
 
 MONITOR = "val_loss"  # early stopping and checkpoint selection: validation split only
 SYSTEM_METRICS_INTERVAL_S = 1  # MLflow samples CPU and memory this often (default 10 s: most runs here are shorter)
+
+# A run's folder holds its resume.json before Lightning saves the first checkpoint there: expected, not a warning.
+warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
 
 
 def build_trainer(
