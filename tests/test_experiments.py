@@ -196,6 +196,7 @@ def test_ntm_copy_study_counts_bit_errors_per_length_and_draws_the_heads(project
         for r in client.search_runs([client.get_experiment_by_name("rnnlab/copy_bits").experiment_id])
         if r.info.run_name == "ntm_copy-seed0"
     )
+    assert ntm_run.data.tags["rnnlab.kind"] == "study", "a study's run stays out of the pipeline's comparison view"
     assert "plots/weightings_ntm_copy_seed0.png" in {
         a.path for a in client.list_artifacts(ntm_run.info.run_id, "plots")
     }

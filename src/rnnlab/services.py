@@ -346,7 +346,6 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-@exit_on_user_error
 def comparison_urls(base: str) -> list[tuple[str, str]]:
     """(name, address of its comparison view) of every rnnlab experiment the MLflow server at ``base`` holds
     with that view (``tracking.comparison_view``; made with the experiment, added when a run next logs)."""
@@ -362,6 +361,7 @@ def comparison_urls(base: str) -> list[tuple[str, str]]:
     )
 
 
+@exit_on_user_error
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m rnnlab.services", description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["start", "stop", "url", "view", "status"])

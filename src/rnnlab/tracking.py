@@ -121,8 +121,9 @@ def ensure_experiment(client, config: Config, root: Path, dataset: str) -> str:
     import sys
 
     name = experiment_name(dataset)
-    view = comparison_view(config.dataset(dataset).task)
-    tags = {**EXPERIMENT_KIND, f"mlflow.sharedViewState.{COMPARISON_VIEW}": view}
+    tags = dict(EXPERIMENT_KIND)
+    if dataset in config.datasets:  # a dataset's runs (a study's experiment, ``study-NAME``, has its report)
+        tags[f"mlflow.sharedViewState.{COMPARISON_VIEW}"] = comparison_view(config.datasets[dataset].task)
     found = client.get_experiment_by_name(name)
     if found is not None and found.lifecycle_stage == "deleted":
         client.restore_experiment(found.experiment_id)
@@ -199,11 +200,20 @@ def folder_sha256(folder: Path) -> str:
 
 
 def run_tags(
-    config: Config, root: Path, architecture: str, dataset: str, seed: int, prepared: Path, data_sha256: str
+    config: Config,
+    root: Path,
+    architecture: str,
+    dataset: str,
+    seed: int,
+    prepared: Path,
+    data_sha256: str,
+    kind: str = "training",
 ) -> dict[str, str]:
+    """A training run's tags; ``kind`` (``rnnlab.kind``): "training" for the pipeline's runs (what the
+    comparison view lists), "study" for a study's or a benchmark's own, "trial" for a tuning trial's."""
     prepared_rel = prepared.resolve().relative_to(root.resolve()).as_posix()
     return {
-        "rnnlab.kind": "training",  # a tuning trial's run says "trial" (rnnlab.tuning)
+        "rnnlab.kind": kind,
         "architecture": architecture,
         "architecture_type": config.architecture(architecture, dataset).type,
         "dataset": dataset,

@@ -158,11 +158,12 @@ def train_run(
             flush=True,
         )
     else:
+        kind = "training" if home is None else "study"  # the pipeline's runs, or a study's or benchmark's own
         active = mlflow.start_run(
             experiment_id=experiment_id,
             run_name=f"{architecture}-seed{seed}",
             tags={
-                **tracking.run_tags(config, root, architecture, dataset, seed, prepared, data_sha256),
+                **tracking.run_tags(config, root, architecture, dataset, seed, prepared, data_sha256, kind),
                 **(tags or {}),
             },
             log_system_metrics=True,  # CPU, memory (and GPU where present) beside the training curves

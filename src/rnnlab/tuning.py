@@ -275,7 +275,7 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
         client.log_param(parent, "space", json.dumps(budget["space"])[:6000])
         study.set_user_attr("mlflow_parent_run_id", parent)
     if not study.trials:  # the first trial is params.yaml's own settings: tuning can only match or beat them
-        study.enqueue_trial(entry_values(config, architecture, dataset, space))
+        study.enqueue_trial(entry_values(config, architecture, dataset, space), user_attrs={"untuned": True})
     _requeue_the_dead(study, folder, client)
     prepared = validation_splits(config, root, dataset)
     if len(prepared) > 1:
@@ -430,7 +430,8 @@ def _requeue_the_dead(study, folder: Path, client) -> None:
         for run_id in _runs_of(folder / f"trial_{trial.number}"):
             if client.get_run(run_id).info.status == "RUNNING":
                 client.set_terminated(run_id, status="KILLED")
-        study.enqueue_trial(trial.params)
+        marks = {"untuned": True} if trial.user_attrs.get("untuned") else None  # the settings, drawn or not
+        study.enqueue_trial(trial.system_attrs.get("fixed_params", trial.params), user_attrs=marks)
         requeued.add(trial.number)
     study.set_user_attr("requeued", sorted(requeued))
 
@@ -446,7 +447,9 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
         if t.datetime_complete and t.datetime_start
     )
     best = study.best_trial
-    untuned = next((t for t in complete if "fixed_params" in t.system_attrs), None)
+    untuned = next((t for t in complete if t.user_attrs.get("untuned")), None)
+    if untuned is None and not any("untuned" in t.user_attrs for t in trials):  # a study from before the mark
+        untuned = next((t for t in complete if "fixed_params" in t.system_attrs), None)
     chosen = within_cost(complete, untuned, config.tune.max_cost, KINDS[config.dataset(dataset).task].greater_is_better)
     result = {
         "architecture": architecture,
@@ -540,7 +543,7 @@ def tuning_markdown(results: dict) -> str:
         greater = greater_is_better(metric)
         rows = sorted(pairs.values(), key=lambda r: r["best_value"], reverse=greater)
         budget = rows[0]["budget"]
-        costs = {r.get("max_cost") for r in rows}
+        costs = sorted({r.get("max_cost") for r in rows}, key=lambda c: (c is None, c or 0))
         limit = "; profile: fit ≤ " + " / ".join("any" if c is None else f"{c:g} × untuned" for c in costs)
         lines += [
             "",

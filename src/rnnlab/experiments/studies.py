@@ -235,7 +235,11 @@ def gradient_profile(config: Config, root: Path, r: Trained, splits: dict, meta:
     data = encode(splits["train"], meta)
     batch = collate([data[i] for i in range(min(GRADIENT_PROBE_SEQUENCES, len(data)))])
     L.seed_everything(r.seed, verbose=False)  # as train_run does before building: the same initial weights
-    initial = build_model(config.architecture(r.architecture), meta, config.train_for(meta.dataset).embedding_size)
+    initial = build_model(
+        config.architecture(r.architecture, meta.dataset),
+        meta,
+        config.train_for(meta.dataset, r.architecture).embedding_size,
+    )
     trained, _, _ = r.load(config, root)
     return {
         "init": layer_gradient_norms(initial, batch, meta.task),
