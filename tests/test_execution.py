@@ -340,3 +340,23 @@ def test_runs_are_ordered_by_this_projects_runs_then_the_committed_record_then_e
     run.parent.mkdir(parents=True)
     run.write_text(json.dumps({"train_time_s": 5000.0}))
     assert order()[:3] == ["rnn/large", "ntm/large", "rnn/small"]
+
+
+def test_without_a_prefect_server_named_the_local_workers_share_this_processs_temporary_one(monkeypatch):
+    """With no PREFECT_API_URL, Prefect starts a temporary server per process. The local cluster's workers
+    inherit this process's address instead: each would otherwise start its own, and a worker that the
+    cluster kills at its close (after a failed flow, say) leaves that server running."""
+    import urllib.request
+
+    from prefect.client.orchestration import get_client
+
+    from rnnlab.config import load_config
+    from rnnlab.execution import task_runner
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    task_runner(load_config(ROOT / "params.yaml"))
+    shared = os.environ["PREFECT_API_URL"]
+    with urllib.request.urlopen(shared + "/health", timeout=10) as answer:
+        assert answer.status == 200
+    with get_client(sync_client=True) as client:
+        assert client.api_url.host == "127.0.0.1" and str(client.api_url).rstrip("/") == shared.rstrip("/")

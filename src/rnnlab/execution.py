@@ -144,6 +144,7 @@ def task_runner(config: Config):
         check_address(config.execution.address)
         return DaskTaskRunner(address=config.execution.address)
     check_local_threads(config)
+    _workers_report_to_this_api()
     dask.config.set(
         {
             "logging.distributed": "warning",  # the cluster's start and stop, not one line per worker event
@@ -180,6 +181,21 @@ def train_in_worker(root: Path, architecture: str, dataset: str, seed: int) -> d
         return train_run(config, Path(root), architecture, dataset, seed, quiet=True)
     finally:
         gc.collect()  # the next run starts from the memory this one held
+
+
+def _workers_report_to_this_api() -> None:
+    """Where no PREFECT_API_URL names a server, Prefect runs a temporary one per process; the local workers
+    are handed this process's (Prefect's client keeps one per process): each would start its own, and a
+    worker the cluster kills at its close would leave that server running."""
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value() or os.environ.get("PREFECT_API_URL"):
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()  # already running if this process has talked to Prefect; stopped when it exits
+    os.environ["PREFECT_API_URL"] = server.api_url
 
 
 def quiet_libraries() -> None:
