@@ -534,9 +534,9 @@ def tuning_markdown(results: dict) -> str:
         "the trials and the per-trial epoch cap below, TPE seeded, the median pruner, selection on the validation",
         "split only (the value is the pipeline's own: the validation metric of the lowest-validation-loss checkpoint).",
         "The first trial of every study is params.yaml's own settings (*untuned*). profiles/tuned.yaml keeps the",
-        "best trial whose fit took at most `tune.max_cost` × the untuned trial's (*profile*), so the tuned default",
-        "costs about what the untuned one does; a dearer *best* is reported here with its cost. Fit seconds are a",
-        "trial's own, measured while the studies ran side by side. Written by `rnnlab tune` (`make tune`).",
+        "best trial whose fit took at most `tune.max_cost` × the untuned trial's (*profile*), so training with the",
+        "profile costs about what the untuned settings do; a dearer *best* is reported here with its cost.",
+        "Fit seconds are a trial's own, measured while the studies ran side by side. Written by `rnnlab tune`.",
     ]
     for dataset, pairs in sorted(results.items()):
         metric = next(iter(pairs.values()))["metric"]
