@@ -188,10 +188,38 @@ def test_a_study_killed_mid_trial_goes_on_without_losing_or_double_counting(proj
     assert third.returncode == 0 and len(journal(project, "gru").trials) == BUDGET["trials"] + 1
 
 
+def test_a_study_resumes_after_its_mlflow_store_was_replaced(project, tmp_path):
+    """A tuning folder can outlive the MLflow store its trials were logged to (mlflow/ deleted, another
+    tracking URI): the dead trial is still tried again, and a run the store does not hold is skipped."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from rnnlab import tracking
+    from rnnlab.training.resume import RESUME_FILE
+    from rnnlab.tuning import _requeue_the_dead
+
+    client = mlflow_client(project)  # the store the module's studies made (its tables exist)
+    alive = client.create_run(client.create_experiment("store-replaced")).info.run_id
+    assert tracking.run_status(client, alive) == "RUNNING" and tracking.run_status(client, "0" * 32) is None
+    study = optuna.create_study()
+    dead = study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})  # its process died mid-trial
+    for k, run_id in enumerate(("0" * 32, alive)):  # one run from the old store, one from this one
+        (tmp_path / f"trial_{dead.number}" / f"split_{k}").mkdir(parents=True)
+        (tmp_path / f"trial_{dead.number}" / f"split_{k}" / RESUME_FILE).write_text(json.dumps({"run_id": run_id}))
+    _requeue_the_dead(study, tmp_path, client)
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.WAITING]
+    assert study.trials[1].system_attrs["fixed_params"] == study.trials[0].params, "the same settings again"
+    assert tracking.run_status(client, alive) == "KILLED"
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
         ({"tune": {**BUDGET, "trials": 0}}, "params.yaml: tune.trials = 0: Input should be greater than 0"),
+        (
+            {"tune": {**BUDGET, "dataset_trials": {"nowhere": 3}}},
+            "tune.dataset_trials names dataset 'nowhere', which is not defined under datasets",
+        ),
         (
             {"tune": {**BUDGET, "space": {"lstm": {"width": {"low": 8, "high": 64}}}}},
             "tune.space.lstm: lstm has no setting 'width' to tune (allowed: hidden_size,",
@@ -255,7 +283,9 @@ def test_a_study_will_not_mix_trials_of_another_budget(project):
 
 def test_a_trial_behind_the_median_is_pruned_and_its_run_says_so(project, tmp_path):
     """Two trials queued before TPE draws: a learning rate that trains, then one too small to move the
-    weights; the second falls behind the first's validation accuracy after the warm-up epoch and stops."""
+    weights; the second falls behind the first's validation accuracy after the warm-up epoch and stops.
+    A third, as far behind but marked as the untuned settings (the reference the profile's cost is
+    measured against), trains to its end."""
     import shutil
 
     import optuna
@@ -268,7 +298,7 @@ def test_a_trial_behind_the_median_is_pruned_and_its_run_says_so(project, tmp_pa
     space = {"learning_rate": {"choices": [1e-2, 1e-9]}}
     params["tune"] = {
         **BUDGET,
-        "trials": 2,
+        "trials": 3,
         "max_epochs": 4,
         "patience": 4,
         "warmup_epochs": 1,
@@ -290,11 +320,13 @@ def test_a_trial_behind_the_median_is_pruned_and_its_run_says_so(project, tmp_pa
     }
     study.enqueue_trial({**fixed, "learning_rate": 1e-2})
     study.enqueue_trial({**fixed, "learning_rate": 1e-9})
+    study.enqueue_trial({**fixed, "learning_rate": 1e-9}, user_attrs={"untuned": True})
 
     done = tune(root, "--dataset", "japanese_vowels", "--architecture", "lstm")
     assert done.returncode == 0, done.stderr[-3000:]
     trials = journal(root, "lstm").trials
-    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.PRUNED], done.stdout
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.COMPLETE], done.stdout
+    assert trials[2].value < trials[0].value and trials[2].user_attrs["epochs_trained"] == params["tune"]["max_epochs"]
     assert trials[1].last_step < params["tune"]["max_epochs"] - 1, "stopped before its epoch cap"
     assert f"trial 1: pruned after epoch {trials[1].last_step}" in done.stdout, done.stdout
     client = mlflow_client(root)
@@ -420,3 +452,16 @@ def test_the_first_trial_is_exactly_the_pairs_own_settings_even_outside_the_regi
     assert retuned.architecture("gru", "basic_motions").hidden_size == 20, "the tuned profile applies to training"
     again = entry_values(retuned, "gru", "basic_motions", space_for(retuned, "gru", "basic_motions"))
     assert (again["batch_size"], again["hidden_size"]) == (8, config.architecture("gru").hidden_size)
+
+
+def test_a_dataset_can_have_its_own_number_of_trials_the_same_for_each_of_its_architectures():
+    from rnnlab.config import Config, load_config
+    from rnnlab.tuning import _budget, space_for
+
+    raw = load_config(ROOT / "params.yaml").model_dump(mode="json")
+    raw["tune"] = {**raw["tune"], "trials": 12, "dataset_trials": {"fine_food": 4}}
+    config = Config.model_validate(raw)
+    for architecture in ("lstm", "ntm"):
+        budget = _budget(config, "fine_food", space_for(config, architecture, "fine_food"), "sha")
+        assert budget["trials"] == 4
+    assert _budget(config, "sunspots", space_for(config, "lstm", "sunspots"), "sha")["trials"] == 12

@@ -410,6 +410,9 @@ class TuneConfig(Strict):
     ``max_epochs`` epochs each (by default the dataset's own cap, so tuned settings train as they were tuned)."""
 
     trials: PositiveInt
+    # dataset -> trials for a dataset that gets another budget than `trials` (a dear one: fewer), still the same
+    # for every architecture of it; reports/tuning.md states each dataset's
+    dataset_trials: dict[str, PositiveInt] = {}
     max_epochs: (
         PositiveInt | None
     )  # per trial; null: the dataset's own cap in the pipeline (what the tuned settings then train with)
@@ -429,6 +432,10 @@ class TuneConfig(Strict):
     # own settings (the study's first trial, same machine and load); a dearer best is reported, not made the
     # default. null: the best trial whatever it costs. Applied to finished trials: no trial is rerun for it.
     max_cost: float | None = Field(1.25, gt=0)
+
+    def trials_for(self, dataset: str) -> int:
+        """The trials every architecture of ``dataset`` gets."""
+        return self.dataset_trials.get(dataset, self.trials)
 
 
 class TrackingConfig(Strict):
@@ -585,6 +592,9 @@ class Config(Strict):
                     raise ValueError(
                         f"tune.space.{name}: {name} has no setting {key!r} to tune (allowed: {', '.join(allowed)})"
                     )
+        for ds in self.tune.dataset_trials:
+            if ds not in self.datasets:
+                raise ValueError(f"tune.dataset_trials names dataset {ds!r}, which is not defined under datasets")
         for ds, entries in self.tuned.items():
             if ds not in self.datasets:
                 raise ValueError(f"tuned names dataset {ds!r}, which is not defined under datasets")

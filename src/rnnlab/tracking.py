@@ -251,3 +251,16 @@ def logged_steps(client, run_id: str) -> set[tuple[str, int]]:
     return {
         (m.key, m.step) for key in client.get_run(run_id).data.metrics for m in client.get_metric_history(run_id, key)
     }
+
+
+def run_status(client, run_id: str) -> str | None:
+    """The run's status (RUNNING, FINISHED, KILLED, ...), or None where the store holds no such run (a folder
+    can outlive the MLflow store it was logged to)."""
+    import mlflow
+
+    try:
+        return client.get_run(run_id).info.status
+    except mlflow.exceptions.MlflowException as err:
+        if err.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise

@@ -13,10 +13,11 @@ validation than its entry. profiles/tuned.yaml keeps the best trial whose fit to
 
 A study lives in ``tuning/<dataset>/<architecture>/``: Optuna's journal file (one writer at a time, appended
 line by line, so a kill loses nothing written) and one folder per trial. Run again, a study goes on:
-finished and pruned trials count towards ``tune.trials``; a trial that was running when its process died
-is marked failed and its settings are tried again, once. In MLflow each trial is a run nested under the
-study's parent run (``rnnlab.kind = tuning``) in the dataset's experiment. Several pairs tune side by side,
-each study a task on the execution engine (:func:`tune_pairs`).
+finished and pruned trials count towards its dataset's budget (``tune.trials``, or ``tune.dataset_trials``);
+a trial that was running when its process died is marked failed and its settings are tried again, once.
+In MLflow each trial is a run nested under the study's parent run (``rnnlab.kind = tuning``) in the
+dataset's experiment. Several pairs tune side by side, each study a task on the execution engine
+(:func:`tune_pairs`). The untuned trial is never pruned: it is what the profile's cost is measured against.
 """
 
 from __future__ import annotations
@@ -210,7 +211,7 @@ def _budget(config: Config, dataset: str, space: Space, data_sha256: str) -> dic
     """What a study's trials must share to be counted together: the budget, the space and the data."""
     tune = config.tune
     return {
-        "trials": tune.trials,
+        "trials": tune.trials_for(dataset),
         **epoch_budget(config, dataset),
         "seed": tune.seed,
         "repeats": tune.repeats,
@@ -221,7 +222,7 @@ def _budget(config: Config, dataset: str, space: Space, data_sha256: str) -> dic
 
 
 def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=print) -> dict:
-    """Run (or continue) the study of one pair until ``tune.trials`` trials have finished or been pruned;
+    """Run (or continue) the study of one pair until its dataset's trials have finished or been pruned;
     return its outcome (:func:`record_result` writes it into the reports)."""
     import mlflow
     import optuna
@@ -259,6 +260,11 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
     client = mlflow.MlflowClient(uri)
     experiment = tracking.ensure_experiment(client, config, root, dataset)
     parent = study.user_attrs.get("mlflow_parent_run_id")
+    if parent is not None and tracking.run_status(client, parent) is None:
+        log(
+            f"[tune {architecture} on {dataset}] the MLflow store has no parent run {parent}: a new one holds trials"
+        )
+        parent = None
     if parent is None:
         parent = client.create_run(
             experiment,
@@ -270,7 +276,7 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
                 "git_commit": tracking.git_commit(root),
             },
         ).info.run_id
-        client.log_param(parent, "trials", config.tune.trials)
+        client.log_param(parent, "trials", budget["trials"])
         client.log_param(parent, "max_epochs_per_trial", budget["max_epochs"])
         client.log_param(parent, "space", json.dumps(budget["space"])[:6000])
         study.set_user_attr("mlflow_parent_run_id", parent)
@@ -287,6 +293,7 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
         home = folder / f"trial_{trial.number}"
         metric = f"val_{task.selection_metric}"
         summaries = []
+        watched = not trial.user_attrs.get("untuned")  # the untuned trial is the reference: never pruned
         for k, split in enumerate(prepared):  # the pruner watches the first split's epochs
             tags = {
                 "mlflow.parentRunId": parent,
@@ -294,7 +301,7 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
                 "optuna.trial": str(trial.number),
                 "rnnlab.split": str(k),
             }
-            pruner = (PyTorchLightningPruningCallback(trial, monitor=metric),) if k == 0 else ()
+            pruner = (PyTorchLightningPruningCallback(trial, monitor=metric),) if k == 0 and watched else ()
             try:
                 summaries.append(
                     train_run(
@@ -324,7 +331,7 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
 
     done = lambda: [t for t in study.get_trials(deepcopy=False) if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]  # noqa: E731
     started = time.perf_counter()
-    while len(done()) < config.tune.trials:
+    while len(done()) < budget["trials"]:
         ran: list = []
         study.optimize(objective, n_trials=1, callbacks=[lambda _, trial, ran=ran: ran.append(trial)])
         last = ran[0]
@@ -337,7 +344,7 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
         elapsed = time.perf_counter() - started
         log(
             f"[tune {architecture} on {dataset}] trial {last.number}: {shown} "
-            f"({len(done())}/{config.tune.trials} done, best {best}, {elapsed:.0f} s)",
+            f"({len(done())}/{budget['trials']} done, best {best}, {elapsed:.0f} s)",
             flush=True,
         )
     return _finish(config, root, study, architecture, dataset, parent, client)
@@ -428,7 +435,7 @@ def _requeue_the_dead(study, folder: Path, client) -> None:
         if trial.number in requeued:
             continue
         for run_id in _runs_of(folder / f"trial_{trial.number}"):
-            if client.get_run(run_id).info.status == "RUNNING":
+            if tracking.run_status(client, run_id) == "RUNNING":  # None: a store that no longer holds it
                 client.set_terminated(run_id, status="KILLED")
         marks = {"untuned": True} if trial.user_attrs.get("untuned") else None  # the settings, drawn or not
         study.enqueue_trial(trial.system_attrs.get("fixed_params", trial.params), user_attrs=marks)
