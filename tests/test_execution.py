@@ -294,6 +294,7 @@ def test_tuning_studies_run_side_by_side_on_the_engine_and_one_process_records_t
         "lstm on japanese_vowels",
     ], lines
     assert "[2/2]" in lines[-1] and "elapsed, done" in lines[-1], lines
+    assert "GPU available" not in done.stdout + done.stderr, "a worker's trials do not print Lightning's chatter"
     spans = []
     for architecture in ("lstm", "gru"):
         path = study_dir(root, "japanese_vowels", architecture) / JOURNAL

@@ -202,6 +202,8 @@ def quiet_libraries() -> None:
     """A worker's terminal shows the flow's one line per run, not each library's chatter per run."""
     import logging
 
+    import lightning.pytorch  # noqa: F401  its import sets its logger to INFO: imported first, so it stays quiet
+
     for name, level in {
         "distributed": logging.WARNING,
         "lightning.pytorch": logging.WARNING,
