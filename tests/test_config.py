@@ -19,8 +19,10 @@ PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
 def write_params(tmp_path: Path, edit) -> Path:
-    """The project's params.yaml with its study files composed in, edited, as one file in ``tmp_path``."""
+    """The project's params.yaml with its active profiles and study files composed in, edited, as one file
+    in ``tmp_path`` (naming no profile: they are in it already)."""
     params, _ = read_params(ROOT / "params.yaml")
+    params["profile"] = []
     edit(params)
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
@@ -375,11 +377,12 @@ def test_a_profile_is_one_key_of_params_and_applies_when_the_config_loads(tmp_pa
     from rnnlab.profiles import apply_profile
 
     before = (profile_project(tmp_path) / "params.yaml").read_text()
+    default = yaml.safe_load(before)["profile"]  # the committed default's own profiles
     config = apply_profile(tmp_path, name)
     after = (tmp_path / "params.yaml").read_text()
     changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
     assert [(a.split("#")[0].strip(), b.split("#")[0].strip()) for a, b in changed] == [
-        ("profile: []", f"profile: [{name}]")
+        (f"profile: [{', '.join(default)}]", f"profile: [{name}]")
     ], "one line changes; its comment stays"
     assert "# profiles/NAME.yaml merged in" in changed[0][1]
     assert load_config(tmp_path / "params.yaml") == config and config.profile == [name]
@@ -390,8 +393,8 @@ def test_a_profile_is_one_key_of_params_and_applies_when_the_config_loads(tmp_pa
     assert config.pipeline.datasets == changes["pipeline"]["datasets"]
     if name == "full":  # an empty mapping replaces: the default's training overrides are cleared
         assert config.dataset("plaid").train == {} and config.dataset("mnist_pixels").train["max_epochs"] == 100
-    apply_profile(tmp_path, "none")
-    assert (tmp_path / "params.yaml").read_text() == before, "none: params.yaml as written"
+    apply_profile(tmp_path, *(default or ["none"]))
+    assert (tmp_path / "params.yaml").read_text() == before, "back to params.yaml as written"
     assert (tmp_path / "params.effective.yaml").read_text() == (ROOT / "params.effective.yaml").read_text()
 
 
@@ -575,8 +578,9 @@ def test_a_bad_base_is_named_in_one_line(tmp_path, edit, message):
 
 
 def study_project(tmp_path: Path, studies: dict[str, str]) -> Path:
-    """params.yaml as the project has it, and the given study files beside it."""
+    """params.yaml as the project has it, its profiles and the given study files beside it."""
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    shutil.copytree(ROOT / "profiles", tmp_path / "profiles")
     (tmp_path / "studies").mkdir()
     for name, text in studies.items():
         (tmp_path / "studies" / f"{name}.yaml").write_text(text)

@@ -317,7 +317,7 @@ def test_runs_are_ordered_by_this_projects_runs_then_the_committed_record_then_e
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["datasets"].update(small={"base": "japanese_vowels"}, large={"base": "japanese_vowels"})
     params["pipeline"] = {"datasets": ["small", "large"], "architectures": ["ntm", "rnn", "lstm"]}
-    params["train"]["seeds"] = [0]
+    params["train"]["seeds"], params["profile"] = [0], []
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     config = load_config(tmp_path / "params.yaml")
     for name, sequences in (("small", 10), ("large", 1000)):  # the large one has 100 × the steps
