@@ -388,7 +388,7 @@ def test_the_profile_keeps_the_best_trial_no_dearer_than_the_untuned_settings_by
     from optuna.distributions import FloatDistribution
     from optuna.trial import TrialState, create_trial
 
-    from rnnlab.tuning import within_cost
+    from rnnlab.tuning import untuned_reference, within_cost
 
     def trial(number, value, seconds, fixed=False):
         made = create_trial(
@@ -410,6 +410,13 @@ def test_the_profile_keeps_the_best_trial_no_dearer_than_the_untuned_settings_by
     assert within_cost(trials, untuned, 1.25, greater=False).number == 0, "MAE: 0.90 is the lowest"
     assert within_cost(trials, None, 1.25, greater=True) is None, "no untuned trial to measure the cost against"
     assert within_cost(trials, None, None, greater=True).number == 1, "no limit, no untuned trial: the best"
+
+    # the untuned settings measured twice (once beside other work): the faster fit sets the limit
+    marked = [trial(k, 0.90, seconds, fixed=True) for k, seconds in ((5, 30.0), (6, 11.0))]
+    for t in marked:
+        t.user_attrs["untuned"] = True
+    assert untuned_reference([trials[1], *marked, trials[2]]).number == 6
+    assert untuned_reference(trials).number == 0, "a study from before the mark: its enqueued first trial"
 
 
 def test_a_dataset_of_tokens_also_tunes_its_embedding_size_and_a_run_builds_with_the_size_drawn():

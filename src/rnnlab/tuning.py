@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -261,9 +262,7 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
     experiment = tracking.ensure_experiment(client, config, root, dataset)
     parent = study.user_attrs.get("mlflow_parent_run_id")
     if parent is not None and tracking.run_status(client, parent) is None:
-        log(
-            f"[tune {architecture} on {dataset}] the MLflow store has no parent run {parent}: a new one holds trials"
-        )
+        log(f"[tune {architecture} on {dataset}] the MLflow store has no parent run {parent}: a new one holds trials")
         parent = None
     if parent is None:
         parent = client.create_run(
@@ -454,9 +453,7 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
         if t.datetime_complete and t.datetime_start
     )
     best = study.best_trial
-    untuned = next((t for t in complete if t.user_attrs.get("untuned")), None)
-    if untuned is None and not any("untuned" in t.user_attrs for t in trials):  # a study from before the mark
-        untuned = next((t for t in complete if "fixed_params" in t.system_attrs), None)
+    untuned = untuned_reference(trials)
     chosen = within_cost(complete, untuned, config.tune.max_cost, KINDS[config.dataset(dataset).task].greater_is_better)
     result = {
         "architecture": architecture,
@@ -493,6 +490,20 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
         client.set_tag(parent, "chosen_trial", str(chosen.number))
     client.set_terminated(parent, status="FINISHED")
     return result
+
+
+def untuned_reference(trials: list):
+    """The finished trial of params.yaml's own settings that the profile's cost is measured against: of
+    several (settings measured again), the fastest fit, the one least disturbed by other work on the
+    machine and so the strictest limit. A study from before the untuned mark: its first enqueued trial."""
+    from optuna.trial import TrialState
+
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    fit = lambda t: t.user_attrs.get("train_time_s", float("inf"))  # noqa: E731
+    untuned = min((t for t in complete if t.user_attrs.get("untuned")), key=fit, default=None)
+    if untuned is None and not any("untuned" in t.user_attrs for t in trials):
+        untuned = next((t for t in complete if "fixed_params" in t.system_attrs), None)
+    return untuned
 
 
 def within_cost(complete: list, untuned, max_cost: float | None, greater: bool):
@@ -550,13 +561,19 @@ def tuning_markdown(results: dict) -> str:
         greater = greater_is_better(metric)
         rows = sorted(pairs.values(), key=lambda r: r["best_value"], reverse=greater)
         budget = rows[0]["budget"]
+        counts = Counter(r["budget"]["trials"] for r in rows)
+        usual = counts.most_common(1)[0][0]
+        other = ", ".join(
+            f"{r['architecture']}: {r['budget']['trials']}" for r in rows if r["budget"]["trials"] != usual
+        )
+        trials = f"{usual} trials" + (f" ({other})" if other else "")
         costs = sorted({r.get("max_cost") for r in rows}, key=lambda c: (c is None, c or 0))
         limit = "; profile: fit ≤ " + " / ".join("any" if c is None else f"{c:g} × untuned" for c in costs)
         lines += [
             "",
             f"## {dataset}",
             "",
-            f"Budget per architecture: {budget['trials']} trials of at most {budget['max_epochs']} epochs (patience "
+            f"Budget per architecture: {trials} of at most {budget['max_epochs']} epochs (patience "
             f"{budget['patience']}), training seed {budget['seed']}. Value: {metric}{limit}.",
             "",
             "| architecture | untuned: value, fit s | profile: trial, value, fit s | best: trial, value, fit s, epochs "
