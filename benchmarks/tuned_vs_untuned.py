@@ -40,11 +40,18 @@ def variant_config(project: Path, variant: str, datasets: list[str]):
 
 
 def train(project: Path, variant: str, datasets: list[str]) -> None:
+    from filelock import FileLock
+
+    from rnnlab import execution, tracking
     from rnnlab.compare import evaluate_test
     from rnnlab.tasks import TASKS
     from rnnlab.train import train_run
 
+    execution.quiet_libraries()  # one line per run, not Lightning's
     config = variant_config(project, variant, datasets)
+    (project / "mlflow").mkdir(exist_ok=True)
+    with FileLock(project / "mlflow" / "ready.lock"):  # the other variant's process may be making the store too
+        tracking.ready_store(config, project, datasets)
     home = project / "study_runs" / "tuned_vs_untuned" / variant
     runs = [(a, ds, s) for a, ds in config.pairs() for s in config.train.seeds]
     results, started = [], time.perf_counter()
