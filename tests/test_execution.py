@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -347,9 +348,10 @@ def test_without_a_prefect_server_named_the_local_workers_share_this_processs_te
     """With no PREFECT_API_URL, Prefect starts a temporary server per process. The local cluster's workers
     inherit this process's address instead: each would otherwise start its own, and a worker that the
     cluster kills at its close (after a failed flow, say) leaves that server running. Checked in a fresh
-    process, given time to start its server on a loaded machine (Prefect waits 20 s by default)."""
+    process, given time to start its server on a loaded machine (Prefect waits 20 s by default). Then the
+    process is sent SIGTERM, as kill or a scheduler's cancel does: its temporary server stops with it."""
     check = f"""
-import os, urllib.request
+import os, signal, urllib.request
 from prefect.client.orchestration import get_client
 from rnnlab.config import load_config
 from rnnlab.execution import task_runner
@@ -359,10 +361,15 @@ with urllib.request.urlopen(shared + "/health", timeout=60) as answer:
     assert answer.status == 200, answer.status
 with get_client(sync_client=True) as client:
     assert str(client.api_url).rstrip("/") == shared.rstrip("/"), (client.api_url, shared)
-print("shared", shared)
+print("shared", shared, flush=True)
+os.kill(os.getpid(), signal.SIGTERM)
+print("still running after SIGTERM")
 """
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
     done = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, timeout=400)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    assert done.stdout.strip().splitlines()[-1].startswith("shared http://127.0.0.1:"), done.stdout
+    assert done.returncode == 128 + signal.SIGTERM, done.stdout[-2000:] + done.stderr[-3000:]
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("shared http://127.0.0.1:"), done.stdout
+    with pytest.raises(OSError):  # nothing answers there any more (connection refused)
+        urllib.request.urlopen(last.split()[1] + "/health", timeout=10)

@@ -196,6 +196,17 @@ def _workers_report_to_this_api() -> None:
     server = SubprocessASGIServer()
     server.start()  # already running if this process has talked to Prefect; stopped when it exits
     os.environ["PREFECT_API_URL"] = server.api_url
+    _exit_on_sigterm()
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM (kill, timeout, a scheduler's cancel) ends this process as an exit does, so the temporary
+    Prefect server it started stops with it (by default SIGTERM skips the exit handlers that stop it)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
 def quiet_libraries() -> None:
