@@ -187,6 +187,31 @@ def test_a_study_killed_mid_trial_goes_on_without_losing_or_double_counting(proj
     third = tune(project, "--dataset", "japanese_vowels", "--architecture", "gru")
     assert third.returncode == 0 and len(journal(project, "gru").trials) == BUDGET["trials"] + 1
 
+    # a larger budget for this dataset extends the study: one more trial, the earlier ones counted
+    before = [(t.number, t.state, t.value) for t in journal(project, "gru").trials]
+    old_parent = journal(project, "gru").user_attrs["mlflow_parent_run_id"]
+    journal(project, "gru").set_user_attr("mlflow_parent_run_id", "0" * 32)  # as if mlflow/ had been replaced
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    (project / "params.yaml").write_text(
+        yaml.safe_dump(
+            {**params, "tune": {**params["tune"], "dataset_trials": {"japanese_vowels": BUDGET["trials"] + 1}}}
+        )
+    )
+    try:
+        fourth = tune(project, "--dataset", "japanese_vowels", "--architecture", "gru")
+    finally:
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert fourth.returncode == 0, fourth.stderr[-3000:]
+    extended = journal(project, "gru")
+    assert len(extended.trials) == BUDGET["trials"] + 2 and extended.trials[-1].state in (
+        TrialState.COMPLETE,
+        TrialState.PRUNED,
+    )
+    assert [(t.number, t.state, t.value) for t in extended.trials[:-1]] == before, "the earlier trials kept"
+    parent = extended.user_attrs["mlflow_parent_run_id"]
+    assert parent not in ("0" * 32, old_parent) and "the MLflow store has no parent run" in fourth.stdout, fourth.stdout
+    assert client.get_run(parent).data.tags["rnnlab.kind"] == "tuning"
+
 
 def test_a_study_resumes_after_its_mlflow_store_was_replaced(project, tmp_path):
     """A tuning folder can outlive the MLflow store its trials were logged to (mlflow/ deleted, another
@@ -276,9 +301,9 @@ def test_a_study_will_not_mix_trials_of_another_budget(project):
         done = tune(project, "--dataset", "japanese_vowels", "--architecture", "lstm")
     finally:
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert done.returncode == 2 and "this study was run with another budget, search space or data" in done.stderr, (
+    assert done.returncode == 2 and "this study was run with another epoch cap, seed, search space or data" in (
         done.stderr
-    )
+    ), done.stderr
 
 
 def test_a_trial_behind_the_median_is_pruned_and_its_run_says_so(project, tmp_path):
@@ -327,6 +352,7 @@ def test_a_trial_behind_the_median_is_pruned_and_its_run_says_so(project, tmp_pa
     trials = journal(root, "lstm").trials
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.PRUNED, TrialState.COMPLETE], done.stdout
     assert trials[2].value < trials[0].value and trials[2].user_attrs["epochs_trained"] == params["tune"]["max_epochs"]
+    assert len(trials[2].intermediate_values) == params["tune"]["max_epochs"], "its curve feeds the pruner's median"
     assert trials[1].last_step < params["tune"]["max_epochs"] - 1, "stopped before its epoch cap"
     assert f"trial 1: pruned after epoch {trials[1].last_step}" in done.stdout, done.stdout
     client = mlflow_client(root)

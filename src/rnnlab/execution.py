@@ -133,6 +133,7 @@ def check_address(address: str, timeout_s: float = 5.0) -> None:
 
 def task_runner(config: Config):
     """The Prefect task runner the train flow submits its runs to."""
+    _exit_on_sigterm()
     if config.trainer.spans_processes():  # each run is a process group of its own: one at a time
         from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -196,12 +197,13 @@ def _workers_report_to_this_api() -> None:
     server = SubprocessASGIServer()
     server.start()  # already running if this process has talked to Prefect; stopped when it exits
     os.environ["PREFECT_API_URL"] = server.api_url
-    _exit_on_sigterm()
 
 
 def _exit_on_sigterm() -> None:
-    """SIGTERM (kill, timeout, a scheduler's cancel) ends this process as an exit does, so the temporary
-    Prefect server it started stops with it (by default SIGTERM skips the exit handlers that stop it)."""
+    """SIGTERM (kill, timeout, a scheduler's cancel) ends the process that runs a flow as an exit does
+    (status 143), so a temporary Prefect server it started stops with it and its clean-up runs (by default
+    SIGTERM skips the exit handlers that stop the server). Set by every flow that fans out (train,
+    compare, tune), whichever engine it uses; a handler set by someone else is kept."""
     import signal
     import threading
 

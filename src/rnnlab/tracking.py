@@ -255,11 +255,12 @@ def logged_steps(client, run_id: str) -> set[tuple[str, int]]:
 
 def run_status(client, run_id: str) -> str | None:
     """The run's status (RUNNING, FINISHED, KILLED, ...), or None where the store holds no such run (a folder
-    can outlive the MLflow store it was logged to)."""
+    can outlive the MLflow store it was logged to) or holds it deleted."""
     import mlflow
 
     try:
-        return client.get_run(run_id).info.status
+        info = client.get_run(run_id).info
+        return info.status if info.lifecycle_stage == "active" else None
     except mlflow.exceptions.MlflowException as err:
         if err.error_code == "RESOURCE_DOES_NOT_EXIST":
             return None

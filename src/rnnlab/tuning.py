@@ -251,10 +251,11 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
             n_startup_trials=config.tune.startup_trials, n_warmup_steps=config.tune.warmup_epochs
         ),
     )
-    if study.user_attrs.get("budget", budget) != budget:
+    shared = lambda b: {k: v for k, v in b.items() if k != "trials"}  # noqa: E731  more trials only extend a study
+    if shared(study.user_attrs.get("budget", budget)) != shared(budget):
         raise ConfigError(
-            f"{folder}: this study was run with another budget, search space or data; its trials cannot be counted "
-            f"with new ones (delete {folder} to start it afresh, or restore the settings it was run with)"
+            f"{folder}: this study was run with another epoch cap, seed, search space or data; its trials cannot be "
+            f"counted with new ones (delete {folder} to start it afresh, or restore the settings it was run with)"
         )
     study.set_user_attr("budget", budget)
     uri = tracking.prepare_store(config, root)
@@ -292,7 +293,8 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
         home = folder / f"trial_{trial.number}"
         metric = f"val_{task.selection_metric}"
         summaries = []
-        watched = not trial.user_attrs.get("untuned")  # the untuned trial is the reference: never pruned
+        # the untuned trial is the profile's reference: its curve feeds the pruner's median, it is never pruned
+        watch = _report_only() if trial.user_attrs.get("untuned") else PyTorchLightningPruningCallback
         for k, split in enumerate(prepared):  # the pruner watches the first split's epochs
             tags = {
                 "mlflow.parentRunId": parent,
@@ -300,7 +302,7 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
                 "optuna.trial": str(trial.number),
                 "rnnlab.split": str(k),
             }
-            pruner = (PyTorchLightningPruningCallback(trial, monitor=metric),) if k == 0 and watched else ()
+            pruner = (watch(trial, monitor=metric),) if k == 0 else ()
             try:
                 summaries.append(
                     train_run(
@@ -347,6 +349,23 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
             flush=True,
         )
     return _finish(config, root, study, architecture, dataset, parent, client)
+
+
+def _report_only():
+    """A Lightning callback that reports each epoch's validation value to the trial, as the pruning
+    callback does, and never prunes it."""
+    from lightning.pytorch.callbacks import Callback
+
+    class ReportOnly(Callback):
+        def __init__(self, trial, monitor: str):
+            self.trial, self.monitor = trial, monitor
+
+        def on_validation_end(self, trainer, pl_module) -> None:
+            value = trainer.callback_metrics.get(self.monitor)
+            if not trainer.sanity_checking and value is not None:
+                self.trial.report(float(value), step=trainer.current_epoch)
+
+    return ReportOnly
 
 
 def tune_pairs(config: Config, root: Path, pairs: list[tuple[str, str]]) -> list[dict]:
@@ -561,11 +580,10 @@ def tuning_markdown(results: dict) -> str:
         greater = greater_is_better(metric)
         rows = sorted(pairs.values(), key=lambda r: r["best_value"], reverse=greater)
         budget = rows[0]["budget"]
-        counts = Counter(r["budget"]["trials"] for r in rows)
-        usual = counts.most_common(1)[0][0]
-        other = ", ".join(
-            f"{r['architecture']}: {r['budget']['trials']}" for r in rows if r["budget"]["trials"] != usual
-        )
+        # the trials each study ran: more than its budget where the budget was lowered after they ran
+        ran = {r["architecture"]: r["trials_complete"] + r["trials_pruned"] for r in rows}
+        usual = Counter(ran.values()).most_common(1)[0][0]
+        other = ", ".join(f"{a}: {n}" for a, n in ran.items() if n != usual)
         trials = f"{usual} trials" + (f" ({other})" if other else "")
         costs = sorted({r.get("max_cost") for r in rows}, key=lambda c: (c is None, c or 0))
         limit = "; profile: fit ≤ " + " / ".join("any" if c is None else f"{c:g} × untuned" for c in costs)
