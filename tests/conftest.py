@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -43,6 +44,7 @@ def copy_project(dest: Path) -> Path:
     copy_files(ROOT, dest)
     for stale in ("dvc.lock", "reports/leaderboard.md", "reports/metrics.json"):
         (dest / stale).unlink(missing_ok=True)
+    shutil.rmtree(dest / "tuning", ignore_errors=True)  # the committed studies: a test's own start afresh
     return dest
 
 

@@ -498,3 +498,23 @@ def test_a_dataset_can_have_its_own_number_of_trials_the_same_for_each_of_its_ar
         budget = _budget(config, "fine_food", space_for(config, architecture, "fine_food"), "sha")
         assert budget["trials"] == 4
     assert _budget(config, "sunspots", space_for(config, "lstm", "sunspots"), "sha")["trials"] == 12
+
+
+def test_the_committed_studies_are_the_ones_reports_tuning_describes():
+    """tuning/<dataset>/<architecture>/study.journal is committed with reports/tuning.json: each recorded
+    pair's journal holds its trials, its best value and the untuned reference the profile measured against."""
+    import optuna
+
+    from rnnlab.tuning import JOURNAL, study_dir, untuned_reference
+
+    recorded = json.loads((ROOT / "reports" / "tuning.json").read_text())
+    for dataset, pairs in recorded.items():
+        for architecture, result in pairs.items():
+            path = study_dir(ROOT, dataset, architecture) / JOURNAL
+            storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+            study = optuna.load_study(study_name=f"{dataset}/{architecture}", storage=storage)
+            finished = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+            assert len(finished) == result["trials_complete"] + result["trials_pruned"], (dataset, architecture)
+            assert study.best_value == result["best_value"], (dataset, architecture)
+            reference = untuned_reference(study.trials)
+            assert (reference.number if reference else None) == result["untuned_trial"], (dataset, architecture)
