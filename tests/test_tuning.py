@@ -28,6 +28,7 @@ BUDGET = {
     "repeats": 1,
     "small_validation": 500,
     "space": {},
+    "confirm_seeds": 1,
 }
 
 
@@ -109,7 +110,19 @@ def test_a_study_trains_real_trials_nested_under_its_parent_run(project):
         for t in finished
         if t.state == TrialState.COMPLETE and t.user_attrs["train_time_s"] <= 1.25 * untuned.user_attrs["train_time_s"]
     ]
-    assert chosen.value == max(t.value for t in affordable + [untuned]), "the best trial no dearer than the untuned"
+    best_affordable = max(affordable + [untuned], key=lambda t: (t.value, -t.number))
+    # the best trial no dearer than the untuned, kept only where a second seed confirms it
+    confirmation = result["confirmation"]
+    if best_affordable.number == untuned.number:
+        assert confirmation is None and chosen.number == untuned.number, "the untuned settings won: nothing to confirm"
+    else:
+        assert confirmation["candidate_trial"] == best_affordable.number and confirmation["seeds"] == [0, 1]
+        assert confirmation["candidate_values"][0] == best_affordable.user_attrs["split_values"][0]
+        assert confirmation["untuned_values"][0] == untuned.user_attrs["split_values"][0]
+        better = sum(confirmation["candidate_values"]) > sum(confirmation["untuned_values"])
+        assert confirmation["kept_candidate"] is better
+        assert chosen.number == (best_affordable if better else untuned).number
+        assert study.user_attrs["confirmation"].keys() == {str(best_affordable.number), str(untuned.number)}
     applied = subprocess.run(
         [sys.executable, "-m", "rnnlab.cli", "profile", "tuned"], cwd=project, capture_output=True, text=True
     )
@@ -131,6 +144,14 @@ def test_a_study_trains_real_trials_nested_under_its_parent_run(project):
     assert parent.data.metrics["best_value"] == pytest.approx(study.best_value)
     trials = client.search_runs([experiment.experiment_id], filter_string="tags.`rnnlab.kind` = 'trial'")
     assert len(trials) == BUDGET["trials"]
+    confirming = client.search_runs([experiment.experiment_id], filter_string="tags.`rnnlab.kind` = 'confirmation'")
+    assert len(confirming) == (0 if confirmation is None else 2), "one more seed of each of the two settings"
+    for run in confirming:
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id and run.data.tags["seed"] == "1"
+        mine = run.data.tags["optuna.trial"] == str(confirmation["candidate_trial"])
+        values = confirmation["candidate_values" if mine else "untuned_values"]
+        assert run.data.metrics["best_val_accuracy"] == pytest.approx(values[1])
+        assert not [k for k in run.data.metrics if k.startswith("test_")], "confirming never reads the test split"
     for run in trials:
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
         trial = study.trials[int(run.data.tags["optuna.trial"])]
@@ -141,6 +162,13 @@ def test_a_study_trains_real_trials_nested_under_its_parent_run(project):
         assert not [k for k in run.data.metrics if k.startswith("test_")], "tuning never reads the test split"
         if trial.state == TrialState.COMPLETE:
             assert run.data.metrics["best_val_accuracy"] == pytest.approx(trial.value)
+
+    again = tune(project, "--dataset", "japanese_vowels", "--architecture", "lstm")
+    assert again.returncode == 0, again.stderr[-3000:]
+    rerun = json.loads((project / "reports" / "tuning.json").read_text())["japanese_vowels"]["lstm"]
+    assert rerun["confirmation"] == confirmation and rerun["chosen_trial"] == result["chosen_trial"]
+    runs = client.search_runs([experiment.experiment_id], filter_string="tags.`rnnlab.kind` != 'tuning'")
+    assert len(runs) == len(trials) + len(confirming), "a finished study and its confirmation train nothing again"
 
 
 def test_a_study_killed_mid_trial_goes_on_without_losing_or_double_counting(project):
@@ -443,6 +471,16 @@ def test_the_profile_keeps_the_best_trial_no_dearer_than_the_untuned_settings_by
         t.user_attrs["untuned"] = True
     assert untuned_reference([trials[1], *marked, trials[2]]).number == 6
     assert untuned_reference(trials).number == 0, "a study from before the mark: its enqueued first trial"
+
+
+def test_tuned_settings_replace_the_untuned_only_where_their_mean_over_seeds_is_better():
+    from rnnlab.tuning import keeps_candidate
+
+    assert keeps_candidate([0.95, 0.90, 0.91], [0.92, 0.91, 0.90], greater=True), "0.920 beats 0.910"
+    assert not keeps_candidate([0.99, 0.85, 0.86], [0.92, 0.91, 0.90], greater=True), "a lucky first seed: 0.900"
+    assert not keeps_candidate([0.91, 0.91, 0.91], [0.92, 0.90, 0.91], greater=True), "a tie keeps params.yaml's"
+    assert keeps_candidate([13.0, 14.0], [14.0, 14.0], greater=False), "MAE: 13.5 is below 14.0"
+    assert not keeps_candidate([13.0, 16.0], [14.0, 14.0], greater=False), "MAE: 14.5 is not"
 
 
 def test_a_dataset_of_tokens_also_tunes_its_embedding_size_and_a_run_builds_with_the_size_drawn():

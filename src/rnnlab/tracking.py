@@ -210,7 +210,8 @@ def run_tags(
     kind: str = "training",
 ) -> dict[str, str]:
     """A training run's tags; ``kind`` (``rnnlab.kind``): "training" for the pipeline's runs (what the
-    comparison view lists), "study" for a study's or a benchmark's own, "trial" for a tuning trial's."""
+    comparison view lists), "study" for a study's or a benchmark's own, "trial" for a tuning trial's,
+    "confirmation" for a tuning trial's settings trained again with more seeds."""
     prepared_rel = prepared.resolve().relative_to(root.resolve()).as_posix()
     return {
         "rnnlab.kind": kind,

@@ -473,7 +473,13 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
     )
     best = study.best_trial
     untuned = untuned_reference(trials)
-    chosen = within_cost(complete, untuned, config.tune.max_cost, KINDS[config.dataset(dataset).task].greater_is_better)
+    greater = KINDS[config.dataset(dataset).task].greater_is_better
+    candidate = within_cost(complete, untuned, config.tune.max_cost, greater)
+    chosen, confirmation = candidate, None
+    if config.tune.confirm_seeds and candidate is not None and untuned is not None and candidate is not untuned:
+        confirmation = confirm(config, root, study, architecture, dataset, parent, (candidate, untuned))
+        if not confirmation["kept_candidate"]:
+            chosen = untuned  # the profile keeps params.yaml's settings
     result = {
         "architecture": architecture,
         "dataset": dataset,
@@ -497,6 +503,7 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
         "chosen_params": chosen.params if chosen else None,
         "chosen_train_time_s": chosen.user_attrs.get("train_time_s") if chosen else None,
         "chosen_epochs": chosen.user_attrs.get("epochs_trained") if chosen else None,
+        "confirmation": confirmation,
         "budget": {k: v for k, v in study.user_attrs["budget"].items() if k != "space"},
         "space": study.user_attrs["budget"]["space"],
     }
@@ -509,6 +516,65 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
         client.set_tag(parent, "chosen_trial", str(chosen.number))
     client.set_terminated(parent, status="FINISHED")
     return result
+
+
+def confirm(config: Config, root: Path, study, architecture: str, dataset: str, parent: str, trials: tuple) -> dict:
+    """Train each of ``trials`` (the best trial within the cost limit, the untuned one) with
+    ``tune.confirm_seeds`` more seeds on the pipeline's validation split, as real MLflow runs nested under
+    the study's parent; the candidate is kept where its mean over its trial's first split and these seeds
+    beats the untuned settings' (:func:`keeps_candidate`). Each value is kept in the study's journal as it
+    lands, so a killed confirmation goes on where it stopped and a recorded one trains nothing again."""
+    from rnnlab.train import train_run
+
+    task = KINDS[config.dataset(dataset).task]
+    seeds = [config.tune.seed + k for k in range(1, config.tune.confirm_seeds + 1)]
+    stored = dict(study.user_attrs.get("confirmation", {}))
+    values, fits = [], []
+    for trial in trials:
+        done = dict(stored.get(str(trial.number), {}))
+        for seed in seeds:
+            if str(seed) not in done:
+                summary = train_run(
+                    trial_config(config, architecture, dataset, trial.params),
+                    root,
+                    architecture,
+                    dataset,
+                    seed,
+                    home=study_dir(root, dataset, architecture) / f"confirm_{trial.number}",
+                    quiet=True,
+                    tags={
+                        "mlflow.parentRunId": parent,
+                        "rnnlab.kind": "confirmation",
+                        "optuna.trial": str(trial.number),
+                    },
+                )
+                done[str(seed)] = {
+                    "value": summary[f"best_val_{task.selection_metric}"],
+                    "train_time_s": summary["train_time_s"],
+                }
+                stored[str(trial.number)] = done
+                study.set_user_attr("confirmation", stored)
+        values.append([trial.user_attrs["split_values"][0], *(done[str(s)]["value"] for s in seeds)])
+        fits.append([trial.user_attrs["train_time_s"], *(done[str(s)]["train_time_s"] for s in seeds)])
+    candidate, untuned = trials
+    return {
+        "seeds": [config.tune.seed, *seeds],
+        "candidate_trial": candidate.number,
+        "candidate_values": values[0],
+        "candidate_mean": float(np.mean(values[0])),
+        "candidate_train_time_s": fits[0],
+        "untuned_values": values[1],
+        "untuned_mean": float(np.mean(values[1])),
+        "untuned_train_time_s": fits[1],
+        "kept_candidate": keeps_candidate(values[0], values[1], task.greater_is_better),
+    }
+
+
+def keeps_candidate(candidate: list[float], untuned: list[float], greater: bool) -> bool:
+    """Whether tuned settings replace params.yaml's: their mean over the seeds is better (a tie keeps
+    params.yaml's, which the reader already knows)."""
+    gap = float(np.mean(candidate)) - float(np.mean(untuned))
+    return gap > 0 if greater else gap < 0
 
 
 def untuned_reference(trials: list):
@@ -556,7 +622,8 @@ def record_result(root: Path, result: dict) -> Path:
     files.write_text(
         Path(root) / PROFILES_DIR / f"{PROFILE}.yaml",
         "# Written by `rnnlab tune` from reports/tuning.json: each tuned pair's best settings on its validation "
-        "split\n# among the trials whose fit took at most tune.max_cost × its untuned settings' (reports/tuning.md).\n"
+        "split\n# among the trials whose fit took at most tune.max_cost × its untuned settings', where more "
+        "seeds confirmed it\n# (reports/tuning.md).\n"
         f"# `rnnlab profile {PROFILE}` merges them into params.yaml's tuned section when the config loads; "
         "make pipeline then trains with them.\n" + yaml.safe_dump({"tuned": chosen}, sort_keys=False),
     )
@@ -571,8 +638,11 @@ def tuning_markdown(results: dict) -> str:
         "the trials and the per-trial epoch cap below, TPE seeded, the median pruner, selection on the validation",
         "split only (the value is the pipeline's own: the validation metric of the lowest-validation-loss checkpoint).",
         "The first trial of every study is params.yaml's own settings (*untuned*). profiles/tuned.yaml keeps the",
-        "best trial whose fit took at most `tune.max_cost` × the untuned trial's (*profile*), so training with the",
-        "profile costs about what the untuned settings do; a dearer *best* is reported here with its cost.",
+        "best trial whose fit took at most `tune.max_cost` × the untuned trial's, so training with the profile costs",
+        "about what the untuned settings do; a dearer *best* is reported here with its cost. That trial won among",
+        "many on one training seed, so it is confirmed before it replaces the untuned settings: both are trained",
+        "with `tune.confirm_seeds` more seeds on the pipeline's validation split, and the *profile* keeps it only",
+        "where its mean over the seeds is better (*confirmed*: its mean vs the untuned mean; *kept*: which one).",
         "Fit seconds are a trial's own, measured while the studies ran side by side. Written by `rnnlab tune`.",
     ]
     for dataset, pairs in sorted(results.items()):
@@ -595,8 +665,9 @@ def tuning_markdown(results: dict) -> str:
             f"{budget['patience']}), training seed {budget['seed']}. Value: {metric}{limit}.",
             "",
             "| architecture | untuned: value, fit s | profile: trial, value, fit s | best: trial, value, fit s, epochs "
-            "| trials finished / pruned | tuning s | profile settings |",
-            "|---|---|---|---|---|---|---|",
+            "| confirmed over seeds: trial, mean vs untuned mean | trials finished / pruned | tuning s "
+            "| profile settings |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             chosen = r.get("chosen_params") or {}
@@ -616,7 +687,8 @@ def tuning_markdown(results: dict) -> str:
                 f"{r.get('best_epochs') if r.get('best_epochs') is not None else '—'}"
             )
             lines.append(
-                f"| {r['architecture']} | {untuned} | {profile} | {best} | {r['trials_complete']} / "
+                f"| {r['architecture']} | {untuned} | {profile} | {best} | {_confirmed(r.get('confirmation'))} | "
+                f"{r['trials_complete']} / "
                 f"{r['trials_pruned']} | {r['tuning_time_s']:.0f} | {settings} |"
             )
         lines += ["", "Search spaces:", ""]
@@ -624,6 +696,16 @@ def tuning_markdown(results: dict) -> str:
             f"- {r['architecture']}: " + "; ".join(f"{k} {_entry(v)}" for k, v in r["space"].items()) for r in rows
         ]
     return "\n".join(lines) + "\n"
+
+
+def _confirmed(confirmation: dict | None) -> str:
+    if not confirmation:
+        return "—"
+    kept = "kept" if confirmation["kept_candidate"] else "untuned kept"
+    return (
+        f"{confirmation['candidate_trial']}, {confirmation['candidate_mean']:.4f} vs "
+        f"{confirmation['untuned_mean']:.4f} over seeds {', '.join(map(str, confirmation['seeds']))}: {kept}"
+    )
 
 
 def _seconds(value) -> str:
