@@ -476,7 +476,12 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
     greater = KINDS[config.dataset(dataset).task].greater_is_better
     candidate = within_cost(complete, untuned, config.tune.max_cost, greater)
     chosen, confirmation = candidate, None
-    if config.tune.confirm_seeds and candidate is not None and untuned is not None and candidate is not untuned:
+    if (
+        config.tune.confirm_seeds
+        and candidate is not None
+        and untuned is not None
+        and candidate.number != untuned.number
+    ):
         confirmation = confirm(config, root, study, architecture, dataset, parent, (candidate, untuned))
         if not confirmation["kept_candidate"]:
             chosen = untuned  # the profile keeps params.yaml's settings
