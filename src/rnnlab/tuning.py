@@ -428,9 +428,11 @@ def _tune_flow(root: str, pairs: list[list[str]]) -> list[dict]:
 
 
 def _outcome(result: dict) -> str:
+    confirmation = result.get("confirmation")
     return (
         f"best {result['metric']} {result['best_value']:.4f} (trial {result['best_trial']}; "
         f"{result['trials_complete']} finished, {result['trials_pruned']} pruned, {result['tuning_time_s']:.0f} s)"
+        + (f"; profile: {_confirmed(confirmation)}" if confirmation else "")
     )
 
 
