@@ -117,12 +117,12 @@ def test_a_study_trains_real_trials_nested_under_its_parent_run(project):
         assert confirmation is None and chosen.number == untuned.number, "the untuned settings won: nothing to confirm"
     else:
         assert confirmation["candidate_trial"] == best_affordable.number and confirmation["seeds"] == [0, 1]
-        assert confirmation["candidate_values"][0] == best_affordable.user_attrs["split_values"][0]
-        assert confirmation["untuned_values"][0] == untuned.user_attrs["split_values"][0]
+        assert confirmation["candidate_values"][0] == best_affordable.value
+        assert confirmation["untuned_values"][0] == untuned.value
         better = sum(confirmation["candidate_values"]) > sum(confirmation["untuned_values"])
         assert confirmation["kept_candidate"] is better
         assert chosen.number == (best_affordable if better else untuned).number
-        assert study.user_attrs["confirmation"].keys() == {str(best_affordable.number), str(untuned.number)}
+        assert study.user_attrs["confirmed"].keys() == {str(best_affordable.number), str(untuned.number)}
     applied = subprocess.run(
         [sys.executable, "-m", "rnnlab.cli", "profile", "tuned"], cwd=project, capture_output=True, text=True
     )
@@ -405,7 +405,7 @@ def test_a_small_validation_split_is_drawn_again_and_a_trial_scores_the_mean(pro
 
     root = copy_project(tmp_path / "repeats")
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["tune"] = {**BUDGET, "trials": 1, "max_epochs": 2, "repeats": 2, "small_validation": 25}
+    params["tune"] = {**BUDGET, "trials": 2, "max_epochs": 2, "repeats": 2, "small_validation": 25, "max_cost": None}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.copytree(project / "data" / "prepared", root / "data" / "prepared")
     done = tune(root, "--dataset", "japanese_vowels", "--architecture", "gru")
@@ -428,12 +428,26 @@ def test_a_small_validation_split_is_drawn_again_and_a_trial_scores_the_mean(pro
     assert trial.value == pytest.approx(sum(trial.user_attrs["split_values"]) / 2)
     client = mlflow_client(root)
     experiment = client.get_experiment_by_name("rnnlab/japanese_vowels")
-    runs = client.search_runs([experiment.experiment_id], filter_string="tags.`rnnlab.kind` = 'trial'")
+    runs = client.search_runs(
+        [experiment.experiment_id], filter_string="tags.`rnnlab.kind` = 'trial' and tags.`optuna.trial` = '0'"
+    )
     assert sorted(r.data.tags["rnnlab.split"] for r in runs) == ["0", "1"]
     by_split = {r.data.tags["rnnlab.split"]: r.data.metrics["best_val_accuracy"] for r in runs}
     assert [by_split["0"], by_split["1"]] == pytest.approx(trial.user_attrs["split_values"])
     assert (study_dir(root, "japanese_vowels", "gru") / "trial_0" / "split_1").is_dir()
     pd.testing.assert_frame_equal(again["test"], base["test"].iloc[0:0])
+
+    # the drawn trial (seeded) beat the untuned one: a second seed of each, on both splits, scored as a trial is
+    confirmation = json.loads((root / "reports" / "tuning.json").read_text())["japanese_vowels"]["gru"]["confirmation"]
+    assert confirmation["splits"] == 2 and confirmation["candidate_trial"] == 1
+    confirming = client.search_runs([experiment.experiment_id], filter_string="tags.`rnnlab.kind` = 'confirmation'")
+    scores = {
+        (r.data.tags["optuna.trial"], r.data.tags["rnnlab.split"]): r.data.metrics["best_val_accuracy"]
+        for r in confirming
+    }
+    assert sorted(scores) == [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]
+    assert confirmation["candidate_values"][1] == pytest.approx((scores["1", "0"] + scores["1", "1"]) / 2)
+    assert confirmation["untuned_values"][1] == pytest.approx((scores["0", "0"] + scores["0", "1"]) / 2)
 
 
 def test_the_profile_keeps_the_best_trial_no_dearer_than_the_untuned_settings_by_hand():
@@ -471,6 +485,26 @@ def test_the_profile_keeps_the_best_trial_no_dearer_than_the_untuned_settings_by
         t.user_attrs["untuned"] = True
     assert untuned_reference([trials[1], *marked, trials[2]]).number == 6
     assert untuned_reference(trials).number == 0, "a study from before the mark: its enqueued first trial"
+
+
+def test_a_studys_data_is_what_its_trials_read_not_the_test_parts_reference_scores(project, tmp_path):
+    """data_identity: the same train and validation parts with other test-part baselines (least-squares
+    fits whose last digits vary with the CPU) are the same data; one validation row less is not."""
+    import shutil
+
+    import pandas as pd
+
+    from rnnlab.tuning import data_identity
+
+    base = project / "data" / "prepared" / "japanese_vowels"
+    other = shutil.copytree(base, tmp_path / "other")
+    meta = json.loads((other / "meta.json").read_text())
+    meta["baselines"]["test"]["logistic regression on mean/std/min/max/first/last"]["accuracy"] += 1e-15
+    (other / "meta.json").write_text(json.dumps(meta))
+    assert data_identity(other) == data_identity(base)
+    val = pd.read_parquet(other / "val.parquet")
+    val.iloc[1:].to_parquet(other / "val.parquet", index=False)
+    assert data_identity(other) != data_identity(base)
 
 
 def test_tuned_settings_replace_the_untuned_only_where_their_mean_over_seeds_is_better():

@@ -433,8 +433,8 @@ class TuneConfig(Strict):
     # default. null: the best trial whatever it costs. Applied to finished trials: no trial is rerun for it.
     max_cost: float | None = Field(1.25, gt=0)
     # The best trial within max_cost rests on one training seed, picked among many: before it replaces params.yaml's
-    # settings, both are trained with confirm_seeds more seeds on the pipeline's validation split, and it is kept
-    # only where its mean over the 1 + confirm_seeds seeds beats theirs. 0: the best trial is kept unconfirmed.
+    # settings, both are trained with confirm_seeds more seeds on the validation splits the trials were scored on,
+    # and it is kept only where its mean over the 1 + confirm_seeds seeds beats theirs. 0: kept unconfirmed.
     confirm_seeds: int = Field(2, ge=0)
 
     def trials_for(self, dataset: str) -> int:

@@ -45,6 +45,7 @@ TUNING_DIR = "tuning"
 JOURNAL = "study.journal"
 RESULTS_FILE = "tuning.json"  # in reports/: every finished study's outcome; tuning.md is written from it
 PROFILE = "tuned"  # profiles/tuned.yaml: every tuned pair's best settings, as params.yaml's tuned section
+CONFIRMED = "confirmed"  # the study's user attribute: trial number -> seed -> its values on the validation splits
 
 
 def study_dir(root: Path, dataset: str, architecture: str) -> Path:
@@ -186,7 +187,7 @@ def validation_splits(config: Config, root: Path, dataset: str) -> list[Path]:
     val_size = splits["val"][SEQUENCE_ID].nunique()
     if config.tune.repeats == 1 or meta.kind.splits_in_time or val_size >= config.tune.small_validation:
         return [base]
-    source = tracking.folder_sha256(base)
+    source = data_identity(base)
     pool = pd.concat([splits["train"], splits["val"]], ignore_index=True)
     fraction = val_size / pool[SEQUENCE_ID].nunique()
     folders = [base]
@@ -206,6 +207,22 @@ def validation_splits(config: Config, root: Path, dataset: str) -> list[Path]:
             )
         folders.append(folder)
     return folders
+
+
+def data_identity(folder: Path) -> str:
+    """The hash of what a study's trials read from a prepared folder: its train and validation parts and its
+    meta.json without ``baselines``, the test part's reference scores. Those come from least-squares fits
+    (AR, ridge) whose last digits differ from one CPU to another, and tuning never reads them or the test
+    part, so a study recorded on one machine goes on, or is re-chosen from, on another."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in ("train.parquet", "val.parquet"):
+        digest.update((Path(folder) / name).read_bytes())
+    meta = json.loads((Path(folder) / "meta.json").read_text())
+    meta.pop("baselines", None)
+    digest.update(json.dumps(meta, sort_keys=True).encode())
+    return digest.hexdigest()
 
 
 def _budget(config: Config, dataset: str, space: Space, data_sha256: str) -> dict:
@@ -238,7 +255,7 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
     space = space_for(config, architecture, dataset)
     folder = study_dir(root, dataset, architecture)
     folder.mkdir(parents=True, exist_ok=True)
-    budget = _budget(config, dataset, space, tracking.folder_sha256(prepared_dir(root, dataset)))
+    budget = _budget(config, dataset, space, data_identity(prepared_dir(root, dataset)))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(folder / JOURNAL)))
     study = optuna.create_study(
@@ -252,7 +269,10 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
         ),
     )
     shared = lambda b: {k: v for k, v in b.items() if k != "trials"}  # noqa: E731  more trials only extend a study
-    if shared(study.user_attrs.get("budget", budget)) != shared(budget):
+    recorded = dict(study.user_attrs.get("budget", budget))
+    if recorded["data_sha256"] == tracking.folder_sha256(prepared_dir(root, dataset)):
+        recorded["data_sha256"] = budget["data_sha256"]  # recorded as the whole folder's hash: the same data
+    if shared(recorded) != shared(budget):
         raise ConfigError(
             f"{folder}: this study was run with another epoch cap, seed, search space or data; its trials cannot be "
             f"counted with new ones (delete {folder} to start it afresh, or restore the settings it was run with)"
@@ -527,45 +547,54 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
 
 def confirm(config: Config, root: Path, study, architecture: str, dataset: str, parent: str, trials: tuple) -> dict:
     """Train each of ``trials`` (the best trial within the cost limit, the untuned one) with
-    ``tune.confirm_seeds`` more seeds on the pipeline's validation split, as real MLflow runs nested under
-    the study's parent; the candidate is kept where its mean over its trial's first split and these seeds
-    beats the untuned settings' (:func:`keeps_candidate`). Each value is kept in the study's journal as it
-    lands, so a killed confirmation goes on where it stopped and a recorded one trains nothing again."""
+    ``tune.confirm_seeds`` more seeds on the validation splits its trial was scored on (the pipeline's, and
+    the redrawn ones where validation is small), as real MLflow runs nested under the study's parent. A
+    seed's value is its mean over the splits, as a trial's is; the candidate is kept where its mean over
+    the seeds beats the untuned settings' (:func:`keeps_candidate`). Each seed's values are kept in the
+    study's journal as they land, so a killed confirmation goes on and a recorded one trains nothing again."""
     from rnnlab.train import train_run
 
     task = KINDS[config.dataset(dataset).task]
     seeds = [config.tune.seed + k for k in range(1, config.tune.confirm_seeds + 1)]
-    stored = dict(study.user_attrs.get("confirmation", {}))
+    prepared = validation_splits(config, root, dataset)
+    stored = dict(study.user_attrs.get(CONFIRMED, {}))
     values, fits = [], []
     for trial in trials:
         done = dict(stored.get(str(trial.number), {}))
         for seed in seeds:
-            if str(seed) not in done:
-                summary = train_run(
+            if str(seed) in done:
+                continue
+            summaries = [
+                train_run(
                     trial_config(config, architecture, dataset, trial.params),
                     root,
                     architecture,
                     dataset,
                     seed,
-                    home=study_dir(root, dataset, architecture) / f"confirm_{trial.number}",
+                    home=study_dir(root, dataset, architecture) / f"confirm_{trial.number}" / f"split_{k}",
                     quiet=True,
                     tags={
                         "mlflow.parentRunId": parent,
                         "rnnlab.kind": "confirmation",
                         "optuna.trial": str(trial.number),
+                        "rnnlab.split": str(k),
                     },
+                    prepared=split,
                 )
-                done[str(seed)] = {
-                    "value": summary[f"best_val_{task.selection_metric}"],
-                    "train_time_s": summary["train_time_s"],
-                }
-                stored[str(trial.number)] = done
-                study.set_user_attr("confirmation", stored)
-        values.append([trial.user_attrs["split_values"][0], *(done[str(s)]["value"] for s in seeds)])
+                for k, split in enumerate(prepared)
+            ]
+            done[str(seed)] = {
+                "split_values": [s[f"best_val_{task.selection_metric}"] for s in summaries],
+                "train_time_s": float(np.mean([s["train_time_s"] for s in summaries])),
+            }
+            stored[str(trial.number)] = done
+            study.set_user_attr(CONFIRMED, stored)
+        values.append([trial.value, *(float(np.mean(done[str(s)]["split_values"])) for s in seeds)])
         fits.append([trial.user_attrs["train_time_s"], *(done[str(s)]["train_time_s"] for s in seeds)])
     candidate, untuned = trials
     return {
         "seeds": [config.tune.seed, *seeds],
+        "splits": len(prepared),
         "candidate_trial": candidate.number,
         "candidate_values": values[0],
         "candidate_mean": float(np.mean(values[0])),
@@ -648,8 +677,9 @@ def tuning_markdown(results: dict) -> str:
         "best trial whose fit took at most `tune.max_cost` × the untuned trial's, so training with the profile costs",
         "about what the untuned settings do; a dearer *best* is reported here with its cost. That trial won among",
         "many on one training seed, so it is confirmed before it replaces the untuned settings: both are trained",
-        "with `tune.confirm_seeds` more seeds on the pipeline's validation split, and the *profile* keeps it only",
-        "where its mean over the seeds is better (*confirmed*: its mean vs the untuned mean; *kept*: which one).",
+        "with `tune.confirm_seeds` more seeds on the validation splits the trials were scored on, and the *profile*",
+        "keeps it only where its mean over the seeds is better (*confirmed*: its mean vs the untuned mean; *kept*:",
+        "which one; a seed's value is its mean over the splits, as a trial's is).",
         "Fit seconds are a trial's own, measured while the studies ran side by side. Written by `rnnlab tune`.",
     ]
     for dataset, pairs in sorted(results.items()):
