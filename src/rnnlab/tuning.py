@@ -270,7 +270,9 @@ def tune_pair(config: Config, root: Path, architecture: str, dataset: str, log=p
     )
     shared = lambda b: {k: v for k, v in b.items() if k != "trials"}  # noqa: E731  more trials only extend a study
     recorded = dict(study.user_attrs.get("budget", budget))
-    if recorded["data_sha256"] == tracking.folder_sha256(prepared_dir(root, dataset)):
+    if recorded["data_sha256"] != budget["data_sha256"] and recorded["data_sha256"] == tracking.folder_sha256(
+        prepared_dir(root, dataset)
+    ):
         recorded["data_sha256"] = budget["data_sha256"]  # recorded as the whole folder's hash: the same data
     if shared(recorded) != shared(budget):
         raise ConfigError(
