@@ -654,7 +654,11 @@ def record_result(root: Path, result: dict) -> Path:
     files.write_json(path, results, sort_keys=True)
     files.write_text(path.with_suffix(".md"), tuning_markdown(results))
     chosen = {  # a pair whose study could not measure the cost keeps its params.yaml settings
-        ds: {a: r["chosen_params"] for a, r in sorted(pairs.items()) if r.get("chosen_params") is not None}
+        ds: {
+            a: dict(sorted(r["chosen_params"].items()))
+            for a, r in sorted(pairs.items())
+            if r.get("chosen_params") is not None
+        }
         for ds, pairs in sorted(results.items())
     }
     files.write_text(
