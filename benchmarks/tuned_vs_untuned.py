@@ -6,6 +6,13 @@ reports/tuned_vs_untuned.md.
     python benchmarks/tuned_vs_untuned.py train --variant tuned --datasets japanese_vowels
         (a second process: in parallel)
     python benchmarks/tuned_vs_untuned.py report --datasets japanese_vowels
+    python benchmarks/tuned_vs_untuned.py default --untuned-rev REV   (reports/tuned_default.md)
+
+``default`` compares the default pipeline's own results: reports/metrics.json as committed at REV (a
+fresh clone's `make pipeline` without the tuned profile) against the working tree's (the same with
+it), for every dataset profiles/tuned.yaml tunes. Pairs whose profile entry equals their params.yaml
+settings are the control: they train the same settings in both and show what differs between the two
+runs for other reasons.
 
 Each variant trains into its own folder (study_runs/tuned_vs_untuned/<variant>) with the pipeline's own
 training run and test evaluation (``train.train_run``, ``compare.evaluate_test``), so it never touches
@@ -140,15 +147,93 @@ def report(project: Path, datasets: list[str], path: Path) -> None:
     print(f"report: {path}")
 
 
+def settings(config, architecture: str, dataset: str) -> tuple[dict, dict]:
+    """What a pair trains with: its architecture's settings and its train section, a token vector's size
+    resolved (null: the dataset's own)."""
+    train = config.train_for(dataset, architecture).model_dump()
+    tokens = config.dataset(dataset).tokens
+    if train.get("embedding_size") is None and tokens is not None:
+        train["embedding_size"] = tokens.embedding_size
+    return config.architecture(architecture, dataset).model_dump(), train
+
+
+def default(untuned_rev: str, path: Path) -> None:
+    """The default pipeline's test means at ``untuned_rev`` (untuned) against the working tree's (tuned)."""
+    import subprocess
+
+    from rnnlab.config import load_config
+    from rnnlab.kinds import greater_is_better
+    from rnnlab.tasks import TASKS
+
+    config = load_config(ROOT / "params.yaml")
+    untuned_config = load_config(ROOT / "params.yaml").model_copy(update={"tuned": {}})
+    before = json.loads(
+        subprocess.run(
+            ["git", "show", f"{untuned_rev}:reports/metrics.json"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
+    )
+    after = json.loads((ROOT / "reports" / "metrics.json").read_text())
+    lines = [
+        "# The default pipeline, untuned against tuned",
+        "",
+        f"Test split, mean over the default's 3 seeds: `reports/metrics.json` of a fresh clone's `make pipeline` "
+        f"at {untuned_rev} (params.yaml's settings) against the committed one (the tuned profile). *Same settings*: "
+        "the profile keeps the pair's params.yaml settings (its study found nothing better that more seeds "
+        "confirmed); those pairs are the control — where they differ, something other than tuning changed "
+        "between the two runs. Written by `python benchmarks/tuned_vs_untuned.py default "
+        f"--untuned-rev {untuned_rev}`.",
+    ]
+    counts = {"higher": 0, "lower": 0, "equal": 0}
+    for dataset in sorted(config.tuned):
+        if dataset not in before or dataset not in after:
+            continue
+        metric = TASKS[config.dataset(dataset).task].selection_metric
+        better = greater_is_better(metric)
+        key = f"test_{metric}"
+        lines += [
+            "",
+            f"## {dataset} (test {metric} {'↑' if better else '↓'})",
+            "",
+            "| architecture | settings | untuned | tuned | tuned better? |",
+            "|---|---|---|---|---|",
+        ]
+        for architecture in sorted(after[dataset]):
+            if architecture not in before[dataset]:
+                continue
+            same = settings(config, architecture, dataset) == settings(untuned_config, architecture, dataset)
+            old, new = before[dataset][architecture][key], after[dataset][architecture][key]
+            gain = (new - old) * (1 if better else -1)
+            verdict = "same" if gain == 0 else "yes" if gain > 0 else "**no**"
+            if not same:
+                counts["higher" if gain > 0 else "lower" if gain < 0 else "equal"] += 1
+            lines.append(
+                f"| {architecture} | {'same settings' if same else 'tuned'} | {old:.4f} | {new:.4f} | {verdict} |"
+            )
+    lines[3:3] = [
+        "",
+        f"Pairs whose settings the profile changed: {sum(counts.values())}; better on test "
+        f"{counts['higher']}, worse {counts['lower']}, equal {counts['equal']}.",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    print(f"report: {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=("train", "report"))
+    parser.add_argument("step", choices=("train", "report", "default"))
+    parser.add_argument("--untuned-rev", help="default: the commit whose reports/metrics.json is the untuned default's")
     parser.add_argument("--variant", choices=VARIANTS)
-    parser.add_argument("--datasets", nargs="+", required=True)
+    parser.add_argument("--datasets", nargs="+")
     parser.add_argument("--project", type=Path, default=ROOT)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "tuned_vs_untuned.md")
     args = parser.parse_args()
-    if args.step == "train":
+    if args.step == "default":
+        if not args.untuned_rev:
+            parser.error("default needs --untuned-rev")
+        default(args.untuned_rev, ROOT / "reports" / "tuned_default.md")
+    elif not args.datasets:
+        parser.error(f"{args.step} needs --datasets")
+    elif args.step == "train":
         if not args.variant:
             parser.error("train needs --variant")
         train(args.project, args.variant, args.datasets)

@@ -398,6 +398,21 @@ def test_a_profile_is_one_key_of_params_and_applies_when_the_config_loads(tmp_pa
     assert (tmp_path / "params.effective.yaml").read_text() == (ROOT / "params.effective.yaml").read_text()
 
 
+def test_a_profile_list_written_as_a_block_is_replaced_whole(tmp_path):
+    """A params.yaml written by a YAML dumper holds ``profile:`` and its names on the lines below;
+    rnnlab profile replaces the key and its items, and nothing else."""
+    from rnnlab.profiles import apply_profile
+
+    params = yaml.safe_load((profile_project(tmp_path) / "params.yaml").read_text())
+    params["profile"] = ["tuned", "smoke"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert "profile:\n- tuned\n- smoke\n" in (tmp_path / "params.yaml").read_text()
+    config = apply_profile(tmp_path, "full")
+    assert config.profile == ["full"] and load_config(tmp_path / "params.yaml") == config
+    written = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    assert written == {**params, "profile": ["full"]}, "every other key as it was"
+
+
 def test_profiles_apply_in_order(tmp_path):
     from rnnlab.profiles import apply_profile
 

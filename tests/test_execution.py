@@ -306,9 +306,11 @@ def test_tuning_studies_run_side_by_side_on_the_engine_and_one_process_records_t
         spans.append((min(t.datetime_start for t in trials), max(t.datetime_complete for t in trials)))
     assert max(start for start, _ in spans) < min(end for _, end in spans), f"one after the other: {spans}"
     results = json.loads((root / "reports" / "tuning.json").read_text())["japanese_vowels"]
-    profile = yaml.safe_load((root / "profiles" / "tuned.yaml").read_text())["tuned"]["japanese_vowels"]
-    assert set(results) == set(profile) == {"lstm", "gru"}
-    assert all(profile[a] == results[a]["chosen_params"] for a in ("lstm", "gru"))
+    profile = yaml.safe_load((root / "profiles" / "tuned.yaml").read_text())["tuned"].get("japanese_vowels", {})
+    assert set(results) == {"lstm", "gru"}
+    for a, result in results.items():  # a pair that keeps params.yaml's settings has no entry
+        kept = result["chosen_trial"] == result["untuned_trial"]
+        assert (a not in profile) if kept else (profile[a] == result["chosen_params"]), (a, result, profile)
 
 
 def test_runs_are_ordered_by_this_projects_runs_then_the_committed_record_then_each_architectures_pace(tmp_path):

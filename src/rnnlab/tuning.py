@@ -642,6 +642,13 @@ def within_cost(complete: list, untuned, max_cost: float | None, greater: bool):
     return (max if greater else min)(cheap, key=lambda t: (t.value, -t.number) if greater else (t.value, t.number))
 
 
+def changes_settings(result: dict) -> bool:
+    """Whether a study's outcome replaces its pair's params.yaml settings: a trial other than the untuned
+    one was chosen. A pair that keeps its settings gets no profile entry, so a later edit of params.yaml
+    reaches it."""
+    return result.get("chosen_params") is not None and result.get("chosen_trial") != result.get("untuned_trial")
+
+
 def record_result(root: Path, result: dict) -> Path:
     """Add one study's outcome to reports/tuning.json; rewrite reports/tuning.md and profiles/tuned.yaml from it."""
     import yaml
@@ -653,19 +660,16 @@ def record_result(root: Path, result: dict) -> Path:
     results.setdefault(result["dataset"], {})[result["architecture"]] = result
     files.write_json(path, results, sort_keys=True)
     files.write_text(path.with_suffix(".md"), tuning_markdown(results))
-    chosen = {  # a pair whose study could not measure the cost keeps its params.yaml settings
-        ds: {
-            a: dict(sorted(r["chosen_params"].items()))
-            for a, r in sorted(pairs.items())
-            if r.get("chosen_params") is not None
-        }
+    chosen = {  # a pair that keeps its params.yaml settings (or could not measure the cost) has no entry
+        ds: {a: dict(sorted(r["chosen_params"].items())) for a, r in sorted(pairs.items()) if changes_settings(r)}
         for ds, pairs in sorted(results.items())
     }
+    chosen = {ds: entries for ds, entries in chosen.items() if entries}
     files.write_text(
         Path(root) / PROFILES_DIR / f"{PROFILE}.yaml",
         "# Written by `rnnlab tune` from reports/tuning.json: each tuned pair's best settings on its validation "
         "split\n# among the trials whose fit took at most tune.max_cost × its untuned settings', where more "
-        "seeds confirmed it\n# (reports/tuning.md).\n"
+        "seeds confirmed it\n# (reports/tuning.md). A pair whose study kept params.yaml's settings has no entry.\n"
         f"# `rnnlab profile {PROFILE}` merges them into params.yaml's tuned section when the config loads; "
         "make pipeline then trains with them.\n" + yaml.safe_dump({"tuned": chosen}, sort_keys=False),
     )
