@@ -280,6 +280,7 @@ def test_tuning_studies_run_side_by_side_on_the_engine_and_one_process_records_t
     )
     for committed in (root / "reports" / "tuning.json", root / "profiles" / "tuned.yaml"):  # the project's own
         committed.unlink()
+    set_params(root, profile=[])  # the default's tuned profile is gone with them
     done = subprocess.run(
         [sys.executable, "-m", "rnnlab.cli", "tune", "--dataset", "japanese_vowels"],
         cwd=root,
