@@ -85,7 +85,9 @@ def main() -> None:
     lines = [
         "# Where `make pipeline`'s time goes",
         "",
-        f"The default profile: {len(config.pairs())} (architecture, dataset) pairs × {len(config.train.seeds)} "
+        f"The default (active profiles: {', '.join(config.profile) or 'none'}; "
+        f"{sum(len(pairs) for pairs in config.tuned.values())} pairs with tuned settings): {len(config.pairs())} "
+        f"(architecture, dataset) pairs × {len(config.train.seeds)} "
         f"seeds = {len(runs)} runs, {workers} local workers × {config.train.num_threads} torch thread(s) per run, on "
         "a fresh clone with `.venv` built." + (f" Machine load while it ran: {args.load}." if args.load else ""),
         "",
