@@ -454,6 +454,43 @@ def test_a_small_validation_split_is_drawn_again_and_a_trial_scores_the_mean(pro
     assert confirmation["untuned_values"][1] == pytest.approx((scores["0", "0"] + scores["0", "1"]) / 2)
 
 
+def test_a_pair_whose_study_keeps_its_own_settings_has_no_profile_entry(tmp_path):
+    """profiles/tuned.yaml holds only the pairs whose chosen trial is not the untuned one, so an edit of
+    params.yaml still reaches every other pair; a dataset with none of them is not named."""
+    from rnnlab.config import load_config
+    from rnnlab.tuning import record_result
+
+    for name in ("params.yaml", "profiles/tuned.yaml", "profiles/smoke.yaml", "profiles/full.yaml"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text((ROOT / name).read_text())
+    (tmp_path / "reports").mkdir()
+    recorded = json.loads((ROOT / "reports" / "tuning.json").read_text())["japanese_vowels"]["dglstm"]
+    for dataset, architecture, chosen, params in (
+        ("japanese_vowels", "gru", 3, {"hidden_size": 20, "learning_rate": 0.01}),
+        ("japanese_vowels", "lstm", 0, {"hidden_size": 64, "learning_rate": 0.003}),  # the untuned trial won
+        ("sunspots", "lstm", 0, {"hidden_size": 64}),
+    ):
+        record_result(
+            tmp_path,
+            {
+                **recorded,
+                "dataset": dataset,
+                "architecture": architecture,
+                "untuned_trial": 0,
+                "chosen_trial": chosen,
+                "chosen_params": params,
+            },
+        )
+    profile = yaml.safe_load((tmp_path / "profiles" / "tuned.yaml").read_text())["tuned"]
+    assert profile == {"japanese_vowels": {"gru": {"hidden_size": 20, "learning_rate": 0.01}}}
+    raw = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    raw["architectures"]["lstm"]["hidden_size"] = 33  # a later edit of params.yaml
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**raw, "profile": ["tuned"]}, sort_keys=False))
+    config = load_config(tmp_path / "params.yaml")
+    assert config.architecture("lstm", "japanese_vowels").hidden_size == 33, "kept settings: the edit reaches it"
+    assert config.architecture("gru", "japanese_vowels").hidden_size == 20
+
+
 def test_the_profile_keeps_the_best_trial_no_dearer_than_the_untuned_settings_by_hand():
     """tune.max_cost: the untuned trial fits in 10 s; at 1.25 × a trial may take 12.5 s. Accuracy: the
     dearest trial is best (0.95 in 20 s), the profile takes 0.93 (12 s); MAE: the cheapest lowest."""
