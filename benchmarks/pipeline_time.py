@@ -32,6 +32,17 @@ from rnnlab.results import TRAINING_FILE  # noqa: E402
 REPLAY_WORKERS = (2, 4, 8, 16)
 
 
+def cpu() -> str:
+    """The processor and its cores, as the machine names them (runs on other machines compare only roughly)."""
+    import os
+    import platform
+
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return f"{names[0] if names else platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
 def replay(order, seconds: dict, workers: int) -> float:
     """When the last of ``order`` ends if each run goes to the first free worker (as Dask hands out
     tasks in submission order) and takes the seconds it took."""
@@ -89,7 +100,8 @@ def main() -> None:
         f"{sum(len(pairs) for pairs in config.tuned.values())} pairs with tuned settings): {len(config.pairs())} "
         f"(architecture, dataset) pairs × {len(config.train.seeds)} "
         f"seeds = {len(runs)} runs, {workers} local workers × {config.train.num_threads} torch thread(s) per run, on "
-        "a fresh clone with `.venv` built." + (f" Machine load while it ran: {args.load}." if args.load else ""),
+        f"a fresh clone with `.venv` built, on {cpu()}."
+        + (f" Machine load while it ran: {args.load}." if args.load else ""),
         "",
         "| measure | value |",
         "|---|---|",

@@ -6,13 +6,12 @@ reports/tuned_vs_untuned.md.
     python benchmarks/tuned_vs_untuned.py train --variant tuned --datasets japanese_vowels
         (a second process: in parallel)
     python benchmarks/tuned_vs_untuned.py report --datasets japanese_vowels
-    python benchmarks/tuned_vs_untuned.py default --untuned-rev REV   (reports/tuned_default.md)
+    python benchmarks/tuned_vs_untuned.py default --untuned-project PATH --tuned-project PATH
+        (reports/tuned_default.md)
 
-``default`` compares the default pipeline's own results: reports/metrics.json as committed at REV (a
-fresh clone's `make pipeline` without the tuned profile) against the working tree's (the same with
-it), for every dataset profiles/tuned.yaml tunes. Pairs whose profile entry equals their params.yaml
-settings are the control: they train the same settings in both and show what differs between the two
-runs for other reasons.
+``default`` compares two projects where `make pipeline` ran on the same machine: one with `rnnlab
+profile none` (params.yaml's settings), one with the default's tuned profile, for every dataset the
+profile tunes; per pair, each seed's test value from the project's MLflow runs.
 
 Each variant trains into its own folder (study_runs/tuned_vs_untuned/<variant>) with the pipeline's own
 training run and test evaluation (``train.train_run``, ``compare.evaluate_test``), so it never touches
@@ -27,6 +26,8 @@ import json
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -157,62 +158,83 @@ def settings(config, architecture: str, dataset: str) -> tuple[dict, dict]:
     return config.architecture(architecture, dataset).model_dump(), train
 
 
-def default(untuned_rev: str, path: Path) -> None:
-    """The default pipeline's test means at ``untuned_rev`` (untuned) against the working tree's (tuned)."""
-    import subprocess
+def seed_values(project: Path, dataset: str, architecture: str) -> tuple[list[float], list[str]]:
+    """The headline test value of each seed of a pair in a project whose pipeline ran (from its MLflow
+    runs, where compare logged them), and the runs' ids."""
+    import mlflow
+
+    from rnnlab import tracking
+    from rnnlab.config import load_config
+    from rnnlab.results import read_run
+    from rnnlab.tasks import TASKS
+
+    config = load_config(project / "params.yaml")
+    client = mlflow.MlflowClient(tracking.tracking_uri(config, project))
+    key = f"test_{TASKS[config.dataset(dataset).task].selection_metric}"
+    runs = [read_run(project, dataset, architecture, seed)["run_id"] for seed in config.train.seeds]
+    return [client.get_run(run).data.metrics[key] for run in runs], runs
+
+
+def default(untuned: Path, tuned: Path, path: Path) -> None:
+    """Two pipelines of one machine: ``untuned`` (``rnnlab profile none``) and ``tuned`` (the default),
+    every pair of each tuned dataset, mean ± interval over seeds and Welch's test per pair."""
+    from scipy import stats
 
     from rnnlab.config import load_config
     from rnnlab.kinds import greater_is_better
+    from rnnlab.significance import ALPHA, interval, welch_p
     from rnnlab.tasks import TASKS
 
-    config = load_config(ROOT / "params.yaml")
-    untuned_config = load_config(ROOT / "params.yaml").model_copy(update={"tuned": {}})
-    before = json.loads(
-        subprocess.run(
-            ["git", "show", f"{untuned_rev}:reports/metrics.json"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout
-    )
-    after = json.loads((ROOT / "reports" / "metrics.json").read_text())
+    config = load_config(tuned / "params.yaml")
+    plain = load_config(untuned / "params.yaml")
     lines = [
         "# The default pipeline, untuned against tuned",
         "",
-        f"Test split, mean over the default's 3 seeds: `reports/metrics.json` of a fresh clone's `make pipeline` "
-        f"at {untuned_rev} (params.yaml's settings) against the committed one (the tuned profile). *Same settings*: "
-        "the profile keeps the pair's params.yaml settings (its study found nothing better that more seeds "
-        "confirmed); those pairs are the control — where they differ, something other than tuning changed "
-        "between the two runs. Written by `python benchmarks/tuned_vs_untuned.py default "
-        f"--untuned-rev {untuned_rev}`.",
+        "Two runs of `make pipeline` on one machine, 3 seeds of every pair, test split: with `rnnlab profile none` "
+        "(params.yaml's settings, *untuned*) and with the default's tuned profile (*tuned*). The tuned run reuses "
+        "every run whose settings the profile does not change (the run-level fingerprint), so *same run* rows are "
+        "the very same runs. Mean ± 95 % Student-t interval over seeds; p: Welch's t-test on the seeds' values "
+        f"(3 against 3: only large differences reach p < {ALPHA}). Written by `python "
+        "benchmarks/tuned_vs_untuned.py default --untuned-project PATH --tuned-project PATH`.",
     ]
-    counts = {"higher": 0, "lower": 0, "equal": 0}
+    gains = []
     for dataset in sorted(config.tuned):
-        if dataset not in before or dataset not in after:
-            continue
         metric = TASKS[config.dataset(dataset).task].selection_metric
         better = greater_is_better(metric)
-        key = f"test_{metric}"
-        lines += [
+        table = [
             "",
             f"## {dataset} (test {metric} {'↑' if better else '↓'})",
             "",
-            "| architecture | settings | untuned | tuned | tuned better? |",
+            "| architecture | untuned | tuned | p | tuned better? |",
             "|---|---|---|---|---|",
         ]
-        for architecture in sorted(after[dataset]):
-            if architecture not in before[dataset]:
+        for architecture in sorted(config.architectures_for(dataset)):
+            before, before_runs = seed_values(untuned, dataset, architecture)
+            after, after_runs = seed_values(tuned, dataset, architecture)
+            cells = []
+            for values in (before, after):
+                half = interval(values)
+                cells.append(f"{np.mean(values):.4g}" + (f" ± {half:.2g}" if half is not None else ""))
+            if before_runs == after_runs:
+                table.append(f"| {architecture} | {cells[0]} | same run | | |")
                 continue
-            same = settings(config, architecture, dataset) == settings(untuned_config, architecture, dataset)
-            old, new = before[dataset][architecture][key], after[dataset][architecture][key]
-            gain = (new - old) * (1 if better else -1)
-            verdict = "same" if gain == 0 else "yes" if gain > 0 else "**no**"
-            if not same:
-                counts["higher" if gain > 0 else "lower" if gain < 0 else "equal"] += 1
-            lines.append(
-                f"| {architecture} | {'same settings' if same else 'tuned'} | {old:.4f} | {new:.4f} | {verdict} |"
-            )
+            if settings(config, architecture, dataset) == settings(plain, architecture, dataset):
+                raise SystemExit(f"{architecture} on {dataset}: same settings in both projects, other runs")
+            gain = (np.mean(after) - np.mean(before)) * (1 if better else -1)
+            p = welch_p(np.asarray(before), np.asarray(after))
+            gains.append((dataset, architecture, gain, p))
+            verdict = "same" if gain == 0 else ("yes" if gain > 0 else "**no**") + (" (p < 0.05)" if p < ALPHA else "")
+            table.append(f"| {architecture} | {cells[0]} | {cells[1]} | {p:.2f} | {verdict} |")
+        lines += table
+    higher = sum(g > 0 for _, _, g, _ in gains)
+    lower = sum(g < 0 for _, _, g, _ in gains)
+    sign = stats.binomtest(higher, higher + lower, 0.5).pvalue if higher + lower else float("nan")
     lines[3:3] = [
         "",
-        f"Pairs whose settings the profile changed: {sum(counts.values())}; better on test "
-        f"{counts['higher']}, worse {counts['lower']}, equal {counts['equal']}.",
+        f"Pairs the profile changes: {len(gains)}. Higher on test: {higher} "
+        f"({sum(g > 0 and p < ALPHA for _, _, g, p in gains)} with p < {ALPHA}); lower: {lower} "
+        f"({sum(g < 0 and p < ALPHA for _, _, g, p in gains)} with p < {ALPHA}); equal: {len(gains) - higher - lower}. "
+        f"Sign test over the changed pairs (binomial, two-sided): p = {sign:.3f}.",
     ]
     path.write_text("\n".join(lines) + "\n")
     print(f"report: {path}")
@@ -221,16 +243,17 @@ def default(untuned_rev: str, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("step", choices=("train", "report", "default"))
-    parser.add_argument("--untuned-rev", help="default: the commit whose reports/metrics.json is the untuned default's")
+    parser.add_argument("--untuned-project", type=Path, help="default: a project whose pipeline ran untuned")
+    parser.add_argument("--tuned-project", type=Path, help="default: a project whose pipeline ran with the profile")
     parser.add_argument("--variant", choices=VARIANTS)
     parser.add_argument("--datasets", nargs="+")
     parser.add_argument("--project", type=Path, default=ROOT)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "tuned_vs_untuned.md")
     args = parser.parse_args()
     if args.step == "default":
-        if not args.untuned_rev:
-            parser.error("default needs --untuned-rev")
-        default(args.untuned_rev, ROOT / "reports" / "tuned_default.md")
+        if not (args.untuned_project and args.tuned_project):
+            parser.error("default needs --untuned-project and --tuned-project")
+        default(args.untuned_project, args.tuned_project, ROOT / "reports" / "tuned_default.md")
     elif not args.datasets:
         parser.error(f"{args.step} needs --datasets")
     elif args.step == "train":

@@ -32,7 +32,7 @@ def interval(values) -> float | None:
     return float(stats.t.ppf(0.5 + CONFIDENCE / 2, len(values) - 1) * stats.sem(values))
 
 
-def _welch_p(a: np.ndarray, b: np.ndarray) -> float:
+def welch_p(a: np.ndarray, b: np.ndarray) -> float:
     if np.var(a) == 0 and np.var(b) == 0:  # no spread on either side: different means are a difference
         return 1.0 if np.mean(a) == np.mean(b) else 0.0
     return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
@@ -48,7 +48,7 @@ def tied_with_best(seeds: dict[str, list[float]], greater: bool) -> dict[str, fl
     sign = 1.0 if greater else -1.0
     best = max(seeds, key=lambda name: sign * float(np.mean(seeds[name])))
     others = [name for name in seeds if name != best]
-    raw = [_welch_p(np.asarray(seeds[best], float), np.asarray(seeds[name], float)) for name in others]
+    raw = [welch_p(np.asarray(seeds[best], float), np.asarray(seeds[name], float)) for name in others]
     adjusted = multipletests(raw, alpha=ALPHA, method="holm")[1]
     return {best: 1.0, **{name: float(p) for name, p in zip(others, adjusted)}}
 
