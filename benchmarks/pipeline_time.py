@@ -97,7 +97,7 @@ def main() -> None:
         "# Where `make pipeline`'s time goes",
         "",
         f"The default (active profiles: {', '.join(config.profile) or 'none'}; "
-        f"{sum(len(pairs) for pairs in config.tuned.values())} pairs with tuned settings): {len(config.pairs())} "
+        f"{len(config.retuned_pairs())} pairs with tuned settings): {len(config.pairs())} "
         f"(architecture, dataset) pairs × {len(config.train.seeds)} "
         f"seeds = {len(runs)} runs, {workers} local workers × {config.train.num_threads} torch thread(s) per run, on "
         f"a fresh clone with `.venv` built, on {cpu()}."

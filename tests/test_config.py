@@ -667,3 +667,16 @@ def test_a_params_yaml_entry_does_not_start_from_a_study_entry(tmp_path):
         ConfigError, match=r"^params.yaml: datasets.associative_recall.base = 'tiny_parity': an entry of "
     ):
         load_config(path)
+
+
+def test_retuned_pairs_are_the_tuned_entries_that_change_what_a_pair_trains():
+    from rnnlab.config import Config
+
+    raw = load_config(ROOT / "params.yaml").model_dump(mode="json")
+    own = raw["architectures"]["gru"]["hidden_size"]
+    raw["tuned"] = {
+        "japanese_vowels": {"gru": {"hidden_size": own}, "lstm": {"hidden_size": own + 1}},  # a repeat, a change
+        "shakespeare": {"gru": {"embedding_size": raw["datasets"]["shakespeare"]["tokens"]["embedding_size"]}},
+    }
+    config = Config.model_validate(raw)
+    assert config.retuned_pairs() == [("lstm", "japanese_vowels")], "the data's own token size is no change"

@@ -638,6 +638,25 @@ class Config(Strict):
     def _tuned(self, architecture: str | None, dataset: str) -> dict[str, Any]:
         return self.tuned.get(dataset, {}).get(architecture, {}) if architecture else {}
 
+    def retuned_pairs(self) -> list[tuple[str, str]]:
+        """(architecture, dataset) of each tuned entry that changes what its pair trains (an entry may
+        repeat params.yaml's own settings); a token vector's size is compared as it is built."""
+        plain = self.model_copy(update={"tuned": {}})
+
+        def trained(config: Config, architecture: str, dataset: str) -> tuple[dict, dict]:
+            train = config.train_for(dataset, architecture).model_dump()
+            tokens = config.dataset(dataset).tokens
+            if train["embedding_size"] is None and tokens is not None:
+                train["embedding_size"] = tokens.embedding_size  # null: the dataset's own size
+            return config.architecture(architecture, dataset).model_dump(), train
+
+        return [
+            (a, ds)
+            for ds, entries in sorted(self.tuned.items())
+            for a in sorted(entries)
+            if trained(self, a, ds) != trained(plain, a, ds)
+        ]
+
     def pairs(self) -> list[tuple[str, str]]:
         """Every compatible (architecture, dataset) of the pipeline: what `make pipeline` trains."""
         return [
