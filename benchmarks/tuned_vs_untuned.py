@@ -155,13 +155,27 @@ def seed_values(project: Path, dataset: str, architecture: str) -> tuple[list[fl
 
     from rnnlab import tracking
     from rnnlab.config import load_config
+    from rnnlab.errors import RnnlabError
     from rnnlab.results import read_run
     from rnnlab.tasks import TASKS
 
     config = load_config(project / "params.yaml")
     client = mlflow.MlflowClient(tracking.tracking_uri(config, project))
     key = f"test_{TASKS[config.dataset(dataset).task].selection_metric}"
-    runs = [read_run(project, dataset, architecture, seed)["run_id"] for seed in config.train.seeds]
+    runs = []
+    for seed in config.train.seeds:
+        try:
+            runs.append(read_run(project, dataset, architecture, seed)["run_id"])
+        except RnnlabError:  # its folder was emptied by a later, stopped run: its finished MLflow run holds it
+            experiment = client.get_experiment_by_name(f"rnnlab/{dataset}").experiment_id
+            found = client.search_runs(
+                [experiment],
+                f"attributes.run_name = '{architecture}-seed{seed}' and attributes.status = 'FINISHED' "
+                f"and metrics.{key} > -1e300 and tags.`rnnlab.kind` = 'training'",
+            )
+            if len(found) != 1:
+                raise
+            runs.append(found[0].info.run_id)
     return [client.get_run(run).data.metrics[key] for run in runs], runs
 
 
@@ -183,9 +197,12 @@ def default(untuned: Path, tuned: Path, path: Path) -> None:
         "# The default pipeline, untuned against tuned",
         "",
         "Two runs of `make pipeline` on one machine, 3 seeds of every pair, test split: with `rnnlab profile none` "
-        "(params.yaml's settings, *untuned*) and with the default's tuned profile (*tuned*). The tuned run reuses "
+        "(params.yaml's settings, *untuned*) and with the default's tuned profile (*tuned*). The untuned one ran second, "
+        "in a copy of the tuned project, and reused "
         "every run whose settings the profile does not change (the run-level fingerprint), so *same run* rows are "
-        "the very same runs. Mean ± 95 % Student-t interval over seeds; p: Welch's t-test on the seeds' values "
+        "the very same runs; *run again* rows trained the same settings twice on this machine (where a profile entry "
+        "spelled them differently) and show whether a run is reproducible from its seed. Mean ± 95 % Student-t "
+        "interval over seeds; p: Welch's t-test on the seeds' values "
         f"(3 against 3: only large differences reach p < {ALPHA}). Written by `python "
         "benchmarks/tuned_vs_untuned.py default --untuned-project PATH --tuned-project PATH`.",
     ]
