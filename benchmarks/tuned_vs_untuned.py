@@ -197,8 +197,8 @@ def default(untuned: Path, tuned: Path, path: Path) -> None:
         "# The default pipeline, untuned against tuned",
         "",
         "Two runs of `make pipeline` on one machine, 3 seeds of every pair, test split: with `rnnlab profile none` "
-        "(params.yaml's settings, *untuned*) and with the default's tuned profile (*tuned*). The untuned one ran second, "
-        "in a copy of the tuned project, and reused "
+        "(params.yaml's settings, *untuned*) and with the default's tuned profile (*tuned*). The untuned "
+        "one ran second, in a copy of the tuned project, and reused "
         "every run whose settings the profile does not change (the run-level fingerprint), so *same run* rows are "
         "the very same runs; *run again* rows trained the same settings twice on this machine (where a profile entry "
         "spelled them differently) and show whether a run is reproducible from its seed. Mean ± 95 % Student-t "
