@@ -631,3 +631,19 @@ def test_the_committed_studies_are_the_ones_reports_tuning_describes():
             assert study.best_value == result["best_value"], (dataset, architecture)
             reference = untuned_reference(study.trials)
             assert (reference.number if reference else None) == result["untuned_trial"], (dataset, architecture)
+
+
+def test_the_leaderboard_shows_a_studys_seconds_for_every_studied_pair_while_the_profile_is_on(tmp_path):
+    from rnnlab.compare import tuning_seconds
+    from rnnlab.config import Config, load_config
+
+    (tmp_path / "reports").mkdir()
+    studies = {"japanese_vowels": {"gru": {"tuning_time_s": 90.0}, "lstm": {"tuning_time_s": 60.0}}}
+    (tmp_path / "reports" / "tuning.json").write_text(json.dumps(studies))
+    raw = load_config(ROOT / "params.yaml").model_dump(mode="json")
+    raw["tuned"] = {"japanese_vowels": {"gru": {"hidden_size": 20}}}  # lstm's study kept its settings: no entry
+    on = Config.model_validate(raw)
+    assert tuning_seconds(on, tmp_path, "japanese_vowels") == {"gru": 90.0, "lstm": 60.0}
+    assert tuning_seconds(on, tmp_path, "sunspots") == {}, "no study"
+    off = Config.model_validate({**raw, "tuned": {}})  # rnnlab profile none
+    assert tuning_seconds(off, tmp_path, "japanese_vowels") == {}

@@ -114,12 +114,12 @@ def aggregate(runs: list[dict], task: str) -> list[dict]:
 
 
 def tuning_seconds(config: Config, root: Path, dataset: str) -> dict[str, float]:
-    """architecture -> the seconds its study took (reports/tuning.json), for each architecture that
-    trains on ``dataset`` with tuned settings (params.yaml's tuned section); the others were not tuned."""
+    """architecture -> the seconds its study took (reports/tuning.json), for each architecture of
+    ``dataset`` whose study the pipeline trains by: the tuned profile is on (params.yaml's tuned section
+    holds its entries), whether the study changed the pair's settings or kept params.yaml's."""
     path = reports_dir(root) / "tuning.json"
-    studies = json.loads(path.read_text()).get(dataset, {}) if path.is_file() else {}
-    tuned = config.tuned.get(dataset, {})
-    return {arch: s["tuning_time_s"] for arch, s in studies.items() if arch in tuned and "tuning_time_s" in s}
+    studies = json.loads(path.read_text()).get(dataset, {}) if path.is_file() and config.tuned else {}
+    return {arch: s["tuning_time_s"] for arch, s in studies.items() if "tuning_time_s" in s}
 
 
 def raw_split(root: Path, dataset: str, part: str) -> tuple[pd.DataFrame, tuple[int | None, int | None]]:
@@ -343,7 +343,8 @@ def leaderboard_markdown(
         "seed. ± is the half-width of the 95 % Student-t interval of the mean over seeds (none for one seed).",
         "↑ higher is better, ↓ lower is better. Times are means per run:",
         "fit is the model's `fit`; a whole run adds building, logging and the model's pictures and files;",
-        "tuning is the seconds `rnnlab tune` spent on the pair (reports/tuning.md); — where its settings are untuned.",
+        "tuning is the seconds `rnnlab tune` spent on the pair (reports/tuning.md), whether its study changed its "
+        "settings or kept them; — where it has no study or the tuned profile is off.",
         "",
         "## All datasets: each dataset's headline test metric",
         "",
