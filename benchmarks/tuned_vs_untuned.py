@@ -22,6 +22,7 @@ reported, never used to choose.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -148,19 +149,26 @@ def report(project: Path, datasets: list[str], path: Path) -> None:
     print(f"report: {path}")
 
 
-def seed_values(project: Path, dataset: str, architecture: str) -> tuple[list[float], list[str]]:
-    """The headline test value of each seed of a pair in a project whose pipeline ran (from its MLflow
-    runs, where compare logged them), and the runs' ids."""
+@functools.cache
+def _store(project: Path):
+    """A project's configuration and its MLflow client, read once per project."""
     import mlflow
 
     from rnnlab import tracking
     from rnnlab.config import load_config
+
+    config = load_config(project / "params.yaml")
+    return config, mlflow.MlflowClient(tracking.tracking_uri(config, project))
+
+
+def seed_values(project: Path, dataset: str, architecture: str) -> tuple[list[float], list[str]]:
+    """The headline test value of each seed of a pair in a project whose pipeline ran (from its MLflow
+    runs, where compare logged them), and the runs' ids."""
     from rnnlab.errors import RnnlabError
     from rnnlab.results import read_run
     from rnnlab.tasks import TASKS
 
-    config = load_config(project / "params.yaml")
-    client = mlflow.MlflowClient(tracking.tracking_uri(config, project))
+    config, client = _store(project)
     key = f"test_{TASKS[config.dataset(dataset).task].selection_metric}"
     runs = []
     for seed in config.train.seeds:
@@ -233,7 +241,9 @@ def default(untuned: Path, tuned: Path, path: Path) -> None:
             gain = (np.mean(after) - np.mean(before)) * (1 if better else -1)
             p = welch_p(np.asarray(before), np.asarray(after))
             gains.append((dataset, architecture, gain, p))
-            verdict = "same" if gain == 0 else ("yes" if gain > 0 else "**no**") + (" (p < 0.05)" if p < ALPHA else "")
+            verdict = (
+                "same" if gain == 0 else ("yes" if gain > 0 else "**no**") + (f" (p < {ALPHA})" if p < ALPHA else "")
+            )
             table.append(f"| {architecture} | {cells[0]} | {cells[1]} | {p:.2f} | {verdict} |")
         lines += table
     higher = sum(g > 0 for _, _, g, _ in gains)
