@@ -65,7 +65,7 @@ def fresh_clone_orders(project: Path, config) -> dict[str, list]:
             if record:
                 (root / TRAINING_FILE).parent.mkdir(parents=True)
                 shutil.copy(project / TRAINING_FILE, root / TRAINING_FILE)
-            orders[name] = planned_runs(config, root)
+            orders[name] = list(planned_runs(config, root))
     return orders
 
 

@@ -31,8 +31,9 @@ def train() -> dict:
     tracking.ready_store(
         config, root, config.pipeline.datasets
     )  # tables and experiments made once, before the workers write
-    runs = execution.planned_runs(config, root)
-    progress = execution.Progress(len(runs), 1 if config.trainer.spans_processes() else config.execution.workers)
+    runs = execution.planned_runs(config, root)  # run -> expected fit seconds, the longest first
+    workers = 1 if config.trainer.spans_processes() else config.execution.workers
+    progress = execution.Progress(len(runs), workers, {str(r): seconds for r, seconds in runs.items()})
     print(f"training {len(runs)} runs ({len(config.pairs())} pairs × {len(config.train.seeds)} seeds)", flush=True)
     futures = {train_run.submit(str(root), r.architecture, r.dataset, r.seed): r for r in runs}
     summaries, failures = {}, []

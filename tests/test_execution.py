@@ -316,7 +316,7 @@ def test_tuning_studies_run_side_by_side_on_the_engine_and_one_process_records_t
 
 def test_runs_are_ordered_by_this_projects_runs_then_the_committed_record_then_each_architectures_pace(tmp_path):
     from rnnlab.config import load_config
-    from rnnlab.execution import planned_runs
+    from rnnlab.execution import Run, planned_runs
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["datasets"].update(small={"base": "japanese_vowels"}, large={"base": "japanese_vowels"})
@@ -345,6 +345,31 @@ def test_runs_are_ordered_by_this_projects_runs_then_the_committed_record_then_e
     run.parent.mkdir(parents=True)
     run.write_text(json.dumps({"train_time_s": 5000.0}))
     assert order()[:3] == ["rnn/large", "ntm/large", "rnn/small"]
+    assert planned_runs(config, tmp_path)[Run("rnn", "small", 0)] == 5000.0  # the expected length the progress weighs
+
+
+def test_the_progress_line_weighs_what_remains_by_the_runs_expected_lengths():
+    """Runs go longest first: the time left is the expected length of the runs not done, scaled by what
+    the finished ones took against what they were expected to, not the mean of the first (longest) runs
+    times the runs left; a reused run costs nothing, so a project that reuses most runs says so."""
+    from rnnlab.execution import Progress, Run
+
+    runs = {Run("ntm", "d", 0): 400.0, Run("rnn", "d", 0): 40.0, Run("rnn", "d", 1): 40.0, Run("rnn", "d", 2): 40.0}
+    summary = lambda seconds: {"run_time_s": seconds, "train_time_s": seconds, "epochs_trained": 1}  # noqa: E731
+    progress = Progress(len(runs), 1, {str(r): s for r, s in runs.items()})
+    first = progress.line(Run("ntm", "d", 0), summary(200.0))  # half its expected length: the rest at half too
+    assert first.startswith("[1/4] ntm on d (seed 0): trained in 200.0 s") and first.endswith("about 1m00s left"), first
+    assert progress.line(Run("rnn", "d", 0), summary(20.0)).endswith("about 0m40s left")
+    assert "FAILED: NaN" in progress.line(Run("rnn", "d", 1), None, "NaN")  # a failure weighs nothing
+    assert progress.line(Run("rnn", "d", 2), summary(20.0)).endswith("elapsed, done")
+
+    two = Progress(len(runs), 2, {str(r): s for r, s in runs.items()})  # two workers: never less than the longest left
+    assert two.line(Run("rnn", "d", 0), summary(40.0)).endswith("about 6m40s left")
+    reusing = Progress(len(runs), 1, {str(r): s for r, s in runs.items()})
+    assert reusing.line(Run("ntm", "d", 0), {"reused": True}).endswith("time left unknown")
+    assert reusing.line(Run("rnn", "d", 0), summary(44.0)).endswith("about 0m08s left")  # 44 s for 440 s expected
+    unplanned = Progress(3, 1)  # a tuning pass: the mean of what is done
+    assert unplanned.step("a", "tuned", 30.0).endswith("about 1m00s left")
 
 
 def test_without_a_prefect_server_named_the_local_workers_share_this_processs_temporary_one():

@@ -38,9 +38,10 @@ class Run:
         return f"{self.architecture} on {self.dataset} (seed {self.seed})"
 
 
-def planned_runs(config: Config, root: Path) -> list[Run]:
-    """Every (architecture, dataset, seed) the pipeline trains, the longest first, so that no worker
-    is left with a long run at the end while the others wait. A run's length is, of what is known:
+def planned_runs(config: Config, root: Path) -> dict[Run, float]:
+    """Every (architecture, dataset, seed) the pipeline trains with its expected fit seconds, the
+    longest first, so that no worker is left with a long run at the end while the others wait (and
+    the progress line can weigh what remains). A run's length is, of what is known:
     the longest fit of an earlier run of the pair in this project; else the pair's mean fit in the
     train stage's record (reports/training.json, committed with the code: a fresh clone orders its
     first pipeline by the runs that made the record); else its data's steps × max_epochs at the
@@ -67,7 +68,7 @@ def planned_runs(config: Config, root: Path) -> list[Run]:
             return known[r.architecture, r.dataset]
         return work[r.dataset] * median.get(r.architecture, median.get(None, 1.0))
 
-    return sorted(runs, key=length, reverse=True)
+    return {r: length(r) for r in sorted(runs, key=length, reverse=True)}
 
 
 def _steps(root: Path, dataset: str) -> float:
@@ -289,38 +290,60 @@ def failure(err: BaseException) -> str:
 
 class Progress:
     """One line per finished task (a run, a tuning study): k of N, what it cost, time elapsed and an
-    estimate of what remains (the tasks left × the mean cost of those done ÷ the workers)."""
+    estimate of what remains.
 
-    def __init__(self, total: int, workers: int) -> None:
+    With each task's expected cost (``expected``, label -> seconds: the train flow's planned run
+    lengths), what remains is the expected cost of the tasks not done, scaled by what the finished
+    ones actually cost against what they were expected to (a reused run costs nothing), over the
+    workers, and never less than the longest task left. Runs go longest first, so the mean cost of
+    the first runs would overstate the rest, and a project whose runs are mostly reused would be
+    estimated as if each trained. Without expected costs: the tasks left × the mean cost of those
+    done ÷ the workers."""
+
+    def __init__(self, total: int, workers: int, expected: dict[str, float] | None = None) -> None:
         self.total, self.workers, self.done, self.started = total, max(1, workers), 0, time.perf_counter()
         self.seconds: list[float] = []
+        self.expected = dict(expected or {})  # the tasks not yet done
+        self.spent = self.spent_expected = 0.0  # finished tasks: actual seconds, and what they were expected to take
 
     def line(self, run: Run, summary: dict | None, error: str | None = None) -> str:
         """A training run's line: trained (its cost), reused, or failed."""
         if error is not None:
             return self.step(str(run), f"FAILED: {error}")
         if summary.get("reused"):
-            return self.step(str(run), "reused (finished before with these settings, data and code)")
+            return self.step(str(run), "reused (finished before with these settings, data and code)", reused=True)
         what = (
             f"trained in {summary['run_time_s']:.1f} s (fit {summary['train_time_s']:.1f} s, "
             f"{summary['epochs_trained']} epochs)"
         )
         return self.step(str(run), what, summary["run_time_s"])
 
-    def step(self, label: str, what: str, seconds: float | None = None) -> str:
-        """The line of one finished task; ``seconds``: what it cost (None: reused or failed, not counted)."""
+    def step(self, label: str, what: str, seconds: float | None = None, reused: bool = False) -> str:
+        """The line of one finished task; ``seconds``: what it cost (None: failed, or ``reused``: it cost
+        nothing and shows how much of the rest may be reused too)."""
         self.done += 1
+        expected = self.expected.pop(label, None)
         if seconds is not None:
             self.seconds.append(seconds)
+        if expected is not None and (seconds is not None or reused):
+            self.spent += seconds or 0.0
+            self.spent_expected += expected
         elapsed = time.perf_counter() - self.started
+        return f"[{self.done}/{self.total}] {label}: {what}; {_clock(elapsed)} elapsed, {self.remaining()}"
+
+    def remaining(self) -> str:
         left = self.total - self.done
         if left == 0:
-            eta = "done"
-        elif self.seconds:
-            eta = f"about {_clock(left * (sum(self.seconds) / len(self.seconds)) / self.workers)} left"
+            return "done"
+        if not self.seconds:
+            return "time left unknown"
+        if self.expected and self.spent_expected > 0:
+            scale = self.spent / self.spent_expected
+            costs = self.expected.values()
+            seconds = scale * max(sum(costs) / self.workers, max(costs))
         else:
-            eta = "time left unknown"
-        return f"[{self.done}/{self.total}] {label}: {what}; {_clock(elapsed)} elapsed, {eta}"
+            seconds = left * (sum(self.seconds) / len(self.seconds)) / self.workers
+        return f"about {_clock(seconds)} left"
 
 
 def _clock(seconds: float) -> str:
