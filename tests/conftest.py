@@ -15,6 +15,12 @@ from rnnlab.paths import copy_project as copy_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Test processes × torch threads fit the cores, as the pipeline's workers do (rnnlab.execution.check_local_threads):
+# two pytest-xdist workers of two threads each on two cores spin on each other's cores. Children inherit it.
+TEST_THREADS = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+os.environ["OMP_NUM_THREADS"] = str(TEST_THREADS)
+torch.set_num_threads(TEST_THREADS)
+
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
