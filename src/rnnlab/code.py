@@ -23,6 +23,18 @@ PACKAGE = "rnnlab"
 LIBRARIES = ("torch", "lightning", "mlflow", "numpy", "pandas")  # their versions change what a run computes
 CATALOGUE = "rnnlab.registry"  # imports every architecture's layers to list them; a run's own come from its model
 LAYERS = ("rnnlab.nn", "rnnlab.models")
+# Modules the training imports whose every effect on a run reaches it by another road the fingerprint
+# already holds: its settings (params_file reads them, search_space declares what tuning may set) or
+# its prepared data (data.sources makes the raw tables, baselines the references prepare measures into
+# the meta); and the leaderboard's statistics (significance), which no run computes. An edit to one
+# of them retrains nothing.
+OUTSIDE_A_RUN = (
+    "rnnlab.params_file",
+    "rnnlab.search_space",
+    "rnnlab.data.sources",
+    "rnnlab.baselines",
+    "rnnlab.significance",
+)
 
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -110,9 +122,12 @@ def model_modules(model) -> tuple[str, ...]:
 
 @cache
 def code_sha256(*entries: str) -> str:
-    """Hash of the source of every module the ``entries`` use, with the Python and library versions."""
+    """Hash of the source of every module the ``entries`` use but those :data:`OUTSIDE_A_RUN`, with the
+    Python and library versions."""
     digest = hashlib.sha256()
     for name in modules_used(*entries):
+        if any(name == outside or name.startswith(outside + ".") for outside in OUTSIDE_A_RUN):
+            continue
         digest.update(name.encode())
         digest.update(module_file(name).read_bytes())
     for library in LIBRARIES:
