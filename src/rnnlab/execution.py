@@ -332,18 +332,23 @@ class Progress:
         return f"[{self.done}/{self.total}] {label}: {what}; {_clock(elapsed)} elapsed, {self.remaining()}"
 
     def remaining(self) -> str:
+        if self.done == self.total:
+            return "done"
+        seconds = self.seconds_left()
+        return "time left unknown" if seconds is None else f"about {_clock(seconds)} left"
+
+    def seconds_left(self) -> float | None:
+        """The estimate of the wall seconds left (None: no task has cost anything yet)."""
         left = self.total - self.done
         if left == 0:
-            return "done"
+            return 0.0
         if not self.seconds:
-            return "time left unknown"
+            return None
         if self.expected and self.spent_expected > 0:
             scale = self.spent / self.spent_expected
             costs = self.expected.values()
-            seconds = scale * max(sum(costs) / self.workers, max(costs))
-        else:
-            seconds = left * (sum(self.seconds) / len(self.seconds)) / self.workers
-        return f"about {_clock(seconds)} left"
+            return scale * max(sum(costs) / self.workers, max(costs))
+        return left * (sum(self.seconds) / len(self.seconds)) / self.workers
 
 
 def _clock(seconds: float) -> str:
