@@ -32,17 +32,12 @@ from rnnlab.evaluate import build_model, predict
 from rnnlab.kinds import KINDS, greater_is_better
 from rnnlab.paths import prepared_dir, reports_dir, seed_dir
 from rnnlab.results import mean_std, read_run
+from rnnlab.tracking import CHAMPION_ALIAS, registered_model_name
 from rnnlab.yardsticks import PUBLISHED
 
-CHAMPION_ALIAS = "champion"
-MODEL_PREFIX = "rnnlab-"
 DECISIONS_FILE = "champions.json"
 # The registry's answers for "no such model" and "no such alias" (every other error is a real failure).
 NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
-
-
-def registered_model_name(dataset: str) -> str:
-    return f"{MODEL_PREFIX}{dataset}"
 
 
 def load_trained(

@@ -11,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 
 from rnnlab import tracking
-from rnnlab.compare import CHAMPION_ALIAS, registered_model_name
 from rnnlab.config import load_config, project_root
 from rnnlab.errors import DataError, RnnlabError
 
@@ -25,7 +24,7 @@ def _format(path: Path, role: str) -> tuple:
 
 
 def champion_uri(dataset: str) -> str:
-    return f"models:/{registered_model_name(dataset)}@{CHAMPION_ALIAS}"
+    return f"models:/{tracking.registered_model_name(dataset)}@{tracking.CHAMPION_ALIAS}"
 
 
 def predict_file(dataset: str, source: Path, target: Path, model_uri: str | None = None) -> int:

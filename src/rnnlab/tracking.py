@@ -60,6 +60,14 @@ def ready_store(config: Config, root: Path, datasets: list[str]) -> str:
     return uri
 
 
+CHAMPION_ALIAS = "champion"  # the registry alias of a dataset's champion version
+MODEL_PREFIX = "rnnlab-"
+
+
+def registered_model_name(dataset: str) -> str:
+    return f"{MODEL_PREFIX}{dataset}"
+
+
 def experiment_name(dataset: str) -> str:
     return f"{EXPERIMENT_PREFIX}{dataset}"
 
