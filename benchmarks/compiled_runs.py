@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,7 +43,7 @@ def train_once(root: Path, architecture: str, dataset: str, backend: str, cache:
     params["architectures"][architecture]["backend"] = backend
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run_dir = root / "models" / dataset / architecture / "runs" / "seed_0"
-    subprocess.run(["rm", "-rf", str(run_dir)], check=True)  # a finished run of the same settings would be reused
+    shutil.rmtree(run_dir, ignore_errors=True)  # a finished run of the same settings would be reused
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TORCHINDUCTOR_CACHE_DIR": str(cache)}
     command = [sys.executable, "-m", "rnnlab.cli", "train", "--architecture", architecture, "--dataset", dataset]
     started = time.perf_counter()

@@ -44,13 +44,21 @@ def cpu() -> str:
     return f"{names[0] if names else platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
-def replay(order, seconds: dict, workers: int) -> float:
-    """When the last of ``order`` ends if each run goes to the first free worker (as Dask hands out
-    tasks in submission order) and takes the seconds it took."""
+def schedule(order, seconds: dict, workers: int, reused: frozenset = frozenset()) -> list[tuple[float, object]]:
+    """(end, run) of each of ``order``, earliest end first, if each run goes to the first free worker
+    (as Dask hands out tasks in submission order) and takes the seconds it took (a ``reused`` run: none)."""
     free = [0.0] * workers
+    ends = []
     for run in order:
-        heapq.heappush(free, heapq.heappop(free) + seconds[run.architecture, run.dataset, run.seed])
-    return max(free)
+        end = heapq.heappop(free) + (0.0 if run in reused else seconds[run.architecture, run.dataset, run.seed])
+        ends.append((end, run))
+        heapq.heappush(free, end)
+    return sorted(ends, key=lambda end_run: end_run[0])
+
+
+def replay(order, seconds: dict, workers: int) -> float:
+    """When the last of ``order`` ends (:func:`schedule`)."""
+    return schedule(order, seconds, workers)[-1][0]
 
 
 def replay_progress(
@@ -60,19 +68,15 @@ def replay_progress(
     seconds, in submission order) handed to the first free worker, each taking its measured seconds
     (a reused run: none). Returns (share of runs done, estimated seconds left, seconds in fact left)
     at each finish. ``weigh=False``: the estimate without expected lengths (the mean of those done)."""
-    free = [(0.0, i) for i in range(workers)]
-    ends = []
-    for run in planned:
-        start, worker = heapq.heappop(free)
-        cost = 0.0 if run in reused else seconds[run.architecture, run.dataset, run.seed]
-        ends.append((start + cost, run, cost))
-        heapq.heappush(free, (start + cost, worker))
-    ends.sort(key=lambda end: end[0])
+    ends = schedule(planned, seconds, workers, frozenset(reused))
     last = ends[-1][0]
     progress = Progress(len(ends), workers, {str(run): length for run, length in planned.items()} if weigh else None)
     points = []
-    for k, (end, run, cost) in enumerate(ends, 1):
-        progress.step(str(run), "", None if run in reused else cost, reused=run in reused)
+    for k, (end, run) in enumerate(ends, 1):
+        if run in reused:
+            progress.step(str(run), "", reused=True)
+        else:
+            progress.step(str(run), "", seconds[run.architecture, run.dataset, run.seed])
         estimate = progress.seconds_left()
         if estimate is not None and k < len(ends):
             points.append((k / len(ends), estimate, last - end))
