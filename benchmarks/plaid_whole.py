@@ -1,6 +1,7 @@
 """PLAID as the data are: the first 150 samples of each signature against the whole signature read as
 the mean of every N samples (``downsample``) or as N samples side by side per step (``frame``), at
-two epoch budgets; reports/plaid_whole.md.
+two epoch budgets, and each signature over its own size (``sequence_scale``: the currents' sizes span
+1e-4 to 460 A); reports/plaid_whole.md.
 
     python benchmarks/plaid_whole.py [--architectures rnn lstm gru] [--seeds 0 1 2]
 
@@ -26,27 +27,93 @@ sys.path.insert(0, str(ROOT / "src"))
 VARIANTS = {
     "first150_e12": (
         "first 150 samples, 12 epochs",
-        {"max_length": 150, "downsample": None, "frame": None, "train": {"max_epochs": 12, "patience": 4}},
+        {
+            "max_length": 150,
+            "downsample": None,
+            "frame": None,
+            "sequence_scale": False,
+            "train": {"max_epochs": 12, "patience": 4},
+        },
     ),
     "mean8_e12": (
         "whole, mean of 8 samples, 12 epochs",
-        {"max_length": None, "downsample": 8, "frame": None, "train": {"max_epochs": 12, "patience": 4}},
+        {
+            "max_length": None,
+            "downsample": 8,
+            "frame": None,
+            "sequence_scale": False,
+            "train": {"max_epochs": 12, "patience": 4},
+        },
     ),
     "mean8_e40": (
         "whole, mean of 8 samples, 40 epochs",
-        {"max_length": None, "downsample": 8, "frame": None, "train": {"max_epochs": 40, "patience": 10}},
+        {
+            "max_length": None,
+            "downsample": 8,
+            "frame": None,
+            "sequence_scale": False,
+            "train": {"max_epochs": 40, "patience": 10},
+        },
     ),
     "mean4_e40": (
         "whole, mean of 4 samples, 40 epochs",
-        {"max_length": None, "downsample": 4, "frame": None, "train": {"max_epochs": 40, "patience": 10}},
+        {
+            "max_length": None,
+            "downsample": 4,
+            "frame": None,
+            "sequence_scale": False,
+            "train": {"max_epochs": 40, "patience": 10},
+        },
     ),
     "frame8_e40": (
         "whole, 8 samples side by side, 40 epochs",
-        {"max_length": None, "downsample": None, "frame": 8, "train": {"max_epochs": 40, "patience": 10}},
+        {
+            "max_length": None,
+            "downsample": None,
+            "frame": 8,
+            "sequence_scale": False,
+            "train": {"max_epochs": 40, "patience": 10},
+        },
     ),
     "frame16_e40": (
         "whole, 16 samples side by side, 40 epochs",
-        {"max_length": None, "downsample": None, "frame": 16, "train": {"max_epochs": 40, "patience": 10}},
+        {
+            "max_length": None,
+            "downsample": None,
+            "frame": 16,
+            "sequence_scale": False,
+            "train": {"max_epochs": 40, "patience": 10},
+        },
+    ),
+    "frame16_scaled_e40": (
+        "whole, 16 samples side by side, each over its own size, 40 epochs",
+        {
+            "max_length": None,
+            "downsample": None,
+            "frame": 16,
+            "sequence_scale": True,
+            "train": {"max_epochs": 40, "patience": 10},
+        },
+    ),
+    "frame8_scaled_e40": (
+        "whole, 8 samples side by side, each over its own size, 40 epochs",
+        {
+            "max_length": None,
+            "downsample": None,
+            "frame": 8,
+            "sequence_scale": True,
+            "train": {"max_epochs": 40, "patience": 10},
+        },
+    ),
+    "frame4_scaled_e40": (
+        "whole, 4 samples side by side, each over its own size, 40 epochs",
+        {
+            "max_length": None,
+            "downsample": None,
+            "frame": 4,
+            "sequence_scale": True,
+            "train": {"max_epochs": 40, "patience": 10},
+        },
     ),
 }
 
@@ -113,7 +180,7 @@ def report(results: list[dict], path: Path) -> None:
     architectures = list(dict.fromkeys(r["architecture"] for r in results))
     seeds = sorted({r["seed"] for r in results})
     lines = [
-        "# PLAID: the first 150 samples or the whole signature, averaged or framed",
+        "# PLAID: the first 150 samples or the whole signature, averaged, framed or scaled",
         "",
         "Each variant is the pipeline's `plaid` entry with the keys shown changed; "
         f"{', '.join(architectures)} × seeds {', '.join(map(str, seeds))}, trained and scored by the pipeline's "

@@ -300,9 +300,42 @@ def test_frame_puts_each_k_steps_side_by_side_by_hand():
     assert frame(table, None) is table and frame(table, 1) is table
 
 
+def test_sequence_scale_divides_each_sequence_by_its_own_size_and_keeps_the_size_by_hand():
+    from rnnlab.data.splits import LEVEL_FLOOR, frame, sequence_scaled, source_features
+
+    table = pd.DataFrame(
+        {
+            "sequence_id": ["a"] * 4 + ["b"] * 2,
+            "step": [0, 1, 2, 3, 0, 1],
+            "x": [3.0, -3.0, 3.0, -3.0, 0.0, 0.0],  # root mean square 3 in a; b all zero
+            "y": [1.0, 1.0, 7.0, 7.0, 2.0, 2.0],  # a: sqrt((1 + 1 + 49 + 49) / 4) = 5; b: 2
+            "label": ["p"] * 4 + ["q"] * 2,
+        }
+    )
+    scaled = sequence_scaled(table, True, framed=False)
+    assert list(scaled.columns) == ["sequence_id", "step", "x", "y", "x~level", "y~level", "label"]
+    np.testing.assert_allclose(scaled["x"], [1.0, -1.0, 1.0, -1.0, 0.0, 0.0])  # b's zeros stay 0
+    np.testing.assert_allclose(scaled["y"], [0.2, 0.2, 1.4, 1.4, 1.0, 1.0])
+    np.testing.assert_allclose(scaled["x~level"], [np.log(3.0)] * 4 + [np.log(LEVEL_FLOOR)] * 2)
+    np.testing.assert_allclose(scaled["y~level"], [np.log(5.0)] * 4 + [np.log(2.0)] * 2)
+    # framed: one size per source feature over all its offsets (a's frames [3, -3] twice: 3 again)
+    framed = sequence_scaled(frame(table, 2), True, framed=True)
+    assert [c for c in framed.columns if "~" in c] == ["x~level", "y~level"]
+    np.testing.assert_allclose(framed.loc[framed["sequence_id"] == "a", ["x@0", "x@1"]], [[1.0, -1.0]] * 2)
+    np.testing.assert_allclose(framed["y~level"], [np.log(5.0)] * 2 + [np.log(2.0)])
+    assert source_features(list(framed.columns[2:-1]), framed=True, scaled=True) == ["x", "y"]
+    assert sequence_scaled(table, False, framed=False) is table
+
+
 @pytest.mark.parametrize(
     "changes, longest",
-    [({"downsample": 3}, 3), ({"frame": 3}, 3), ({"downsample": 2, "frame": 2}, 2)],
+    [
+        ({"downsample": 3}, 3),
+        ({"frame": 3}, 3),
+        ({"downsample": 2, "frame": 2}, 2),
+        ({"sequence_scale": True}, 8),
+        ({"frame": 2, "sequence_scale": True}, 4),
+    ],
 )  # toy sequences have at most 8 steps
 def test_a_served_sequence_is_read_as_prepare_read_it_before_the_model_sees_it(changes, longest):
     from rnnlab.data.batching import encode
@@ -310,7 +343,7 @@ def test_a_served_sequence_is_read_as_prepare_read_it_before_the_model_sees_it(c
 
     table = toy_table()
     splits, meta = steps.prepare(table, "toy", classify_settings(**changes), references=False)
-    assert (meta.downsample, meta.frame) == (changes.get("downsample"), changes.get("frame"))
+    assert meta.reading == (changes.get("downsample"), changes.get("frame"), changes.get("sequence_scale"))
     assert steps.prepare(table, "toy", classify_settings(), references=False)[1].downsample is None
     raw = table[table["split"] == "test"].drop(columns=["split"])  # the test sequences as a user sends them
     served, prepared = model_input(meta, raw, with_targets=True), encode(splits["test"], meta)
@@ -326,14 +359,18 @@ def test_a_prepared_split_back_in_raw_units_is_scored_without_reading_its_steps_
     from tests.test_contract import settings_for
 
     table = toy_table()
-    splits, meta = steps.prepare(table, "toy", classify_settings(downsample=2, frame=2), references=False)
+    settings = classify_settings(downsample=2, frame=2, sequence_scale=True)
+    splits, meta = steps.prepare(table, "toy", settings, references=False)
     model = SequenceModel(build_model(settings_for("gru"), meta).eval(), meta)
     raw = table[table["split"] == "test"].drop(columns=["split"])
     back = splits["test"].copy()  # as compare.raw_split gives it to a champion: prepared steps, raw units
     back[meta.features] = meta.raw_features(back[meta.features].to_numpy())
-    assert model.score(back, read=(2, 2)) == pytest.approx(model.score(raw))
-    with pytest.raises(DataError, match=r"the model reads steps as \(downsample, frame\) = \(2, 2\), .* \(None, 4\)"):
-        model.score(back, read=(None, 4))
+    assert model.score(back, read=(2, 2, True)) == pytest.approx(model.score(raw))
+    with pytest.raises(
+        DataError,
+        match=r"the model reads steps as \(downsample, frame, sequence_scale\) = \(2, 2, True\), .* \(None, 4, None\)",
+    ):
+        model.score(back, read=(None, 4, None))
 
 
 @pytest.mark.parametrize(
@@ -343,6 +380,10 @@ def test_a_prepared_split_back_in_raw_units_is_scored_without_reading_its_steps_
         (
             {"task": "label_steps", "downsample": None, "frame": 2},
             r"frame: groups numeric steps of a sequence with one label .* is label_steps",
+        ),
+        (
+            {"task": "label_steps", "downsample": None, "sequence_scale": True},
+            r"sequence_scale: scales numeric steps of a sequence with one label .* is label_steps",
         ),
         (
             {"source": "imported", "test_fraction": 0.2, "speakers": True},

@@ -117,16 +117,16 @@ def tuning_seconds(config: Config, root: Path, dataset: str) -> dict[str, float]
     return {arch: s["tuning_time_s"] for arch, s in studies.items() if "tuning_time_s" in s}
 
 
-def raw_split(root: Path, dataset: str, part: str) -> tuple[pd.DataFrame, tuple[int | None, int | None]]:
+def raw_split(root: Path, dataset: str, part: str) -> tuple[pd.DataFrame, tuple]:
     """A prepared split back in raw units, as a logged model takes it (it applies its own encoding),
-    and the (downsample, frame) its steps were read with (a model does not read them again)."""
+    and how its steps were read (``DatasetMeta.reading``: a model does not read them again)."""
     splits, meta = read_prepared(prepared_dir(root, dataset))
     table = splits[part].copy()
     if meta.normalizer:
         table[meta.features] = meta.raw_features(table[meta.features].to_numpy())
     if meta.kind.target == "value":
         table[LABEL] = meta.destandardized(table[LABEL])
-    return table, (meta.downsample, meta.frame)
+    return table, meta.reading
 
 
 def score_model_version(config: Config, root: Path, dataset: str, version: str) -> float:

@@ -164,6 +164,9 @@ class DatasetBase(Strict):
     # every N consecutive steps as one step of N × the features (the samples side by side), after
     # downsample and before max_length: a long signal read whole in fewer steps, nothing averaged away
     frame: PositiveInt | None = None
+    # each sequence's numeric features divided by their root mean square over the sequence, after frame,
+    # and the log of it one more feature (f~level): for signals whose sizes span orders of magnitude
+    sequence_scale: bool = False
 
     @field_validator("source")
     @classmethod
@@ -186,10 +189,10 @@ class DatasetBase(Strict):
     @model_validator(mode="after")
     def _downsampled_sequences(self) -> DatasetBase:
         task = getattr(self, "task", None)
-        for key, what in (("downsample", "averages"), ("frame", "groups")):
-            if getattr(self, key) is not None and self.speakers:
+        for key, what in (("downsample", "averages"), ("frame", "groups"), ("sequence_scale", "scales")):
+            if getattr(self, key) and self.speakers:
                 raise ValueError(f"{key}: {what} steps, and a dialogue's steps are utterances by different speakers")
-            if getattr(self, key) is not None and (not KINDS[task].downsamples or self.tokens is not None):
+            if getattr(self, key) and (not KINDS[task].downsamples or self.tokens is not None):
                 allowed = ", ".join(name for name, kind in KINDS.items() if kind.downsamples)
                 raise ValueError(
                     f"{key}: {what} numeric steps of a sequence with one label ({allowed}); "

@@ -111,6 +111,8 @@ def _limits(settings: Any) -> str:
         facts.append(f"each step the mean of {settings.downsample} samples")
     if settings.frame is not None:
         facts.append(f"each step {settings.frame} samples side by side")
+    if settings.sequence_scale:
+        facts.append("each sequence over its own size, the size a feature")
     facts += KINDS[settings.task].size_facts(settings)
     if settings.test_fraction is not None:
         facts.append(f"test {settings.test_fraction:.0%} drawn")

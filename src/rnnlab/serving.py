@@ -37,7 +37,7 @@ from torch import nn
 from rnnlab.data.batching import SequenceSet, encode
 from rnnlab.data.meta import DatasetMeta
 from rnnlab.data.prepare import check_parties, normalize
-from rnnlab.data.splits import downsample, frame, unframed
+from rnnlab.data.splits import read_steps, source_features
 from rnnlab.data.table import LABEL, SEQUENCE_ID, SPEAKER, STEP, TOKEN, speaker_index, validate_table
 from rnnlab.errors import DataError
 from rnnlab.evaluate import forward_all, predict
@@ -90,10 +90,10 @@ class SequenceModel(mlflow.pyfunc.PythonModel):
         table: pd.DataFrame,
         batch_size: int = PREDICT_BATCH_SIZE,
         task: str | None = None,
-        read: tuple[int | None, int | None] | None = None,
+        read: tuple | None = None,
     ) -> dict[str, float]:
         """The task's metrics on a labelled table in raw units (as ingest wrote it, or with its steps
-        already ``read`` as (downsample, frame): see ``model_input``), with this model's own encoding.
+        already ``read``: see ``model_input``), with this model's own encoding.
         DataError when this model cannot answer this data: another ``task``, labels it never learned,
         steps read another way."""
         where = f"scoring a model of {self.meta.dataset}"
@@ -113,7 +113,9 @@ class SequenceModel(mlflow.pyfunc.PythonModel):
 def input_columns(meta: DatasetMeta, read: bool = False) -> list[str]:
     """The columns a request holds: the source's own (a framed dataset's features before framing);
     ``read``: the columns of steps already read as prepare reads them (a prepared split's)."""
-    features = unframed(meta.features) if meta.frame and not read else list(meta.features)
+    features = (
+        list(meta.features) if read else source_features(meta.features, bool(meta.frame), bool(meta.sequence_scale))
+    )
     return [TOKEN] if meta.vocabulary else features + ([SPEAKER] if meta.parties else [])
 
 
@@ -152,24 +154,22 @@ def check_limits(meta: DatasetMeta, table: pd.DataFrame) -> None:
         )
 
 
-def model_input(
-    meta: DatasetMeta, table: pd.DataFrame, with_targets: bool, read: tuple[int | None, int | None] | None = None
-) -> SequenceSet:
-    """Check a raw table has what this model reads, then read its steps (``downsample``, ``frame``),
-    normalize and encode it as training did. ``read``: the (downsample, frame) the table's steps were
-    already read with (a prepared split back in raw units); it must be the model's own."""
+def model_input(meta: DatasetMeta, table: pd.DataFrame, with_targets: bool, read: tuple | None = None) -> SequenceSet:
+    """Check a raw table has what this model reads, then read its steps (``downsample``, ``frame``,
+    ``sequence_scale``), normalize and encode it as training did. ``read``: how the table's steps were
+    already read (``DatasetMeta.reading``, a prepared split back in raw units); it must be the model's own."""
     where = f"input for {meta.dataset}"
-    if read is not None and tuple(read) != (meta.downsample, meta.frame):
+    if read is not None and tuple(read) != meta.reading:
         raise DataError(
-            f"{where}: the model reads steps as (downsample, frame) = {(meta.downsample, meta.frame)}, "
+            f"{where}: the model reads steps as (downsample, frame, sequence_scale) = {meta.reading}, "
             f"the table's steps were read as {tuple(read)}"
         )
     check_columns(meta, table, read is not None)
     targets = [LABEL] if with_targets and meta.kind.target != "token" else []
     table = table[[SEQUENCE_ID, STEP, *input_columns(meta, read is not None), *targets]]
     validate_table(table, where, meta.kind.label_mode if with_targets else None)
-    if read is None:  # read k steps at a time, as prepare did
-        table = frame(downsample(table, meta.downsample), meta.frame)
+    if read is None:  # read its steps as prepare did
+        table = read_steps(table, *meta.reading)
     table = normalize(table, meta.normalizer, meta.target_scale)
     if meta.parties:  # speaker names -> party indices, as prepare did
         table = table.assign(**{SPEAKER: speaker_index(table, where)})

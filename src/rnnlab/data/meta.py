@@ -45,6 +45,12 @@ class DatasetMeta:
     tuning_split: dict[str, Any] | None = None  # a tuning split: which repeat, drawn from which prepared data
     downsample: int | None = None  # steps averaged k at a time before anything else (a served input too)
     frame: int | None = None  # then k steps side by side in one (features f@0 … f@{k−1}; a served input too)
+    sequence_scale: bool | None = None  # then each sequence over its own size, the size's log a feature (f~level)
+
+    @property
+    def reading(self) -> tuple[int | None, int | None, bool | None]:
+        """How a sequence's steps are read before they are normalized: (downsample, frame, sequence_scale)."""
+        return self.downsample, self.frame, self.sequence_scale
 
     @property
     def kind(self) -> TaskKind:

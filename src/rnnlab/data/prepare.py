@@ -164,6 +164,7 @@ def finalize(
         baselines=baselines,
         downsample=settings.downsample if (settings.downsample or 1) > 1 else None,
         frame=settings.frame if (settings.frame or 1) > 1 else None,
+        sequence_scale=True if settings.sequence_scale else None,
         **target,
     )
     meta.num_classes = len(meta.classes)

@@ -150,8 +150,48 @@ def unframed(features: list[str]) -> list[str]:
     return list(dict.fromkeys(f.rsplit(FRAME_SEP, 1)[0] for f in features))
 
 
+LEVEL = "~level"  # a sequence-scaled feature's size: f"{feature}~level", the log of its root mean square
+LEVEL_FLOOR = 1e-8  # the smallest root mean square divided by: an all-zero sequence stays 0, its level finite
+
+
+def sequence_scaled(df: pd.DataFrame, on: bool | None, framed: bool) -> pd.DataFrame:
+    """``on``: every sequence's numeric features divided by their root mean square over that sequence
+    (a ``framed`` feature's offsets f@0 … f@{k−1} together), and the log of it kept as one more feature
+    per source feature, f~level, the same at every step: a signal's shape read apart from its size, its
+    size read once. For signals whose sizes span orders of magnitude (PLAID's currents, 1e-4 to 460 A),
+    which one standardization over the training steps flattens to about 0 for all but the largest."""
+    features = feature_columns(df)
+    if not on or len(df) == 0 or not features:
+        return df
+    sources: dict[str, list[str]] = {}
+    for f in features:
+        sources.setdefault(f.rsplit(FRAME_SEP, 1)[0] if framed else f, []).append(f)
+    scaled = df.copy()
+    for source, columns in sources.items():
+        square = (df[columns] ** 2).mean(axis=1)  # each step's mean square over the feature's offsets
+        rms = np.sqrt(square.groupby(df[SEQUENCE_ID], sort=False).transform("mean")).clip(lower=LEVEL_FLOOR)
+        scaled[columns] = df[columns].div(rms, axis=0)
+        scaled[f"{source}{LEVEL}"] = np.log(rms)
+    columns = list(df.columns)
+    after = max(columns.index(f) for f in features) + 1  # the levels follow the last feature
+    return scaled[columns[:after] + [f"{source}{LEVEL}" for source in sources] + columns[after:]]
+
+
+def source_features(features: list[str], framed: bool, scaled: bool) -> list[str]:
+    """The source's own feature names behind those a model reads: no f~level, f@j read as f."""
+    features = [f for f in features if not (scaled and f.endswith(LEVEL))]
+    return unframed(features) if framed else features
+
+
+def read_steps(df: pd.DataFrame, downsampled: int | None, framed: int | None, scaled: bool | None) -> pd.DataFrame:
+    """Sequences' steps as a model reads them, in prepare and in serving alike: ``downsample``, then
+    ``frame``, then ``sequence_scale`` (``DatasetMeta.reading`` holds the three)."""
+    df = frame(downsample(df, downsampled), framed)
+    return sequence_scaled(df, scaled, (framed or 1) > 1)
+
+
 def cut(df: pd.DataFrame, settings, kind) -> pd.DataFrame:
-    """Apply ``downsample``, then ``frame``, then ``max_length`` as the task ``kind`` cuts (its first N
+    """Read the steps (``read_steps``), then apply ``max_length`` as the task ``kind`` cuts (its first N
     steps, or N-step pieces)."""
-    df = frame(downsample(df, settings.downsample), settings.frame)
+    df = read_steps(df, settings.downsample, settings.frame, settings.sequence_scale)
     return df if settings.max_length is None else kind.cut(df, settings.max_length)
