@@ -114,7 +114,13 @@ def test_entries_state_only_what_differs_from_the_defaults(tmp_path):
         (
             lambda p: p["experiments"]["table_programs"].update(datasets=["adding"]),
             r"experiments.table_programs: neural_programmer cannot train on adding: neural_programmer "
-            r"reads a question and a table: it needs a table_questions dataset",
+            r"reads a question and a table, one cell a step: it needs a table_questions dataset",
+        ),
+        (
+            lambda p: p["datasets"]["table_questions"].update(sequence_scale=True),
+            r"experiments.table_programs: neural_programmer cannot train on table_questions: neural_programmer "
+            r"reads a question and a table, one cell a step: it needs a table_questions dataset read as written "
+            r"\(no downsample, frame or sequence_scale\)",
         ),
         (
             lambda p: p["datasets"]["conversations"].pop("speakers"),

@@ -325,6 +325,13 @@ def test_sequence_scale_divides_each_sequence_by_its_own_size_and_keeps_the_size
     np.testing.assert_allclose(framed["y~level"], [np.log(5.0)] * 2 + [np.log(2.0)])
     assert source_features(list(framed.columns[2:-1]), framed=True, scaled=True) == ["x", "y"]
     assert sequence_scaled(table, False, framed=False) is table
+    # sizes whose squares overflow a float: the same shape, a finite size
+    huge = sequence_scaled(table.assign(x=table["x"] * 1e200), True, framed=False)
+    np.testing.assert_allclose(huge["x"], scaled["x"])
+    np.testing.assert_allclose(huge["x~level"][:4], np.log(3.0) + 200 * np.log(10.0))
+    # a source's own feature may not take a size's name
+    with pytest.raises(DataError, match=r"^dataset toy: feature 'x~level' ends in '~level', the name sequence_scale"):
+        sequence_scaled(table.rename(columns={"x": "x~level"}), True, framed=False, where="dataset toy")
 
 
 @pytest.mark.parametrize(
@@ -384,6 +391,18 @@ def test_a_prepared_split_back_in_raw_units_is_scored_without_reading_its_steps_
         (
             {"task": "label_steps", "downsample": None, "sequence_scale": True},
             r"sequence_scale: scales numeric steps of a sequence with one label .* is label_steps",
+        ),
+        (
+            {"source": "imported", "test_fraction": 0.2, "speakers": True, "downsample": None, "sequence_scale": True},
+            r"sequence_scale: scales steps, and a dialogue's steps are utterances by different speakers",
+        ),
+        (
+            {
+                "downsample": None,
+                "sequence_scale": True,
+                "tokens": {"embedding_size": 4, "min_count": 1, "max_vocabulary": 8},
+            },
+            r"sequence_scale: scales numeric steps .* this dataset is classify with tokens",
         ),
         (
             {"source": "imported", "test_fraction": 0.2, "speakers": True},

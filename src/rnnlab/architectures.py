@@ -241,7 +241,10 @@ def get(name: str) -> Architecture:
 
 DATA_NEEDS = {
     "dialogue": "reads who speaks each utterance: it needs a dialogue dataset (a speaker column, speakers: true)",
-    "table_questions": "reads a question and a table: it needs a table_questions dataset",
+    "table_questions": (
+        "reads a question and a table, one cell a step: it needs a table_questions dataset read as written "
+        "(no downsample, frame or sequence_scale)"
+    ),
 }
 
 

@@ -684,7 +684,14 @@ class Config(Strict):
     def data_kind(self, dataset: str) -> str | None:
         """The kind of data a dataset holds, as architectures.incompatibility reads it."""
         settings = self.datasets[dataset]
-        return "dialogue" if settings.speakers else "table_questions" if settings.source in TABLE_SOURCES else None
+        as_written = not (settings.downsample or settings.frame or settings.sequence_scale)  # one cell a step
+        return (
+            "dialogue"
+            if settings.speakers
+            else "table_questions"
+            if settings.source in TABLE_SOURCES and as_written
+            else None
+        )
 
     def _why_not(self, architecture: str, dataset: str) -> str | None:
         return architectures.incompatibility(

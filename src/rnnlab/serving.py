@@ -169,7 +169,7 @@ def model_input(meta: DatasetMeta, table: pd.DataFrame, with_targets: bool, read
     table = table[[SEQUENCE_ID, STEP, *input_columns(meta, read is not None), *targets]]
     validate_table(table, where, meta.kind.label_mode if with_targets else None)
     if read is None:  # read its steps as prepare did
-        table = read_steps(table, *meta.reading)
+        table = read_steps(table, *meta.reading, where)
     table = normalize(table, meta.normalizer, meta.target_scale)
     if meta.parties:  # speaker names -> party indices, as prepare did
         table = table.assign(**{SPEAKER: speaker_index(table, where)})

@@ -82,7 +82,7 @@ def split_sequences(raw: pd.DataFrame, settings, where: str, kind) -> dict[str, 
     parts = {"train": train, "val": val, "test": test}
     if kind.checks_classes:
         check_classes(parts, where, both_ways=stratify)
-    return {k: cut(v.drop(columns=[SPLIT], errors="ignore"), settings, kind) for k, v in parts.items()}
+    return {k: cut(v.drop(columns=[SPLIT], errors="ignore"), settings, kind, where) for k, v in parts.items()}
 
 
 def check_classes(parts: dict[str, pd.DataFrame], where: str, both_ways: bool) -> None:
@@ -154,7 +154,7 @@ LEVEL = "~level"  # a sequence-scaled feature's size: f"{feature}~level", the lo
 LEVEL_FLOOR = 1e-8  # the smallest root mean square divided by: an all-zero sequence stays 0, its level finite
 
 
-def sequence_scaled(df: pd.DataFrame, on: bool | None, framed: bool) -> pd.DataFrame:
+def sequence_scaled(df: pd.DataFrame, on: bool | None, framed: bool, where: str = "sequence_scale") -> pd.DataFrame:
     """``on``: every sequence's numeric features divided by their root mean square over that sequence
     (a ``framed`` feature's offsets f@0 … f@{k−1} together), and the log of it kept as one more feature
     per source feature, f~level, the same at every step: a signal's shape read apart from its size, its
@@ -163,18 +163,32 @@ def sequence_scaled(df: pd.DataFrame, on: bool | None, framed: bool) -> pd.DataF
     features = feature_columns(df)
     if not on or len(df) == 0 or not features:
         return df
+    named = [f for f in features if f.endswith(LEVEL)]
+    if named:
+        raise DataError(
+            f"{where}: feature {named[0]!r} ends in {LEVEL!r}, the name sequence_scale gives a size; rename it"
+        )
     sources: dict[str, list[str]] = {}
     for f in features:
         sources.setdefault(f.rsplit(FRAME_SEP, 1)[0] if framed else f, []).append(f)
     scaled = df.copy()
+    by = df[SEQUENCE_ID]
     for source, columns in sources.items():
-        square = (df[columns] ** 2).mean(axis=1)  # each step's mean square over the feature's offsets
-        rms = np.sqrt(square.groupby(df[SEQUENCE_ID], sort=False).transform("mean")).clip(lower=LEVEL_FLOOR)
+        rms = _root_mean_square(df[columns], by)
+        if not np.isfinite(rms).all():  # squares overflowed: largest × rms(values / largest) instead
+            largest = df[columns].abs().max(axis=1).groupby(by, sort=False).transform("max").replace(0.0, 1.0)
+            rms = largest * _root_mean_square(df[columns].div(largest, axis=0), by)
+        rms = rms.clip(lower=LEVEL_FLOOR)
         scaled[columns] = df[columns].div(rms, axis=0)
         scaled[f"{source}{LEVEL}"] = np.log(rms)
     columns = list(df.columns)
     after = max(columns.index(f) for f in features) + 1  # the levels follow the last feature
     return scaled[columns[:after] + [f"{source}{LEVEL}" for source in sources] + columns[after:]]
+
+
+def _root_mean_square(values: pd.DataFrame, by: pd.Series) -> pd.Series:
+    """Each row's sequence's root mean square over all its steps and columns."""
+    return np.sqrt((values**2).mean(axis=1).groupby(by, sort=False).transform("mean"))
 
 
 def source_features(features: list[str], framed: bool, scaled: bool) -> list[str]:
@@ -183,15 +197,17 @@ def source_features(features: list[str], framed: bool, scaled: bool) -> list[str
     return unframed(features) if framed else features
 
 
-def read_steps(df: pd.DataFrame, downsampled: int | None, framed: int | None, scaled: bool | None) -> pd.DataFrame:
+def read_steps(
+    df: pd.DataFrame, downsampled: int | None, framed: int | None, scaled: bool | None, where: str = "input"
+) -> pd.DataFrame:
     """Sequences' steps as a model reads them, in prepare and in serving alike: ``downsample``, then
     ``frame``, then ``sequence_scale`` (``DatasetMeta.reading`` holds the three)."""
     df = frame(downsample(df, downsampled), framed)
-    return sequence_scaled(df, scaled, (framed or 1) > 1)
+    return sequence_scaled(df, scaled, (framed or 1) > 1, where)
 
 
-def cut(df: pd.DataFrame, settings, kind) -> pd.DataFrame:
+def cut(df: pd.DataFrame, settings, kind, where: str = "input") -> pd.DataFrame:
     """Read the steps (``read_steps``), then apply ``max_length`` as the task ``kind`` cuts (its first N
     steps, or N-step pieces)."""
-    df = read_steps(df, settings.downsample, settings.frame, settings.sequence_scale)
+    df = read_steps(df, settings.downsample, settings.frame, settings.sequence_scale, where)
     return df if settings.max_length is None else kind.cut(df, settings.max_length)
