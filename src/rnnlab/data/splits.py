@@ -147,7 +147,12 @@ def frame(df: pd.DataFrame, k: int | None) -> pd.DataFrame:
 
 def unframed(features: list[str]) -> list[str]:
     """The source's feature names behind framed ones (f@0 … f@{k−1} -> f), in order."""
-    return list(dict.fromkeys(f.rsplit(FRAME_SEP, 1)[0] for f in features))
+    return list(dict.fromkeys(map(source_name, features)))
+
+
+def source_name(feature: str) -> str:
+    """A framed feature's source feature: f@j -> f."""
+    return feature.rsplit(FRAME_SEP, 1)[0]
 
 
 LEVEL = "~level"  # a sequence-scaled feature's size: f"{feature}~level", the log of its root mean square
@@ -170,7 +175,7 @@ def sequence_scaled(df: pd.DataFrame, on: bool | None, framed: bool, where: str 
         )
     sources: dict[str, list[str]] = {}
     for f in features:
-        sources.setdefault(f.rsplit(FRAME_SEP, 1)[0] if framed else f, []).append(f)
+        sources.setdefault(source_name(f) if framed else f, []).append(f)
     scaled = df.copy()
     by = df[SEQUENCE_ID]
     for source, columns in sources.items():
