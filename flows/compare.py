@@ -2,8 +2,9 @@
 move the champion aliases (last, so a crash never leaves an alias moved that the reports do not show).
 
 The test evaluations fan out over the train stage's execution engine (rnnlab.execution: a local Dask
-cluster, or the scheduler ``execution.address`` names), all submitted at once; each dataset's
-decisions, pictures and records then follow in order in this process, as its evaluations arrive."""
+cluster, or the scheduler ``execution.address`` names; in this process where the engine is one local
+worker), all submitted at once; each dataset's decisions, pictures and records then follow in order in
+this process, as its evaluations arrive."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def compare() -> str:
 
 @exit_on_user_error
 def main() -> None:
-    compare.with_options(task_runner=execution.task_runner(load_config()))()
+    compare.with_options(task_runner=execution.task_runner(load_config(), short_tasks=True))()
 
 
 if __name__ == "__main__":

@@ -44,8 +44,8 @@ def dvc(*args: str) -> str:
 
 @task
 def refresh_sources(datasets: list[str]) -> None:
-    for dataset in datasets:
-        dvc("repro", "--force", "--single-item", f"ingest@{dataset}")
+    if datasets:  # one DVC call: no targets would mean every stage
+        dvc("repro", "--force", "--single-item", *(f"ingest@{dataset}" for dataset in datasets))
 
 
 @task

@@ -264,6 +264,31 @@ def test_workers_times_threads_must_fit_the_cores():
         check_local_threads(config, cores=1)
 
 
+def test_compares_evaluations_with_one_local_worker_run_in_its_own_process(monkeypatch):
+    """Evaluations of seconds each skip a local cluster of one (its start-up and second import of
+    torch would be most of their cost); training keeps its worker process, and two workers or a
+    scheduler's address keep the cluster for evaluations too."""
+    from prefect.task_runners import ThreadPoolTaskRunner
+    from prefect_dask import DaskTaskRunner
+
+    from rnnlab import execution
+    from rnnlab.config import load_config
+
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # no temporary Prefect server for the workers
+    monkeypatch.setattr(execution, "check_local_threads", lambda config: None)
+    monkeypatch.setattr(execution, "check_address", lambda address: None)
+    config = load_config(ROOT / "params.yaml")
+
+    def engine(**update):
+        return config.model_copy(update={"execution": config.execution.model_copy(update=update)})
+
+    assert isinstance(execution.task_runner(engine(workers=1), short_tasks=True), ThreadPoolTaskRunner)
+    assert isinstance(execution.task_runner(engine(workers=1)), DaskTaskRunner)
+    assert isinstance(execution.task_runner(engine(workers=2), short_tasks=True), DaskTaskRunner)
+    remote = execution.task_runner(engine(workers=1, address="tcp://127.0.0.1:8786"), short_tasks=True)
+    assert isinstance(remote, DaskTaskRunner)
+
+
 def test_tuning_studies_run_side_by_side_on_the_engine_and_one_process_records_them(project):
     """`rnnlab tune` over two pairs: each study a Prefect task in a worker of the local Dask cluster,
     both at once; the flow's own process writes reports/tuning.json and profiles/tuned.yaml."""

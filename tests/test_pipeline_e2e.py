@@ -415,7 +415,13 @@ def test_scheduled_retraining_runs_and_records_its_decision(project):
 
     completed = {"flows": {"name": {"any_": ["retrain"]}}, "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}}}
     try:
-        started = run(sys.executable, "-m", "rnnlab.services", "start", "scheduler")
+        started = subprocess.run(  # the runner looks for due runs every 2 s (Prefect's default: 10)
+            [sys.executable, "-m", "rnnlab.services", "start", "scheduler"],
+            cwd=root,
+            env={**env, "PREFECT_RUNNER_POLL_FREQUENCY": "2"},
+            capture_output=True,
+            text=True,
+        )
         assert started.returncode == 0, started.stdout + started.stderr
         deadline = time.monotonic() + 180
         while not post("/flow_runs/filter", completed) and time.monotonic() < deadline:

@@ -132,10 +132,13 @@ def check_address(address: str, timeout_s: float = 5.0) -> None:
     )
 
 
-def task_runner(config: Config):
-    """The Prefect task runner the train flow submits its runs to."""
+def task_runner(config: Config, short_tasks: bool = False):
+    """The Prefect task runner a flow submits its runs to. ``short_tasks`` (compare's evaluations, seconds
+    each): with one local worker they run in this process, which a cluster of one would only add its
+    start-up and a second import of torch to."""
     _exit_on_sigterm()
-    if config.trainer.spans_processes():  # each run is a process group of its own: one at a time
+    alone = short_tasks and not config.execution.address and config.execution.workers == 1
+    if config.trainer.spans_processes() or alone:  # each run is a process group of its own: one at a time
         from prefect.task_runners import ThreadPoolTaskRunner
 
         return ThreadPoolTaskRunner(max_workers=1)
