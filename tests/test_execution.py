@@ -301,7 +301,15 @@ def test_tuning_studies_run_side_by_side_on_the_engine_and_one_process_records_t
     set_params(
         root,
         pipeline={"datasets": ["japanese_vowels"], "architectures": ["lstm", "gru"]},
-        tune={"trials": 2, "max_epochs": 2, "patience": 2, "startup_trials": 1, "warmup_epochs": 1, "repeats": 1},
+        tune={
+            "trials": 2,
+            "max_epochs": 2,
+            "patience": 2,
+            "startup_trials": 1,
+            "warmup_epochs": 1,
+            "repeats": 1,
+            "confirm_seeds": 0,  # confirmation is tests/test_tuning.py's; here, where the studies run
+        },
     )
     for committed in (root / "reports" / "tuning.json", root / "profiles" / "tuned.yaml"):  # the project's own
         committed.unlink()
