@@ -138,7 +138,8 @@ def task_runner(config: Config, short_tasks: bool = False):
     start-up and a second import of torch to."""
     _exit_on_sigterm()
     alone = short_tasks and not config.execution.address and config.execution.workers == 1
-    if config.trainer.spans_processes() or alone:  # each run is a process group of its own: one at a time
+    # a run that spans processes is a process group of its own: one at a time, as short tasks alone are
+    if config.trainer.spans_processes() or alone:
         from prefect.task_runners import ThreadPoolTaskRunner
 
         return ThreadPoolTaskRunner(max_workers=1)
