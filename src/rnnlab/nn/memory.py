@@ -35,7 +35,7 @@ def content_weights(key: Tensor, strength: Tensor, memory: Tensor) -> Tensor:
     """Step 1: w^c = softmax(β · cosine(k, M(i))) over rows. key (B, M), strength β (B, 1), memory (B, I, M) -> (B, I);
     or F heads: key (B, F, M), strength (B, F, 1) -> (B, F, I)."""
     B, N, _ = memory.shape
-    dot = torch.einsum("b...m,bnm->b...n", key, memory)  # (B, [F,] I) k · M(i)
+    dot = (key.view(B, -1, key.shape[-1]) @ memory.transpose(1, 2)).view(*key.shape[:-1], N)  # (B, [F,] I) k · M(i)
     row_norms = memory.norm(dim=-1).view(B, *[1] * (key.dim() - 2), N)  # (B, [1,] I) ‖M(i)‖, once for every head
     norms = key.norm(dim=-1, keepdim=True) * row_norms  # (B, [F,] I) ‖k‖ ‖M(i)‖
     similarity = dot / norms.clamp_min(COSINE_EPS)  # K(k, M(i)) ∈ [−1, 1]
@@ -83,7 +83,7 @@ def address(
 
 def read(memory: Tensor, weights: Tensor) -> Tensor:
     """r = Σ_i w(i) M(i). memory (B, I, M), weights (B, I) -> (B, M), or F heads (B, F, I) -> (B, F, M)."""
-    return torch.einsum("b...n,bnm->b...m", weights, memory)
+    return (weights.view(weights.shape[0], -1, weights.shape[-1]) @ memory).view(*weights.shape[:-1], memory.shape[-1])
 
 
 def write(memory: Tensor, weights: Tensor, erase: Tensor, add: Tensor) -> Tensor:
@@ -94,8 +94,11 @@ def write(memory: Tensor, weights: Tensor, erase: Tensor, add: Tensor) -> Tensor
     """
     if weights.dim() == 2:
         weights, erase, add = weights.unsqueeze(1), erase.unsqueeze(1), add.unsqueeze(1)  # one head: F = 1
+    if weights.shape[1] == 1:  # one head: M ⊙ (1 − w eᵀ) + w aᵀ, the outer products as broadcasts
+        w = weights.transpose(1, 2)  # (B, I, 1)
+        return memory * (1 - w * erase) + w * add
     kept = (1 - weights.unsqueeze(-1) * erase.unsqueeze(2)).prod(dim=1)  # (B, I, M) Π_j (1 − w_j(i) e_j)
-    return memory * kept + torch.einsum("bwn,bwm->bnm", weights, add)  # M̃ + Σ_j w_j(i) a_j
+    return memory * kept + weights.transpose(1, 2) @ add  # M̃ + Σ_j w_j(i) a_j: (B, I, F) @ (B, F, M)
 
 
 def head_activations(raw: Tensor, width: int, shift_count: int) -> dict[str, Tensor]:

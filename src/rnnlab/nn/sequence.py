@@ -77,7 +77,9 @@ def run_cell(
 
     The input projection runs once over all steps; the loop runs ``cell.recurrence`` (or ``step``,
     a compiled version of it). Steps are taken with ``unbind``, whose backward is one stack —
-    indexing ``x[:, t]`` would allocate a full (B, T, G) gradient per step, O(T²) in all.
+    indexing ``x[:, t]`` would allocate a full (B, T, G) gradient per step, O(T²) in all. Up to the
+    shortest sequence's length every step is real, and the mask's selection is skipped (batches are
+    bucketed by length, so that is most steps).
     """
     check_batch(x, lengths, cell.input_size, type(cell).__name__)
     B, T, _ = x.shape
@@ -91,9 +93,14 @@ def run_cell(
     # and a compiled step would recompile for every new length (torch.compile guards on strides)
     projected = cell.input_projection(x[:, :steps]).transpose(0, 1).contiguous().unbind(0)
     mask = step_mask(lengths, steps, x.device).unbind(1)  # steps × (B,)
+    every_real = int(lengths.min()) if B else 0  # steps t < every_real are real in every sequence: m_t = 1
     outputs = []
-    for p_t, m_t in zip(projected, mask):
+    for t, (p_t, m_t) in enumerate(zip(projected, mask)):
         y_t, new_state = step(p_t, state)
+        if t < every_real:  # the mask would select the new state and keep y_t whole: skip its work
+            state = new_state
+            outputs.append(y_t)
+            continue
         state = carry(m_t, new_state, state)
         outputs.append(y_t * m_t[:, None])  # (B, H), zero on padding
     out = torch.stack(outputs, dim=1) if outputs else x.new_zeros(B, 0, cell.output_size)  # (B, steps, H)
