@@ -83,6 +83,28 @@ def replay_progress(
     return points
 
 
+def between_runs(project: Path, config, runs: list[dict]) -> list[float]:
+    """Seconds each worker sat between one run's end and its next run's start (MLflow's start and end
+    times of the runs, each run given to the worker whose last run ended latest before it started)."""
+    import mlflow
+
+    from rnnlab import tracking
+
+    client = mlflow.MlflowClient(tracking.prepare_store(config, project))
+    spans = sorted((info.start_time, info.end_time) for info in (client.get_run(r["run_id"]).info for r in runs))
+    last_end = [None] * config.execution.workers
+    gaps = []
+    for start, end in spans:
+        free = [i for i, e in enumerate(last_end) if e is None or e <= start]
+        if not free:  # the runs overlap more than the workers allow: not this pipeline's runs
+            raise SystemExit(f"{project}: more runs at once than {len(last_end)} workers; not one train stage's runs")
+        worker = max(free, key=lambda i: -1 if last_end[i] is None else last_end[i])
+        if last_end[worker] is not None:
+            gaps.append((start - last_end[worker]) / 1000)
+        last_end[worker] = end
+    return gaps
+
+
 def fresh_clone_orders(project: Path, config) -> dict[str, dict]:
     """The order a fresh clone's first pipeline submits its runs in, with the committed record of
     this run (reports/training.json) and without it (the data's size alone)."""
@@ -120,6 +142,7 @@ def main() -> None:
     fit = sum(r["train_time_s"] for r in runs)
     whole = [r for r in runs if "run_time_s" in r]
     beyond = statistics.median(r["run_time_s"] - r["train_time_s"] for r in whole) if whole else float("nan")
+    gaps = between_runs(args.project, config, runs)
     by_pair, by_arch = defaultdict(float), defaultdict(float)
     for r in runs:
         by_pair[(r["architecture"], r["dataset"])] += r["train_time_s"]
@@ -143,6 +166,9 @@ def main() -> None:
         "| runs' whole time (`run_time_s`), summed | "
         f"{sum(r['run_time_s'] for r in whole) / 60:.1f} min ({len(whole)} runs) |",
         f"| median of `run_time_s − train_time_s` | {beyond:.2f} s |",
+        "| a worker between two runs (one's end to the next's start, MLflow's times), median | "
+        f"{statistics.median(gaps):.2f} s |",
+        f"| workers' time between runs, summed ÷ {workers} workers | {sum(gaps) / workers / 60:.1f} min |",
     ]
     if args.second is not None:
         lines.append(f"| a second `make pipeline` (nothing to do) | {args.second:.1f} s |")

@@ -410,15 +410,13 @@ def tune_pairs(config: Config, root: Path, pairs: list[tuple[str, str]]) -> list
 
 @task(task_run_name="tune {architecture} on {dataset}")
 def _study(root: str, architecture: str, dataset: str) -> dict:
-    import gc
-
     from rnnlab.config import load_config
 
     execution.quiet_libraries()
     try:
         return tune_pair(load_config(Path(root) / "params.yaml"), Path(root), architecture, dataset)
     finally:
-        gc.collect()  # the worker's next study starts from the memory this one held
+        execution.release_memory()
 
 
 @flow(name="tune", log_prints=True)
