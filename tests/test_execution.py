@@ -264,6 +264,31 @@ def test_workers_times_threads_must_fit_the_cores():
         check_local_threads(config, cores=1)
 
 
+def test_a_worker_freezes_what_outlives_its_first_task_once_and_still_collects_later_cycles():
+    """release_memory after every task: the first call freezes the survivors (the libraries), later calls
+    freeze nothing more, and a reference cycle a later task leaves behind is still collected."""
+    code = """
+import gc, weakref
+from rnnlab.execution import release_memory
+
+class Node:
+    pass
+
+release_memory()
+first = gc.get_freeze_count()
+node = Node(); node.self = node  # a cycle, as a Trainer and its loops make
+alive = weakref.ref(node)
+del node
+release_memory()
+print(first, gc.get_freeze_count(), alive() is None)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    first, later, collected = done.stdout.split()
+    assert int(first) > 1000 and int(later) == int(first)
+    assert collected == "True"
+
+
 def test_compares_evaluations_with_one_local_worker_run_in_its_own_process(monkeypatch):
     """Evaluations of seconds each skip a local cluster of one (its start-up and second import of
     torch would be most of their cost); training keeps its worker process, and two workers or a
