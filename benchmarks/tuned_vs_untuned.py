@@ -254,7 +254,7 @@ def default(untuned: Path, tuned: Path, path: Path) -> None:
         f"Pairs the profile changes: {len(gains)}. Higher on test: {higher} "
         f"({sum(g > 0 and p < ALPHA for _, _, g, p in gains)} with p < {ALPHA}); lower: {lower} "
         f"({sum(g < 0 and p < ALPHA for _, _, g, p in gains)} with p < {ALPHA}); equal: {len(gains) - higher - lower}. "
-        f"Sign test over the changed pairs (binomial, two-sided): p = {sign:.3f}.",
+        f"Sign test over the changed pairs (binomial, two-sided): p = {sign:.2g}.",
     ]
     path.write_text("\n".join(lines) + "\n")
     print(f"report: {path}")
