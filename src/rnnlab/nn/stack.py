@@ -36,7 +36,7 @@ class RecurrentStack(nn.Module):
 
     ``final_state=False`` tells the stack its caller reads only the outputs and the cells' aux loss:
     the fused backend, whose cells have no aux loss, then returns None for the final state and skips
-    computing it (on the CPU an LSTM's final c is recomputed from the outputs at a large share of the kernel's cost). The
+    computing it (on the CPU an LSTM's final c is a second pass over every step: fused.py). The
     other backends get the final state as a by-product of their loop and return it either way.
 
     States are the cell's NamedTuple with each field stacked over layers and directions,
