@@ -66,7 +66,7 @@ def raw_torch(module_cls, packed: bool):
 def rnnlab_stack(make_cell, backend: str):
     def build(T):
         stack = RecurrentStack(make_cell, D, backend=backend)
-        return lambda x, lengths: stack(x, lengths)[0]
+        return lambda x, lengths: stack(x, lengths, final_state=False)[0]  # as the encoders call it: outputs only
 
     return build
 

@@ -173,6 +173,27 @@ def test_fused_and_reference_backends_share_one_set_of_weights():
 
 @pytest.mark.parametrize(
     "make_cell",
+    [lambda d: LSTMCell(d, H), lambda d: GRUCell(d, H, convention="pytorch"), lambda d: ElmanCell(d, H)],
+    ids=["lstm", "gru", "rnn"],
+)
+def test_a_fused_stack_asked_for_no_final_state_gives_the_same_outputs_and_gradients_and_none(make_cell):
+    """final_state=False (the encoders read only the outputs) skips the final state, LSTM's recomputed c
+    included: the outputs and every gradient are exactly those of a call that computes it."""
+    stack = RecurrentStack(make_cell, 3, num_layers=2, bidirectional=True, backend="fused").double()
+    x, lengths = variable_batch()
+    runs = []
+    for final_state in (True, False):
+        out, state = stack(x, lengths, final_state=final_state)
+        runs.append((out, state, torch.autograd.grad(out.square().sum(), list(stack.parameters()))))
+    (out, state, grads), (lean_out, lean_state, lean_grads) = runs
+    assert state is not None and lean_state is None
+    torch.testing.assert_close(lean_out, out, atol=0, rtol=0)
+    for a, b in zip(lean_grads, grads):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "make_cell",
     [lambda d: LSTMCell(d, H), lambda d: GRUCell(d, H, convention="course")],
     ids=["lstm", "gru-course"],
 )

@@ -29,7 +29,7 @@ class RecurrentEncoder(nn.Module):
         return self.stack.output_size
 
     def forward(self, x: Tensor, lengths: Tensor) -> Encoded:
-        steps, final = self.stack(x, lengths)  # (B, T, K·H)
+        steps, final = self.stack(x, lengths, final_state=False)  # (B, T, K·H); final: for the aux loss only
         H = self.stack.output_size // self.stack.directions
         last = (lengths.to(steps.device) - 1).view(-1, 1, 1).expand(-1, 1, H)  # (B, 1, H)
         forward_last = steps[..., :H].gather(1, last).squeeze(1)  # (B, H)
@@ -61,7 +61,7 @@ class AttentiveEncoder(RecurrentEncoder):
         return build_attention(self.kind, query_size, self.output_size, self.attention_size)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Encoded:
-        steps, final = self.stack(x, lengths)  # (B, T, E)
+        steps, final = self.stack(x, lengths, final_state=False)  # (B, T, E)
         mask = step_mask(lengths, steps.shape[1], steps.device)  # (B, T)
         summary, weights = self.pooling(steps, mask)  # (B, E), (B, T)
         return Encoded(steps, summary, self.aux_loss(final, steps), weights)

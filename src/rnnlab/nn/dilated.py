@@ -83,7 +83,8 @@ class DilatedRecurrence(nn.Module):
     def backend(self) -> str:
         return self.layers[0].backend
 
-    def forward(self, x: Tensor, lengths: Tensor, state=None) -> tuple[Tensor, None]:
+    def forward(self, x: Tensor, lengths: Tensor, state=None, final_state: bool = True) -> tuple[Tensor, None]:
+        """-> (outputs (B, T, H), None): no single final state, whatever ``final_state`` asks."""
         if state is not None:
             raise ValueError(
                 "DilatedRecurrence: an initial state is not supported (each layer has one state per phase)"
@@ -95,6 +96,6 @@ class DilatedRecurrence(nn.Module):
         for index, (layer, rate) in enumerate(zip(self.layers, self.dilations)):
             if index > 0 and self.dropout > 0:
                 out = F.dropout(out, self.dropout, self.training)  # between layers only
-            folded, _ = layer(fold(out, rate), phase_lengths(lengths, rate))  # (B·s, ⌈T/s⌉, H)
+            folded, _ = layer(fold(out, rate), phase_lengths(lengths, rate), final_state=False)  # (B·s, ⌈T/s⌉, H)
             out = unfold(folded, rate, T) * mask  # (B, T, H), zero on padding
         return out, None

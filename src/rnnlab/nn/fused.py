@@ -70,13 +70,16 @@ def _call(template: nn.RNNBase, weights: dict[str, Tensor], args: tuple):
         return functional_call(template, weights, args)
 
 
-def run(stack, x: Tensor, lengths: Tensor, state: NamedTuple | None) -> tuple[Tensor, NamedTuple]:
-    """x (B, T, D), lengths (B,) -> outputs (B, T, K·H), final state (S·K, B, H) per field."""
+def run(
+    stack, x: Tensor, lengths: Tensor, state: NamedTuple | None, final_state: bool = True
+) -> tuple[Tensor, NamedTuple | None]:
+    """x (B, T, D), lengths (B,) -> outputs (B, T, K·H), final state (S·K, B, H) per field, or None
+    where ``final_state`` is False and computing it would cost extra (on the CPU)."""
     B, T, _ = x.shape
     if state is None:
         state = stack.initial_state(B, x)
     if x.device.type == "cpu" and stack.cells[0].fused_mode in UNPACKED_ON_CPU:
-        return _run_unpacked(stack, x, lengths, state)
+        return _run_unpacked(stack, x, lengths, state, final_state)
     template = _template(stack, stack.input_size, stack.num_layers, stack.bidirectional)
     template.train(stack.training)
     hx = tuple(state) if len(state) > 1 else state[0]  # LSTM: (h, c); RNN/GRU: h
@@ -87,13 +90,16 @@ def run(stack, x: Tensor, lengths: Tensor, state: NamedTuple | None) -> tuple[Te
     return out, type(state)(*h_n)
 
 
-def _run_unpacked(stack, x: Tensor, lengths: Tensor, state: NamedTuple) -> tuple[Tensor, NamedTuple]:
+def _run_unpacked(
+    stack, x: Tensor, lengths: Tensor, state: NamedTuple, final_state: bool = True
+) -> tuple[Tensor, NamedTuple | None]:
     """RNN/GRU/LSTM on the padded tensor, one layer-direction per kernel call.
 
     A forward pass is causal, so right padding cannot change outputs at real steps; the backward
     direction runs forward over each sequence reversed within its length. The final h is the
     output at each sequence's last real step (for RNN/GRU that is the whole state); LSTM's final c
-    is recomputed from the outputs by :func:`_final_cell_state`. Padded outputs are zeroed, as
+    is recomputed from the outputs by :func:`_final_cell_state`; without ``final_state`` none of
+    it is computed and the state returned is None. Padded outputs are zeroed, as
     pad_packed_sequence gives them.
     """
     B, T, _ = x.shape
@@ -114,12 +120,15 @@ def _run_unpacked(stack, x: Tensor, lengths: Tensor, state: NamedTuple) -> tuple
             hx = tuple(field[index : index + 1].contiguous() for field in state)  # (1, B, H) each
             out, _ = _call(template, weights, (seq, hx if lstm else hx[0]))  # (B, T, H)
             out = out * mask
-            finals[0].append(out.gather(1, last).squeeze(1))  # (B, H) h at step len-1
-            if lstm:
+            if final_state:
+                finals[0].append(out.gather(1, last).squeeze(1))  # (B, H) h at step len-1
+            if final_state and lstm:
                 h0, c0 = (field[index] for field in state)
                 finals[1].append(_final_cell_state(seq, out, h0, c0, mask, torch_weights))
             outs.append(reverse_within_length(out, lengths) if direction else out)
         layer_input = torch.cat(outs, dim=-1)  # (B, T, K·H)
+    if not final_state:
+        return layer_input, None
     return layer_input, type(state)(*(torch.stack(field, dim=0) for field in finals))
 
 

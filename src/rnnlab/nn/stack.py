@@ -34,6 +34,11 @@ class RecurrentStack(nn.Module):
 
     forward(x (B, T, D), lengths (B,) int64, state=None) -> (outputs (B, T, K·H), final state)
 
+    ``final_state=False`` tells the stack its caller reads only the outputs and the cells' aux loss:
+    the fused backend, whose cells have no aux loss, then returns None for the final state and skips
+    computing it (on the CPU an LSTM's final c is a second pass over every step: fused.py). The
+    other backends get the final state as a by-product of their loop and return it either way.
+
     States are the cell's NamedTuple with each field stacked over layers and directions,
     (S·K, B, H), index ``layer * K + direction`` — torch.nn.LSTM's ``h_n`` layout.
     """
@@ -83,10 +88,12 @@ class RecurrentStack(nn.Module):
         states = [cell.initial_state(batch_size, like) for cell in self.cells]
         return stack_states(states)
 
-    def forward(self, x: Tensor, lengths: Tensor, state: NamedTuple | None = None) -> tuple[Tensor, NamedTuple]:
+    def forward(
+        self, x: Tensor, lengths: Tensor, state: NamedTuple | None = None, final_state: bool = True
+    ) -> tuple[Tensor, NamedTuple | None]:
         check_batch(x, lengths, self.input_size, type(self).__name__)
         if self.backend == "fused":
-            return fused.run(self, x, lengths, state)
+            return fused.run(self, x, lengths, state, final_state)
         run = compiled.run_cell if self.backend == "compiled" else run_cell
         per_cell = unstack_state(state, len(self.cells)) if state is not None else [None] * len(self.cells)
         finals, layer_input = [], x
