@@ -528,6 +528,41 @@ def test_the_profile_keeps_the_best_trial_no_dearer_than_the_untuned_settings_by
     assert untuned_reference(trials).number == 0, "a study from before the mark: its enqueued first trial"
 
 
+def test_tuning_seconds_count_the_trials_that_finished_or_were_pruned_not_one_a_kill_interrupted():
+    """A trial whose process died is failed when the study goes on, a day later here: its span (from its
+    start to that moment) is not how long it ran, so the study's seconds leave it out (60 + 30 s)."""
+    from datetime import datetime, timedelta
+
+    from optuna.trial import FrozenTrial, TrialState
+
+    from rnnlab.tuning import tuning_seconds
+
+    start = datetime(2026, 1, 1, 12, 0, 0)
+
+    def trial(number, state, begins, seconds):
+        return FrozenTrial(
+            number=number,
+            state=state,
+            value=0.5 if state == TrialState.COMPLETE else None,
+            values=None,
+            datetime_start=start + timedelta(seconds=begins),
+            datetime_complete=start + timedelta(seconds=begins + seconds),
+            params={},
+            distributions={},
+            user_attrs={},
+            system_attrs={},
+            intermediate_values={0: 0.4},
+            trial_id=number,
+        )
+
+    trials = [
+        trial(0, TrialState.COMPLETE, 0, 60.0),
+        trial(1, TrialState.PRUNED, 60, 30.0),
+        trial(2, TrialState.FAIL, 90, 30 * 3600.0),  # killed mid-run, failed when the study resumed
+    ]
+    assert tuning_seconds(trials) == 90.0
+
+
 def test_a_studys_data_is_what_its_trials_read_not_the_test_parts_reference_scores(project, tmp_path):
     """data_identity: the same train and validation parts with other test-part baselines (least-squares
     fits whose last digits vary with the CPU) are the same data; one validation row less is not."""

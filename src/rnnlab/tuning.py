@@ -488,11 +488,7 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
 
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    seconds = sum(
-        (t.datetime_complete - t.datetime_start).total_seconds()
-        for t in trials
-        if t.datetime_complete and t.datetime_start
-    )
+    seconds = tuning_seconds(trials)
     best = study.best_trial
     untuned = untuned_reference(trials)
     greater = KINDS[config.dataset(dataset).task].greater_is_better
@@ -543,6 +539,19 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
         client.set_tag(parent, "chosen_trial", str(chosen.number))
     client.set_terminated(parent, status="FINISHED")
     return result
+
+
+def tuning_seconds(trials: list) -> float:
+    """The seconds of the trials that ran to their end or were pruned. A trial whose process died is
+    failed when its study goes on, so its span would reach that moment (hours later, perhaps); how long
+    it ran is not known, and it is not counted."""
+    from optuna.trial import TrialState
+
+    return sum(
+        (t.datetime_complete - t.datetime_start).total_seconds()
+        for t in trials
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and t.datetime_complete and t.datetime_start
+    )
 
 
 def confirm(config: Config, root: Path, study, architecture: str, dataset: str, parent: str, trials: tuple) -> dict:
@@ -688,7 +697,9 @@ def tuning_markdown(results: dict) -> str:
         "with `tune.confirm_seeds` more seeds on the validation splits the trials were scored on, and the *profile*",
         "keeps it only where its mean over the seeds is better (*confirmed*: its mean vs the untuned mean; *kept*:",
         "which one; a seed's value is its mean over the splits, as a trial's is).",
-        "Fit seconds are a trial's own, measured while the studies ran side by side. Written by `rnnlab tune`.",
+        "Fit seconds are a trial's own, measured while the studies ran side by side; *tuning s* sums the spans of",
+        "the trials that finished or were pruned (a trial interrupted by a kill is not counted: how long it ran is",
+        "not known). Written by `rnnlab tune`.",
     ]
     for dataset, pairs in sorted(results.items()):
         metric = next(iter(pairs.values()))["metric"]
