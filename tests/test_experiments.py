@@ -397,3 +397,20 @@ def test_table_programs_study_scores_answers_by_table_size_and_the_programs(proj
     client = mlflow.MlflowClient(f"sqlite:///{project}/mlflow/mlflow.db")
     (run,) = client.search_runs([client.get_experiment_by_name("rnnlab/study-table_programs").experiment_id])
     assert 0.0 <= run.data.metrics["program_accuracy/table_questions/neural_programmer"] <= 1.0
+
+
+def test_an_epoch_budget_reads_a_curve_against_its_cap_and_the_reference_by_hand():
+    """Bits per character fall 3.0, 2.6, 2.5, 2.4, 2.45: within a cap of 2 epochs the best is 2.6;
+    the best is 2.4 at epoch 4; a 5-gram's 2.5 is first beaten at epoch 4 (2.5 ties, it does not beat).
+    Accuracy (greater is better) on the same numbers: the best is 3.0 at epoch 1, past 2.5 at once."""
+    from rnnlab.experiments.studies import along_the_curve
+
+    bits = [3.0, 2.6, 2.5, 2.4, 2.45]
+    assert along_the_curve(bits, 2, 2.5, greater=False) == {
+        "best_within_cap": 2.6,
+        "best": 2.4,
+        "best_epoch": 4,
+        "first_epoch_past_reference": 4,
+    }
+    assert along_the_curve(bits, 2, 2.5, greater=True)["first_epoch_past_reference"] == 1
+    assert along_the_curve(bits, 9, 1.0, greater=False)["first_epoch_past_reference"] is None

@@ -7,6 +7,8 @@
     pixel_mnist    test accuracy, unpermuted and permuted
     ntm_copy       bit errors per sequence at each test length (1x, 2x, 3x the training lengths);
                    read and write weightings of a memory cell over a test copy, as heatmaps
+    epoch_budget   a pipeline dataset trained past its epoch cap: the validation curve against the
+                   task's reference on the same validation split, what the cap leaves, and its cost
     (any other)    the task's test metrics
 
 An analysis returns (markdown, figures, metrics): the report's body, PNG files it wrote into
@@ -466,6 +468,75 @@ def pixel_mnist(
     return body, [figure], _means(runs, ["test_accuracy"])
 
 
+# --- an epoch cap: what it leaves on the table ----------------------------------------------------
+
+
+def epoch_budget(
+    config: Config, root: Path, name: str, runs: list[Trained], folder: Path
+) -> tuple[str, list[Path], dict]:
+    """Each study dataset is a pipeline dataset (its *twin*: the same source) with a longer epoch cap. Per
+    run: the validation metric after every epoch, the best of it within the twin's cap (what the pipeline
+    keeps), the best over the whole run, and the first epoch whose value beats the task's reference (the
+    n-gram, AR model or logistic regression of the yardsticks) fitted on the training split and scored on
+    the same validation split. The test value of the run's best checkpoint is reported, never used."""
+    panels: dict[str, dict[str, list[list[float]]]] = defaultdict(lambda: defaultdict(list))
+    references: dict[str, float] = {}
+    rows, metrics, reference_name = [], {}, "reference"
+    for r in runs:
+        settings = config.dataset(r.dataset)
+        twin = next(d for d in config.pipeline.datasets if config.dataset(d).source == settings.source)
+        cap = config.train_for(twin, r.architecture).max_epochs
+        _, splits, meta = r.load(config, root)
+        kind, metric = meta.kind, meta.kind.selection_metric
+        if r.dataset not in references:
+            scored = kind.references(encode(splits["train"], meta), encode(splits["val"], meta), meta, settings)
+            reference_name, values = next((k, v) for k, v in scored.items() if metric in v)
+            references[r.dataset] = values[metric]
+        values = history(config, root, r.summary["run_id"], f"val_{metric}")
+        panels[r.dataset][r.architecture].append(values)
+        curve = along_the_curve(values, cap, references[r.dataset], kind.greater_is_better)
+        beats = curve["first_epoch_past_reference"]
+        rows.append(
+            f"| {r.dataset} | {r.architecture} | {r.seed} | {twin}: {cap} | {curve['best_within_cap']:.4f} | "
+            f"{curve['best']:.4f} (epoch {curve['best_epoch']} of {len(values)}) | {references[r.dataset]:.4f} | "
+            f"{beats if beats is not None else '—'} | {r.summary['train_time_s'] / len(values):.1f} | "
+            f"{r.summary[f'test_{metric}']:.4f} |"
+        )
+        metrics[f"epochs_to_beat_reference/{r.dataset}/{r.architecture}/{r.seed}"] = float(beats or 0)
+    figure = curves_figure(
+        {d: dict(c) for d, c in panels.items()},
+        f"validation {metric}",
+        folder / f"{name}_val_{metric}.png",
+        reference=references,
+        reference_label=f"{reference_name} (validation)",
+    )
+    table = [
+        f"| dataset | architecture | seed | pipeline dataset: epoch cap | best val {metric} within the cap "
+        f"| best val {metric} (epoch) | {reference_name} on val | first epoch past it | fit s per epoch "
+        f"| test {metric} of the best checkpoint |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *rows,
+    ]
+    body = "\n\n".join(["\n".join(table), f"![validation {metric}]({name}/{figure.name})"])
+    return body, [figure], metrics
+
+
+def along_the_curve(values: list[float], cap: int, reference: float, greater: bool) -> dict:
+    """A validation curve (one value per epoch, epoch 1 first) read against an epoch cap and a reference:
+    the best value within the cap, the best overall and its epoch (the first, on a tie), and the first
+    epoch strictly better than the reference (None: never)."""
+    best_of, better = (max, float.__gt__) if greater else (min, float.__lt__)
+    best = best_of(values)
+    return {
+        "best_within_cap": best_of(values[:cap]),
+        "best": best,
+        "best_epoch": values.index(best) + 1,
+        "first_epoch_past_reference": next(
+            (epoch for epoch, v in enumerate(values, 1) if better(float(v), float(reference))), None
+        ),
+    }
+
+
 def generic(config: Config, root: Path, name: str, runs: list[Trained], folder: Path) -> tuple[str, list[Path], dict]:
     metrics = sorted({k for r in runs for k in r.summary if k.startswith("test_")})
     figure = curves_figure(curves(config, root, runs, "val_loss"), "validation loss", folder / f"{name}_val_loss.png")
@@ -493,4 +564,5 @@ ANALYSES = {
     "adding_depth": adding_depth,
     "pixel_mnist": pixel_mnist,
     "ntm_copy": ntm_copy,
+    "epoch_budget": epoch_budget,
 }
