@@ -414,3 +414,4 @@ def test_an_epoch_budget_reads_a_curve_against_its_cap_and_the_reference_by_hand
     }
     assert along_the_curve(bits, 2, 2.5, greater=True)["first_epoch_past_reference"] == 1
     assert along_the_curve(bits, 9, 1.0, greater=False)["first_epoch_past_reference"] is None
+    assert along_the_curve(bits, 9, None, greater=False)["first_epoch_past_reference"] is None, "no reference"

@@ -39,6 +39,7 @@ from rnnlab.data.prepare import read_prepared
 from rnnlab.data.sources.synthetic import CopyMemoryOptions, bit_errors, memoryless_loss
 from rnnlab.data.symbols import IGNORE
 from rnnlab.data.table import NO_ANSWER
+from rnnlab.errors import ConfigError
 from rnnlab.evaluate import build_model, forward_all
 from rnnlab.experiments.runner import Trained, runs_table
 from rnnlab.nn.sequence import run_cell
@@ -480,34 +481,42 @@ def epoch_budget(
     n-gram, AR model or logistic regression of the yardsticks) fitted on the training split and scored on
     the same validation split. The test value of the run's best checkpoint is reported, never used."""
     panels: dict[str, dict[str, list[list[float]]]] = defaultdict(lambda: defaultdict(list))
-    references: dict[str, float] = {}
+    references: dict[str, float | None] = {}
     rows, metrics, reference_name = [], {}, "reference"
     for r in runs:
         settings = config.dataset(r.dataset)
-        twin = next(d for d in config.pipeline.datasets if config.dataset(d).source == settings.source)
+        twin = next((d for d in config.pipeline.datasets if config.dataset(d).source == settings.source), None)
+        if twin is None:
+            raise ConfigError(
+                f"studies/{name}.yaml: {r.dataset} reads source {settings.source!r}, which no dataset of "
+                "pipeline.datasets reads: the epoch_budget analysis compares a dataset with the pipeline's own"
+            )
         cap = config.train_for(twin, r.architecture).max_epochs
         _, splits, meta = r.load(config, root)
         kind, metric = meta.kind, meta.kind.selection_metric
         if r.dataset not in references:
             scored = kind.references(encode(splits["train"], meta), encode(splits["val"], meta), meta, settings)
-            reference_name, values = next((k, v) for k, v in scored.items() if metric in v)
-            references[r.dataset] = values[metric]
+            found = next(((k, v[metric]) for k, v in scored.items() if metric in v), None)  # None: the kind has none
+            if found is not None:
+                reference_name = found[0]
+            references[r.dataset] = None if found is None else found[1]
+        reference = references[r.dataset]
         values = history(config, root, r.summary["run_id"], f"val_{metric}")
         panels[r.dataset][r.architecture].append(values)
-        curve = along_the_curve(values, cap, references[r.dataset], kind.greater_is_better)
+        curve = along_the_curve(values, cap, reference, kind.greater_is_better)
         beats = curve["first_epoch_past_reference"]
         rows.append(
             f"| {r.dataset} | {r.architecture} | {r.seed} | {twin}: {cap} | {curve['best_within_cap']:.4f} | "
-            f"{curve['best']:.4f} (epoch {curve['best_epoch']} of {len(values)}) | {references[r.dataset]:.4f} | "
-            f"{beats if beats is not None else '—'} | {r.summary['train_time_s'] / len(values):.1f} | "
-            f"{r.summary[f'test_{metric}']:.4f} |"
+            f"{curve['best']:.4f} (epoch {curve['best_epoch']} of {len(values)}) | "
+            f"{'—' if reference is None else f'{reference:.4f}'} | {beats if beats is not None else '—'} | "
+            f"{r.summary['train_time_s'] / len(values):.1f} | {r.summary[f'test_{metric}']:.4f} |"
         )
         metrics[f"epochs_to_beat_reference/{r.dataset}/{r.architecture}/{r.seed}"] = float(beats or 0)
     figure = curves_figure(
         {d: dict(c) for d, c in panels.items()},
         f"validation {metric}",
         folder / f"{name}_val_{metric}.png",
-        reference=references,
+        reference={d: v for d, v in references.items() if v is not None},
         reference_label=f"{reference_name} (validation)",
     )
     table = [
@@ -521,19 +530,19 @@ def epoch_budget(
     return body, [figure], metrics
 
 
-def along_the_curve(values: list[float], cap: int, reference: float, greater: bool) -> dict:
+def along_the_curve(values: list[float], cap: int, reference: float | None, greater: bool) -> dict:
     """A validation curve (one value per epoch, epoch 1 first) read against an epoch cap and a reference:
     the best value within the cap, the best overall and its epoch (the first, on a tie), and the first
-    epoch strictly better than the reference (None: never)."""
+    epoch strictly better than the reference (None: never, or no reference)."""
     best_of, better = (max, float.__gt__) if greater else (min, float.__lt__)
     best = best_of(values)
     return {
         "best_within_cap": best_of(values[:cap]),
         "best": best,
         "best_epoch": values.index(best) + 1,
-        "first_epoch_past_reference": next(
-            (epoch for epoch, v in enumerate(values, 1) if better(float(v), float(reference))), None
-        ),
+        "first_epoch_past_reference": None
+        if reference is None
+        else next((epoch for epoch, v in enumerate(values, 1) if better(float(v), float(reference))), None),
     }
 
 
