@@ -509,7 +509,8 @@ def epoch_budget(
             f"| {r.dataset} | {r.architecture} | {r.seed} | {twin}: {cap} | {curve['best_within_cap']:.4f} | "
             f"{curve['best']:.4f} (epoch {curve['best_epoch']} of {len(values)}) | "
             f"{'—' if reference is None else f'{reference:.4f}'} | {beats if beats is not None else '—'} | "
-            f"{r.summary['train_time_s'] / len(values):.1f} | {r.summary[f'test_{metric}']:.4f} |"
+            f"{r.summary['train_time_s'] / len(values):.1f} | {r.summary[f'test_{metric}']:.4f} | "
+            f"{_reference_on_test(meta, reference_name, metric)} |"
         )
         metrics[f"epochs_to_beat_reference/{r.dataset}/{r.architecture}/{r.seed}"] = float(beats or 0)
     figure = curves_figure(
@@ -522,12 +523,18 @@ def epoch_budget(
     table = [
         f"| dataset | architecture | seed | pipeline dataset: epoch cap | best val {metric} within the cap "
         f"| best val {metric} (epoch) | {reference_name} on val | first epoch past it | fit s per epoch "
-        f"| test {metric} of the best checkpoint |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| test {metric} of the best checkpoint | {reference_name} on test |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
     ]
     body = "\n\n".join(["\n".join(table), f"![validation {metric}]({name}/{figure.name})"])
     return body, [figure], metrics
+
+
+def _reference_on_test(meta: DatasetMeta, name: str, metric: str) -> str:
+    """The reference's test value as prepare measured it on the same split ("—" where it has none)."""
+    value = meta.baselines.get("test", {}).get(name, {}).get(metric)
+    return "—" if value is None else f"{value:.4f}"
 
 
 def along_the_curve(values: list[float], cap: int, reference: float | None, greater: bool) -> dict:
