@@ -108,6 +108,10 @@ def trial_config(config: Config, architecture: str, dataset: str, values: dict) 
     with the tuning budget (max_epochs, patience) and the optimiser's values."""
     raw = config.model_dump(mode="json")
     raw["tuned"].get(dataset, {}).pop(architecture, None)  # a trial starts from the entries, not from an earlier tuning
+    # A trial trains one pipeline pair. Its values change the architecture's entry for every dataset, so a
+    # study's pair that the entry could train before (an LSTM on a language model, once bidirectional) may be
+    # ruled out: the studies are not the trial's to validate.
+    raw["experiments"] = {}
     arch_fields = type(config.architecture(architecture)).model_fields
     raw["architectures"][architecture].update({k: v for k, v in values.items() if k in arch_fields})
     train = raw["datasets"][dataset]["train"]
