@@ -481,8 +481,8 @@ def epoch_budget(
     n-gram, AR model or logistic regression of the yardsticks) fitted on the training split and scored on
     the same validation split. The test value of the run's best checkpoint is reported, never used."""
     panels: dict[str, dict[str, list[list[float]]]] = defaultdict(lambda: defaultdict(list))
-    references: dict[str, float | None] = {}
-    rows, metrics, reference_name = [], {}, "reference"
+    read: dict[str, tuple] = {}  # dataset -> (meta, reference name, its validation value, its test value)
+    rows, metrics = [], {}
     for r in runs:
         settings = config.dataset(r.dataset)
         twin = next((d for d in config.pipeline.datasets if config.dataset(d).source == settings.source), None)
@@ -492,32 +492,32 @@ def epoch_budget(
                 "pipeline.datasets reads: the epoch_budget analysis compares a dataset with the pipeline's own"
             )
         cap = config.train_for(twin, r.architecture).max_epochs
-        _, splits, meta = r.load(config, root)
-        kind, metric = meta.kind, meta.kind.selection_metric
-        if r.dataset not in references:
-            scored = kind.references(encode(splits["train"], meta), encode(splits["val"], meta), meta, settings)
-            found = next(((k, v[metric]) for k, v in scored.items() if metric in v), None)  # None: the kind has none
-            if found is not None:
-                reference_name = found[0]
-            references[r.dataset] = None if found is None else found[1]
-        reference = references[r.dataset]
+        if r.dataset not in read:  # once per dataset: its splits, and the reference fitted on train, scored on val
+            splits, meta = read_prepared(prepared_dir(root, r.dataset))
+            metric = meta.kind.selection_metric
+            scored = meta.kind.references(encode(splits["train"], meta), encode(splits["val"], meta), meta, settings)
+            found = next((k for k, v in scored.items() if metric in v), None)  # None: the kind has no reference
+            on_test = meta.baselines.get("test", {}).get(found, {}).get(metric)
+            read[r.dataset] = (meta, found, scored[found][metric] if found else None, on_test)
+        meta, reference_name, reference, on_test = read[r.dataset]
+        metric = meta.kind.selection_metric
         values = history(config, root, r.summary["run_id"], f"val_{metric}")
         panels[r.dataset][r.architecture].append(values)
-        curve = along_the_curve(values, cap, reference, kind.greater_is_better)
+        curve = along_the_curve(values, cap, reference, meta.kind.greater_is_better)
         beats = curve["first_epoch_past_reference"]
         rows.append(
             f"| {r.dataset} | {r.architecture} | {r.seed} | {twin}: {cap} | {curve['best_within_cap']:.4f} | "
-            f"{curve['best']:.4f} (epoch {curve['best_epoch']} of {len(values)}) | "
-            f"{'—' if reference is None else f'{reference:.4f}'} | {beats if beats is not None else '—'} | "
-            f"{r.summary['train_time_s'] / len(values):.1f} | {r.summary[f'test_{metric}']:.4f} | "
-            f"{_reference_on_test(meta, reference_name, metric)} |"
+            f"{curve['best']:.4f} (epoch {curve['best_epoch']} of {len(values)}) | {_number(reference)} | "
+            f"{beats if beats is not None else '—'} | {r.summary['train_time_s'] / len(values):.1f} | "
+            f"{r.summary[f'test_{metric}']:.4f} | {_number(on_test)} |"
         )
         metrics[f"epochs_to_beat_reference/{r.dataset}/{r.architecture}/{r.seed}"] = float(beats or 0)
+    reference_name = next((found for _, found, _, _ in read.values() if found), "reference")
     figure = curves_figure(
         {d: dict(c) for d, c in panels.items()},
         f"validation {metric}",
         folder / f"{name}_val_{metric}.png",
-        reference={d: v for d, v in references.items() if v is not None},
+        reference={d: value for d, (_, _, value, _) in read.items() if value is not None},
         reference_label=f"{reference_name} (validation)",
     )
     table = [
@@ -531,9 +531,7 @@ def epoch_budget(
     return body, [figure], metrics
 
 
-def _reference_on_test(meta: DatasetMeta, name: str, metric: str) -> str:
-    """The reference's test value as prepare measured it on the same split ("—" where it has none)."""
-    value = meta.baselines.get("test", {}).get(name, {}).get(metric)
+def _number(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
 
 
