@@ -415,3 +415,16 @@ def test_an_epoch_budget_reads_a_curve_against_its_cap_and_the_reference_by_hand
     assert along_the_curve(bits, 2, 2.5, greater=True)["first_epoch_past_reference"] == 1
     assert along_the_curve(bits, 9, 1.0, greater=False)["first_epoch_past_reference"] is None
     assert along_the_curve(bits, 9, None, greater=False)["first_epoch_past_reference"] is None, "no reference"
+
+
+def test_an_epoch_budget_of_a_dataset_the_pipeline_does_not_read_stops_with_one_line(tmp_path):
+    """epoch_budget reads a study dataset against the pipeline's dataset of the same source; a source the
+    pipeline never reads (copy_memory) has nothing to compare with, said before anything is read."""
+    from rnnlab.experiments.runner import Trained
+    from rnnlab.experiments.studies import epoch_budget
+    from tests.conftest import ROOT
+
+    config = load_config(ROOT / "params.yaml")
+    run = Trained("gru", "copy_memory_100", 0, {}, False, tmp_path)
+    with pytest.raises(ConfigError, match=r"^studies/x.yaml: copy_memory_100 reads source 'copy_memory', which no "):
+        epoch_budget(config, tmp_path, "x", [run], tmp_path)
