@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import shlex
 import subprocess
 import sys
 import threading
@@ -167,6 +168,29 @@ def test_stop_ends_the_recorded_process_group(project, capsys):
     finally:
         leader.kill()
         leader.wait()
+
+
+def test_a_started_process_is_recorded_once_it_shows_the_command_it_was_started_for():
+    # Right after Popen returns, the kernel can show a process's command line as empty for a moment (exec
+    # has begun, the new arguments are not in place); the record waits for the command itself. Here the
+    # process shows another command for a second before it runs the one the record waits for.
+    command = [sys.executable, "-c", "import time; time.sleep(30)"]
+    process = subprocess.Popen(["sh", "-c", f"sleep 1; exec {shlex.join(command)}"], start_new_session=True)
+    try:
+        assert services.process_record(process.pid)["cmdline"] != command
+        record = services.launched_record(process, command)
+        assert record["cmdline"] == command
+        assert record == services.process_record(process.pid)
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_started_process_that_exits_before_running_its_command_is_reported():
+    process = subprocess.Popen([sys.executable, "-c", "pass"], start_new_session=True)
+    process.wait()
+    with pytest.raises(psutil.NoSuchProcess):
+        services.launched_record(process, [sys.executable, "-c", "pass"])
 
 
 def test_status_counts_only_the_recorded_process(project, unrelated):

@@ -39,6 +39,7 @@ HOST = "127.0.0.1"
 START_TIMEOUT_S = 120
 STARTUP_SETTLE_S = 5  # a service without a health endpoint must stay up this long to count as started
 STOP_TIMEOUT_S = 20
+EXEC_TIMEOUT_S = 30  # a started service's process runs its own command (it has exec'd) within this
 # A recorded start time matches the process's within this: Linux derives a start time from the boot time,
 # which moves by up to a second when the wall clock is stepped.
 START_TIME_TOLERANCE_S = 1.0
@@ -149,6 +150,27 @@ def process_record(pid: int) -> dict:
     """What identifies a running process beyond its pid, which the system reuses: start time, command line."""
     process = psutil.Process(pid)
     return {"pid": pid, "create_time": process.create_time(), "cmdline": process.cmdline()}
+
+
+def launched_record(process: subprocess.Popen, command: list[str]) -> dict:
+    """The record of a process just started with ``command``, read once it shows that command.
+
+    ``Popen`` returns as soon as exec has begun, and for a moment after that the kernel shows the new
+    process with an empty command line: a record read then named no command, and the next start took the
+    service's own server for a stranger on its port. After exec the command line ends with ``command``
+    (a script run through its ``#!`` line shows as ``interpreter script args``)."""
+    deadline = time.monotonic() + EXEC_TIMEOUT_S
+    while True:
+        record = process_record(process.pid)  # NoSuchProcess once it has exited and been reaped
+        if record["cmdline"][-len(command) :] == command:
+            return record
+        if process.poll() is not None:
+            raise psutil.NoSuchProcess(process.pid)
+        if time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)  # its own session: nothing is left running unrecorded
+            process.wait()
+            raise RnnlabError(f"pid {process.pid} did not run {shlex.join(command)[:100]!r} within {EXEC_TIMEOUT_S} s")
+        time.sleep(0.02)
 
 
 def recorded_process(root: Path, svc: Service) -> tuple[dict | None, str]:
@@ -283,9 +305,10 @@ def start(name: str, root: Path) -> str:
         stop(name, root)
     log = root / ".run" / f"{svc.name}.log"
     log.parent.mkdir(exist_ok=True)
+    command = svc.command(root, model)
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            svc.command(root, model),
+            command,
             cwd=root,
             env=environment(root),
             stdout=out,
@@ -294,7 +317,7 @@ def start(name: str, root: Path) -> str:
             start_new_session=True,  # its own process group, for stop
         )
     try:
-        record = {**process_record(process.pid), **(model or {})}
+        record = {**launched_record(process, command), **(model or {})}
     except psutil.NoSuchProcess:
         process.wait()
         raise RnnlabError(f"{svc.name} server exited with {process.returncode}; see {log}") from None
