@@ -528,6 +528,26 @@ def test_the_profile_keeps_the_best_trial_no_dearer_than_the_untuned_settings_by
     assert untuned_reference(trials).number == 0, "a study from before the mark: its enqueued first trial"
 
 
+def test_the_report_gives_the_confirmations_fit_ratio_seed_by_seed():
+    """The cost limit reads one trial's fit against one untuned fit; the confirmation reads the pair again
+    on each seed: 12/10, 30/10 and 9/12 here, the trial's seed first."""
+    from rnnlab.tuning import _confirmed, fit_ratios
+
+    confirmation = {
+        "seeds": [0, 1, 2],
+        "candidate_trial": 4,
+        "candidate_values": [0.93, 0.92, 0.94],
+        "candidate_mean": 0.93,
+        "candidate_train_time_s": [12.0, 30.0, 9.0],
+        "untuned_values": [0.90, 0.91, 0.89],
+        "untuned_mean": 0.90,
+        "untuned_train_time_s": [10.0, 10.0, 12.0],
+        "kept_candidate": True,
+    }
+    assert fit_ratios(confirmation) == [1.2, 3.0, 0.75]
+    assert _confirmed(confirmation).endswith("kept; fit × untuned's: 1.20, 3.00, 0.75")
+
+
 def test_tuning_seconds_count_the_trials_that_finished_or_were_pruned_not_one_a_kill_interrupted():
     """A trial whose process died is failed when the study goes on, a day later here: its span (from its
     start to that moment) is not how long it ran, so the study's seconds leave it out (60 + 30 s)."""

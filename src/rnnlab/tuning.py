@@ -701,7 +701,10 @@ def tuning_markdown(results: dict) -> str:
         "with `tune.confirm_seeds` more seeds on the validation splits the trials were scored on, and the *profile*",
         "keeps it only where its mean over the seeds is better (*confirmed*: its mean vs the untuned mean; *kept*:",
         "which one; a seed's value is its mean over the splits, as a trial's is).",
-        "Fit seconds are a trial's own, measured while the studies ran side by side; *tuning s* sums the spans of",
+        "Fit seconds are a trial's own, measured while the studies ran side by side; the confirmation gives the",
+        "candidate's fit over the untuned settings' once per seed (the trial's seed first: the ratio the cost limit",
+        "was applied to), a reading of how much dearer the profile trains that one trial's fit cannot give;",
+        "*tuning s* sums the spans of",
         "the trials that finished or were pruned (a trial interrupted by a kill is not counted: how long it ran is",
         "not known). Written by `rnnlab tune`.",
     ]
@@ -725,7 +728,8 @@ def tuning_markdown(results: dict) -> str:
             f"{budget['patience']}), training seed {budget['seed']}. Value: {metric}{limit}.",
             "",
             "| architecture | untuned: value, fit s | profile: trial, value, fit s | best: trial, value, fit s, epochs "
-            "| confirmed over seeds: trial, mean vs untuned mean | trials finished / pruned | tuning s "
+            "| confirmed over seeds: trial, mean vs untuned mean, fit × untuned's per seed "
+            "| trials finished / pruned | tuning s "
             "| profile settings |",
             "|---|---|---|---|---|---|---|---|",
         ]
@@ -764,8 +768,18 @@ def _confirmed(confirmation: dict | None) -> str:
     kept = "kept" if confirmation["kept_candidate"] else "untuned kept"
     return (
         f"{confirmation['candidate_trial']}, {confirmation['candidate_mean']:.4f} vs "
-        f"{confirmation['untuned_mean']:.4f} over seeds {', '.join(map(str, confirmation['seeds']))}: {kept}"
+        f"{confirmation['untuned_mean']:.4f} over seeds {', '.join(map(str, confirmation['seeds']))}: {kept}; "
+        "fit × untuned's: " + ", ".join(f"{ratio:.2f}" for ratio in fit_ratios(confirmation))
     )
+
+
+def fit_ratios(confirmation: dict) -> list[float]:
+    """The candidate's fit over the untuned settings', seed by seed (the trial's seed first), each pair
+    measured at about the same time: how much dearer the profile's settings train, read several times."""
+    return [
+        candidate / untuned
+        for candidate, untuned in zip(confirmation["candidate_train_time_s"], confirmation["untuned_train_time_s"])
+    ]
 
 
 def _seconds(value) -> str:
