@@ -1,7 +1,11 @@
 """Where `make pipeline`'s time goes, from the runs it left: reports/pipeline_time.md.
 
-    /usr/bin/time -f %e make pipeline          # on a fresh clone, .venv built: the wall seconds
-    python benchmarks/pipeline_time.py --wall SECONDS [--second SECONDS] [--load AVERAGE] [--project PATH]
+    make pipeline 2>&1 | python benchmarks/pipeline_time.py --stamp > pipeline.log   # a fresh clone, .venv built
+    python benchmarks/pipeline_time.py --log pipeline.log [--second SECONDS] [--load AVERAGE] [--project PATH]
+
+``--stamp`` copies its input to its output with each line's arrival time in front (UNIX seconds);
+``--log`` reads such a log: the wall time (first line to last) and each DVC stage's, from the line
+that starts it to the one that records it in dvc.lock. ``--wall SECONDS`` stands in for a log.
 
 Reads every run.json of the pipeline's runs (models/<dataset>/<architecture>/runs/seed_<n>/) of
 the seeds in params.yaml and reports: the runs' summed fit (`train_time_s`) and whole-run
@@ -9,7 +13,7 @@ the seeds in params.yaml and reports: the runs' summed fit (`train_time_s`) and 
 (wall ÷ (summed fit ÷ workers)), the pairs and architectures that take the most time, and the
 runs' measured times replayed through the order the train flow submits them in (``planned_runs``)
 for several worker counts, and the progress line's estimate of the time left, replayed against
-the time that was in fact left.
+the time that was in fact left; with a log, the wall time of each kind of stage.
 """
 
 from __future__ import annotations
@@ -122,14 +126,61 @@ def fresh_clone_orders(project: Path, config) -> dict[str, dict]:
     return orders
 
 
+def stamp() -> None:
+    """Each line of stdin to stdout, its arrival time (UNIX seconds) in front."""
+    import time
+
+    for line in sys.stdin:
+        sys.stdout.write(f"{time.time():.3f} {line}")
+        sys.stdout.flush()
+
+
+def stage_times(log: Path) -> tuple[float, dict[str, list[float]], float]:
+    """(wall seconds, {stage kind: each stage's seconds}, seconds outside every stage) of a stamped
+    ``make pipeline`` log. A stage runs from DVC's "Running stage 'NAME'" line to its next "Updating lock
+    file" line; its kind is NAME up to an ``@`` (ingest@sunspots -> ingest)."""
+    stamped = []
+    for number, line in enumerate(log.read_text().splitlines(), 1):
+        when, _, text = line.partition(" ")
+        try:
+            stamped.append((float(when), text))
+        except ValueError:
+            raise SystemExit(
+                f"{log}:{number}: not a stamped line (UNIX seconds, a space, the text): {line[:80]!r}"
+            ) from None
+    if not stamped:
+        raise SystemExit(f"{log}: empty")
+    stages: dict[str, list[float]] = defaultdict(list)
+    running = None
+    for when, text in stamped:
+        if text.startswith("Running stage '"):
+            running = (text.split("'")[1].split("@")[0], when)
+        elif text.startswith("Updating lock file") and running is not None:
+            stages[running[0]].append(when - running[1])
+            running = None
+    if running is not None:
+        raise SystemExit(f"{log}: stage {running[0]!r} never finished; the pipeline did not run to its end")
+    wall = stamped[-1][0] - stamped[0][0]
+    return wall, dict(stages), wall - sum(sum(v) for v in stages.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--project", type=Path, default=ROOT, help="the project that ran the pipeline")
-    parser.add_argument("--wall", type=float, required=True, help="seconds `make pipeline` took")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--wall", type=float, help="seconds `make pipeline` took")
+    source.add_argument("--log", type=Path, help="a `make pipeline` log written through --stamp")
+    source.add_argument("--stamp", action="store_true", help="copy stdin to stdout, each line's time in front")
     parser.add_argument("--second", type=float, default=None, help="seconds a second `make pipeline` took")
     parser.add_argument("--load", default=None, help="the machine's load while it ran, as measured (free text)")
     parser.add_argument("--report", type=Path, default=ROOT / "reports" / "pipeline_time.md")
     args = parser.parse_args()
+    if args.stamp:
+        stamp()
+        return
+    stages, outside = {}, None
+    if args.log is not None:
+        args.wall, stages, outside = stage_times(args.log)
     config = load_config(args.project / "params.yaml")
     runs = []
     for architecture, dataset in config.pairs():
@@ -172,6 +223,24 @@ def main() -> None:
     ]
     if args.second is not None:
         lines.append(f"| a second `make pipeline` (nothing to do) | {args.second:.1f} s |")
+    if stages:
+        lines += [
+            "",
+            "## Wall time by stage",
+            "",
+            "Each DVC stage from the line that starts it to the one that records it in dvc.lock (a stage's own "
+            "process: its imports, its Prefect flow, its work); *outside the stages*: the Prefect server's start, "
+            "`rnnlab plan`, DVC reading the pipeline and checking what is stale.",
+            "",
+            "| stage | stages | wall (min) | share of the wall | each, median (s) |",
+            "|---|---|---|---|---|",
+        ]
+        for kind, seconds in sorted(stages.items(), key=lambda item: -sum(item[1])):
+            lines.append(
+                f"| {kind} | {len(seconds)} | {sum(seconds) / 60:.1f} | {sum(seconds) / args.wall:.0%} | "
+                f"{statistics.median(seconds):.1f} |"
+            )
+        lines.append(f"| outside the stages | | {outside / 60:.1f} | {outside / args.wall:.0%} | |")
     lines += [
         "",
         "## Fit time by architecture (all datasets and seeds)",
@@ -275,11 +344,20 @@ def main() -> None:
                 f"{plain[j][1] / 60:.1f} |"
             )
     command = (
-        f"python benchmarks/pipeline_time.py --wall {args.wall:.0f}"
+        (
+            "python benchmarks/pipeline_time.py --log pipeline.log"
+            if stages
+            else f"python benchmarks/pipeline_time.py --wall {args.wall:.0f}"
+        )
         + (f" --second {args.second:.1f}" if args.second is not None else "")
         + (" --load ..." if args.load else "")
     )
-    lines += ["", f"Command: `/usr/bin/time -f %e make pipeline` on a fresh clone, then `{command}`.", ""]
+    run = (
+        "`make pipeline 2>&1 | python benchmarks/pipeline_time.py --stamp > pipeline.log`"
+        if stages
+        else "`/usr/bin/time -f %e make pipeline`"
+    )
+    lines += ["", f"Command: {run} on a fresh clone, then `{command}`.", ""]
     args.report.write_text("\n".join(lines))
     print("\n".join(lines))
 
