@@ -137,8 +137,9 @@ def stamp() -> None:
 
 def stage_times(log: Path) -> tuple[float, dict[str, list[float]], float]:
     """(wall seconds, {stage kind: each stage's seconds}, seconds outside every stage) of a stamped
-    ``make pipeline`` log. A stage runs from DVC's "Running stage 'NAME'" line to its next "Updating lock
-    file" line; its kind is NAME up to an ``@`` (ingest@sunspots -> ingest)."""
+    ``make pipeline`` log. A stage runs from DVC's "Running stage 'NAME'" line to the next line in which DVC
+    records it in dvc.lock or turns to another stage (DVC writes no lock line where the entry is unchanged);
+    its kind is NAME up to an ``@`` (ingest@sunspots -> ingest)."""
     stamped = []
     for number, line in enumerate(log.read_text().splitlines(), 1):
         when, _, text = line.partition(" ")
@@ -153,11 +154,12 @@ def stage_times(log: Path) -> tuple[float, dict[str, list[float]], float]:
     stages: dict[str, list[float]] = defaultdict(list)
     running = None
     for when, text in stamped:
-        if text.startswith("Running stage '"):
-            running = (text.split("'")[1].split("@")[0], when)
-        elif text.startswith("Updating lock file") and running is not None:
+        ends = text.startswith(("Running stage '", "Updating lock file", "Stage '"))
+        if ends and running is not None:
             stages[running[0]].append(when - running[1])
             running = None
+        if text.startswith("Running stage '"):
+            running = (text.split("'")[1].split("@")[0], when)
     if running is not None:
         raise SystemExit(f"{log}: stage {running[0]!r} never finished; the pipeline did not run to its end")
     wall = stamped[-1][0] - stamped[0][0]
@@ -228,7 +230,8 @@ def main() -> None:
             "",
             "## Wall time by stage",
             "",
-            "Each DVC stage from the line that starts it to the one that records it in dvc.lock (a stage's own "
+            "Each DVC stage from the line that starts it to the one where DVC records it in dvc.lock or turns to "
+            "the next stage (a stage's own "
             "process: its imports, its Prefect flow, its work); *outside the stages*: the Prefect server's start, "
             "`rnnlab plan`, DVC reading the pipeline and checking what is stale.",
             "",
