@@ -774,8 +774,10 @@ def _confirmed(confirmation: dict | None) -> str:
 
 
 def fit_ratios(confirmation: dict) -> list[float]:
-    """The candidate's fit over the untuned settings', seed by seed (the trial's seed first), each pair
-    measured at about the same time: how much dearer the profile's settings train, read several times."""
+    """The candidate's fit over the untuned settings', seed by seed: how much dearer the profile's settings
+    train, read several times. First the trial's seed (the two trials' own fits, measured at different
+    moments: the reading the cost limit was applied to), then each confirmation seed's (both trained at
+    about the same moment)."""
     return [
         candidate / untuned
         for candidate, untuned in zip(confirmation["candidate_train_time_s"], confirmation["untuned_train_time_s"])
