@@ -5,7 +5,8 @@
 
 ``--stamp`` copies its input to its output with each line's arrival time in front (UNIX seconds);
 ``--log`` reads such a log: the wall time (first line to last) and each DVC stage's, from the line
-that starts it to the one that records it in dvc.lock. ``--wall SECONDS`` stands in for a log.
+that starts it to the one where DVC records it in dvc.lock or turns to the next stage. ``--wall SECONDS``
+stands in for a log.
 
 Reads every run.json of the pipeline's runs (models/<dataset>/<architecture>/runs/seed_<n>/) of
 the seeds in params.yaml and reports: the runs' summed fit (`train_time_s`) and whole-run
