@@ -124,8 +124,10 @@ def test_a_study_trains_real_trials_nested_under_its_parent_run(project):
         assert confirmation["candidate_values"][0] == best_affordable.value
         assert confirmation["untuned_values"][0] == untuned.value
         better = sum(confirmation["candidate_values"]) > sum(confirmation["untuned_values"])
-        assert confirmation["kept_candidate"] is better
-        assert chosen.number == (best_affordable if better else untuned).number
+        ratios = [c / u for c, u in zip(confirmation["candidate_train_time_s"], confirmation["untuned_train_time_s"])]
+        kept = better and sorted(ratios)[1] <= 1.25  # the median of the three fit ratios within tune.max_cost
+        assert confirmation["better"] is better and confirmation["kept_candidate"] is kept
+        assert chosen.number == (best_affordable if kept else untuned).number
         assert study.user_attrs["confirmed"].keys() == {str(best_affordable.number), str(untuned.number)}
     applied = subprocess.run(
         [sys.executable, "-m", "rnnlab.cli", "profile", "tuned"], cwd=project, capture_output=True, text=True
@@ -546,6 +548,30 @@ def test_the_report_gives_the_confirmations_fit_ratio_seed_by_seed():
     }
     assert fit_ratios(confirmation) == [1.2, 3.0, 0.75]
     assert _confirmed(confirmation).endswith("kept; fit × untuned's: 1.20, 3.00, 0.75")
+
+
+def test_a_confirmed_candidate_is_kept_only_where_the_median_of_its_fit_ratios_is_within_the_limit():
+    """The trial's seed alone (1.2 here) passed the 1.25 limit; the confirmation seeds read 1.3 and 1.4,
+    so the median, 1.3, is over it and the untuned settings stay. 1.2, 3.0, 0.75: median 1.2, kept."""
+    from rnnlab.tuning import _confirmed, affordable
+
+    assert affordable([1.2, 3.0, 0.75], 1.25) and not affordable([1.2, 1.3, 1.4], 1.25)
+    assert affordable([1.25, 1.25, 9.0], 1.25), "at the limit is within it"
+    assert affordable([5.0, 5.0, 5.0], None), "no limit"
+    dearer = {
+        "seeds": [0, 1, 2],
+        "candidate_trial": 4,
+        "candidate_mean": 0.93,
+        "candidate_train_time_s": [12.0, 13.0, 14.0],
+        "untuned_mean": 0.90,
+        "untuned_train_time_s": [10.0, 10.0, 10.0],
+        "better": True,
+        "fit_ratio_median": 1.3,
+        "kept_candidate": False,
+    }
+    assert "untuned kept: median fit × 1.30 over the limit; fit × untuned's: 1.20, 1.30, 1.40" in _confirmed(dearer)
+    worse = {**dearer, "better": False, "fit_ratio_median": 1.0, "candidate_train_time_s": [10.0, 10.0, 10.0]}
+    assert "0.9300 vs 0.9000 over seeds 0, 1, 2: untuned kept; fit" in _confirmed(worse)
 
 
 def test_tuning_seconds_count_the_trials_that_finished_or_were_pruned_not_one_a_kill_interrupted():

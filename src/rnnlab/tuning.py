@@ -9,7 +9,8 @@ pruner stops a trial whose validation metric falls behind the median of earlier 
 (Lightning callback from optuna-integration). TPE draws the settings, seeded; the first trial of every
 study is params.yaml's own settings (the space widened to hold them), so a tuned pair is never worse on
 validation than its entry. profiles/tuned.yaml keeps the best trial whose fit took at most
-``tune.max_cost`` × that first trial's (:func:`within_cost`). The test split is never read.
+``tune.max_cost`` × that first trial's (:func:`within_cost`), where more seeds confirm it is better and,
+by the median of their fit ratios, no dearer than that limit (:func:`confirm`). The test split is never read.
 
 A study lives in ``tuning/<dataset>/<architecture>/``: Optuna's journal file (one writer at a time, appended
 line by line, so a kill loses nothing written) and one folder per trial. Run again, a study goes on:
@@ -563,7 +564,8 @@ def confirm(config: Config, root: Path, study, architecture: str, dataset: str, 
     ``tune.confirm_seeds`` more seeds on the validation splits its trial was scored on (the pipeline's, and
     the redrawn ones where validation is small), as real MLflow runs nested under the study's parent. A
     seed's value is its mean over the splits, as a trial's is; the candidate is kept where its mean over
-    the seeds beats the untuned settings' (:func:`keeps_candidate`). Each seed's values are kept in the
+    the seeds beats the untuned settings' (:func:`keeps_candidate`) and the median of its fit ratios is within
+    ``tune.max_cost`` (:func:`affordable`). Each seed's values are kept in the
     study's journal as they land, so a killed confirmation goes on and a recorded one trains nothing again."""
     from rnnlab.train import train_run
 
@@ -605,6 +607,8 @@ def confirm(config: Config, root: Path, study, architecture: str, dataset: str, 
         values.append([trial.value, *(float(np.mean(done[str(s)]["split_values"])) for s in seeds)])
         fits.append([trial.user_attrs["train_time_s"], *(done[str(s)]["train_time_s"] for s in seeds)])
     candidate, untuned = trials
+    ratios = fit_ratios({"candidate_train_time_s": fits[0], "untuned_train_time_s": fits[1]})
+    better = keeps_candidate(values[0], values[1], task.greater_is_better)
     return {
         "seeds": [config.tune.seed, *seeds],
         "splits": len(prepared),
@@ -615,8 +619,17 @@ def confirm(config: Config, root: Path, study, architecture: str, dataset: str, 
         "untuned_values": values[1],
         "untuned_mean": float(np.mean(values[1])),
         "untuned_train_time_s": fits[1],
-        "kept_candidate": keeps_candidate(values[0], values[1], task.greater_is_better),
+        "better": better,
+        "fit_ratio_median": float(np.median(ratios)),
+        "kept_candidate": better and affordable(ratios, config.tune.max_cost),
     }
+
+
+def affordable(ratios: list[float], max_cost: float | None) -> bool:
+    """Whether the candidate trains within ``max_cost`` × the untuned settings' fit by the median of its
+    readings (:func:`fit_ratios`): one reading varies with what else the machine ran at that moment, and
+    the trial's seed alone, on which the candidate was picked, can pass a dearer candidate by chance."""
+    return max_cost is None or float(np.median(ratios)) <= max_cost
 
 
 def keeps_candidate(candidate: list[float], untuned: list[float], greater: bool) -> bool:
@@ -699,11 +712,13 @@ def tuning_markdown(results: dict) -> str:
         "about what the untuned settings do; a dearer *best* is reported here with its cost. That trial won among",
         "many on one training seed, so it is confirmed before it replaces the untuned settings: both are trained",
         "with `tune.confirm_seeds` more seeds on the validation splits the trials were scored on, and the *profile*",
-        "keeps it only where its mean over the seeds is better (*confirmed*: its mean vs the untuned mean; *kept*:",
-        "which one; a seed's value is its mean over the splits, as a trial's is).",
+        "keeps it only where its mean over the seeds is better and the median of its fit over the untuned settings'",
+        "is within `tune.max_cost` (*confirmed*: its mean vs the untuned mean; *kept*: which one; a seed's value is",
+        "its mean over the splits, as a trial's is).",
         "Fit seconds are a trial's own, measured while the studies ran side by side; the confirmation gives the",
-        "candidate's fit over the untuned settings' once per seed (the trial's seed first: the ratio the cost limit",
-        "was applied to), a reading of how much dearer the profile trains that one trial's fit cannot give;",
+        "candidate's fit over the untuned settings' once per seed (the trial's seed first: the ratio the first",
+        "cost check was applied to; the confirmation seeds trained both at about the same moment), the readings",
+        "whose median the profile's cost check takes;",
         "*tuning s* sums the spans of",
         "the trials that finished or were pruned (a trial interrupted by a kill is not counted: how long it ran is",
         "not known). Written by `rnnlab tune`.",
@@ -765,7 +780,12 @@ def tuning_markdown(results: dict) -> str:
 def _confirmed(confirmation: dict | None) -> str:
     if not confirmation:
         return "—"
-    kept = "kept" if confirmation["kept_candidate"] else "untuned kept"
+    if confirmation["kept_candidate"]:
+        kept = "kept"
+    elif confirmation.get("better"):  # better on validation, but dearer than the limit by the median
+        kept = f"untuned kept: median fit × {confirmation['fit_ratio_median']:.2f} over the limit"
+    else:
+        kept = "untuned kept"
     return (
         f"{confirmation['candidate_trial']}, {confirmation['candidate_mean']:.4f} vs "
         f"{confirmation['untuned_mean']:.4f} over seeds {', '.join(map(str, confirmation['seeds']))}: {kept}; "
