@@ -435,6 +435,9 @@ class TuneConfig(Strict):
     # own settings (the study's first trial, same machine and load); a dearer best is reported, not made the
     # default. null: the best trial whatever it costs. Applied to finished trials: no trial is rerun for it.
     max_cost: float | None = Field(1.25, gt=0)
+    # ... or at most max_extra_s more seconds of fit than the untuned settings', where that is more: on a pair
+    # whose runs fit in seconds a ratio limits nothing the pipeline's time notices (seconds per run: each seed pays it).
+    max_extra_s: float = Field(0.0, ge=0)
     # The best trial within max_cost rests on one training seed, picked among many: before it replaces params.yaml's
     # settings, both are trained with confirm_seeds more seeds on the validation splits the trials were scored on,
     # and it is kept only where its mean over the 1 + confirm_seeds seeds beats theirs. 0: kept unconfirmed.

@@ -9,8 +9,9 @@ pruner stops a trial whose validation metric falls behind the median of earlier 
 (Lightning callback from optuna-integration). TPE draws the settings, seeded; the first trial of every
 study is params.yaml's own settings (the space widened to hold them), so a tuned pair is never worse on
 validation than its entry. profiles/tuned.yaml keeps the best trial whose fit took at most
-``tune.max_cost`` × that first trial's (:func:`within_cost`), where more seeds confirm it is better and,
-by the median of their fit ratios, no dearer than that limit (:func:`confirm`). The test split is never read.
+``tune.max_cost`` × that first trial's, or ``tune.max_extra_s`` seconds more where that is more
+(:func:`within_cost`), where more seeds confirm it is better and, by the median of their fits, no dearer
+than that limit (:func:`confirm`). The test split is never read.
 
 A study lives in ``tuning/<dataset>/<architecture>/``: Optuna's journal file (one writer at a time, appended
 line by line, so a kill loses nothing written) and one folder per trial. Run again, a study goes on:
@@ -497,7 +498,7 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
     best = study.best_trial
     untuned = untuned_reference(trials)
     greater = KINDS[config.dataset(dataset).task].greater_is_better
-    candidate = within_cost(complete, untuned, config.tune.max_cost, greater)
+    candidate = within_cost(complete, untuned, config.tune.max_cost, greater, config.tune.max_extra_s)
     chosen, confirmation = candidate, None
     if (
         config.tune.confirm_seeds
@@ -526,6 +527,7 @@ def _finish(config: Config, root: Path, study, architecture: str, dataset: str, 
         "untuned_value": untuned.value if untuned else None,
         "untuned_train_time_s": untuned.user_attrs.get("train_time_s") if untuned else None,
         "max_cost": config.tune.max_cost,
+        "max_extra_s": config.tune.max_extra_s,
         "chosen_trial": chosen.number if chosen else None,
         "chosen_value": chosen.value if chosen else None,
         "chosen_params": chosen.params if chosen else None,
@@ -621,15 +623,26 @@ def confirm(config: Config, root: Path, study, architecture: str, dataset: str, 
         "untuned_train_time_s": fits[1],
         "better": better,
         "fit_ratio_median": float(np.median(ratios)),
-        "kept_candidate": better and affordable(ratios, config.tune.max_cost),
+        "kept_candidate": better and affordable(fits[0], fits[1], config.tune.max_cost, config.tune.max_extra_s),
     }
 
 
-def affordable(ratios: list[float], max_cost: float | None) -> bool:
-    """Whether the candidate trains within ``max_cost`` × the untuned settings' fit by the median of its
-    readings (:func:`fit_ratios`): one reading varies with what else the machine ran at that moment, and
-    the trial's seed alone, on which the candidate was picked, can pass a dearer candidate by chance."""
-    return max_cost is None or float(np.median(ratios)) <= max_cost
+def cost_limit(untuned_fit: float, max_cost: float | None, max_extra_s: float = 0.0) -> float | None:
+    """The fit seconds a tuned trial may take against its untuned settings' ``untuned_fit``: ``max_cost`` ×
+    that or, where ``max_extra_s`` is set, that many seconds more, whichever is more (None: no limit)."""
+    if max_cost is None:
+        return None
+    return max(max_cost * untuned_fit, untuned_fit + max_extra_s) if max_extra_s else max_cost * untuned_fit
+
+
+def affordable(candidate: list[float], untuned: list[float], max_cost: float | None, max_extra_s: float = 0.0) -> bool:
+    """Whether the candidate trains within the cost limit by the median of its readings, seed by seed (its fit
+    over the limit its untuned settings' fit on that seed sets, :func:`cost_limit`): one reading varies with
+    what else the machine ran at that moment, and the trial's seed alone, on which the candidate was picked,
+    can pass a dearer candidate by chance."""
+    if max_cost is None:
+        return True
+    return float(np.median([c / cost_limit(u, max_cost, max_extra_s) for c, u in zip(candidate, untuned)])) <= 1.0
 
 
 def keeps_candidate(candidate: list[float], untuned: list[float], greater: bool) -> bool:
@@ -653,13 +666,14 @@ def untuned_reference(trials: list):
     return untuned
 
 
-def within_cost(complete: list, untuned, max_cost: float | None, greater: bool):
-    """The best of the finished trials whose fit took at most ``max_cost`` × the untuned trial's fit (the
-    untuned trial always qualifies); with no limit, the best. None where a limit is set but the study holds
-    no finished untuned trial to measure it against (the pair then keeps its params.yaml settings)."""
+def within_cost(complete: list, untuned, max_cost: float | None, greater: bool, max_extra_s: float = 0.0):
+    """The best of the finished trials whose fit took at most the cost limit (:func:`cost_limit`: ``max_cost``
+    × the untuned trial's fit, or ``max_extra_s`` more, whichever is more; the untuned trial always qualifies);
+    with no limit, the best. None where a limit is set but the study holds no finished untuned trial to
+    measure it against (the pair then keeps its params.yaml settings)."""
     if max_cost is not None and (untuned is None or untuned.user_attrs.get("train_time_s") is None):
         return None
-    limit = None if max_cost is None else max_cost * untuned.user_attrs["train_time_s"]
+    limit = None if max_cost is None else cost_limit(untuned.user_attrs["train_time_s"], max_cost, max_extra_s)
     cheap = [
         t for t in complete if limit is None or t is untuned or t.user_attrs.get("train_time_s", float("inf")) <= limit
     ]
@@ -692,7 +706,8 @@ def record_result(root: Path, result: dict) -> Path:
     files.write_text(
         Path(root) / PROFILES_DIR / f"{PROFILE}.yaml",
         "# Written by `rnnlab tune` from reports/tuning.json: each tuned pair's best settings on its validation "
-        "split\n# among the trials whose fit took at most tune.max_cost × its untuned settings', where more "
+        "split\n# among the trials whose fit took at most tune.max_cost × its untuned settings' (or tune.max_extra_s "
+        "more), where more "
         "seeds confirmed it\n# (reports/tuning.md). A pair whose study kept params.yaml's settings has no entry.\n"
         f"# `rnnlab profile {PROFILE}` merges them into params.yaml's tuned section when the config loads; "
         "make pipeline then trains with them.\n" + yaml.safe_dump({"tuned": chosen}, sort_keys=False),
@@ -708,13 +723,14 @@ def tuning_markdown(results: dict) -> str:
         "the trials and the per-trial epoch cap below, TPE seeded, the median pruner, selection on the validation",
         "split only (the value is the pipeline's own: the validation metric of the lowest-validation-loss checkpoint).",
         "The first trial of every study is params.yaml's own settings (*untuned*). profiles/tuned.yaml keeps the",
-        "best trial whose fit took at most `tune.max_cost` × the untuned trial's, so training with the profile costs",
-        "about what the untuned settings do; a dearer *best* is reported here with its cost. That trial won among",
+        "best trial whose fit took at most `tune.max_cost` × the untuned trial's, or `tune.max_extra_s` seconds more",
+        "where that is more (a pair whose runs fit in seconds), so training with the profile costs about what the",
+        "untuned settings do; a dearer *best* is reported here with its cost. That trial won among",
         "many on one training seed, so it is confirmed before it replaces the untuned settings: both are trained",
         "with `tune.confirm_seeds` more seeds on the validation splits the trials were scored on, and the *profile*",
-        "keeps it only where its mean over the seeds is better and the median of its fit over the untuned settings'",
-        "is within `tune.max_cost` (*confirmed*: its mean vs the untuned mean; *kept*: which one; a seed's value is",
-        "its mean over the splits, as a trial's is).",
+        "keeps it only where its mean over the seeds is better and, by the median over the seeds, its fit is within",
+        "that limit of the untuned settings' (*confirmed*: its mean vs the untuned mean; *kept*: which one; a",
+        "seed's value is its mean over the splits, as a trial's is).",
         "Fit seconds are a trial's own, measured while the studies ran side by side; the confirmation gives the",
         "candidate's fit over the untuned settings' once per seed (the trial's seed first: the ratio the first",
         "cost check was applied to; the confirmation seeds trained both at about the same moment), the readings",
@@ -733,8 +749,11 @@ def tuning_markdown(results: dict) -> str:
         usual = Counter(ran.values()).most_common(1)[0][0]
         other = ", ".join(f"{a}: {n}" for a, n in ran.items() if n != usual)
         trials = f"{usual} trials" + (f" ({other})" if other else "")
-        costs = sorted({r.get("max_cost") for r in rows}, key=lambda c: (c is None, c or 0))
-        limit = "; profile: fit ≤ " + " / ".join("any" if c is None else f"{c:g} × untuned" for c in costs)
+        costs = sorted(
+            {(r.get("max_cost"), r.get("max_extra_s") or 0) for r in rows},
+            key=lambda c: (c[0] is None, c[0] or 0, c[1]),
+        )
+        limit = "; profile: fit ≤ " + " / ".join(_limit(*c) for c in costs)
         lines += [
             "",
             f"## {dataset}",
@@ -783,7 +802,7 @@ def _confirmed(confirmation: dict | None) -> str:
     if confirmation["kept_candidate"]:
         kept = "kept"
     elif confirmation.get("better"):  # better on validation, but dearer than the limit by the median
-        kept = f"untuned kept: median fit × {confirmation['fit_ratio_median']:.2f} over the limit"
+        kept = f"untuned kept: dearer than the limit (median fit × {confirmation['fit_ratio_median']:.2f})"
     else:
         kept = "untuned kept"
     return (
@@ -802,6 +821,12 @@ def fit_ratios(confirmation: dict) -> list[float]:
         candidate / untuned
         for candidate, untuned in zip(confirmation["candidate_train_time_s"], confirmation["untuned_train_time_s"])
     ]
+
+
+def _limit(max_cost: float | None, max_extra_s: float) -> str:
+    if max_cost is None:
+        return "any"
+    return f"{max_cost:g} × untuned" + (f" or untuned + {max_extra_s:g} s" if max_extra_s else "")
 
 
 def _seconds(value) -> str:
