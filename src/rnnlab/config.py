@@ -440,7 +440,8 @@ class TuneConfig(Strict):
     max_extra_s: float = Field(0.0, ge=0)
     # The best trial within max_cost rests on one training seed, picked among many: before it replaces params.yaml's
     # settings, both are trained with confirm_seeds more seeds on the validation splits the trials were scored on,
-    # and it is kept only where its mean over the 1 + confirm_seeds seeds beats theirs. 0: kept unconfirmed.
+    # and it is kept only where its mean over the 1 + confirm_seeds seeds beats theirs and, by the median over the
+    # seeds, its fit is within the limit above. 0: kept unconfirmed.
     confirm_seeds: int = Field(2, ge=0)
 
     def trials_for(self, dataset: str) -> int:

@@ -566,8 +566,8 @@ def confirm(config: Config, root: Path, study, architecture: str, dataset: str, 
     ``tune.confirm_seeds`` more seeds on the validation splits its trial was scored on (the pipeline's, and
     the redrawn ones where validation is small), as real MLflow runs nested under the study's parent. A
     seed's value is its mean over the splits, as a trial's is; the candidate is kept where its mean over
-    the seeds beats the untuned settings' (:func:`keeps_candidate`) and the median of its fit ratios is within
-    ``tune.max_cost`` (:func:`affordable`). Each seed's values are kept in the
+    the seeds beats the untuned settings' (:func:`keeps_candidate`) and, by the median over the seeds, its
+    fit is within the cost limit (:func:`affordable`). Each seed's values are kept in the
     study's journal as they land, so a killed confirmation goes on and a recorded one trains nothing again."""
     from rnnlab.train import train_run
 
