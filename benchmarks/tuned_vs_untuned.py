@@ -1,152 +1,26 @@
-"""Does tuning help? Each pipeline pair of some datasets trained with its params.yaml entries and with
-the settings `rnnlab tune` found (profiles/tuned.yaml), the same seeds, scored once on the test split:
-reports/tuned_vs_untuned.md.
+"""Does tuning help? Two runs of `make pipeline` on one machine, one with `rnnlab profile none`
+(params.yaml's settings) and one with the default's tuned profile (profiles/tuned.yaml), compared pair
+by pair on the test split: reports/tuned_default.md.
 
-    python benchmarks/tuned_vs_untuned.py train --variant untuned --datasets japanese_vowels [--project PATH]
-    python benchmarks/tuned_vs_untuned.py train --variant tuned --datasets japanese_vowels
-        (a second process: in parallel)
-    python benchmarks/tuned_vs_untuned.py report --datasets japanese_vowels
-    python benchmarks/tuned_vs_untuned.py default --untuned-project PATH --tuned-project PATH
-        (reports/tuned_default.md)
+    python benchmarks/tuned_vs_untuned.py --untuned-project PATH --tuned-project PATH
 
-``default`` compares two projects where `make pipeline` ran on the same machine: one with `rnnlab
-profile none` (params.yaml's settings), one with the default's tuned profile, for every dataset the
-profile tunes; per pair, each seed's test value from the project's MLflow runs.
-
-Each variant trains into its own folder (study_runs/tuned_vs_untuned/<variant>) with the pipeline's own
-training run and test evaluation (``train.train_run``, ``compare.evaluate_test``), so it never touches
-the pipeline's runs. The choice of settings used the validation split only; the test numbers here are
-reported, never used to choose.
+For every dataset the profile tunes, every pair: each seed's test value and fit seconds from the
+project's MLflow runs, mean ± 95 % interval over seeds, Welch's test per changed pair and a sign test
+over them, and the settings the profile gives the pair. The choice of settings used the validation
+split only; the test numbers here are reported, never used to choose.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-
-VARIANTS = ("untuned", "tuned")
-
-
-def variant_config(project: Path, variant: str, datasets: list[str]):
-    import yaml
-
-    from rnnlab.config import Config, load_config
-
-    raw = load_config(project / "params.yaml").model_dump(mode="json")
-    raw["pipeline"]["datasets"] = datasets
-    tuned = yaml.safe_load((project / "profiles" / "tuned.yaml").read_text())["tuned"]
-    raw["tuned"] = {ds: tuned.get(ds, {}) for ds in datasets} if variant == "tuned" else {}
-    return Config.model_validate(raw)
-
-
-def train(project: Path, variant: str, datasets: list[str]) -> None:
-    from filelock import FileLock
-
-    from rnnlab import execution, tracking
-    from rnnlab.compare import evaluate_test
-    from rnnlab.tasks import TASKS
-    from rnnlab.train import train_run
-
-    execution.quiet_libraries()  # one line per run, not Lightning's
-    config = variant_config(project, variant, datasets)
-    (project / "mlflow").mkdir(exist_ok=True)
-    with FileLock(project / "mlflow" / "ready.lock"):  # the other variant's process may be making the store too
-        tracking.ready_store(config, project, datasets)
-    home = project / "study_runs" / "tuned_vs_untuned" / variant
-    runs = [(a, ds, s) for a, ds in config.pairs() for s in config.train.seeds]
-    results, started = [], time.perf_counter()
-    for k, (architecture, dataset, seed) in enumerate(runs, 1):
-        summary = train_run(config, project, architecture, dataset, seed, home=home, quiet=True)
-        tested = evaluate_test(config, project, dataset, architecture, seed, home)
-        metric = TASKS[config.dataset(dataset).task].selection_metric
-        results.append(
-            {
-                "architecture": architecture,
-                "dataset": dataset,
-                "seed": seed,
-                "metric": metric,
-                "test": tested[f"test_{metric}"],
-                "val": summary[f"best_val_{metric}"],
-                "train_time_s": summary["train_time_s"],
-            }
-        )
-        elapsed = time.perf_counter() - started
-        print(
-            f"[{variant} {k}/{len(runs)}] {architecture} on {dataset} (seed {seed}): test {metric} "
-            f"{results[-1]['test']:.4f} ({elapsed:.0f} s, about {elapsed / k * (len(runs) - k):.0f} s left)",
-            flush=True,
-        )
-    out = home / "results.json"
-    out.write_text(json.dumps({"tuned": config.tuned, "runs": results}, indent=1))
-
-
-def sections(path: Path) -> dict[str, str]:
-    """An earlier report's sections by dataset: ``## <dataset> ...`` up to the next one."""
-    if not path.is_file():
-        return {}
-    return {part.split(" ", 1)[0]: "## " + part.strip() for part in path.read_text().split("\n## ")[1:]}
-
-
-def report(project: Path, datasets: list[str], path: Path) -> None:
-    from rnnlab.kinds import greater_is_better
-    from rnnlab.significance import interval
-
-    found = {
-        v: json.loads((project / "study_runs" / "tuned_vs_untuned" / v / "results.json").read_text()) for v in VARIANTS
-    }
-    lines = [
-        "# Tuned against untuned settings",
-        "",
-        "Each pipeline pair trained with its params.yaml entries "
-        "(*untuned*) and with the settings `rnnlab tune` chose on",
-        "the validation split (*tuned*, profiles/tuned.yaml), the "
-        "same seeds and epoch caps; test split, mean ± 95 % Student-t",
-        "interval over seeds. Fit seconds are as each variant's runs measured them; the variants train at different",
-        "times, so on a shared machine their costs compare only roughly. Written by `python "
-        "benchmarks/tuned_vs_untuned.py report`.",
-    ]
-    written = sections(path)  # other datasets' sections of an earlier report stay as they are
-    for dataset in datasets:
-        rows = {v: [r for r in found[v]["runs"] if r["dataset"] == dataset] for v in VARIANTS}
-        metric = rows["untuned"][0]["metric"]
-        better = greater_is_better(metric)
-        table = [
-            f"## {dataset} (test {metric} {'↑' if better else '↓'})",
-            "",
-            "| architecture | untuned | tuned | tuned better? | fit s/run untuned → tuned | tuned settings |",
-            "|---|---|---|---|---|---|",
-        ]
-        for architecture in dict.fromkeys(r["architecture"] for r in rows["untuned"]):
-            cells, means, fits = [], {}, {}
-            for v in VARIANTS:
-                values = [r["test"] for r in rows[v] if r["architecture"] == architecture]
-                means[v] = sum(values) / len(values)
-                fits[v] = sum(r["train_time_s"] for r in rows[v] if r["architecture"] == architecture) / len(values)
-                half = interval(values)
-                cells.append(f"{means[v]:.4f}" + (f" ± {half:.4f}" if half is not None else ""))
-            gain = (means["tuned"] - means["untuned"]) * (1 if better else -1)
-            settings = found["tuned"]["tuned"].get(dataset, {}).get(architecture, {})
-            shown = (
-                ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(settings.items()))
-                or "—"
-            )
-            table.append(
-                f"| {architecture} | {cells[0]} | {cells[1]} | "
-                f"{'yes' if gain > 0 else '**no**' if gain < 0 else 'same'} | "
-                f"{fits['untuned']:.1f} → {fits['tuned']:.1f} | {shown} |"
-            )
-        written[dataset] = "\n".join(table)
-    path.write_text("\n".join(lines) + "\n\n" + "\n\n".join(written.values()) + "\n")
-    print(f"report: {path}")
 
 
 @functools.cache
@@ -161,9 +35,9 @@ def _store(project: Path):
     return config, mlflow.MlflowClient(tracking.tracking_uri(config, project))
 
 
-def seed_values(project: Path, dataset: str, architecture: str) -> tuple[list[float], list[str]]:
-    """The headline test value of each seed of a pair in a project whose pipeline ran (from its MLflow
-    runs, where compare logged them), and the runs' ids."""
+def seed_values(project: Path, dataset: str, architecture: str) -> tuple[list[float], list[float], list[str]]:
+    """The headline test value and the fit seconds of each seed of a pair in a project whose pipeline ran
+    (from its MLflow runs, where compare logged them), and the runs' ids."""
     from rnnlab.errors import RnnlabError
     from rnnlab.results import read_run
     from rnnlab.tasks import TASKS
@@ -184,7 +58,12 @@ def seed_values(project: Path, dataset: str, architecture: str) -> tuple[list[fl
             if len(found) != 1:
                 raise
             runs.append(found[0].info.run_id)
-    return [client.get_run(run).data.metrics[key] for run in runs], runs
+    metrics = [client.get_run(run).data.metrics for run in runs]
+    return [m[key] for m in metrics], [m["train_time_s"] for m in metrics], runs
+
+
+def settings_text(settings: dict) -> str:
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(settings.items()))
 
 
 def default(untuned: Path, tuned: Path, path: Path) -> None:
@@ -212,7 +91,7 @@ def default(untuned: Path, tuned: Path, path: Path) -> None:
         "spelled them differently) and show whether a run is reproducible from its seed. Mean ± 95 % Student-t "
         "interval over seeds; p: Welch's t-test on the seeds' values "
         f"(3 against 3: only large differences reach p < {ALPHA}). Written by `python "
-        "benchmarks/tuned_vs_untuned.py default --untuned-project PATH --tuned-project PATH`.",
+        "benchmarks/tuned_vs_untuned.py --untuned-project PATH --tuned-project PATH`.",
     ]
     gains = []
     for dataset in sorted({ds for _, ds in retuned}):
@@ -222,21 +101,22 @@ def default(untuned: Path, tuned: Path, path: Path) -> None:
             "",
             f"## {dataset} (test {metric} {'↑' if better else '↓'})",
             "",
-            "| architecture | untuned | tuned | p | tuned better? |",
-            "|---|---|---|---|---|",
+            "| architecture | untuned | tuned | p | tuned better? | fit s/run untuned → tuned | tuned settings |",
+            "|---|---|---|---|---|---|---|",
         ]
         for architecture in sorted(config.architectures_for(dataset)):
-            before, before_runs = seed_values(untuned, dataset, architecture)
-            after, after_runs = seed_values(tuned, dataset, architecture)
+            before, before_fit, before_runs = seed_values(untuned, dataset, architecture)
+            after, after_fit, after_runs = seed_values(tuned, dataset, architecture)
+            fits = f"{np.mean(before_fit):.1f} → {np.mean(after_fit):.1f}"
             cells = []
             for values in (before, after):
                 half = interval(values)
                 cells.append(f"{np.mean(values):.4g}" + (f" ± {half:.2g}" if half is not None else ""))
             if before_runs == after_runs:
-                table.append(f"| {architecture} | {cells[0]} | same run | | |")
+                table.append(f"| {architecture} | {cells[0]} | same run | | | {np.mean(before_fit):.1f} | |")
                 continue
             if (architecture, dataset) not in retuned:  # same settings, trained again (a control)
-                table.append(f"| {architecture} | {cells[0]} | {cells[1]} (same settings, run again) | | |")
+                table.append(f"| {architecture} | {cells[0]} | {cells[1]} (same settings, run again) | | | {fits} | |")
                 continue
             gain = (np.mean(after) - np.mean(before)) * (1 if better else -1)
             p = welch_p(np.asarray(before), np.asarray(after))
@@ -244,7 +124,8 @@ def default(untuned: Path, tuned: Path, path: Path) -> None:
             verdict = (
                 "same" if gain == 0 else ("yes" if gain > 0 else "**no**") + (f" (p < {ALPHA})" if p < ALPHA else "")
             )
-            table.append(f"| {architecture} | {cells[0]} | {cells[1]} | {p:.2f} | {verdict} |")
+            shown = settings_text(config.tuned[dataset][architecture])
+            table.append(f"| {architecture} | {cells[0]} | {cells[1]} | {p:.2f} | {verdict} | {fits} | {shown} |")
         lines += table
     higher = sum(g > 0 for _, _, g, _ in gains)
     lower = sum(g < 0 for _, _, g, _ in gains)
@@ -262,26 +143,11 @@ def default(untuned: Path, tuned: Path, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=("train", "report", "default"))
-    parser.add_argument("--untuned-project", type=Path, help="default: a project whose pipeline ran untuned")
-    parser.add_argument("--tuned-project", type=Path, help="default: a project whose pipeline ran with the profile")
-    parser.add_argument("--variant", choices=VARIANTS)
-    parser.add_argument("--datasets", nargs="+")
-    parser.add_argument("--project", type=Path, default=ROOT)
-    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "tuned_vs_untuned.md")
+    parser.add_argument("--untuned-project", type=Path, required=True, help="a project whose pipeline ran untuned")
+    parser.add_argument("--tuned-project", type=Path, required=True, help="a project whose pipeline ran tuned")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "tuned_default.md")
     args = parser.parse_args()
-    if args.step == "default":
-        if not (args.untuned_project and args.tuned_project):
-            parser.error("default needs --untuned-project and --tuned-project")
-        default(args.untuned_project, args.tuned_project, ROOT / "reports" / "tuned_default.md")
-    elif not args.datasets:
-        parser.error(f"{args.step} needs --datasets")
-    elif args.step == "train":
-        if not args.variant:
-            parser.error("train needs --variant")
-        train(args.project, args.variant, args.datasets)
-    else:
-        report(args.project, args.datasets, args.out)
+    default(args.untuned_project, args.tuned_project, args.out)
 
 
 if __name__ == "__main__":
