@@ -130,6 +130,7 @@ def test_a_study_trains_real_trials_nested_under_its_parent_run(project):
         ]
         kept = better and statistics.median(over) <= 1.0  # by the median over the seeds (two here: their mean)
         assert confirmation["better"] is better and confirmation["kept_candidate"] is kept
+        assert confirmation["fit_over_limit_median"] == pytest.approx(statistics.median(over))
         assert chosen.number == (best_affordable if kept else untuned).number
         assert study.user_attrs["confirmed"].keys() == {str(best_affordable.number), str(untuned.number)}
     applied = subprocess.run(
@@ -557,36 +558,52 @@ def test_the_report_gives_the_confirmations_fit_ratio_seed_by_seed():
     assert _confirmed(confirmation).endswith("kept; fit × untuned's: 1.20, 3.00, 0.75")
 
 
-def test_a_confirmed_candidate_is_kept_only_where_the_median_of_its_fit_ratios_is_within_the_limit():
+def test_a_confirmed_candidate_is_kept_only_where_it_is_better_and_its_median_fit_is_within_the_limit():
     """The trial's seed alone (1.2 here) passed the 1.25 limit; the confirmation seeds read 1.3 and 1.4,
-    so the median, 1.3, is over it and the untuned settings stay. 1.2, 3.0, 0.75: median 1.2, kept."""
-    from rnnlab.tuning import _confirmed, affordable
+    so the median, 1.3 × the untuned fit (1.04 × the limit), is over it and the untuned settings stay.
+    1.2, 3.0, 0.75: median 1.2, kept."""
+    from rnnlab.tuning import _confirmed, decide, fit_over_limit
+
+    def verdict(candidate_fits, untuned_fits, max_cost=1.25, max_extra_s=0.0, values=((0.93,) * 3, (0.90,) * 3)):
+        return decide([list(v) for v in values], [candidate_fits, untuned_fits], max_cost, max_extra_s, True)
 
     untuned = [10.0, 10.0, 10.0]
-    assert affordable([12.0, 30.0, 7.5], untuned, 1.25) and not affordable([12.0, 13.0, 14.0], untuned, 1.25)
-    assert affordable([12.5, 12.5, 90.0], untuned, 1.25), "at the limit is within it"
-    assert affordable([50.0, 50.0, 50.0], untuned, None), "no limit"
+    assert verdict([12.0, 30.0, 7.5], untuned)["kept_candidate"]
+    dearer = verdict([12.0, 13.0, 14.0], untuned)
+    assert dearer == {"better": True, "fit_over_limit_median": pytest.approx(13.0 / 12.5), "kept_candidate": False}
+    assert verdict([12.5, 12.5, 90.0], untuned)["kept_candidate"], "at the limit is within it"
+    assert verdict([50.0, 50.0, 50.0], untuned, None) == {
+        "better": True,
+        "fit_over_limit_median": None,
+        "kept_candidate": True,
+    }, "no limit"
+    worse = verdict([10.0] * 3, untuned, values=((0.90,) * 3, (0.93,) * 3))
+    assert not worse["better"] and not worse["kept_candidate"], "within the limit but worse"
     # 10 s more allowed: 20 s is within it (2 × the untuned fit), 21 s is not; on 100 s runs 1.25 × is more
-    assert affordable([20.0, 21.0, 19.0], untuned, 1.25, 10.0)
-    assert not affordable([21.0, 21.0, 19.0], untuned, 1.25, 10.0)
+    assert verdict([20.0, 21.0, 19.0], untuned, max_extra_s=10.0)["kept_candidate"]
+    assert not verdict([21.0, 21.0, 19.0], untuned, max_extra_s=10.0)["kept_candidate"]
     hundred = [100.0] * 3
-    assert affordable([125.0, 125.0, 0.0], hundred, 1.25, 10.0) and not affordable([126.0] * 3, hundred, 1.25, 10.0)
-    dearer = {
+    assert verdict([125.0, 125.0, 0.0], hundred, max_extra_s=10.0)["kept_candidate"]
+    assert not verdict([126.0] * 3, hundred, max_extra_s=10.0)["kept_candidate"]
+    # the median of fit over limit, not of fit over untuned fit: seeds whose untuned fits differ rank apart
+    # (ratios 3.0, 1.2, 1.6 -> median ratio 1.6; over the limits 1.0, 0.86, 1.07 -> median 1.0: kept)
+    assert verdict([15.0, 30.0, 32.0], [5.0, 25.0, 20.0], max_extra_s=10.0)["fit_over_limit_median"] == 1.0
+    # an untuned fit of 0 s: a limit of 0 s without extra seconds takes only a 0 s fit
+    assert fit_over_limit([0.0, 1.0], [0.0, 0.0], 1.25) == [1.0, float("inf")]
+    shown = {
         "seeds": [0, 1, 2],
         "candidate_trial": 4,
         "candidate_mean": 0.93,
         "candidate_train_time_s": [12.0, 13.0, 14.0],
         "untuned_mean": 0.90,
         "untuned_train_time_s": [10.0, 10.0, 10.0],
-        "better": True,
-        "fit_ratio_median": 1.3,
-        "kept_candidate": False,
+        **dearer,
     }
-    assert "untuned kept: dearer than the limit (median fit × 1.30); fit × untuned's: 1.20, 1.30, 1.40" in _confirmed(
-        dearer
+    assert (
+        "untuned kept: dearer than the limit (median fit / limit 1.040); fit × untuned's: 1.20, 1.30, 1.40"
+        in _confirmed(shown)
     )
-    worse = {**dearer, "better": False, "fit_ratio_median": 1.0, "candidate_train_time_s": [10.0, 10.0, 10.0]}
-    assert "0.9300 vs 0.9000 over seeds 0, 1, 2: untuned kept; fit" in _confirmed(worse)
+    assert "0.9300 vs 0.9000 over seeds 0, 1, 2: untuned kept; fit" in _confirmed({**shown, **worse})
 
 
 def test_tuning_seconds_count_the_trials_that_finished_or_were_pruned_not_one_a_kill_interrupted():

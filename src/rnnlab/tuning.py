@@ -566,8 +566,8 @@ def confirm(config: Config, root: Path, study, architecture: str, dataset: str, 
     ``tune.confirm_seeds`` more seeds on the validation splits its trial was scored on (the pipeline's, and
     the redrawn ones where validation is small), as real MLflow runs nested under the study's parent. A
     seed's value is its mean over the splits, as a trial's is; the candidate is kept where its mean over
-    the seeds beats the untuned settings' (:func:`keeps_candidate`) and, by the median over the seeds, its
-    fit is within the cost limit (:func:`affordable`). Each seed's values are kept in the
+    the seeds beats the untuned settings' and, by the median over the seeds, its fit is within the cost
+    limit (:func:`decide`). Each seed's values are kept in the
     study's journal as they land, so a killed confirmation goes on and a recorded one trains nothing again."""
     from rnnlab.train import train_run
 
@@ -609,8 +609,6 @@ def confirm(config: Config, root: Path, study, architecture: str, dataset: str, 
         values.append([trial.value, *(float(np.mean(done[str(s)]["split_values"])) for s in seeds)])
         fits.append([trial.user_attrs["train_time_s"], *(done[str(s)]["train_time_s"] for s in seeds)])
     candidate, untuned = trials
-    ratios = fit_ratios({"candidate_train_time_s": fits[0], "untuned_train_time_s": fits[1]})
-    better = keeps_candidate(values[0], values[1], task.greater_is_better)
     return {
         "seeds": [config.tune.seed, *seeds],
         "splits": len(prepared),
@@ -621,10 +619,27 @@ def confirm(config: Config, root: Path, study, architecture: str, dataset: str, 
         "untuned_values": values[1],
         "untuned_mean": float(np.mean(values[1])),
         "untuned_train_time_s": fits[1],
-        "better": better,
-        "fit_ratio_median": float(np.median(ratios)),
-        "kept_candidate": better and affordable(fits[0], fits[1], config.tune.max_cost, config.tune.max_extra_s),
+        **decide(values, fits, config.tune.max_cost, config.tune.max_extra_s, task.greater_is_better),
     }
+
+
+def decide(
+    values: list[list[float]], fits: list[list[float]], max_cost: float | None, max_extra_s: float, greater: bool
+) -> dict:
+    """The confirmation's verdict on the candidate (``values[0]``, ``fits[0]``: one per seed) against the
+    untuned settings (``values[1]``, ``fits[1]``): ``better`` (:func:`keeps_candidate`), the median of its
+    fit over the cost limit seed by seed (:func:`fit_over_limit`; None without a limit) and
+    ``kept_candidate``, both conditions met."""
+    better = keeps_candidate(values[0], values[1], greater)
+    over = None if max_cost is None else float(np.median(fit_over_limit(fits[0], fits[1], max_cost, max_extra_s)))
+    return {"better": better, "fit_over_limit_median": over, "kept_candidate": better and (over is None or over <= 1.0)}
+
+
+def _over(seconds: float, limit: float) -> float:
+    """``seconds`` over ``limit``; a limit of 0 s: within it only for 0 s."""
+    if limit > 0:
+        return seconds / limit
+    return 1.0 if seconds <= 0 else float("inf")
 
 
 def cost_limit(untuned_fit: float, max_cost: float | None, max_extra_s: float = 0.0) -> float | None:
@@ -635,14 +650,15 @@ def cost_limit(untuned_fit: float, max_cost: float | None, max_extra_s: float = 
     return max(max_cost * untuned_fit, untuned_fit + max_extra_s) if max_extra_s else max_cost * untuned_fit
 
 
-def affordable(candidate: list[float], untuned: list[float], max_cost: float | None, max_extra_s: float = 0.0) -> bool:
-    """Whether the candidate trains within the cost limit by the median of its readings, seed by seed (its fit
-    over the limit its untuned settings' fit on that seed sets, :func:`cost_limit`): one reading varies with
-    what else the machine ran at that moment, and the trial's seed alone, on which the candidate was picked,
-    can pass a dearer candidate by chance."""
-    if max_cost is None:
-        return True
-    return float(np.median([c / cost_limit(u, max_cost, max_extra_s) for c, u in zip(candidate, untuned)])) <= 1.0
+def fit_over_limit(
+    candidate: list[float], untuned: list[float], max_cost: float, max_extra_s: float = 0.0
+) -> list[float]:
+    """The candidate's fit over the limit its untuned settings' fit sets (:func:`cost_limit`), seed by seed;
+    the profile keeps a candidate whose median is at most 1. One reading varies with what else the machine ran
+    at that moment, so the check takes the median of several. The first reading, the trial's own seed, is
+    within the limit by construction (the candidate was picked among the trials within it), so with two
+    confirmation seeds the median is within the limit where at least one of them is."""
+    return [_over(c, cost_limit(u, max_cost, max_extra_s)) for c, u in zip(candidate, untuned)]
 
 
 def keeps_candidate(candidate: list[float], untuned: list[float], greater: bool) -> bool:
@@ -733,8 +749,8 @@ def tuning_markdown(results: dict) -> str:
         "seed's value is its mean over the splits, as a trial's is).",
         "Fit seconds are a trial's own, measured while the studies ran side by side; the confirmation gives the",
         "candidate's fit over the untuned settings' once per seed (the trial's seed first: the ratio the first",
-        "cost check was applied to; the confirmation seeds trained both at about the same moment), the readings",
-        "whose median the profile's cost check takes;",
+        "cost check was applied to; the confirmation seeds trained both at about the same moment); the profile's",
+        "cost check takes the median over the seeds of the candidate's fit over the limit the untuned fit sets;",
         "*tuning s* sums the spans of",
         "the trials that finished or were pruned (a trial interrupted by a kill is not counted: how long it ran is",
         "not known). Written by `rnnlab tune`.",
@@ -802,7 +818,8 @@ def _confirmed(confirmation: dict | None) -> str:
     if confirmation["kept_candidate"]:
         kept = "kept"
     elif confirmation.get("better"):  # better on validation, but dearer than the limit by the median
-        kept = f"untuned kept: dearer than the limit (median fit × {confirmation['fit_ratio_median']:.2f})"
+        median = confirmation.get("fit_over_limit_median")  # absent from a result recorded without it
+        kept = "untuned kept: dearer than the limit" + (f" (median fit / limit {median:.3f})" if median else "")
     else:
         kept = "untuned kept"
     return (
@@ -818,7 +835,7 @@ def fit_ratios(confirmation: dict) -> list[float]:
     moments: the reading the cost limit was applied to), then each confirmation seed's (both trained at
     about the same moment)."""
     return [
-        candidate / untuned
+        _over(candidate, untuned)
         for candidate, untuned in zip(confirmation["candidate_train_time_s"], confirmation["untuned_train_time_s"])
     ]
 
