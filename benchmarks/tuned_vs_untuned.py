@@ -59,7 +59,7 @@ def seed_values(project: Path, dataset: str, architecture: str) -> tuple[list[fl
                 raise
             runs.append(found[0].info.run_id)
     metrics = [client.get_run(run).data.metrics for run in runs]
-    return [m[key] for m in metrics], [m["train_time_s"] for m in metrics], runs
+    return [m[key] for m in metrics], [m.get("train_time_s", float("nan")) for m in metrics], runs
 
 
 def settings_text(settings: dict) -> str:
@@ -78,6 +78,9 @@ def default(untuned: Path, tuned: Path, path: Path) -> None:
 
     config = load_config(tuned / "params.yaml")
     retuned = config.retuned_pairs()
+    unplanned = sorted(set(retuned) - set(config.pairs()))
+    if unplanned:
+        raise SystemExit(f"{tuned}: the profile tunes pairs the pipeline does not train: {unplanned}")
     if load_config(untuned / "params.yaml").tuned:
         raise SystemExit(f"{untuned}: its params.yaml applies tuned settings; run `rnnlab profile none` there")
     lines = [
