@@ -47,6 +47,7 @@ def configure(root: Path, trainer: dict, max_epochs: int, patience: int) -> None
     lstm = {**params["architectures"]["lstm"], "hidden_size": 16}
     params["architectures"].update(lstm=lstm, lstm_twin={**lstm, "type": "lstm"}, lstm_resumed={**lstm, "type": "lstm"})
     params["train"].update(max_epochs=max_epochs, patience=patience, seeds=[0])
+    params["profile"] = []  # the small LSTM above is what trains: no profile's tuned settings replace it
     params["trainer"].update(trainer)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
@@ -99,7 +100,7 @@ def single_process_val(root: Path, architecture: str, checkpoint: str) -> tuple[
 
     config = load_config(root / "params.yaml")
     splits, meta = read_prepared(root / "data" / "prepared" / "japanese_vowels")
-    model = build_model(config.architecture(architecture), meta)
+    model = build_model(config.architecture(architecture, "japanese_vowels"), meta)  # as the run built it
     state = torch.load(seed_dir(root, architecture) / checkpoint, weights_only=True)["state_dict"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
     val = encode(splits["val"], meta)
