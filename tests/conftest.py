@@ -113,7 +113,13 @@ def make_meta(**fields) -> DatasetMeta:
 
 # `make test` runs the files on two pytest-xdist workers, one file per worker at a time (--dist loadfile);
 # the files that take longest go first, so that neither worker is left with a long one at the end.
-LONGEST_FIRST = ("test_pipeline_e2e.py", "test_execution.py", "test_distributed.py", "test_tuning.py")
+LONGEST_FIRST = (
+    "test_pipeline_e2e.py",
+    "test_execution.py",
+    "test_distributed.py",
+    "test_nn_compiled.py",
+    "test_tuning.py",
+)
 
 
 def pytest_collection_modifyitems(items):

@@ -7,7 +7,6 @@ import pytest
 import torch
 from torch.autograd import gradcheck
 
-from rnnlab.nn import RecurrentStack
 from rnnlab.nn import memory as mem
 from rnnlab.nn.ntm import MEMORY_INIT, NTMCell
 from rnnlab.nn.sequence import run_cell
@@ -202,28 +201,3 @@ def test_gradcheck_through_addressing_read_and_write():
 def test_bad_settings_are_named():
     with pytest.raises(ValueError, match="NTMCell: need memory_rows"):
         NTMCell(3, 4, memory_rows=2, memory_width=3, shift_range=1)
-
-
-def test_compiled_backend_equals_reference(monkeypatch):
-    """Compiled blocks of steps (padding to whole blocks, reversal, carry) against the Python loop:
-    outputs, final states and gradients on a random variable-length batch, in both directions.
-    Blocks of 2 steps: the same block code as the default 4 (the core cells' parity tests run that),
-    and a graph that compiles in about two thirds of the time on a machine with no compile cache."""
-    from rnnlab.nn import compiled as compiled_backend
-
-    monkeypatch.setattr(compiled_backend, "STEPS_PER_BLOCK", 2)
-    torch.manual_seed(0)
-    stack = RecurrentStack(
-        lambda d: NTMCell(d, 6, 7, 4, read_heads=2, write_heads=1), 3, bidirectional=True, backend="compiled"
-    ).double()
-    x, lengths = variable_batch(D=3)  # lengths 7, 2, 5, 1, 6: blocks padded past every length
-    x.requires_grad_(True)
-    inputs = [x, *stack.parameters()]
-    results = {}
-    for backend in ("compiled", "reference"):
-        stack.backend = backend
-        out, state = stack(x, lengths)
-        loss = out.square().sum() + sum(field.sum() for field in state)
-        results[backend] = (out, *state, *torch.autograd.grad(loss, inputs))
-    for compiled, reference in zip(results["compiled"], results["reference"]):
-        torch.testing.assert_close(compiled, reference, atol=1e-10, rtol=0)

@@ -190,22 +190,3 @@ def test_a_fused_stack_asked_for_no_final_state_gives_the_same_outputs_and_gradi
     torch.testing.assert_close(lean_out, out, atol=0, rtol=0)
     for a, b in zip(lean_grads, grads):
         torch.testing.assert_close(a, b, atol=0, rtol=0)
-
-
-@pytest.mark.parametrize(
-    "make_cell",
-    [lambda d: LSTMCell(d, H), lambda d: GRUCell(d, H, convention="course")],
-    ids=["lstm", "gru-course"],
-)
-def test_compiled_backend_equals_reference(make_cell):
-    """torch.compile of the cell's step: same outputs and gradients as the reference loop."""
-    stack = RecurrentStack(make_cell, 3, num_layers=1, bidirectional=True, backend="compiled").double()
-    x, lengths = variable_batch()
-    out, state = stack(x, lengths)
-    grads = torch.autograd.grad(out.square().sum(), list(stack.parameters()))
-    stack.backend = "reference"
-    ref_out, ref_state = stack(x, lengths)
-    ref_grads = torch.autograd.grad(ref_out.square().sum(), list(stack.parameters()))
-    torch.testing.assert_close(out, ref_out, **TOL)
-    for a, b in zip(list(state) + list(grads), list(ref_state) + list(ref_grads)):
-        torch.testing.assert_close(a, b, **TOL)

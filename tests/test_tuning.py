@@ -4,6 +4,8 @@ goes on without losing or double-counting a trial; bad settings stop it with one
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import statistics
@@ -51,7 +53,32 @@ def project(tmp_path_factory):
     return root
 
 
-def tune(root: Path, *args: str, **env) -> subprocess.CompletedProcess:
+def tune(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """`rnnlab tune ARGS` run in ``root`` by this test process: the command's own code (its argument
+    parsing, its one-line errors and exit status 2), its stdout and stderr, without paying a new
+    process's import of torch, Lightning and MLflow each time. What a trial sets for its process
+    (torch's threads) is set back after it. ``tune_process`` runs the command as a process of its own."""
+    import torch
+
+    from rnnlab import cli
+
+    out, err, threads, here = io.StringIO(), io.StringIO(), torch.get_num_threads(), Path.cwd()
+    os.chdir(root)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                cli.main(["tune", *args])
+                status = 0
+            except SystemExit as exit:
+                status = exit.code
+    finally:
+        os.chdir(here)
+        torch.set_num_threads(threads)
+    return subprocess.CompletedProcess(["rnnlab", "tune", *args], status, out.getvalue(), err.getvalue())
+
+
+def tune_process(root: Path, *args: str, **env) -> subprocess.CompletedProcess:
+    """`rnnlab tune ARGS` as a process of its own (one a test kills mid-trial)."""
     return subprocess.run(
         [sys.executable, "-m", "rnnlab.cli", "tune", *args],
         cwd=root,
@@ -185,7 +212,7 @@ def test_a_study_killed_mid_trial_goes_on_without_losing_or_double_counting(proj
     from optuna.trial import TrialState
 
     marker = project / "killed-once"
-    killed = tune(
+    killed = tune_process(
         project,
         "--dataset",
         "japanese_vowels",
@@ -312,6 +339,19 @@ def test_bad_tuning_settings_stop_with_one_line(project, tmp_path, change, messa
     (bad / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     done = tune(bad, "--dataset", "japanese_vowels")
     assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (bad / "tuning").exists() and not (bad / "mlflow").exists(), "nothing ran"
+
+
+def test_the_command_as_a_process_of_its_own_stops_with_one_line_and_exit_2(project, tmp_path):
+    """The cases above run the command's code in this process; as a process of its own, a bad budget
+    is also one line on stderr and exit status 2 (no warning or log line beside it), and nothing runs."""
+    bad = copy_project(tmp_path / "bad")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    (bad / "params.yaml").write_text(yaml.safe_dump({**params, "tune": {**BUDGET, "trials": 0}}, sort_keys=False))
+    done = tune_process(bad, "--dataset", "japanese_vowels")
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        "rnnlab: error: params.yaml: tune.trials = 0: Input should be greater than 0"
+    ], done.stderr
     assert not (bad / "tuning").exists() and not (bad / "mlflow").exists(), "nothing ran"
 
 
