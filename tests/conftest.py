@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -44,6 +47,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def command_in_this_process(main, argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """A command's ``main(argv)`` run in ``cwd`` by the test process, as a process of its own would
+    run it (its argument parsing, its one-line errors and exit status 2, its stdout and stderr),
+    without paying a new process's import of torch, Lightning and MLflow. What a run sets for its
+    process (torch's threads) is set back after it."""
+    out, err, threads, here = io.StringIO(), io.StringIO(), torch.get_num_threads(), Path.cwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(argv)
+                status = 0
+            except SystemExit as exit:
+                status = exit.code
+    finally:
+        os.chdir(here)
+        torch.set_num_threads(threads)
+    return subprocess.CompletedProcess(argv, status, out.getvalue(), err.getvalue())
 
 
 def copy_project(dest: Path) -> Path:

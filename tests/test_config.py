@@ -13,7 +13,7 @@ import yaml
 
 from rnnlab.config import load_config, read_params
 from rnnlab.errors import ConfigError
-from tests.conftest import ROOT
+from tests.conftest import ROOT, command_in_this_process
 
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
@@ -343,24 +343,12 @@ def test_a_command_stops_before_any_work_with_one_line_and_exit_2(tmp_path):
 
 
 def test_unknown_names_on_the_command_line(tmp_path):
+    from rnnlab import train
+
     path = write_params(tmp_path, lambda p: None)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rnnlab.train",
-            "--architecture",
-            "lstmm",
-            "--dataset",
-            "japanese_vowels",
-            "--seed",
-            "0",
-        ],
-        cwd=path.parent,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 2
+    argv = ["--architecture", "lstmm", "--dataset", "japanese_vowels", "--seed", "0"]
+    result = command_in_this_process(train.main, argv, path.parent)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert (
         "architecture 'lstmm' is not defined in params.yaml (defined: rnn, lstm, gru, dglstm, dilated, "
         in result.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import copy_project, free_port
+from tests.conftest import command_in_this_process, copy_project, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -164,16 +164,18 @@ def test_mlflow_runs_metrics_artifacts_and_champion(project):
 
 def test_training_is_deterministic_for_a_seed(project):
     """The same (architecture, dataset, seed) trained again, in a process of its own, gives the same
-    weights and metrics as the pipeline's worker did; a finished run is reused, not trained again."""
+    weights and metrics as the pipeline's worker did; a finished run is reused, not trained again
+    (asked in this test process: that answer needs no process of its own)."""
     import shutil
 
     import torch
 
+    from rnnlab import train
+
     root, run = project["root"], project["run"]
     run_dir = root / "models" / "japanese_vowels" / "lstm" / "runs" / "seed_0"
-    reused = run(
-        sys.executable, "-m", "rnnlab.train", "--architecture", "lstm", "--dataset", "japanese_vowels", "--seed", "0"
-    )
+    argv = ["--architecture", "lstm", "--dataset", "japanese_vowels", "--seed", "0"]
+    reused = command_in_this_process(train.main, argv, root)
     assert reused.returncode == 0 and "finished before with these settings, data and code; reused" in reused.stdout, (
         reused.stderr[-3000:]
     )
@@ -182,17 +184,7 @@ def test_training_is_deterministic_for_a_seed(project):
     aside = run_dir.with_name("seed_0.pipeline")
     run_dir.rename(aside)
     try:
-        again = run(
-            sys.executable,
-            "-m",
-            "rnnlab.train",
-            "--architecture",
-            "lstm",
-            "--dataset",
-            "japanese_vowels",
-            "--seed",
-            "0",
-        )
+        again = run(sys.executable, "-m", "rnnlab.train", *argv)
         assert again.returncode == 0, again.stderr[-3000:]
         second = json.loads((run_dir / "run.json").read_text())
         for key in ("best_epoch", "epochs_trained", "best_val_loss", "best_val_accuracy"):

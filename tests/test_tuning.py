@@ -4,8 +4,6 @@ goes on without losing or double-counting a trial; bad settings stop it with one
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import statistics
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, copy_project
+from tests.conftest import ROOT, command_in_this_process, copy_project
 
 pytestmark = pytest.mark.slow
 
@@ -54,27 +52,10 @@ def project(tmp_path_factory):
 
 
 def tune(root: Path, *args: str) -> subprocess.CompletedProcess:
-    """`rnnlab tune ARGS` run in ``root`` by this test process: the command's own code (its argument
-    parsing, its one-line errors and exit status 2), its stdout and stderr, without paying a new
-    process's import of torch, Lightning and MLflow each time. What a trial sets for its process
-    (torch's threads) is set back after it. ``tune_process`` runs the command as a process of its own."""
-    import torch
-
+    """`rnnlab tune ARGS` in ``root``, run by this test process (``tune_process``: a process of its own)."""
     from rnnlab import cli
 
-    out, err, threads, here = io.StringIO(), io.StringIO(), torch.get_num_threads(), Path.cwd()
-    os.chdir(root)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                cli.main(["tune", *args])
-                status = 0
-            except SystemExit as exit:
-                status = exit.code
-    finally:
-        os.chdir(here)
-        torch.set_num_threads(threads)
-    return subprocess.CompletedProcess(["rnnlab", "tune", *args], status, out.getvalue(), err.getvalue())
+    return command_in_this_process(cli.main, ["tune", *args], root)
 
 
 def tune_process(root: Path, *args: str, **env) -> subprocess.CompletedProcess:
