@@ -196,10 +196,12 @@ def test_a_worker_killed_mid_run_is_retried_and_a_run_that_fails_fails_alone(pro
 
 def test_ctrl_c_leaves_no_run_running_and_no_run_that_looks_finished(project):
     root = project["root"]
+    workers = yaml.safe_load((root / "params.yaml").read_text())["execution"]["workers"]
     set_params(
         root,
         pipeline={"datasets": ["japanese_vowels"], "architectures": ["lstm"]},
         train={"seeds": [7], "max_epochs": 400, "patience": 400},
+        execution={"workers": 1},  # one run: a second worker would only import torch beside it
     )
     record = root / "models" / "japanese_vowels" / "lstm" / "runs" / "seed_7" / "resume.json"
     # As from a terminal: Ctrl-C's default action restored in the flow. A suite started as a background job
@@ -225,7 +227,7 @@ def test_ctrl_c_leaves_no_run_running_and_no_run_that_looks_finished(project):
     finally:
         if flow.poll() is None:
             os.killpg(flow.pid, signal.SIGKILL)
-        set_params(root, train={"max_epochs": 3, "patience": 3})
+        set_params(root, train={"max_epochs": 3, "patience": 3}, execution={"workers": workers})
     assert flow.returncode != 0, output[-3000:]
     run_id = json.loads(record.read_text())["run_id"]
     assert "marked KILLED" in output and run_id in output, output[-3000:]

@@ -18,7 +18,7 @@ from rnnlab.config import load_config
 from rnnlab.errors import ConfigError
 from rnnlab.experiments import run_experiment
 from rnnlab.experiments.studies import layer_gradient_norms
-from tests.conftest import copy_project, make_meta
+from tests.conftest import command_in_this_process, copy_project, make_meta
 
 
 def shrink(root, overrides: dict) -> None:
@@ -140,33 +140,15 @@ def test_the_pipeline_training_the_same_pair_leaves_the_studys_runs_alone(projec
     """Runs after the copy_memory study: the train stage's command for one of its pairs and seeds
     trains into the pipeline's models/, and the study's runs are all still there and reused."""
     import json
-    import os
-    import subprocess
-    import sys
+
+    from rnnlab import train
 
     study_run = (
         project / "study_runs" / "copy_memory" / "copy_memory_100" / "lstm_copy" / "runs" / "seed_0" / "run.json"
     )
     before = json.loads(study_run.read_text())["run_id"]
-    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
-    stage = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rnnlab.train",
-            "--architecture",
-            "lstm_copy",
-            "--dataset",
-            "copy_memory_100",
-            "--seed",
-            "0",
-        ],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    argv = ["--architecture", "lstm_copy", "--dataset", "copy_memory_100", "--seed", "0"]
+    stage = command_in_this_process(train.main, argv, project)
     assert stage.returncode == 0, stage.stderr[-3000:]
     pipeline_run = json.loads(
         (project / "models" / "copy_memory_100" / "lstm_copy" / "runs" / "seed_0" / "run.json").read_text()
