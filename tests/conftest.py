@@ -139,8 +139,8 @@ def make_meta(**fields) -> DatasetMeta:
 LONGEST_FIRST = (
     "test_pipeline_e2e.py",
     "test_execution.py",
-    "test_distributed.py",
     "test_nn_compiled.py",
+    "test_distributed.py",
     "test_tuning.py",
 )
 
