@@ -25,7 +25,6 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
 from rnnlab import tracking
-from rnnlab.compare import DECISIONS_FILE
 from rnnlab.config import load_config, project_root
 from rnnlab.errors import exit_on_user_error
 from rnnlab.lock import ProjectBusy, project_lock
@@ -134,6 +133,10 @@ def _retrain(root, entry: dict) -> None:
     if stale:
         entry["reproduced"] = reproduce()
         if "compare" in entry["reproduced"]:  # a new comparison made a new champion decision
+            # imported here: rnnlab.compare brings torch and MLflow, which a pass that refuses, skips or
+            # finds nothing stale never needs (it answers in seconds less)
+            from rnnlab.compare import DECISIONS_FILE
+
             entry["decisions"] = json.loads((reports_dir(root) / DECISIONS_FILE).read_text())
 
 
