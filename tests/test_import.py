@@ -3,9 +3,6 @@ sequence or row and the column — and nothing is written (params.yaml, plan.yam
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 import re
 import subprocess
 
@@ -14,7 +11,7 @@ import pandas as pd
 import pytest
 
 from rnnlab.cli import main
-from tests.conftest import copy_project
+from tests.conftest import command_in_this_process, copy_project
 
 
 def user_table(n_per_class: int = 6, classes=("walk", "run", "sit"), seed: int = 0) -> pd.DataFrame:
@@ -51,17 +48,7 @@ def project(tmp_path_factory):
 def run_import(root, path, *extra, task="classify", target="activity", name="mine"):
     """`rnnlab import` in this process (as the console script runs it): exit code and output."""
     argv = ["import", str(path), "--name", name, "--task", task, "--target", target, *extra]
-    out, err, cwd = io.StringIO(), io.StringIO(), os.getcwd()
-    os.chdir(root)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main(argv)
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    finally:
-        os.chdir(cwd)
-    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+    return command_in_this_process(main, argv, root)
 
 
 def snapshot(root):

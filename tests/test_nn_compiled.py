@@ -17,6 +17,21 @@ from tests.test_nn_act import TAU
 from tests.test_nn_parity import TOL, H
 
 
+def assert_compiled_equals_reference(stack, x, lengths, state_loss) -> None:
+    """The stack run by its compiled backend, then by the reference loop: outputs, final state and the
+    gradients of (Σ out² + state_loss(final state)) with respect to the input and every parameter."""
+    x.requires_grad_(True)
+    inputs = [x, *stack.parameters()]
+    results = {}
+    for backend in ("compiled", "reference"):
+        stack.backend = backend
+        out, final = stack(x, lengths)
+        loss = out.square().sum() + state_loss(final)
+        results[backend] = (out, *final, *torch.autograd.grad(loss, inputs))
+    for compiled, reference in zip(results["compiled"], results["reference"]):
+        torch.testing.assert_close(compiled, reference, atol=1e-10, rtol=0)
+
+
 @pytest.mark.parametrize(
     "make_cell",
     [lambda d: LSTMCell(d, H), lambda d: GRUCell(d, H, convention="course")],
@@ -54,14 +69,7 @@ def test_act_compiled_equals_the_reference(halting_bias, weight_scale, counts):
     with torch.no_grad():
         stack.cells[0].halting.weight.mul_(weight_scale)
     x, lengths = variable_batch(B=5, T=7, D=3)
-    x.requires_grad_(True)
-    inputs = [x, *stack.parameters()]
-    results = {}
-    for backend in ("compiled", "reference"):
-        stack.backend = backend
-        out, final = stack(x, lengths)
-        loss = out.square().sum() + stack.aux_loss(final)
-        results[backend] = (out, *final, *torch.autograd.grad(loss, inputs))
+    assert_compiled_equals_reference(stack, x, lengths, stack.aux_loss)
     cell = stack.cells[0]
     state, per_step = cell.initial_state(5, x), set()
     for t in range(x.shape[1]):
@@ -69,8 +77,6 @@ def test_act_compiled_equals_the_reference(halting_bias, weight_scale, counts):
         per_step |= set((after.steps - state.steps).tolist())
         state = after
     assert per_step == counts, "the batch must take the ponder counts the case is for"
-    for compiled, reference in zip(results["compiled"], results["reference"]):
-        torch.testing.assert_close(compiled, reference, atol=1e-10, rtol=0)
 
 
 def test_ntm_compiled_equals_the_reference(monkeypatch):
@@ -86,13 +92,4 @@ def test_ntm_compiled_equals_the_reference(monkeypatch):
         lambda d: NTMCell(d, 6, 7, 4, read_heads=2, write_heads=1), 3, bidirectional=True, backend="compiled"
     ).double()
     x, lengths = variable_batch(D=3)  # lengths 7, 2, 5, 1, 6: blocks padded past every length
-    x.requires_grad_(True)
-    inputs = [x, *stack.parameters()]
-    results = {}
-    for backend in ("compiled", "reference"):
-        stack.backend = backend
-        out, state = stack(x, lengths)
-        loss = out.square().sum() + sum(field.sum() for field in state)
-        results[backend] = (out, *state, *torch.autograd.grad(loss, inputs))
-    for compiled, reference in zip(results["compiled"], results["reference"]):
-        torch.testing.assert_close(compiled, reference, atol=1e-10, rtol=0)
+    assert_compiled_equals_reference(stack, x, lengths, lambda state: sum(field.sum() for field in state))
